@@ -1,0 +1,517 @@
+"""REST API v1 (DESIGN "Interfaces"). Every view derives from TenantScopedAPIMixin: the API key
+opens its tenant's scope, querysets are tenant-filtered, another tenant's object is a 404."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import phonenumbers
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging.models import Channel, Message
+from tenants.api_auth import TenantScopedAPIMixin
+from tenants.selectors import tenant_today
+
+from . import services
+from .documents import document_normalize
+from .message_context import payment_url
+from .models import (
+    Customer,
+    Interaction,
+    Invoice,
+    InvoiceMessage,
+    Ladder,
+    LadderStep,
+    Payment,
+    Segment,
+)
+from .selectors import metrics_with_previous
+
+CHANNELS = [c.value for c in Channel]
+
+
+def _phone(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, "BR")
+    except phonenumbers.NumberParseException as exc:
+        raise serializers.ValidationError(_("Invalid phone number: %s") % value) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise serializers.ValidationError(_("Invalid phone number: %s") % value)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    external_id = serializers.CharField(max_length=100)
+    preferred_channels = serializers.ListField(
+        child=serializers.ChoiceField(CHANNELS), required=False
+    )
+    opted_out_channels = serializers.ListField(
+        child=serializers.ChoiceField(CHANNELS), required=False
+    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id", "external_id", "name", "document", "email", "phone", "whatsapp",
+            "preferred_channels", "opted_out_channels", "tags", "segment", "created_at",
+        ]
+        read_only_fields = ["id", "segment", "created_at"]
+
+    def validate_document(self, value):
+        if not value:
+            return ""
+        try:
+            return document_normalize(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate_phone(self, value):
+        return _phone(value)
+
+    def validate_whatsapp(self, value):
+        return _phone(value)
+
+
+class InlineCustomerSerializer(CustomerSerializer):
+    class Meta(CustomerSerializer.Meta):
+        extra_kwargs = {"name": {"required": False}}
+
+
+class CustomerField(serializers.Field):
+    """`customer`: an object (upserted by external_id) or an existing customer's external_id."""
+
+    def to_representation(self, value):
+        return {"id": value.pk, "external_id": value.external_id, "name": value.name}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            customer = Customer.objects.filter(external_id=data).first()
+            if customer is None:
+                raise serializers.ValidationError(_("No customer with external_id %s") % data)
+            return customer
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(_("Give an object or a customer external_id"))
+        existing = Customer.objects.filter(external_id=data.get("external_id")).first()
+        named_in_request = data.get("external_id") in self.context.get("named_customers", ())
+        partial = existing is not None or named_in_request
+        serializer = InlineCustomerSerializer(existing, data=data, partial=partial)
+        if not partial and not data.get("name"):
+            raise serializers.ValidationError({"name": [_("Required for a new customer.")]})
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    external_id = serializers.CharField(max_length=100)
+    customer = CustomerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    payment_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id", "external_id", "number", "description", "customer", "amount", "amount_paid",
+            "currency", "issue_date", "due_date", "effective_due_date", "status", "paid_at",
+            "boleto_line", "external_payment_url", "disputed", "paused_until", "payment_url",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = [
+            "id", "amount_paid", "effective_due_date", "status", "paid_at", "payment_url",
+            "created_at", "updated_at",
+        ]
+
+    def get_payment_url(self, obj) -> str:
+        return payment_url(obj)
+
+    def validate(self, attrs):
+        issue = attrs.get("issue_date", getattr(self.instance, "issue_date", None))
+        due = attrs.get("due_date", getattr(self.instance, "due_date", None))
+        if issue and due and due < issue:
+            raise serializers.ValidationError({"due_date": [_("Cannot be before issue_date.")]})
+        return attrs
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    invoice = serializers.SlugRelatedField(
+        slug_field="external_id", queryset=Invoice.objects.none()
+    )
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    paid_at = serializers.DateTimeField(required=False)
+    external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
+
+    class Meta:
+        model = Payment
+        fields = ["id", "invoice", "amount", "paid_at", "external_id", "source", "created_at"]
+        read_only_fields = ["id", "source", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["invoice"].queryset = Invoice.objects.all()
+        return fields
+
+    def validate_paid_at(self, value):
+        if value > timezone.now() + timedelta(minutes=5):
+            raise serializers.ValidationError(_("Cannot be in the future."))
+        return value
+
+    def validate_invoice(self, invoice):
+        if invoice.status in ("cancelled", "written_off"):
+            raise serializers.ValidationError(_("Invoice is %s.") % invoice.status)
+        return invoice
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    invoice = serializers.CharField(source="invoice_external_id", read_only=True, allow_null=True)
+    step_offset = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "invoice", "channel", "provider", "recipient", "purpose", "status", "subject",
+            "body", "step_offset", "error", "attempts", "created_at", "sent_at",
+            "delivered_at", "read_at",
+        ]
+        read_only_fields = fields
+
+
+class InteractionSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    invoice = serializers.CharField(source="invoice.external_id", read_only=True, default=None)
+
+    class Meta:
+        model = Interaction
+        fields = [
+            "id", "customer", "invoice", "message", "kind", "channel", "summary", "data",
+            "occurred_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    customer = serializers.CharField(source="customer.external_id", read_only=True)
+    invoice = serializers.CharField(source="invoice.external_id", read_only=True, default=None)
+
+    class Meta:
+        from .models import FollowUpTask
+
+        model = FollowUpTask
+        fields = [
+            "id", "customer", "invoice", "title", "notes", "status", "assignee", "due_on",
+            "created_at", "completed_at",
+        ]
+        read_only_fields = ["id", "customer", "invoice", "title", "created_at", "completed_at"]
+
+    def validate_assignee(self, user):
+        tenant = self.context["request"].user.tenant
+        if user is not None and not user.memberships.filter(tenant=tenant).exists():
+            raise serializers.ValidationError(_("Not a member of this tenant."))
+        return user
+
+
+class LadderStepSerializer(serializers.ModelSerializer):
+    channels = serializers.ListField(child=serializers.ChoiceField(CHANNELS), required=False)
+
+    class Meta:
+        model = LadderStep
+        fields = [
+            "id", "offset_days", "day_kind", "kind", "channels", "channel_mode",
+            "template_key", "task_title", "min_amount", "skip_while_promise", "active",
+        ]
+
+
+class LadderSerializer(serializers.ModelSerializer):
+    steps = LadderStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Ladder
+        fields = ["id", "name", "is_default", "thank_you_template_key", "steps", "created_at"]
+        read_only_fields = ["id", "is_default", "created_at"]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    ladder = serializers.PrimaryKeyRelatedField(queryset=Ladder.objects.none())
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "priority", "rule", "ladder", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["ladder"].queryset = Ladder.objects.all()
+        return fields
+
+
+class BulkUpsertMixin:
+    """`POST` takes one object or a list. A list is atomic: one invalid item → 400 with the
+    errors per item (empty objects for the valid ones) and nothing written."""
+
+    upsert_service = None
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        items = self.request.data if isinstance(self.request.data, list) else [self.request.data]
+        # A customer given with its name in one item may be referred to by external_id alone in
+        # the others of the same request.
+        context["named_customers"] = {
+            item["customer"].get("external_id")
+            for item in items
+            if isinstance(item, dict)
+            and isinstance(item.get("customer"), dict)
+            and item["customer"].get("name")
+        }
+        return context
+
+    def _validate_items(self, items):
+        model = self.get_serializer().Meta.model
+        ext_ids = [i.get("external_id") for i in items if isinstance(i, dict)]
+        existing = {o.external_id: o for o in model.objects.filter(external_id__in=ext_ids)}
+        seen, validated, errors = set(), [], []
+        for item in items:
+            if not isinstance(item, dict):
+                errors.append({"non_field_errors": [_("Each item must be an object.")]})
+                continue
+            instance = existing.get(item.get("external_id"))
+            serializer = self.get_serializer(instance, data=item, partial=instance is not None)
+            if not serializer.is_valid():
+                errors.append(serializer.errors)
+                continue
+            ext = serializer.validated_data["external_id"]
+            if ext in seen:
+                errors.append({"external_id": [_("Repeated in this request.")]})
+                continue
+            seen.add(ext)
+            validated.append(serializer.validated_data)
+            errors.append({})
+        return validated, errors
+
+    def create(self, request, *args, **kwargs):
+        many = isinstance(request.data, list)
+        items = request.data if many else [request.data]
+        if many and not items:
+            return Response({"non_field_errors": [_("Empty list.")]}, status=400)
+        validated, errors = self._validate_items(items)
+        if any(errors):
+            return Response(errors if many else errors[0], status=status.HTTP_400_BAD_REQUEST)
+        results = type(self).upsert_service(tenant=self.tenant, items=validated)
+        data = [self.get_serializer(obj).data for obj, _created in results]
+        any_created = any(created for _obj, created in results)
+        code = status.HTTP_201_CREATED if any_created else status.HTTP_200_OK
+        return Response(data if many else data[0], status=code)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.setdefault("external_id", serializer.instance.external_id)
+        [(obj, _created)] = type(self).upsert_service(tenant=self.tenant, items=[data])
+        serializer.instance = obj
+
+
+class TenantViewSet(TenantScopedAPIMixin, viewsets.GenericViewSet):
+    pass
+
+
+class CustomerViewSet(
+    BulkUpsertMixin,
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.UpdateModelMixin, TenantViewSet,
+):
+    serializer_class = CustomerSerializer
+    upsert_service = staticmethod(services.customers_upsert)
+
+    def tenant_queryset(self):
+        qs = Customer.objects.order_by("id")
+        if ext := self.request.query_params.get("external_id"):
+            qs = qs.filter(external_id=ext)
+        return qs
+
+
+class InvoiceViewSet(
+    BulkUpsertMixin,
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.UpdateModelMixin, TenantViewSet,
+):
+    serializer_class = InvoiceSerializer
+    upsert_service = staticmethod(services.invoices_upsert)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("customer", str, description="customer external_id"),
+            OpenApiParameter("due_from", date),
+            OpenApiParameter("due_to", date),
+            OpenApiParameter("external_id", str),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def tenant_queryset(self):
+        qs = Invoice.objects.select_related("customer").order_by("id")
+        params = self.request.query_params
+        if value := params.get("status"):
+            qs = qs.filter(status=value)
+        if value := params.get("customer"):
+            qs = qs.filter(customer__external_id=value)
+        if value := params.get("external_id"):
+            qs = qs.filter(external_id=value)
+        for param, lookup in (("due_from", "due_date__gte"), ("due_to", "due_date__lte")):
+            if value := params.get(param):
+                parsed = parse_date(value) if len(value) == 10 else None
+                if parsed is None:
+                    raise serializers.ValidationError({param: [_("Use YYYY-MM-DD.")]})
+                qs = qs.filter(**{lookup: parsed})
+        return qs
+
+
+class PaymentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+):
+    serializer_class = PaymentSerializer
+
+    def tenant_queryset(self):
+        return Payment.objects.select_related("invoice").order_by("id")
+
+    def create(self, request, *args, **kwargs):
+        many = isinstance(request.data, list)
+        items = request.data if many else [request.data]
+        if many and not items:
+            return Response({"non_field_errors": [_("Empty list.")]}, status=400)
+        validated, errors = [], []
+        for item in items:
+            serializer = self.get_serializer(data=item)
+            if serializer.is_valid():
+                validated.append(serializer.validated_data)
+                errors.append({})
+            else:
+                errors.append(serializer.errors)
+        if any(errors):
+            return Response(errors if many else errors[0], status=status.HTTP_400_BAD_REQUEST)
+        try:
+            results = services.payments_record(tenant=self.tenant, items=validated)
+        except services.PaymentError as exc:
+            return Response({"non_field_errors": [str(exc)]}, status=400)
+        data = [self.get_serializer(p).data for p, _created in results]
+        code = status.HTTP_201_CREATED if any(c for _p, c in results) else status.HTTP_200_OK
+        return Response(data if many else data[0], status=code)
+
+
+class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    serializer_class = MessageSerializer
+
+    def tenant_queryset(self):
+        links = InvoiceMessage.objects.filter(message=OuterRef("pk")).order_by("id")
+        qs = Message.objects.annotate(
+            invoice_external_id=Subquery(links.values("invoice__external_id")[:1]),
+            step_offset=Subquery(links.values("dispatch__step__offset_days")[:1]),
+        ).order_by("id")
+        params = self.request.query_params
+        if value := params.get("status"):
+            qs = qs.filter(status=value)
+        if value := params.get("channel"):
+            qs = qs.filter(channel=value)
+        if value := params.get("invoice"):
+            qs = qs.filter(invoice_links__invoice__external_id=value)
+        return qs
+
+
+class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    serializer_class = InteractionSerializer
+
+    def tenant_queryset(self):
+        qs = Interaction.objects.select_related("customer", "invoice").order_by("-occurred_at", "-id")
+        if value := self.request.query_params.get("invoice"):
+            qs = qs.filter(invoice__external_id=value)
+        return qs
+
+
+class TaskViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, TenantViewSet
+):
+    serializer_class = TaskSerializer
+
+    def tenant_queryset(self):
+        from .models import FollowUpTask
+
+        qs = FollowUpTask.objects.select_related("customer", "invoice").order_by("due_on", "id")
+        if value := self.request.query_params.get("status"):
+            qs = qs.filter(status=value)
+        return qs
+
+    def perform_update(self, serializer):
+        done = serializer.validated_data.get("status") == "done"
+        extra = {"completed_at": timezone.now()} if done else {}
+        serializer.save(**extra)
+
+
+class LadderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.UpdateModelMixin, TenantViewSet,
+):
+    serializer_class = LadderSerializer
+
+    def tenant_queryset(self):
+        return Ladder.objects.prefetch_related("steps").order_by("id")
+
+    def perform_create(self, serializer):
+        serializer.save(tenant=self.tenant)
+
+
+class SegmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.UpdateModelMixin, TenantViewSet,
+):
+    serializer_class = SegmentSerializer
+
+    def tenant_queryset(self):
+        return Segment.objects.select_related("ladder").order_by("priority", "id")
+
+    def perform_create(self, serializer):
+        serializer.save(tenant=self.tenant)
+
+
+class MetricsView(TenantScopedAPIMixin, APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("from", date), OpenApiParameter("to", date)],
+        responses={200: dict},
+    )
+    def get(self, request):
+        today = tenant_today(tenant=self.tenant)
+        raw_from, raw_to = request.query_params.get("from"), request.query_params.get("to")
+        errors = {}
+        date_to = _parse_day(raw_to, "to", errors) if raw_to else today
+        date_from = (
+            _parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
+        )
+        if not errors and date_from > date_to:
+            errors["from"] = [_("Must not be after 'to'.")]
+        if not errors and (date_to - date_from).days > 3660:
+            errors["to"] = [_("The period may not exceed 10 years.")]
+        if errors:
+            return Response(errors, status=400)
+        return Response(
+            metrics_with_previous(
+                tenant=self.tenant, date_from=date_from, date_to=date_to, today=today
+            )
+        )
+
+    def tenant_queryset(self):
+        return Invoice.objects.none()
+
+
+def _parse_day(value: str, name: str, errors: dict):
+    try:
+        parsed = parse_date(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[name] = [_("Use YYYY-MM-DD.")]
+    return parsed

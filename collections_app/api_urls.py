@@ -1,0 +1,20 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from . import api
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("customers", api.CustomerViewSet, basename="customer")
+router.register("invoices", api.InvoiceViewSet, basename="invoice")
+router.register("payments", api.PaymentViewSet, basename="payment")
+router.register("messages", api.MessageViewSet, basename="message")
+router.register("interactions", api.InteractionViewSet, basename="interaction")
+router.register("tasks", api.TaskViewSet, basename="task")
+router.register("ladders", api.LadderViewSet, basename="ladder")
+router.register("segments", api.SegmentViewSet, basename="segment")
+
+urlpatterns = [
+    path("metrics/", api.MetricsView.as_view(), name="api-metrics"),
+    *router.urls,
+]

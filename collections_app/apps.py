@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class CollectionsConfig(AppConfig):
+    name = "collections_app"
+    verbose_name = "Collections"
+
+    def ready(self) -> None:
+        from messaging import hooks
+
+        from . import defaults  # noqa: F401  (connects tenant_created)
+        from .message_context import message_cancel_reason, message_context
+        from .services import message_status_log
+
+        hooks.register(context_provider=message_context, send_guard=message_cancel_reason)
+
+        def _on_status(sender, message, old_status, new_status, **kwargs):
+            message_status_log(message=message, old_status=old_status, new_status=new_status)
+
+        hooks.message_status_changed.connect(_on_status, weak=False, dispatch_uid="timeline")

@@ -1,0 +1,87 @@
+"""The tenant's business calendar (DESIGN invariant 4).
+
+By default the Brazilian national *bank* calendar: weekends, national holidays, Carnaval
+Monday and Tuesday, Good Friday and Corpus Christi (the `holidays` package keeps Carnaval and
+Corpus Christi only among optional days, so they are derived from Easter here), plus the
+tenant's state holidays and the dates the tenant adds."""
+
+from datetime import date, timedelta
+from functools import lru_cache
+
+import holidays
+from dateutil.easter import easter
+
+from tenants.models import Tenant, TenantHoliday
+
+
+@lru_cache(maxsize=256)
+def _bank_holidays(year: int, state: str) -> frozenset[date]:
+    public = holidays.Brazil(years=year, subdiv=state or None, language="en_US")
+    days = set(public.keys())
+    e = easter(year)
+    days.update({e - timedelta(days=48), e - timedelta(days=47), e - timedelta(days=2)})
+    days.add(e + timedelta(days=60))
+    return frozenset(days)
+
+
+class BusinessCalendar:
+    def __init__(self, *, state: str = "", extra: set[date] | None = None, send_weekdays=None):
+        self.state = state
+        self.extra = frozenset(extra or ())
+        self.send_weekdays = frozenset(send_weekdays if send_weekdays is not None else range(7))
+
+    @classmethod
+    def for_tenant(cls, tenant: Tenant) -> "BusinessCalendar":
+        extra = set(
+            TenantHoliday.objects.with_scope(tenant=tenant).values_list("date", flat=True)
+        )
+        return cls(state=tenant.state, extra=extra, send_weekdays=tenant.send_weekdays)
+
+    def is_business_day(self, day: date) -> bool:
+        return (
+            day.weekday() < 5
+            and day not in self.extra
+            and day not in _bank_holidays(day.year, self.state)
+        )
+
+    def next_business_day(self, day: date) -> date:
+        """The day itself when it is a business day, else the next one."""
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def effective_due_date(self, due_date: date) -> date:
+        return self.next_business_day(due_date)
+
+    def add_business_days(self, day: date, count: int) -> date:
+        step = 1 if count >= 0 else -1
+        remaining = abs(count)
+        while remaining:
+            day += timedelta(days=step)
+            if self.is_business_day(day):
+                remaining -= 1
+        return day
+
+    def next_send_day(self, day: date) -> date:
+        """Messages leave on the tenant's send days that are not holidays."""
+        for _ in range(370):
+            if (
+                day.weekday() in self.send_weekdays
+                and day not in self.extra
+                and day not in _bank_holidays(day.year, self.state)
+            ):
+                return day
+            day += timedelta(days=1)
+        return day
+
+    def step_date(self, effective_due: date, offset: int, business: bool) -> date | None:
+        """The day a step runs for an invoice, or None when a pre-due step would land on or
+        after the effective due date (it is dropped)."""
+        if business:
+            target = self.add_business_days(effective_due, offset)
+        else:
+            target = effective_due + timedelta(days=offset)
+        target = self.next_send_day(target)
+        if offset < 0 and target >= effective_due:
+            return None
+        return target

@@ -1,0 +1,332 @@
+"""The daily evaluation: which invoice gets which step today.
+
+For each active step the calendar work is done once per step, not per invoice: the set of
+effective due dates whose step day falls in the evaluation window is computed from the tenant's
+calendar, and the database returns the open invoices with those dates that have no ledger row
+for the step yet. Ledger rows, messages and tasks are then written in bulk. The unique ledger
+row (invoice × step) and a tenant row lock make the run safe to repeat or race."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from messaging.models import Message, MessagePurpose, MessageStatus, Template
+from messaging.services import messages_enqueue
+from tenants.models import Tenant
+
+from ..calendar import BusinessCalendar
+from ..models import (
+    ChannelMode,
+    DayKind,
+    Dispatch,
+    DispatchStatus,
+    FollowUpTask,
+    Interaction,
+    InteractionKind,
+    Invoice,
+    InvoiceMessage,
+    InvoiceStatus,
+    LadderStep,
+    StepKind,
+)
+
+MAX_CATCH_UP_DAYS = 31
+# How far a step day can drift from "effective due + offset" (send-day moves, business days).
+_DRIFT = 12
+
+
+@dataclass
+class EvaluationResult:
+    tenant: str
+    date: str
+    window_start: str
+    created: int = 0
+    messages: int = 0
+    tasks: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    dry_run: bool = False
+    planned: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "tenant": self.tenant,
+            "date": self.date,
+            "window_start": self.window_start,
+            "created": self.created,
+            "messages": self.messages,
+            "tasks": self.tasks,
+            "skipped": dict(self.skipped),
+            "dry_run": self.dry_run,
+        }
+
+
+def _window_start(tenant: Tenant, today: date) -> date:
+    """DESIGN invariant 5: catch up only over the days since the previous evaluation."""
+    last = tenant.last_evaluated_on
+    if last is None or last >= today:
+        return today
+    return max(last + timedelta(days=1), today - timedelta(days=MAX_CATCH_UP_DAYS))
+
+
+def _due_dates_for_step(
+    step: LadderStep, calendar: BusinessCalendar, start: date, end: date
+) -> dict[date, date]:
+    """effective due date → the day the step runs for it, for step days within [start, end]."""
+    business = step.day_kind == DayKind.BUSINESS
+    spread = _DRIFT + (abs(step.offset_days) // 2 if business else 0)
+    first = start - timedelta(days=step.offset_days + spread)
+    last = end - timedelta(days=step.offset_days - spread)
+    if business:
+        first -= timedelta(days=abs(step.offset_days))
+        last += timedelta(days=abs(step.offset_days))
+    mapping = {}
+    day = first
+    while day <= last:
+        runs_on = calendar.step_date(day, step.offset_days, business)
+        if runs_on is not None and start <= runs_on <= end:
+            mapping[day] = runs_on
+        day += timedelta(days=1)
+    return mapping
+
+
+def _ladder_filter(step: LadderStep) -> Q:
+    own = Q(customer__segment__ladder_id=step.ladder_id)
+    return own | Q(customer__segment__isnull=True) if step.ladder.is_default else own
+
+
+def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> EvaluationResult:
+    """Evaluate one tenant's ladders as if `today` were the tenant's local date.
+
+    Idempotent: a re-run of the same day creates nothing (unique ledger row per invoice ×
+    step). After an outage only the latest missed step of each invoice is sent; the others are
+    recorded as skipped ("superseded"). An invoice evaluated for the first time starts at the
+    ladder's current position: only a step due today is sent. Paid and cancelled invoices are
+    counted under `skipped`; disputed, paused and unreachable ones get a skipped ledger row
+    with the reason. Messages are queued once the transaction commits."""
+    with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        start = _window_start(tenant, today)
+        result = EvaluationResult(
+            tenant=tenant.slug, date=today.isoformat(), window_start=start.isoformat(),
+            dry_run=dry_run,
+        )
+        calendar = BusinessCalendar.for_tenant(tenant)
+        steps = list(
+            LadderStep.objects.filter(active=True, ladder__isnull=False)
+            .select_related("ladder")
+            .order_by("offset_days")
+        )
+        # invoice id → [(runs_on, step)]
+        candidates: dict[int, list] = defaultdict(list)
+        invoices: dict[int, Invoice] = {}
+        for step in steps:
+            due_map = _due_dates_for_step(step, calendar, start, today)
+            if not due_map:
+                continue
+            base = Invoice.objects.filter(_ladder_filter(step), effective_due_date__in=due_map)
+            for row in (
+                base.exclude(status=InvoiceStatus.OPEN)
+                .exclude(dispatches__step=step)
+                .values("status")
+                .annotate(n=Count("id"))
+            ):
+                result.skipped[f"invoice_{row['status']}"] += row["n"]
+            for invoice in (
+                base.filter(status=InvoiceStatus.OPEN)
+                .exclude(dispatches__step=step)
+                .select_related("customer")
+            ):
+                runs_on = due_map[invoice.effective_due_date]
+                if invoice.first_evaluated_on is None and runs_on != today:
+                    continue  # before the invoice's first evaluation: not caught up
+                invoices[invoice.pk] = invoice
+                candidates[invoice.pk].append((runs_on, step))
+
+        templates = _templates(tenant)
+        plan = _plan(candidates, invoices, templates, today)
+        if not dry_run:
+            _write(tenant, plan, today, result)
+            Invoice.objects.filter(
+                first_evaluated_on__isnull=True, status=InvoiceStatus.OPEN
+            ).update(first_evaluated_on=today)
+            if tenant.last_evaluated_on is None or tenant.last_evaluated_on < today:
+                Tenant.objects.filter(pk=tenant.pk).update(last_evaluated_on=today)
+        else:
+            for item in plan:
+                if item["status"] == DispatchStatus.SKIPPED:
+                    result.skipped[item["reason"]] += 1
+                else:
+                    result.created += 1
+                    result.messages += len(item["channels"])
+                    result.tasks += item["status"] == DispatchStatus.TASK
+            result.planned = [
+                {
+                    "invoice": item["invoice"].external_id,
+                    "step": item["step"].label,
+                    "status": str(item["status"]),
+                    "reason": item["reason"],
+                    "channels": [c for c, _addr, _t in item["channels"]],
+                }
+                for item in plan
+            ]
+    return result
+
+
+def _templates(tenant: Tenant) -> dict[tuple[str, str], Template]:
+    found = {}
+    for template in Template.objects.all():
+        if template.locale == tenant.locale or (template.key, template.channel) not in found:
+            found[(template.key, template.channel)] = template
+    return found
+
+
+def _plan(candidates, invoices, templates, today) -> list[dict]:
+    plan = []
+    for invoice_id, options in candidates.items():
+        options.sort(key=lambda o: (o[0], o[1].offset_days))
+        invoice = invoices[invoice_id]
+        *missed, (runs_on, step) = options
+        for missed_on, missed_step in missed:
+            plan.append(_item(invoice, missed_step, missed_on, DispatchStatus.SKIPPED, "superseded"))
+        plan.append(_decide(invoice, step, runs_on, templates, today))
+    return plan
+
+
+def _item(invoice, step, runs_on, status, reason="", channels=()) -> dict:
+    return {
+        "invoice": invoice,
+        "step": step,
+        "runs_on": runs_on,
+        "status": status,
+        "reason": reason,
+        "channels": list(channels),
+    }
+
+
+def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today) -> dict:
+    customer = invoice.customer
+    skip = None
+    if invoice.disputed:
+        skip = "disputed"
+    elif (invoice.paused_until and invoice.paused_until >= today) or (
+        customer.paused_until and customer.paused_until >= today
+    ):
+        skip = "paused"
+    elif step.min_amount is not None and invoice.amount_due < step.min_amount:
+        skip = "below_min_amount"
+    if skip:
+        return _item(invoice, step, runs_on, DispatchStatus.SKIPPED, skip)
+    if step.kind == StepKind.TASK:
+        return _item(invoice, step, runs_on, DispatchStatus.TASK)
+
+    chosen, reasons = [], []
+    for channel in step.channels:
+        address = customer.address_for(channel)
+        template = templates.get((step.template_key, channel))
+        if channel in (customer.opted_out_channels or []):
+            reasons.append("opted_out")
+        elif not address:
+            reasons.append("no_contact")
+        elif template is None:
+            reasons.append("no_template")
+        else:
+            chosen.append((channel, address, template))
+            if step.channel_mode == ChannelMode.FALLBACK:
+                break
+    if not chosen:
+        reason = reasons[0] if len(set(reasons)) == 1 else "no_reachable_channel"
+        return _item(invoice, step, runs_on, DispatchStatus.SKIPPED, reason)
+    return _item(invoice, step, runs_on, DispatchStatus.QUEUED, channels=chosen)
+
+
+def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResult) -> None:
+    now = timezone.now()
+    dispatches = Dispatch.objects.bulk_create(
+        Dispatch(
+            tenant=tenant,
+            invoice=item["invoice"],
+            step=item["step"],
+            scheduled_for=item["runs_on"],
+            evaluated_on=today,
+            status=item["status"],
+            reason=item["reason"],
+            created_at=now,
+        )
+        for item in plan
+    )
+    result.created = len(dispatches)
+    messages, links, tasks, interactions = [], [], [], []
+    for item, dispatch in zip(plan, dispatches, strict=True):
+        invoice, step = item["invoice"], item["step"]
+        if item["status"] == DispatchStatus.SKIPPED:
+            result.skipped[item["reason"]] += 1
+            interactions.append(
+                Interaction(
+                    tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
+                    kind=InteractionKind.SKIP, occurred_at=now,
+                    summary=f"{step.label}: {item['reason']}",
+                    data={"step": step.label, "reason": item["reason"]},
+                )
+            )
+        elif item["status"] == DispatchStatus.TASK:
+            tasks.append(
+                FollowUpTask(
+                    tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
+                    dispatch=dispatch, title=step.task_title or step.label, due_on=today,
+                    created_at=now,
+                )
+            )
+            interactions.append(
+                Interaction(
+                    tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
+                    kind=InteractionKind.TASK, occurred_at=now,
+                    summary=step.task_title or step.label, data={"step": step.label},
+                )
+            )
+        else:
+            for channel, address, template in item["channels"]:
+                message = Message(
+                    tenant=tenant, channel=channel, recipient=address, template=template,
+                    purpose=MessagePurpose.REMINDER, status=MessageStatus.QUEUED,
+                    subject=template.subject, created_at=now,
+                )
+                messages.append(message)
+                links.append((message, invoice, dispatch, step))
+    Message.objects.bulk_create(messages)
+    InvoiceMessage.objects.bulk_create(
+        InvoiceMessage(tenant=tenant, message=m, invoice=inv, dispatch=d) for m, inv, d, _ in links
+    )
+    interactions.extend(
+        Interaction(
+            tenant=tenant, customer_id=inv.customer_id, invoice=inv, message=m,
+            kind=InteractionKind.MESSAGE, channel=m.channel, occurred_at=now,
+            summary=f"{step.label}: {m.channel} → {m.recipient}",
+            data={"step": step.label, "status": MessageStatus.QUEUED},
+        )
+        for m, inv, _d, step in links
+    )
+    FollowUpTask.objects.bulk_create(tasks)
+    Interaction.objects.bulk_create(interactions)
+    result.messages = len(messages)
+    result.tasks = len(tasks)
+    messages_enqueue(tenant=tenant, message_ids=[m.pk for m in messages])
+
+
+def ladders_run(
+    *, today_for, tenant_slug: str | None = None, dry_run: bool = False
+) -> list[EvaluationResult]:
+    """Evaluate every tenant (or one); `today_for(tenant)` gives each tenant's "today"."""
+    from django_scopes import scope
+
+    tenants = Tenant.objects.order_by("pk")
+    if tenant_slug:
+        tenants = tenants.filter(slug=tenant_slug)
+    results = []
+    for tenant in tenants:
+        with scope(tenant=tenant):
+            results.append(ladder_evaluate(tenant=tenant, today=today_for(tenant), dry_run=dry_run))
+    return results

@@ -1,0 +1,56 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_date
+
+from collections_app.engine import ladders_run
+from tenants.models import Tenant
+from tenants.selectors import tenant_today
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate the ladders now, as beat would. --date evaluates as if that day were today "
+        "(catch-up covers only the days since the previous evaluation)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", help="slug of one tenant (default: all)")
+        parser.add_argument("--date", help="YYYY-MM-DD, the day taken as today")
+        parser.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
+        parser.add_argument("--json", action="store_true", help="end with a JSON summary line")
+
+    def handle(self, *args, **opts):
+        day = None
+        if opts["date"]:
+            day = parse_date(opts["date"]) if len(opts["date"]) == 10 else None
+            if day is None:
+                raise CommandError(f"--date {opts['date']!r} must be YYYY-MM-DD")
+        if opts["tenant"] and not Tenant.objects.filter(slug=opts["tenant"]).exists():
+            raise CommandError(f"No tenant with slug {opts['tenant']!r}")
+        results = ladders_run(
+            today_for=(lambda t: day) if day else (lambda t: tenant_today(tenant=t)),
+            tenant_slug=opts["tenant"],
+            dry_run=opts["dry_run"],
+        )
+        skipped: dict[str, int] = {}
+        for r in results:
+            for reason, n in r.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + n
+            if not opts["json"]:
+                self.stdout.write(
+                    f"{r.tenant} {r.date}: {r.created} dispatches, {r.messages} messages, "
+                    f"{r.tasks} tasks, skipped {dict(r.skipped) or '-'}"
+                )
+        summary = {
+            "created": sum(r.created for r in results),
+            "messages": sum(r.messages for r in results),
+            "tasks": sum(r.tasks for r in results),
+            "skipped": skipped,
+            "dry_run": opts["dry_run"],
+            "tenants": [r.as_dict() for r in results],
+        }
+        if opts["dry_run"]:
+            summary["planned"] = [p for r in results for p in r.planned]
+        if opts["json"]:
+            self.stdout.write(json.dumps(summary, ensure_ascii=False))

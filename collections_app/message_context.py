@@ -1,0 +1,117 @@
+"""The variables a message template renders with, prepared at send time (so amounts are
+current) — the documented registry tenants write templates against."""
+
+from datetime import date
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from messaging.models import Message, MessagePurpose
+
+from .models import Invoice, InvoiceStatus
+from .money import format_day, format_money
+
+# name → (description, sample value)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "customer_name": ("Customer's name", "Maria Souza"),
+    "company_name": ("Your company's name", "Escola Aurora"),
+    "invoice_number": ("Invoice number", "NF-2026-0042"),
+    "amount": ("Amount still due, formatted", "R$ 1.234,50"),
+    "original_amount": ("Invoice amount, formatted", "R$ 1.234,50"),
+    "amount_paid": ("Amount paid so far, formatted", "R$ 0,00"),
+    "due_date": ("Due date, dd/mm/aaaa", "10/12/2026"),
+    "days_overdue": ("Days past the due date (0 if not late)", "3"),
+    "payment_link": ("Link to the payment page", "https://app.regua.com.br/p/abc?m=xyz"),
+    "invoice_count": ("How many invoices the message is about", "1"),
+}
+
+_signer = signing.Signer(salt="regua.message-ref")
+
+
+def message_ref_sign(ref: str) -> str:
+    return _signer.sign(ref)
+
+
+def message_ref_unsign(value: str) -> str | None:
+    try:
+        return _signer.unsign(value)
+    except signing.BadSignature:
+        return None
+
+
+def payment_url(invoice: Invoice, message: Message | None = None) -> str:
+    path = reverse("payment_page", args=[invoice.payment_token])
+    url = f"{settings.PUBLIC_BASE_URL}{path}"
+    if message is not None:
+        url += f"?m={message_ref_sign(message.ref)}"
+    return url
+
+
+def _invoices_of(message: Message) -> list[Invoice]:
+    return list(
+        Invoice.objects.filter(message_links__message=message)
+        .select_related("customer", "tenant")
+        .order_by("effective_due_date", "id")
+    )
+
+
+def invoice_context(invoice: Invoice, *, message: Message | None = None, today: date) -> dict:
+    tenant, locale = invoice.tenant, invoice.tenant.locale
+    return {
+        "customer_name": invoice.customer.name,
+        "company_name": tenant.name,
+        "invoice_number": invoice.number or invoice.external_id,
+        "amount": format_money(invoice.amount_due, invoice.currency, locale),
+        "original_amount": format_money(invoice.amount, invoice.currency, locale),
+        "amount_paid": format_money(invoice.amount_paid, invoice.currency, locale),
+        "due_date": format_day(invoice.effective_due_date, locale),
+        "days_overdue": str(max(0, (today - invoice.effective_due_date).days)),
+        "payment_link": payment_url(invoice, message),
+        "invoice_count": "1",
+    }
+
+
+def message_context(message: Message) -> dict:
+    from tenants.selectors import tenant_today
+
+    invoices = _invoices_of(message)
+    if not invoices:
+        return {}
+    first = invoices[0]
+    context = invoice_context(first, message=message, today=tenant_today(tenant=first.tenant))
+    context["invoice_count"] = str(len(invoices))
+    return context
+
+
+def message_cancel_reason(message: Message) -> str | None:
+    """Stop means stop: a reminder about an invoice that is no longer collectable, or to a
+    channel the customer left, does not leave."""
+    invoices = _invoices_of(message)
+    if not invoices:
+        return None
+    customer = invoices[0].customer
+    if message.channel in (customer.opted_out_channels or []):
+        return "opted_out"
+    if message.purpose != MessagePurpose.REMINDER:
+        return None
+    from tenants.selectors import tenant_today
+
+    today = tenant_today(tenant=invoices[0].tenant)
+    if customer.paused_until and customer.paused_until >= today:
+        return "customer_paused"
+    collectable = [
+        inv
+        for inv in invoices
+        if inv.status == InvoiceStatus.OPEN
+        and not inv.disputed
+        and not (inv.paused_until and inv.paused_until >= today)
+    ]
+    if collectable:
+        return None
+    statuses = {inv.status for inv in invoices}
+    if InvoiceStatus.PAID in statuses:
+        return "invoice_paid"
+    if statuses & {InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF}:
+        return "invoice_cancelled"
+    return "invoice_paused"

@@ -1,0 +1,456 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from messaging.models import Channel, Message
+from tenants.models import Tenant
+
+
+def new_payment_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Segment(models.Model):
+    """A group of customers with its own ladder. Rules are evaluated in `priority` order; the
+    first match wins, else the tenant's default ladder applies."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(max_length=100)
+    priority = models.PositiveIntegerField(default=100)
+    # e.g. {"kind": "amount_at_least", "value": "10000.00"} or {"kind": "tag", "value": "vip"}
+    rule = models.JSONField(default=dict, blank=True)
+    ladder = models.ForeignKey("Ladder", on_delete=models.PROTECT, related_name="segments")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_segment_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="customers")
+    external_id = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    document = models.CharField(
+        _("CPF/CNPJ"), max_length=14, blank=True, default="", help_text=_("Digits only")
+    )
+    email = models.EmailField(blank=True, default="")
+    phone = models.CharField(max_length=20, blank=True, default="", help_text="E.164")
+    whatsapp = models.CharField(max_length=20, blank=True, default="", help_text="E.164")
+    preferred_channels = models.JSONField(default=list, blank=True)
+    opted_out_channels = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
+    )
+    paused_until = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "external_id"], name="uniq_customer_ext_id")
+        ]
+        indexes = [models.Index(fields=["tenant", "name"], name="customer_tenant_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def address_for(self, channel: str) -> str:
+        """The customer's address on a channel, or "" when they cannot be reached there."""
+        if channel in (self.opted_out_channels or []):
+            return ""
+        if channel == Channel.EMAIL:
+            return self.email
+        if channel == Channel.SMS:
+            return self.phone
+        if channel == Channel.WHATSAPP:
+            return self.whatsapp or self.phone
+        return ""
+
+
+class InvoiceStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+class Invoice(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    external_id = models.CharField(max_length=100)
+    number = models.CharField(max_length=60, blank=True, default="")
+    description = models.CharField(max_length=300, blank=True, default="")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    amount_paid = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, default="BRL")
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    # The due date moved to the next business day of the tenant's calendar (DESIGN invariant 4);
+    # offsets and metrics count from it. Kept in step by the services that write due_date.
+    effective_due_date = models.DateField()
+    status = models.CharField(
+        max_length=12, choices=InvoiceStatus.choices, default=InvoiceStatus.OPEN
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    # The local date of full payment and the figures metrics average, fixed when paid in full.
+    paid_on = models.DateField(null=True, blank=True)
+    days_to_pay = models.IntegerField(null=True, blank=True)
+    days_late = models.IntegerField(null=True, blank=True)
+    payment_token = models.CharField(max_length=64, unique=True, default=new_payment_token)
+    token_revoked = models.BooleanField(default=False)
+    boleto_line = models.CharField(max_length=60, blank=True, default="")
+    external_payment_url = models.URLField(max_length=500, blank=True, default="")
+    disputed = models.BooleanField(default=False)
+    paused_until = models.DateField(null=True, blank=True)
+    # Set by the first daily evaluation that saw the invoice: before it, missed steps are not
+    # caught up (DESIGN invariant 5).
+    first_evaluated_on = models.DateField(null=True, blank=True)
+    agreement = models.ForeignKey(
+        "Agreement", null=True, blank=True, on_delete=models.SET_NULL, related_name="instalments"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-due_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "external_id"], name="uniq_invoice_ext_id"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "status", "effective_due_date"], name="invoice_tenant_status_due"
+            ),
+            models.Index(fields=["tenant", "customer"], name="invoice_tenant_customer"),
+            models.Index(fields=["tenant", "effective_due_date"], name="invoice_tenant_due"),
+            models.Index(fields=["tenant", "paid_on"], name="invoice_tenant_paid_on"),
+            models.Index(fields=["tenant", "issue_date"], name="invoice_tenant_issue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or self.external_id
+
+    @property
+    def amount_due(self):
+        return max(self.amount - self.amount_paid, 0)
+
+
+class PaymentSource(models.TextChoices):
+    API = "api", _("API")
+    MANUAL = "manual", _("Manual entry")
+    GATEWAY = "gateway", _("Payment gateway")
+    BANK_FILE = "bank_file", _("Bank file")
+    IMPORT = "import", _("Import")
+
+
+class Payment(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    paid_at = models.DateTimeField()
+    source = models.CharField(max_length=12, choices=PaymentSource.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="uniq_payment_ext_id",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["tenant", "paid_at"], name="payment_tenant_paid_at")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.paid_at:%Y-%m-%d}"
+
+
+class Ladder(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ladders")
+    name = models.CharField(max_length=100)
+    is_default = models.BooleanField(default=False)
+    # The template key of the thank-you sent after payment ("" = none).
+    thank_you_template_key = models.SlugField(max_length=60, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_ladder_name"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="uniq_default_ladder"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StepKind(models.TextChoices):
+    MESSAGE = "message", _("Message")
+    TASK = "task", _("Task for a person")
+
+
+class DayKind(models.TextChoices):
+    CALENDAR = "calendar", _("Calendar days")
+    BUSINESS = "business", _("Business days")
+
+
+class ChannelMode(models.TextChoices):
+    FALLBACK = "fallback", _("First reachable channel, in order")
+    ALL = "all", _("Every listed channel")
+
+
+class LadderStep(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="ladder_steps")
+    ladder = models.ForeignKey(Ladder, on_delete=models.CASCADE, related_name="steps")
+    # Days from the effective due date: negative before, 0 on, positive after.
+    offset_days = models.IntegerField()
+    day_kind = models.CharField(max_length=10, choices=DayKind.choices, default=DayKind.CALENDAR)
+    kind = models.CharField(max_length=10, choices=StepKind.choices, default=StepKind.MESSAGE)
+    channels = models.JSONField(default=list, blank=True)
+    channel_mode = models.CharField(
+        max_length=10, choices=ChannelMode.choices, default=ChannelMode.FALLBACK
+    )
+    template_key = models.SlugField(max_length=60, blank=True, default="")
+    task_title = models.CharField(max_length=200, blank=True, default="")
+    min_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    skip_while_promise = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["offset_days", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "ladder", "offset_days", "day_kind"], name="uniq_step_offset"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        sign = "+" if self.offset_days > 0 else ("-" if self.offset_days < 0 else "")
+        suffix = " úteis" if self.day_kind == DayKind.BUSINESS else ""
+        return f"D{sign}{abs(self.offset_days) if self.offset_days else 0}{suffix}"
+
+
+class DispatchStatus(models.TextChoices):
+    QUEUED = "queued", _("Messages queued")
+    TASK = "task", _("Task created")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class Dispatch(models.Model):
+    """The send ledger: one row per invoice × step, ever. The unique constraint is what makes a
+    re-run, a concurrent run or a redelivered task unable to contact a customer twice."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dispatches")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="dispatches")
+    step = models.ForeignKey(LadderStep, on_delete=models.PROTECT, related_name="dispatches")
+    scheduled_for = models.DateField()
+    evaluated_on = models.DateField()
+    status = models.CharField(max_length=10, choices=DispatchStatus.choices)
+    reason = models.CharField(max_length=60, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-scheduled_for", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "invoice", "step"], name="uniq_dispatch_invoice_step"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "evaluated_on"], name="dispatch_tenant_evaluated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}×{self.step_id} {self.status}"
+
+
+class InvoiceMessage(models.Model):
+    """Which invoices a message is about (one, or several when a customer gets one message for
+    all invoices due the same day), and the ledger row that caused it, if any."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="message_links")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="invoice_links")
+    dispatch = models.ForeignKey(
+        Dispatch, null=True, blank=True, on_delete=models.CASCADE, related_name="message_links"
+    )
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "message", "invoice"], name="uniq_invoice_message"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "invoice"], name="invmsg_tenant_invoice")]
+
+
+class InteractionKind(models.TextChoices):
+    MESSAGE = "message", _("Message")
+    MESSAGE_STATUS = "message_status", _("Message status")
+    CLICK = "click", _("Payment page visit")
+    REPLY = "reply", _("Reply")
+    CALL = "call", _("Call")
+    NOTE = "note", _("Note")
+    PROMISE = "promise", _("Promise to pay")
+    PAYMENT = "payment", _("Payment")
+    TASK = "task", _("Task")
+    OPT_OUT = "opt_out", _("Opt-out")
+    SKIP = "skip", _("Step skipped")
+
+
+class Interaction(models.Model):
+    """The one timeline of every contact with a customer, per invoice where it applies."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="interactions")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="interactions")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="interactions"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
+    )
+    kind = models.CharField(max_length=16, choices=InteractionKind.choices)
+    channel = models.CharField(max_length=10, blank=True, default="")
+    summary = models.CharField(max_length=300)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="interaction_tenant_time"),
+            models.Index(
+                fields=["tenant", "customer", "occurred_at"], name="interaction_tenant_customer"
+            ),
+            models.Index(
+                fields=["tenant", "invoice", "occurred_at"], name="interaction_tenant_invoice"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.summary}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FollowUpTask(models.Model):
+    """Work for a person: call the customer, check a proof of payment, answer a reply."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tasks")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tasks")
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    dispatch = models.OneToOneField(
+        Dispatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="task"
+    )
+    title = models.CharField(max_length=200)
+    notes = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="followup_tasks",
+    )
+    due_on = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "due_on"], name="task_tenant_status_due"),
+            models.Index(fields=["tenant", "assignee", "status"], name="task_tenant_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AgreementStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    BROKEN = "broken", _("Broken")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Agreement(models.Model):
+    """A negotiated instalment plan (acordo): its instalments are invoices of their own; the
+    original invoices are suspended while it is active."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="agreements")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="agreements")
+    original_invoices = models.ManyToManyField(Invoice, related_name="agreements_replacing")
+    status = models.CharField(
+        max_length=10, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE
+    )
+    total_amount = models.DecimalField(max_digits=14, decimal_places=2)
+    instalment_count = models.PositiveSmallIntegerField()
+    grace_days = models.PositiveSmallIntegerField(default=5)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status"], name="agreement_tenant_status")]
+
+    def __str__(self) -> str:
+        return f"Agreement {self.pk} ({self.instalment_count}x)"

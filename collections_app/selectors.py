@@ -1,0 +1,124 @@
+"""Reads of the collections domain: the DESIGN metrics, computed in the database."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Avg, Count, DecimalField, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Least
+
+from tenants.models import Tenant
+
+from .models import Interaction, Invoice, InvoiceStatus
+
+ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
+AGING_BUCKETS = [("1_15", 1, 15), ("16_30", 16, 30), ("31_60", 31, 60), ("61_90", 61, 90),
+                 ("90_plus", 91, None)]
+
+
+def _ratio(part, whole) -> float | None:
+    if not whole:
+        return None
+    return round(float(Decimal(part or 0) / Decimal(whole)), 4)
+
+
+def _money(value) -> str:
+    return str((value or Decimal("0")).quantize(Decimal("0.01")))
+
+
+def _remaining():
+    return F("amount") - F("amount_paid")
+
+
+def metrics_compute(*, tenant: Tenant, date_from: date, date_to: date, today: date) -> dict:
+    """The DESIGN metric definitions for [date_from, date_to], as a flat dict: rates as
+    fractions (None when nothing to measure), amounts as decimal strings. Cancelled and
+    written-off invoices are left out; due dates are effective due dates."""
+    live = Invoice.objects.exclude(status__in=[InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF])
+    paid_in_period = live.filter(status=InvoiceStatus.PAID, paid_on__range=(date_from, date_to))
+    speed = paid_in_period.aggregate(
+        avg_days_to_pay=Avg("days_to_pay"), avg_days_late=Avg("days_late")
+    )
+
+    due = live.filter(effective_due_date__range=(date_from, date_to))
+    on_time = Q(status=InvoiceStatus.PAID, paid_on__lte=F("effective_due_date"))
+    # "Not paid in full by the due date" can only be said once the due date has passed.
+    late = ~on_time & Q(effective_due_date__lt=today)
+    overdue_now = Q(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
+    capped_paid = Least(F("amount_paid"), F("amount"))
+    d = due.aggregate(
+        n=Count("id"),
+        amount=Coalesce(Sum("amount"), ZERO),
+        on_time_n=Count("id", filter=on_time),
+        on_time_amount=Coalesce(Sum("amount", filter=on_time), ZERO),
+        late_n=Count("id", filter=late),
+        late_amount=Coalesce(Sum("amount", filter=late), ZERO),
+        late_recovered=Coalesce(Sum(capped_paid, filter=late), ZERO),
+        late_recovered_n=Count("id", filter=late & Q(status=InvoiceStatus.PAID)),
+        overdue_amount=Coalesce(Sum(_remaining(), filter=overdue_now), ZERO),
+    )
+
+    open_now = live.filter(status=InvoiceStatus.OPEN)
+    buckets = {}
+    for name, low, high in AGING_BUCKETS:
+        cond = Q(effective_due_date__lte=today - timedelta(days=low))
+        if high is not None:
+            cond &= Q(effective_due_date__gte=today - timedelta(days=high))
+        buckets[f"aging_{name}"] = Coalesce(Sum(_remaining(), filter=cond), ZERO)
+    o = open_now.aggregate(
+        receivables=Coalesce(Sum(_remaining()), ZERO),
+        overdue=Coalesce(Sum(_remaining(), filter=Q(effective_due_date__lt=today)), ZERO),
+        **buckets,
+    )
+    invoiced_90 = live.filter(
+        issue_date__range=(date_to - timedelta(days=89), date_to)
+    ).aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    dso = None
+    if invoiced_90:
+        dso = round(float(o["receivables"] / invoiced_90 * 90), 1)
+
+    def _avg(value):
+        return None if value is None else round(float(value), 2)
+
+    return {
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "invoices_due": d["n"],
+        "amount_due": _money(d["amount"]),
+        "recovery_rate": _ratio(d["late_recovered"], d["late_amount"]),
+        "recovery_count_rate": _ratio(d["late_recovered_n"], d["late_n"]),
+        "avg_days_to_pay": _avg(speed["avg_days_to_pay"]),
+        "avg_days_late": _avg(speed["avg_days_late"]),
+        "on_time_rate": _ratio(d["on_time_n"], d["n"]),
+        "on_time_amount_rate": _ratio(d["on_time_amount"], d["amount"]),
+        "default_rate": _ratio(d["overdue_amount"], d["amount"]),
+        "overdue_amount": _money(o["overdue"]),
+        "open_receivables": _money(o["receivables"]),
+        "dso": dso,
+        **{name: _money(o[name]) for name in buckets},
+    }
+
+
+def metrics_with_previous(*, tenant: Tenant, date_from: date, date_to: date, today: date) -> dict:
+    """The period's metrics and, under `previous`, those of the period of equal length before."""
+    length = (date_to - date_from).days + 1
+    prev_to = date_from - timedelta(days=1)
+    prev_from = prev_to - timedelta(days=length - 1)
+    current = metrics_compute(tenant=tenant, date_from=date_from, date_to=date_to, today=today)
+    current["previous"] = metrics_compute(
+        tenant=tenant, date_from=prev_from, date_to=prev_to, today=today
+    )
+    return current
+
+
+def interactions_recent(*, tenant: Tenant, limit: int = 20):
+    return Interaction.objects.select_related("customer", "invoice", "actor").order_by(
+        "-occurred_at", "-id"
+    )[:limit]
+
+
+def timeline_for_invoice(*, tenant: Tenant, invoice: Invoice):
+    return (
+        Interaction.objects.filter(invoice=invoice)
+        .select_related("actor", "message")
+        .order_by("-occurred_at", "-id")
+    )

@@ -1,0 +1,266 @@
+"""Writes of the collections domain. Each service takes the tenant explicitly, validates,
+writes and logs the interaction in one transaction, and queues side effects on commit."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from zoneinfo import ZoneInfo
+
+from messaging.models import Message, MessagePurpose, MessageStatus, Template
+from messaging.services import message_cancel, messages_enqueue
+from tenants.models import Tenant
+
+from .calendar import BusinessCalendar
+from .models import (
+    Customer,
+    Interaction,
+    InteractionKind,
+    Invoice,
+    InvoiceMessage,
+    InvoiceStatus,
+    Ladder,
+    Payment,
+    PaymentSource,
+)
+from .money import format_money
+
+# DESIGN invariant 10: a payment recorded later than this after it happened is history.
+THANK_YOU_MAX_DELAY = timedelta(days=3)
+
+CUSTOMER_FIELDS = (
+    "name", "document", "email", "phone", "whatsapp", "preferred_channels",
+    "opted_out_channels", "tags",
+)
+INVOICE_FIELDS = (
+    "number", "description", "amount", "currency", "issue_date", "due_date", "boleto_line",
+    "external_payment_url", "disputed", "paused_until",
+)
+
+
+class PaymentError(ValueError):
+    """A payment that cannot be recorded, with the reason."""
+
+
+def interaction_log(
+    *, tenant: Tenant, customer_id: int, kind: str, summary: str, invoice=None, message=None,
+    channel: str = "", data: dict | None = None, actor=None, occurred_at: datetime | None = None,
+) -> Interaction:
+    return Interaction.objects.create(
+        tenant=tenant, customer_id=customer_id, invoice=invoice, message=message, kind=kind,
+        channel=channel, summary=summary[:300], data=data or {}, actor=actor,
+        occurred_at=occurred_at or timezone.now(),
+    )
+
+
+def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Customer, bool]]:
+    """Create or update customers by external_id (validated data). Atomic; returns
+    (customer, created) in input order. A later item with the same external_id wins."""
+    ext_ids = {item["external_id"] for item in items}
+    existing = {c.external_id: c for c in Customer.objects.filter(external_id__in=ext_ids)}
+    out, to_create, to_update = [], [], {}
+    with transaction.atomic():
+        for item in items:
+            customer = existing.get(item["external_id"])
+            created = customer is None
+            if created:
+                customer = Customer(tenant=tenant, external_id=item["external_id"])
+                existing[customer.external_id] = customer
+                to_create.append(customer)
+            elif customer.pk:
+                to_update[customer.pk] = customer
+            for name in CUSTOMER_FIELDS:
+                if name in item:
+                    setattr(customer, name, item[name])
+            out.append((customer, created))
+        Customer.objects.bulk_create(to_create)
+        if to_update:
+            Customer.objects.bulk_update(
+                list(to_update.values()), [*CUSTOMER_FIELDS, "updated_at"]
+            )
+    return out
+
+
+def invoices_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Invoice, bool]]:
+    """Create or update invoices by external_id from validated data, each with `customer` as a
+    Customer, or a dict upserted by its external_id. Atomic: all or nothing. The effective due
+    date follows the tenant's calendar. Paid or cancelled invoices keep their status."""
+    calendar = BusinessCalendar.for_tenant(tenant)
+    with transaction.atomic():
+        inline = [item["customer"] for item in items if isinstance(item.get("customer"), dict)]
+        by_ext = {c.external_id: c for c, _ in customers_upsert(tenant=tenant, items=inline)}
+        ext_ids = [item["external_id"] for item in items]
+        existing = {i.external_id: i for i in Invoice.objects.filter(external_id__in=ext_ids)}
+        out, to_create, to_update = [], [], {}
+        now = timezone.now()
+        for item in items:
+            customer = item.get("customer")
+            if isinstance(customer, dict):
+                customer = by_ext[customer["external_id"]]
+            invoice = existing.get(item["external_id"])
+            created = invoice is None
+            if created:
+                invoice = Invoice(tenant=tenant, external_id=item["external_id"], created_at=now)
+                existing[invoice.external_id] = invoice
+                to_create.append(invoice)
+            elif invoice.pk:
+                to_update[invoice.pk] = invoice
+            if customer is not None:
+                invoice.customer = customer
+            for name in INVOICE_FIELDS:
+                if name in item:
+                    setattr(invoice, name, item[name])
+            if not invoice.number:
+                invoice.number = invoice.external_id
+            invoice.effective_due_date = calendar.effective_due_date(invoice.due_date)
+            invoice.updated_at = now
+            out.append((invoice, created))
+        Invoice.objects.bulk_create(to_create)
+        if to_update:
+            Invoice.objects.bulk_update(
+                list(to_update.values()),
+                [*INVOICE_FIELDS, "customer", "effective_due_date", "updated_at"],
+            )
+    return out
+
+
+def invoice_cancel(*, tenant: Tenant, invoice: Invoice, actor=None) -> Invoice:
+    with transaction.atomic():
+        if invoice.status == InvoiceStatus.OPEN:
+            invoice.status = InvoiceStatus.CANCELLED
+            invoice.save(update_fields=["status", "updated_at"])
+            _cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_cancelled")
+    return invoice
+
+
+def _cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -> int:
+    queued = Message.objects.filter(
+        invoice_links__invoice=invoice,
+        status=MessageStatus.QUEUED,
+        purpose=MessagePurpose.REMINDER,
+    )
+    return sum(message_cancel(tenant=tenant, message=m, reason=reason) for m in queued)
+
+
+def invoice_record_payment(
+    *, tenant: Tenant, invoice: Invoice, amount: Decimal, paid_at: datetime | None = None,
+    external_id: str | None = None, source: str = PaymentSource.API, actor=None,
+) -> tuple[Payment, bool]:
+    """Record a payment against an invoice. Idempotent on `external_id`: a repeat returns the
+    first payment and changes nothing. Paid in full → the ladder stops at once (queued
+    reminders are cancelled) and, unless the payment is history (invariant 10), the thank-you
+    is queued after commit. Raises PaymentError for a non-positive amount, a future date, or a
+    cancelled invoice."""
+    now = timezone.now()
+    paid_at = paid_at or now
+    if amount is None or amount <= 0:
+        raise PaymentError("The amount must be greater than zero")
+    if paid_at > now + timedelta(minutes=5):
+        raise PaymentError("paid_at cannot be in the future")
+    with transaction.atomic():
+        if external_id:
+            earlier = Payment.objects.filter(external_id=external_id).first()
+            if earlier is not None:
+                return earlier, False
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF):
+            raise PaymentError(f"Invoice {invoice.external_id} is {invoice.status}")
+        payment = Payment.objects.create(
+            tenant=tenant, invoice=invoice, external_id=external_id or None, amount=amount,
+            paid_at=paid_at, source=source, recorded_by=actor,
+        )
+        invoice.amount_paid += amount
+        fields = ["amount_paid", "updated_at"]
+        became_paid = invoice.status == InvoiceStatus.OPEN and invoice.amount_paid >= invoice.amount
+        if became_paid:
+            paid_on = paid_at.astimezone(ZoneInfo(tenant.timezone)).date()
+            invoice.status = InvoiceStatus.PAID
+            invoice.paid_at = paid_at
+            invoice.paid_on = paid_on
+            invoice.days_to_pay = (paid_on - invoice.issue_date).days
+            invoice.days_late = max(0, (paid_on - invoice.effective_due_date).days)
+            fields += ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
+        invoice.save(update_fields=fields)
+        interaction_log(
+            tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
+            kind=InteractionKind.PAYMENT, actor=actor, occurred_at=paid_at,
+            summary=f"{format_money(amount, invoice.currency, tenant.locale)} ({source})",
+            data={"payment_id": payment.pk, "amount": str(amount), "source": source},
+        )
+        if became_paid:
+            _cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_paid")
+            if now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
+                _queue_thank_you(tenant=tenant, invoice=invoice)
+    return payment, True
+
+
+def _was_reminded(invoice: Invoice) -> bool:
+    return Message.objects.filter(
+        invoice_links__invoice=invoice,
+        purpose=MessagePurpose.REMINDER,
+        status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ],
+    ).exists()
+
+
+def _queue_thank_you(*, tenant: Tenant, invoice: Invoice) -> Message | None:
+    customer = invoice.customer
+    segment_ladder = customer.segment.ladder if customer.segment_id else None
+    ladder = segment_ladder or Ladder.objects.filter(is_default=True).first()
+    address = customer.address_for("email")
+    if ladder is None or not ladder.thank_you_template_key or not address:
+        return None
+    template = (
+        Template.objects.filter(key=ladder.thank_you_template_key, channel="email")
+        .order_by("-locale")
+        .first()
+    )
+    if template is None:
+        return None
+    message = Message.objects.create(
+        tenant=tenant, channel="email", recipient=address, template=template,
+        purpose=MessagePurpose.THANK_YOU, subject=template.subject,
+    )
+    InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
+    interaction_log(
+        tenant=tenant, customer_id=customer.pk, invoice=invoice, message=message,
+        kind=InteractionKind.MESSAGE, channel="email",
+        summary=f"Agradecimento: email → {address}", data={"status": MessageStatus.QUEUED},
+    )
+    messages_enqueue(tenant=tenant, message_ids=[message.pk])
+    return message
+
+
+def payments_record(*, tenant: Tenant, items: list[dict]) -> list[tuple[Payment, bool]]:
+    """Record several payments atomically (validated items with `invoice` an Invoice)."""
+    with transaction.atomic():
+        return [
+            invoice_record_payment(
+                tenant=tenant, invoice=item["invoice"], amount=item["amount"],
+                paid_at=item.get("paid_at"), external_id=item.get("external_id"),
+                source=item.get("source", PaymentSource.API),
+            )
+            for item in items
+        ]
+
+
+def message_status_log(*, message: Message, old_status: str, new_status: str) -> None:
+    """Write a message's status change into the timeline of the invoice(s) it is about."""
+    if new_status in (MessageStatus.SENDING, MessageStatus.QUEUED):
+        return
+    link = (
+        InvoiceMessage.objects.with_scope(tenant=message.tenant_id)
+        .filter(message_id=message.pk)
+        .select_related("invoice")
+        .first()
+    )
+    if link is None:
+        return
+    Interaction.objects.create(
+        tenant_id=message.tenant_id, customer_id=link.invoice.customer_id,
+        invoice_id=link.invoice_id, message_id=message.pk, kind=InteractionKind.MESSAGE_STATUS,
+        channel=message.channel,
+        summary=f"{message.channel}: {old_status} → {new_status}"
+        + (f" ({message.error})" if message.error and new_status != MessageStatus.SENT else ""),
+        data={"from": old_status, "to": new_status},
+    )

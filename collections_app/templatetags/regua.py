@@ -1,0 +1,44 @@
+from django import template
+from django.utils import translation
+
+from ..money import format_day, format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(value, currency: str = "BRL"):
+    """`R$ 1.234,50` in pt-BR, `R$1,234.50` in English."""
+    if value is None or value == "":
+        return "—"
+    return format_money(value, currency or "BRL", translation.get_language() or "pt-br")
+
+
+@register.filter
+def day(value):
+    """`dd/mm/aaaa` in pt-BR."""
+    if not value:
+        return "—"
+    if hasattr(value, "date") and callable(value.date):
+        from django.utils import timezone
+
+        value = timezone.localtime(value).date()
+    return format_day(value, translation.get_language() or "pt-br")
+
+
+@register.filter
+def percent(value):
+    if value is None:
+        return "—"
+    text = f"{float(value) * 100:.1f}%"
+    lang = translation.get_language() or "pt-br"
+    return text.replace(".", ",") if lang.startswith("pt") else text
+
+
+@register.filter
+def number(value, digits: int = 1):
+    if value is None:
+        return "—"
+    text = f"{float(value):.{int(digits)}f}"
+    lang = translation.get_language() or "pt-br"
+    return text.replace(".", ",") if lang.startswith("pt") else text

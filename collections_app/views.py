@@ -1,0 +1,174 @@
+from datetime import timedelta
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_scopes import scope, scopes_disabled
+
+from messaging.models import Message
+from tenants.selectors import tenant_today
+
+from .message_context import message_ref_unsign
+from .models import Customer, Dispatch, FollowUpTask, Invoice, InvoiceStatus, TaskStatus
+from .selectors import interactions_recent, metrics_with_previous, timeline_for_invoice
+from .services import interaction_log
+
+
+def tenant_required(min_role: str = "viewer"):
+    """Login, a current tenant and at least `min_role` in it; checked in the view, so a client
+    asking for an HTMX partial directly gets the same answer."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if request.membership is None:
+                return redirect(f"/tenants/choose/?next={request.path}")
+            if not request.membership.has_role(min_role):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@require_GET
+@tenant_required()
+def dashboard(request):
+    tenant = request.tenant
+    today = tenant_today(tenant=tenant)
+    date_to = parse_date(request.GET.get("to") or "") or today
+    date_from = parse_date(request.GET.get("from") or "") or date_to - timedelta(days=29)
+    if date_from > date_to:
+        date_from, date_to = date_to, date_from
+    metrics = metrics_with_previous(
+        tenant=tenant, date_from=date_from, date_to=date_to, today=today
+    )
+    context = {
+        "metrics": metrics,
+        "previous": metrics["previous"],
+        "date_from": date_from,
+        "date_to": date_to,
+        "interactions": interactions_recent(tenant=tenant, limit=25),
+        "open_tasks": FollowUpTask.objects.filter(status=TaskStatus.OPEN).count(),
+        "overdue_count": Invoice.objects.filter(
+            status=InvoiceStatus.OPEN, effective_due_date__lt=today
+        ).count(),
+        "messages_today": Message.objects.filter(
+            created_at__gte=timezone.now() - timedelta(days=1)
+        ).count(),
+        "aging": [
+            ("1–15", metrics["aging_1_15"]),
+            ("16–30", metrics["aging_16_30"]),
+            ("31–60", metrics["aging_31_60"]),
+            ("61–90", metrics["aging_61_90"]),
+            ("90+", metrics["aging_90_plus"]),
+        ],
+    }
+    return render(request, "collections/dashboard.html", context)
+
+
+@require_GET
+@tenant_required()
+def invoice_list(request):
+    today = tenant_today(tenant=request.tenant)
+    qs = Invoice.objects.select_related("customer").order_by("effective_due_date", "id")
+    status = request.GET.get("status", "overdue")
+    if status == "overdue":
+        qs = qs.filter(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
+    elif status in InvoiceStatus.values:
+        qs = qs.filter(status=status)
+    if q := request.GET.get("q", "").strip():
+        qs = qs.filter(
+            Q(number__icontains=q) | Q(external_id__icontains=q) | Q(customer__name__icontains=q)
+        )
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    # One view serves the page or, for an HTMX request, just the rows partial it includes.
+    template = "collections/_invoice_rows.html" if request.htmx else "collections/invoice_list.html"
+    return render(request, template, {"page": page, "status": status, "q": q, "today": today})
+
+
+@require_GET
+@tenant_required()
+def invoice_detail(request, pk: int):
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    return render(
+        request,
+        "collections/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "timeline": timeline_for_invoice(tenant=request.tenant, invoice=invoice)[:200],
+            "dispatches": Dispatch.objects.filter(invoice=invoice)
+            .select_related("step")
+            .order_by("scheduled_for", "id"),
+            "today": tenant_today(tenant=request.tenant),
+        },
+    )
+
+
+@require_GET
+@tenant_required()
+def customer_detail(request, pk: int):
+    customer = get_object_or_404(Customer, pk=pk)
+    return render(
+        request,
+        "collections/customer_detail.html",
+        {
+            "customer": customer,
+            "invoices": customer.invoices.order_by("-effective_due_date")[:100],
+            "timeline": customer.interactions.select_related("invoice").order_by(
+                "-occurred_at", "-id"
+            )[:200],
+        },
+    )
+
+
+@require_GET
+@never_cache
+def payment_page(request, token: str):
+    """The debtor's page: no login, an unguessable token, tenant resolved from the invoice.
+    A valid signed message reference (`?m=`) records the visit as that message's click."""
+    with scopes_disabled():
+        invoice = (
+            Invoice.objects.select_related("tenant", "customer")
+            .filter(payment_token=token)
+            .first()
+        )
+    if invoice is None or invoice.token_revoked:
+        response = render(request, "collections/payment_not_found.html", status=404)
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+    tenant = invoice.tenant
+    with scope(tenant=tenant):
+        ref = message_ref_unsign(request.GET.get("m", "")) if request.GET.get("m") else None
+        message = Message.objects.filter(ref=ref).first() if ref else None
+        if message is not None and message.invoice_links.filter(invoice=invoice).exists():
+            interaction_log(
+                tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
+                message=message, kind="click", channel=message.channel,
+                summary=f"Página de pagamento aberta pelo link do {message.channel}",
+                data={"message_ref": message.ref},
+            )
+        today = tenant_today(tenant=tenant)
+        response = render(
+            request,
+            "collections/payment_page.html",
+            {
+                "invoice": invoice,
+                "tenant": tenant,
+                "today": today,
+                "overdue": invoice.status == InvoiceStatus.OPEN
+                and invoice.effective_due_date < today,
+            },
+        )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from collections_app import views as collection_views
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("healthz", tenant_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", tenant_views.LogoutView.as_view(), name="logout"),
+    path("tenants/choose/", tenant_views.tenant_choose, name="tenant_choose"),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[]),
+        name="api_docs",
+    ),
+    path("api/v1/", include("collections_app.api_urls")),
+    path("p/<str:token>", collection_views.payment_page, name="payment_page"),
+    path("", include("collections_app.urls")),
+]

@@ -1,0 +1,32 @@
+"""How the domain plugs into messaging without messaging importing it.
+
+The domain registers a *context provider* (the flat variables a message's template renders
+with, read at send time so amounts are current) and a *send guard* (a reason to cancel a
+queued message, e.g. the invoice was paid meanwhile). Status changes go out through the
+`message_status_changed` signal."""
+
+from collections.abc import Callable
+
+from django.dispatch import Signal
+
+message_status_changed = Signal()  # sender=Message, message=, old_status=, new_status=
+
+_context_provider: Callable | None = None
+_send_guard: Callable | None = None
+
+
+def register(*, context_provider: Callable, send_guard: Callable) -> None:
+    global _context_provider, _send_guard
+    _context_provider, _send_guard = context_provider, send_guard
+
+
+def message_context(message) -> dict:
+    if _context_provider is None:
+        return {}
+    return _context_provider(message)
+
+
+def message_cancel_reason(message) -> str | None:
+    if _send_guard is None:
+        return None
+    return _send_guard(message)

@@ -1,0 +1,156 @@
+import secrets
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from tenants.models import Tenant
+
+from . import crypto
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("E-mail")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+
+
+class ProviderKind(models.TextChoices):
+    CONSOLE = "console", _("Console / outbox (nothing leaves the machine)")
+    SENDGRID = "sendgrid", "SendGrid"
+    SMTP = "smtp", "SMTP"
+    TWILIO_SMS = "twilio_sms", "Twilio SMS"
+    TWILIO_WHATSAPP = "twilio_whatsapp", "Twilio WhatsApp"
+
+
+class Template(models.Model):
+    """A tenant-authored message text, rendered at send time in a Jinja2 sandbox.
+
+    Templates of one `key` (e.g. "due_today") form a family, one per channel and locale; a
+    ladder step names the key and the engine picks the channel's version."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="templates")
+    key = models.SlugField(max_length=60)
+    name = models.CharField(max_length=120)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    locale = models.CharField(max_length=10, default="pt-br")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["key", "channel", "locale"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "key", "channel", "locale"], name="uniq_template_key_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} [{self.channel}/{self.locale}]"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class MessagePurpose(models.TextChoices):
+    REMINDER = "reminder", _("Reminder")
+    THANK_YOU = "thank_you", _("Thank-you")
+    MANUAL = "manual", _("Manual")
+
+
+def new_message_ref() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Message(models.Model):
+    """One message on one channel to one recipient. Its status is the send's safety: a worker
+    sends only after moving it queued→sending with a conditional UPDATE that one worker wins."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    provider = models.CharField(max_length=20, choices=ProviderKind.choices, blank=True)
+    recipient = models.CharField(max_length=254)
+    template = models.ForeignKey(Template, null=True, blank=True, on_delete=models.SET_NULL)
+    purpose = models.CharField(
+        max_length=10, choices=MessagePurpose.choices, default=MessagePurpose.REMINDER
+    )
+    ref = models.CharField(max_length=24, unique=True, default=new_message_ref)
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    status = models.CharField(
+        max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    provider_message_id = models.CharField(max_length=120, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"], name="message_tenant_status"),
+            models.Index(fields=["tenant", "created_at"], name="message_tenant_created"),
+            models.Index(fields=["tenant", "provider_message_id"], name="message_tenant_provider_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.recipient} ({self.status})"
+
+
+class ProviderAccount(models.Model):
+    """A tenant's own account at a provider. Credentials are encrypted at rest."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="provider_accounts")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    provider = models.CharField(max_length=20, choices=ProviderKind.choices)
+    sender = models.CharField(
+        max_length=254, blank=True, default="", help_text=_("From address or number")
+    )
+    credentials_encrypted = models.TextField(blank=True, default="")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "channel"],
+                condition=models.Q(active=True),
+                name="uniq_active_provider_per_channel",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.channel}:{self.provider}"
+
+    @property
+    def credentials(self) -> dict:
+        return crypto.decrypt_json(self.credentials_encrypted)
+
+    @credentials.setter
+    def credentials(self, value: dict) -> None:
+        self.credentials_encrypted = crypto.encrypt_json(value)
+
+    def masked_credentials(self) -> dict:
+        return {k: crypto.mask(v) for k, v in self.credentials.items()}

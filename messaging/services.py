@@ -1,0 +1,187 @@
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tenants.models import Tenant
+from tenants.selectors import tenant_next_send_time
+
+from . import hooks
+from .models import Message, MessageStatus
+from .providers import OutgoingMessage, TransportError, provider_for
+from .templating import TemplateRenderError, template_render
+
+logger = logging.getLogger(__name__)
+
+FINAL_STATUSES = {
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.READ,
+    MessageStatus.FAILED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    status: str
+    retry: bool = False
+    defer_until: datetime | None = None
+
+
+def _transition(message: Message, *, from_status: str, to_status: str, **fields) -> bool:
+    """Conditional status change: true only for the caller whose UPDATE moved the row."""
+    moved = Message.objects.filter(pk=message.pk, status=from_status).update(
+        status=to_status, **fields
+    )
+    if moved:
+        old = message.status
+        message.status = to_status
+        for name, value in fields.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(message, name, value)
+        hooks.message_status_changed.send(
+            sender=Message, message=message, old_status=old, new_status=to_status
+        )
+    return bool(moved)
+
+
+def message_cancel(*, tenant: Tenant, message: Message, reason: str) -> bool:
+    """Cancel a message that has not left yet. Returns whether this call cancelled it."""
+    return _transition(
+        message,
+        from_status=MessageStatus.QUEUED,
+        to_status=MessageStatus.CANCELLED,
+        error=reason,
+        failed_at=timezone.now(),
+    )
+
+
+def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None) -> SendOutcome:
+    """Send one queued message at most once.
+
+    Outside the tenant's send window the message stays queued and the outcome says when to try
+    again. A domain reason (paid meanwhile, opted out) cancels it. Otherwise the message is
+    claimed queued→sending by a conditional UPDATE — a second worker, a redelivered task or a
+    re-run finds nothing to claim and calls no provider. Rendering happens now, so amounts are
+    current; a broken template fails this message only. A transient provider error puts it
+    back to queued for a retry; a permanent one fails it with the reason. A crash after the
+    claim leaves it in `sending` for reconciliation, never for a blind resend.
+    """
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None or message.status != MessageStatus.QUEUED:
+        return SendOutcome(status=message.status if message else "missing")
+    opens_at = tenant_next_send_time(tenant=tenant, now=now)
+    if opens_at is not None:
+        return SendOutcome(status=message.status, defer_until=opens_at)
+    reason = hooks.message_cancel_reason(message)
+    if reason:
+        message_cancel(tenant=tenant, message=message, reason=reason)
+        return SendOutcome(status=MessageStatus.CANCELLED)
+    if not _transition(
+        message,
+        from_status=MessageStatus.QUEUED,
+        to_status=MessageStatus.SENDING,
+        sending_at=timezone.now(),
+        attempts=F("attempts") + 1,
+    ):
+        return SendOutcome(status="claimed-elsewhere")
+
+    try:
+        subject, body = _render(message)
+    except TemplateRenderError as exc:
+        _transition(
+            message,
+            from_status=MessageStatus.SENDING,
+            to_status=MessageStatus.FAILED,
+            error=f"Template: {exc}",
+            failed_at=timezone.now(),
+        )
+        return SendOutcome(status=MessageStatus.FAILED)
+
+    try:
+        kind, provider = provider_for(tenant=tenant, channel=message.channel)
+        result = provider.send(
+            OutgoingMessage(
+                ref=message.ref,
+                channel=message.channel,
+                recipient=message.recipient,
+                subject=subject,
+                body=body,
+                sender=provider.sender,
+            )
+        )
+    except TransportError as exc:
+        if exc.permanent:
+            _transition(
+                message,
+                from_status=MessageStatus.SENDING,
+                to_status=MessageStatus.FAILED,
+                error=str(exc),
+                failed_at=timezone.now(),
+                subject=subject,
+                body=body,
+            )
+            return SendOutcome(status=MessageStatus.FAILED)
+        _transition(
+            message,
+            from_status=MessageStatus.SENDING,
+            to_status=MessageStatus.QUEUED,
+            error=str(exc),
+        )
+        return SendOutcome(status=MessageStatus.QUEUED, retry=True)
+
+    _transition(
+        message,
+        from_status=MessageStatus.SENDING,
+        to_status=MessageStatus.SENT,
+        provider=kind,
+        provider_message_id=result.provider_message_id,
+        subject=subject,
+        body=body,
+        sent_at=timezone.now(),
+        error="",
+    )
+    return SendOutcome(status=MessageStatus.SENT)
+
+
+def _render(message: Message) -> tuple[str, str]:
+    if message.template_id is None:
+        return message.subject, message.body  # manual messages arrive rendered
+    context = hooks.message_context(message)
+    template = message.template
+    subject = template_render(template.subject, context) if template.subject else ""
+    return subject, template_render(template.body, context)
+
+
+def messages_enqueue(*, tenant: Tenant, message_ids: list[int]) -> None:
+    """Queue the send tasks once the surrounding transaction commits."""
+    from .tasks import send_message
+
+    def _enqueue() -> None:
+        for message_id in message_ids:
+            send_message.apply_async(kwargs={"message_id": message_id, "tenant_id": tenant.pk})
+
+    if message_ids:
+        transaction.on_commit(_enqueue)
+
+
+def messages_requeue_stale(*, tenant: Tenant, older_than_seconds: int = 600) -> int:
+    """Queue again the messages still `queued` long after creation (their task was lost: a
+    broker restart, a crash right after commit). Safe: sending claims the message first, so a
+    task that was only late finds nothing to do."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        Message.objects.filter(status=MessageStatus.QUEUED, created_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:5000]
+    )
+    from .tasks import send_message
+
+    for message_id in ids:
+        send_message.apply_async(kwargs={"message_id": message_id, "tenant_id": tenant.pk})
+    return len(ids)

@@ -1,0 +1,46 @@
+"""Tenant-authored templates: Jinja2's SandboxedEnvironment over a flat context of prepared
+values. Undefined variables are errors; so is any attribute or item access, since the context
+holds only ready-to-print values — which also shuts the door on `{{ ''.__class__ }}` tricks."""
+
+from collections.abc import Iterable
+
+from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class TemplateRenderError(ValueError):
+    """A template that cannot be rendered, with a message fit to show its author."""
+
+
+_text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
+
+
+def _env(html: bool) -> SandboxedEnvironment:
+    return _html_env if html else _text_env
+
+
+def template_validate(source: str, *, allowed: Iterable[str], html: bool = False) -> None:
+    """Raise TemplateRenderError if the source does not parse, uses an unknown variable or
+    reaches into a value's attributes."""
+    env = _env(html)
+    try:
+        ast = env.parse(source)
+    except TemplateError as exc:
+        raise TemplateRenderError(f"Syntax error: {exc}") from exc
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        raise TemplateRenderError(
+            "Attribute and item access are not allowed in templates "
+            f"(line {node.lineno}); use the prepared variables"
+        )
+    unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed))
+    if unknown:
+        raise TemplateRenderError(f"Unknown variable(s): {', '.join(unknown)}")
+
+
+def template_render(source: str, context: dict, *, html: bool = False) -> str:
+    template_validate(source, allowed=context.keys(), html=html)
+    try:
+        return _env(html).from_string(source).render(**context).strip()
+    except TemplateError as exc:
+        raise TemplateRenderError(f"Cannot render: {exc}") from exc

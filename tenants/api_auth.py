@@ -1,0 +1,79 @@
+from django.utils.translation import gettext_lazy as _
+from django_scopes import scope
+from rest_framework import authentication, exceptions, permissions
+
+from .services import api_key_authenticate
+
+
+class ApiKeyUser:
+    """The principal behind an API key: authenticated, tied to one tenant, no Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+
+    def __init__(self, api_key):
+        self.api_key = api_key
+        self.tenant = api_key.tenant
+
+    def __str__(self) -> str:
+        return f"api-key:{self.api_key.prefix}"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Api-Key <key>`. Opens the key's tenant scope for the rest of the request
+    (closed by `TenantScopedAPIMixin.finalize_response`)."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _sep, raw = header.partition(" ")
+        if keyword.lower() != self.keyword.lower():
+            return None
+        if not raw.strip():
+            raise exceptions.AuthenticationFailed(_("API key missing after 'Api-Key'."))
+        key = api_key_authenticate(raw)
+        if key is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
+        request._tenant_scope = scope(tenant=key.tenant)
+        request._tenant_scope.__enter__()
+        return ApiKeyUser(key), key
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class HasTenantApiKey(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.user, ApiKeyUser)
+
+
+class TenantScopedAPIMixin:
+    """Base for every tenant API view: querysets come from `tenant_queryset()`, which the
+    scope filters by tenant; subclasses may not replace `get_queryset` and so cannot forget it."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must define tenant_queryset(), not get_queryset()")
+
+    @property
+    def tenant(self):
+        return self.request.user.tenant
+
+    def get_queryset(self):
+        return self.tenant_queryset()
+
+    def tenant_queryset(self):
+        raise NotImplementedError
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        ctx = getattr(request, "_tenant_scope", None)
+        if ctx is not None:
+            request._tenant_scope = None
+            ctx.__exit__(None, None, None)
+        return response

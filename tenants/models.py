@@ -1,0 +1,181 @@
+import hashlib
+import secrets
+from datetime import time
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who logs in with an e-mail address; may belong to several tenants."""
+
+    username = None
+    email = models.EmailField(_("e-mail"), unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Tenant(models.Model):
+    """A company that sells on credit and collects through Régua."""
+
+    slug = models.SlugField(unique=True, max_length=60)
+    name = models.CharField(_("name"), max_length=200)
+    timezone = models.CharField(max_length=64, default="America/Sao_Paulo")
+    locale = models.CharField(max_length=10, default="pt-br")
+    currency = models.CharField(max_length=3, default="BRL")
+    send_window_start = models.TimeField(default=time(8, 0))
+    send_window_end = models.TimeField(default=time(20, 0))
+    # Comma-separated weekday names (mon…sun) on which messages may leave.
+    send_days = models.CharField(max_length=40, default="mon,tue,wed,thu,fri,sat")
+    # Local time after which the daily evaluation runs.
+    run_time = models.TimeField(default=time(7, 0))
+    # Business calendar: national bank calendar plus this state's holidays (UF, e.g. "SP").
+    state = models.CharField(max_length=2, blank=True, default="")
+    one_message_per_customer = models.BooleanField(default=False)
+    pix_key = models.CharField(max_length=77, blank=True, default="")
+    merchant_name = models.CharField(max_length=25, blank=True, default="")
+    merchant_city = models.CharField(max_length=15, blank=True, default="")
+    late_fine_percent = models.DecimalField(max_digits=5, decimal_places=2, default=2)
+    monthly_interest_percent = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    brand_color = models.CharField(max_length=7, default="#0f766e")
+    logo_url = models.URLField(blank=True, default="")
+    payment_webhook_secret = models.CharField(max_length=64, default="", blank=True)
+    last_evaluated_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def send_weekdays(self) -> set[int]:
+        names = [d.strip() for d in self.send_days.split(",") if d.strip()]
+        return {WEEKDAYS.index(d) for d in names}
+
+
+class TenantHoliday(models.Model):
+    """A non-business day the tenant adds to its calendar (local holiday, company closure)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=120)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "date"], name="uniq_tenant_holiday_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    AGENT = "agent", _("Agent")
+    VIEWER = "viewer", _("Viewer")
+
+
+ROLE_RANK = {Role.VIEWER: 0, Role.AGENT: 1, Role.ADMIN: 2, Role.OWNER: 3}
+
+
+class Membership(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="uniq_membership_tenant_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+    def has_role(self, minimum: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(minimum)]
+
+
+API_KEY_PREFIX = "rg"
+
+
+def _hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """An integrator's key. Only its SHA-256 is stored; the key itself is shown once."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, default="default")
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "created_at"], name="apikey_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def generate() -> tuple[str, str, str]:
+        """Return (raw key, prefix, hash)."""
+        prefix = secrets.token_hex(4)
+        raw = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+        return raw, prefix, _hash_key(raw)
+
+    def matches(self, raw: str) -> bool:
+        return secrets.compare_digest(self.key_hash, _hash_key(raw))
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,124 @@
+import re
+import secrets
+from datetime import time
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .models import WEEKDAYS, ApiKey, Membership, Role, Tenant, User
+from .signals import tenant_created
+
+
+class TenantConfigError(ValueError):
+    """Invalid tenant configuration, with a message fit to show the operator."""
+
+
+def parse_send_window(value: str) -> tuple[time, time]:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value.strip())
+    if not match:
+        raise TenantConfigError(f"Send window {value!r} must look like HH:MM-HH:MM")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError as exc:
+        raise TenantConfigError(f"Send window {value!r}: {exc}") from exc
+    if start >= end:
+        raise TenantConfigError(f"Send window {value!r} must end after it starts")
+    return start, end
+
+
+def parse_send_days(value: str) -> str:
+    """Accept `mon-sat`, `mon-sun` or a list `mon,wed,fri`; return the canonical list."""
+    value = value.strip().lower()
+    if re.fullmatch(r"[a-z]{3}-[a-z]{3}", value):
+        first, last = value.split("-")
+        if first not in WEEKDAYS or last not in WEEKDAYS:
+            raise TenantConfigError(f"Send days {value!r}: unknown weekday")
+        i, j = WEEKDAYS.index(first), WEEKDAYS.index(last)
+        if i > j:
+            raise TenantConfigError(f"Send days {value!r}: range must go forward from mon")
+        days = list(WEEKDAYS[i : j + 1])
+    else:
+        days = [d.strip() for d in value.split(",") if d.strip()]
+        unknown = [d for d in days if d not in WEEKDAYS]
+        if unknown or not days:
+            raise TenantConfigError(
+                f"Send days {value!r}: use mon,tue,wed,thu,fri,sat,sun (unknown: {unknown})"
+            )
+    return ",".join(d for d in WEEKDAYS if d in days)
+
+
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    timezone_name: str = "America/Sao_Paulo",
+    send_window: str = "08:00-20:00",
+    send_days: str = "mon-sat",
+) -> Tenant:
+    """Create a tenant, its owner membership and (through `tenant_created`) the domain defaults,
+    all in one transaction. Raises TenantConfigError for bad input; writes nothing then."""
+    slug = slugify(slug)
+    if not slug:
+        raise TenantConfigError("The slug must contain letters or digits")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise TenantConfigError(f"A tenant with slug {slug!r} already exists")
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise TenantConfigError(f"Unknown timezone {timezone_name!r}") from exc
+    start, end = parse_send_window(send_window)
+    days = parse_send_days(send_days)
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            slug=slug,
+            name=name,
+            timezone=timezone_name,
+            send_window_start=start,
+            send_window_end=end,
+            send_days=days,
+            payment_webhook_secret=secrets.token_hex(32),
+        )
+        user = User.objects.filter(email__iexact=owner_email).first()
+        if user is None:
+            user = User.objects.create_user(email=owner_email, password=owner_password)
+        elif owner_password:
+            user.set_password(owner_password)
+            user.save(update_fields=["password"])
+        Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
+        tenant_created.send(sender=Tenant, tenant=tenant)
+    return tenant
+
+
+def api_key_create(*, tenant: Tenant, name: str = "default") -> tuple[ApiKey, str]:
+    """Create a key and return it with the raw secret, which is never stored nor shown again."""
+    raw, prefix, key_hash = ApiKey.generate()
+    key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix, key_hash=key_hash)
+    return key, raw
+
+
+def api_key_revoke(*, tenant: Tenant, key: ApiKey) -> ApiKey:
+    """Revoke a key of this tenant; idempotent."""
+    if key.tenant_id != tenant.pk:
+        raise ApiKey.DoesNotExist
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    parts = raw.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != "rg":
+        return None
+    key = ApiKey.objects.active().select_related("tenant").filter(prefix=parts[1]).first()
+    if key is None or not key.matches(raw.strip()):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
