@@ -1,0 +1,85 @@
+import os
+
+import pytest
+from django.test import Client
+from django_scopes import scope, scopes_disabled
+
+from tenants.models import Role
+from tenants.services import api_key_create
+
+from .factories import make_member, make_tenant
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(available: bool, why: str) -> None:
+    """Skip a test that needs a server or a browser on a newcomer's machine without it; under
+    CI=true fail instead, so a green CI means the test ran."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{why} (required under CI=true)")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def tenant_a(db):
+    return make_tenant("tenant-a", name="Escola Aurora")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return make_tenant("tenant-b", name="Clínica Boa Vista")
+
+
+@pytest.fixture
+def owner(tenant_a):
+    with scopes_disabled():
+        return tenant_a.memberships.get(role=Role.OWNER).user
+
+
+@pytest.fixture
+def agent(tenant_a):
+    return make_member(tenant_a, Role.AGENT)
+
+
+@pytest.fixture
+def viewer(tenant_a):
+    return make_member(tenant_a, Role.VIEWER)
+
+
+@pytest.fixture
+def outsider(tenant_b):
+    """A member of another tenant only."""
+    return make_member(tenant_b, Role.OWNER)
+
+
+@pytest.fixture
+def scope_a(tenant_a):
+    with scope(tenant=tenant_a):
+        yield tenant_a
+
+
+def api_client_for(tenant) -> Client:
+    _key, raw = api_key_create(tenant=tenant)
+    return Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+
+
+@pytest.fixture
+def api_a(tenant_a):
+    return api_client_for(tenant_a)
+
+
+@pytest.fixture
+def api_b(tenant_b):
+    return api_client_for(tenant_b)
+
+
+@pytest.fixture
+def login():
+    def _login(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login
