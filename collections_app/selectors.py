@@ -47,14 +47,14 @@ def metrics_compute(*, tenant: Tenant, date_from: date, date_to: date, today: da
     capped_paid = Least(F("amount_paid"), F("amount"))
     d = due.aggregate(
         n=Count("id"),
-        amount=Coalesce(Sum("amount"), ZERO),
+        due_amount=Coalesce(Sum("amount"), ZERO),
         on_time_n=Count("id", filter=on_time),
         on_time_amount=Coalesce(Sum("amount", filter=on_time), ZERO),
         late_n=Count("id", filter=late),
         late_amount=Coalesce(Sum("amount", filter=late), ZERO),
         late_recovered=Coalesce(Sum(capped_paid, filter=late), ZERO),
         late_recovered_n=Count("id", filter=late & Q(status=InvoiceStatus.PAID)),
-        overdue_amount=Coalesce(Sum(_remaining(), filter=overdue_now), ZERO),
+        overdue_now_amount=Coalesce(Sum(_remaining(), filter=overdue_now), ZERO),
     )
 
     open_now = live.filter(status=InvoiceStatus.OPEN)
@@ -83,14 +83,14 @@ def metrics_compute(*, tenant: Tenant, date_from: date, date_to: date, today: da
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
         "invoices_due": d["n"],
-        "amount_due": _money(d["amount"]),
+        "amount_due": _money(d["due_amount"]),
         "recovery_rate": _ratio(d["late_recovered"], d["late_amount"]),
         "recovery_count_rate": _ratio(d["late_recovered_n"], d["late_n"]),
         "avg_days_to_pay": _avg(speed["avg_days_to_pay"]),
         "avg_days_late": _avg(speed["avg_days_late"]),
         "on_time_rate": _ratio(d["on_time_n"], d["n"]),
-        "on_time_amount_rate": _ratio(d["on_time_amount"], d["amount"]),
-        "default_rate": _ratio(d["overdue_amount"], d["amount"]),
+        "on_time_amount_rate": _ratio(d["on_time_amount"], d["due_amount"]),
+        "default_rate": _ratio(d["overdue_now_amount"], d["due_amount"]),
         "overdue_amount": _money(o["overdue"]),
         "open_receivables": _money(o["receivables"]),
         "dso": dso,
