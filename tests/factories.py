@@ -36,7 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = User
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "senha-segura-123")
+    password = factory.django.Password("senha-segura-123")
 
 
 def make_member(tenant: Tenant, role: str = Role.AGENT, email: str | None = None) -> User:

@@ -176,3 +176,19 @@ def test_evaluation_never_touches_another_tenant(tenant_a, tenant_b):
     result = evaluate(tenant_a, TODAY)
     assert result.created == 0
     assert messages_of(tenant_b) == []
+
+
+def test_beat_tick_evaluates_each_tenant_once_per_local_day(tenant_a, tenant_b):
+    from datetime import time
+
+    from collections_app.tasks import ladders_tick
+    from tenants.selectors import tenant_today
+
+    tenant_b.run_time = time(23, 59, 59)  # not yet time for B today
+    tenant_b.save()
+    tenant_a.run_time = time(0, 0)
+    tenant_a.save()
+    assert ladders_tick() == 1  # eager in tests: A is evaluated now
+    tenant_a.refresh_from_db()
+    assert tenant_a.last_evaluated_on == tenant_today(tenant=tenant_a)
+    assert ladders_tick() == 0  # already evaluated today

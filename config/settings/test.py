@@ -1,13 +1,15 @@
 """Test settings. SQLite unless DATABASE_URL is set (CI sets PostgreSQL)."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
-from .base import DATABASES, VAR_DIR, env_bool
+from .base import DATABASES, VAR_DIR, env, env_bool
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
-MESSAGING_OUTBOX_PATH = VAR_DIR / "test-outbox.jsonl"
+MESSAGING_OUTBOX_PATH = Path(env("MESSAGING_OUTBOX_PATH", str(VAR_DIR / "test-outbox.jsonl")))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a real worker process in the integration tests sees the same data.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-regua.sqlite3")}

@@ -1,0 +1,130 @@
+"""A real Celery worker process on Redis follows a message from the daily evaluation task to
+`sent`, calling the provider exactly once."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_scopes import scopes_disabled
+
+from collections_app.models import Dispatch
+from config.celery import app as celery_app
+from messaging.models import Message, MessageStatus
+from tests.conftest import require_service
+from tests.factories import make_invoice, make_tenant
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+DAY = date(2026, 12, 2)
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def database_url_for_worker() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    require_service(redis_available(), f"Redis is not reachable at {REDIS_URL}")
+    if connection.vendor == "sqlite" and ":memory:" in str(connection.settings_dict["NAME"]):
+        pytest.skip("an in-memory SQLite test database cannot be shared with a worker process")
+    queue = f"it-{uuid.uuid4().hex[:8]}"
+    outbox = tmp_path / "outbox.jsonl"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_BROKER_URL": REDIS_URL,
+        "CELERY_QUEUE": queue,
+        "DATABASE_URL": database_url_for_worker(),
+        "MESSAGING_OUTBOX_PATH": str(outbox),
+    }
+    log = open(tmp_path / "worker.log", "w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
+         "--concurrency=2", "-Q", queue, "--without-gossip", "--without-mingle",
+         "--loglevel=INFO"],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    previous = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url",
+                                                  "task_default_queue")}
+    celery_app.conf.update(task_always_eager=False, broker_url=REDIS_URL,
+                           task_default_queue=queue)
+    celery_app._pool = None
+    try:
+        yield {"proc": proc, "outbox": outbox, "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        celery_app.conf.update(**previous)
+        celery_app._pool = None
+        log.close()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
+    from collections_app.tasks import ladders_evaluate_tenant
+
+    tenant = make_tenant("integration")
+    invoice = make_invoice(tenant, due=DAY, amount="321.00")
+    # The daily evaluation task, as beat queues it, runs in the worker and queues the send.
+    ladders_evaluate_tenant.apply_async(kwargs={"tenant_id": tenant.pk, "day": DAY.isoformat()})
+
+    def sent():
+        with scopes_disabled():
+            return Message.objects.filter(tenant=tenant, status=MessageStatus.SENT).exists()
+
+    if not wait_for(sent):
+        worker["log"].seek(0)
+        pytest.fail(f"message not sent within 60 s; worker log:\n{worker['log'].read()[-4000:]}")
+    with scopes_disabled():
+        [message] = Message.objects.filter(tenant=tenant)
+        assert Dispatch.objects.get(invoice=invoice).status == "queued"
+    assert message.channel == "whatsapp"
+    assert "R$ 321,00" in message.body
+    lines = [json.loads(line) for line in worker["outbox"].read_text().splitlines()]
+    assert [line["id"] for line in lines] == [f"console-{message.ref}"]  # provider called once
+
+    # Redelivering the same send task changes nothing and calls no provider again.
+    from messaging.tasks import send_message
+
+    send_message.apply_async(kwargs={"message_id": message.pk, "tenant_id": tenant.pk})
+    ladders_evaluate_tenant.apply_async(kwargs={"tenant_id": tenant.pk, "day": DAY.isoformat()})
+    time.sleep(3)
+    assert len(worker["outbox"].read_text().splitlines()) == 1
+    with scopes_disabled():
+        assert Message.objects.filter(tenant=tenant).count() == 1
