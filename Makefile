@@ -45,5 +45,10 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+## Refresh locale/pt_BR from the templates and code, then compile the .mo (commit both).
+messages: setup
+	$(PY) manage.py makemessages -l pt_BR --ignore=.venv --ignore=var --ignore=tests
+	$(PY) manage.py compilemessages --ignore=.venv
+
 clean:
 	rm -rf var/broker var/*.sqlite3* var/outbox.jsonl

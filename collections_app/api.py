@@ -61,8 +61,18 @@ class CustomerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Customer
         fields = [
-            "id", "external_id", "name", "document", "email", "phone", "whatsapp",
-            "preferred_channels", "opted_out_channels", "tags", "segment", "created_at",
+            "id",
+            "external_id",
+            "name",
+            "document",
+            "email",
+            "phone",
+            "whatsapp",
+            "preferred_channels",
+            "opted_out_channels",
+            "tags",
+            "segment",
+            "created_at",
         ]
         read_only_fields = ["id", "segment", "created_at"]
 
@@ -119,14 +129,36 @@ class InvoiceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Invoice
         fields = [
-            "id", "external_id", "number", "description", "customer", "amount", "amount_paid",
-            "currency", "issue_date", "due_date", "effective_due_date", "status", "paid_at",
-            "boleto_line", "external_payment_url", "disputed", "paused_until", "payment_url",
-            "created_at", "updated_at",
+            "id",
+            "external_id",
+            "number",
+            "description",
+            "customer",
+            "amount",
+            "amount_paid",
+            "currency",
+            "issue_date",
+            "due_date",
+            "effective_due_date",
+            "status",
+            "paid_at",
+            "boleto_line",
+            "external_payment_url",
+            "disputed",
+            "paused_until",
+            "payment_url",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = [
-            "id", "amount_paid", "effective_due_date", "status", "paid_at", "payment_url",
-            "created_at", "updated_at",
+            "id",
+            "amount_paid",
+            "effective_due_date",
+            "status",
+            "paid_at",
+            "payment_url",
+            "created_at",
+            "updated_at",
         ]
 
     def get_payment_url(self, obj) -> str:
@@ -176,9 +208,22 @@ class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
-            "id", "invoice", "channel", "provider", "recipient", "purpose", "status", "subject",
-            "body", "step_offset", "error", "attempts", "created_at", "sent_at",
-            "delivered_at", "read_at",
+            "id",
+            "invoice",
+            "channel",
+            "provider",
+            "recipient",
+            "purpose",
+            "status",
+            "subject",
+            "body",
+            "step_offset",
+            "error",
+            "attempts",
+            "created_at",
+            "sent_at",
+            "delivered_at",
+            "read_at",
         ]
         read_only_fields = fields
 
@@ -190,7 +235,14 @@ class InteractionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Interaction
         fields = [
-            "id", "customer", "invoice", "message", "kind", "channel", "summary", "data",
+            "id",
+            "customer",
+            "invoice",
+            "message",
+            "kind",
+            "channel",
+            "summary",
+            "data",
             "occurred_at",
         ]
         read_only_fields = fields
@@ -205,8 +257,16 @@ class TaskSerializer(serializers.ModelSerializer):
 
         model = FollowUpTask
         fields = [
-            "id", "customer", "invoice", "title", "notes", "status", "assignee", "due_on",
-            "created_at", "completed_at",
+            "id",
+            "customer",
+            "invoice",
+            "title",
+            "notes",
+            "status",
+            "assignee",
+            "due_on",
+            "created_at",
+            "completed_at",
         ]
         read_only_fields = ["id", "customer", "invoice", "title", "created_at", "completed_at"]
 
@@ -223,8 +283,17 @@ class LadderStepSerializer(serializers.ModelSerializer):
     class Meta:
         model = LadderStep
         fields = [
-            "id", "offset_days", "day_kind", "kind", "channels", "channel_mode",
-            "template_key", "task_title", "min_amount", "skip_while_promise", "active",
+            "id",
+            "offset_days",
+            "day_kind",
+            "kind",
+            "channels",
+            "channel_mode",
+            "template_key",
+            "task_title",
+            "min_amount",
+            "skip_while_promise",
+            "active",
         ]
 
 
@@ -321,8 +390,11 @@ class TenantViewSet(TenantScopedAPIMixin, viewsets.GenericViewSet):
 
 class CustomerViewSet(
     BulkUpsertMixin,
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, TenantViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantViewSet,
 ):
     serializer_class = CustomerSerializer
     upsert_service = staticmethod(services.customers_upsert)
@@ -336,8 +408,11 @@ class CustomerViewSet(
 
 class InvoiceViewSet(
     BulkUpsertMixin,
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, TenantViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantViewSet,
 ):
     serializer_class = InvoiceSerializer
     upsert_service = staticmethod(services.invoices_upsert)
@@ -427,7 +502,9 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
     serializer_class = InteractionSerializer
 
     def tenant_queryset(self):
-        qs = Interaction.objects.select_related("customer", "invoice").order_by("-occurred_at", "-id")
+        qs = Interaction.objects.select_related("customer", "invoice").order_by(
+            "-occurred_at", "-id"
+        )
         if value := self.request.query_params.get("invoice"):
             qs = qs.filter(invoice__external_id=value)
         return qs
@@ -453,8 +530,11 @@ class TaskViewSet(
 
 
 class LadderViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, TenantViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantViewSet,
 ):
     serializer_class = LadderSerializer
 
@@ -466,8 +546,11 @@ class LadderViewSet(
 
 
 class SegmentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, TenantViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantViewSet,
 ):
     serializer_class = SegmentSerializer
 
@@ -488,9 +571,7 @@ class MetricsView(TenantScopedAPIMixin, APIView):
         raw_from, raw_to = request.query_params.get("from"), request.query_params.get("to")
         errors = {}
         date_to = _parse_day(raw_to, "to", errors) if raw_to else today
-        date_from = (
-            _parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
-        )
+        date_from = _parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
         if not errors and date_from > date_to:
             errors["from"] = [_("Must not be after 'to'.")]
         if not errors and (date_to - date_from).days > 3660:

@@ -32,9 +32,7 @@ class BusinessCalendar:
 
     @classmethod
     def for_tenant(cls, tenant: Tenant) -> "BusinessCalendar":
-        extra = set(
-            TenantHoliday.objects.with_scope(tenant=tenant).values_list("date", flat=True)
-        )
+        extra = set(TenantHoliday.objects.with_scope(tenant=tenant).values_list("date", flat=True))
         return cls(state=tenant.state, extra=extra, send_weekdays=tenant.send_weekdays)
 
     def is_business_day(self, day: date) -> bool:

@@ -18,7 +18,14 @@ DEFAULT_STEPS = [
     (0, StepKind.MESSAGE, [W, S, E], ChannelMode.FALLBACK, "due_today", ""),
     (3, StepKind.MESSAGE, [E, W], ChannelMode.ALL, "overdue_3", ""),
     (7, StepKind.MESSAGE, [W, S], ChannelMode.ALL, "overdue_7", ""),
-    (15, StepKind.TASK, [], ChannelMode.FALLBACK, "", "Ligar para o cliente: fatura 15 dias em atraso"),
+    (
+        15,
+        StepKind.TASK,
+        [],
+        ChannelMode.FALLBACK,
+        "",
+        "Ligar para o cliente: fatura 15 dias em atraso",
+    ),
 ]
 
 _SIGNATURE = "\n\nAtenciosamente,\nEquipe financeira — {{ company_name }}"

@@ -31,9 +31,7 @@ class Segment(models.Model):
 
     class Meta:
         ordering = ["priority", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "name"], name="uniq_segment_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="uniq_segment_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -165,7 +163,8 @@ class PaymentSource(models.TextChoices):
 class Payment(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="payments")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
-    external_id = models.CharField(max_length=100, null=True, blank=True)
+    # NULL, not "": payments without an external id must not collide on the unique constraint.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     paid_at = models.DateTimeField()
     source = models.CharField(max_length=12, choices=PaymentSource.choices)
@@ -323,6 +322,9 @@ class InvoiceMessage(models.Model):
             )
         ]
         indexes = [models.Index(fields=["tenant", "invoice"], name="invmsg_tenant_invoice")]
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} → invoice {self.invoice_id}"
 
 
 class InteractionKind(models.TextChoices):

@@ -11,8 +11,13 @@ from tenants.models import Tenant
 from .models import Interaction, Invoice, InvoiceStatus
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
-AGING_BUCKETS = [("1_15", 1, 15), ("16_30", 16, 30), ("31_60", 31, 60), ("61_90", 61, 90),
-                 ("90_plus", 91, None)]
+AGING_BUCKETS = [
+    ("1_15", 1, 15),
+    ("16_30", 16, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("90_plus", 91, None),
+]
 
 
 def _ratio(part, whole) -> float | None:
@@ -69,9 +74,9 @@ def metrics_compute(*, tenant: Tenant, date_from: date, date_to: date, today: da
         overdue=Coalesce(Sum(_remaining(), filter=Q(effective_due_date__lt=today)), ZERO),
         **buckets,
     )
-    invoiced_90 = live.filter(
-        issue_date__range=(date_to - timedelta(days=89), date_to)
-    ).aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    invoiced_90 = live.filter(issue_date__range=(date_to - timedelta(days=89), date_to)).aggregate(
+        total=Coalesce(Sum("amount"), ZERO)
+    )["total"]
     dso = None
     if invoiced_90:
         dso = round(float(o["receivables"] / invoiced_90 * 90), 1)

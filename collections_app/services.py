@@ -3,10 +3,10 @@ writes and logs the interaction in one transaction, and queues side effects on c
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
-from zoneinfo import ZoneInfo
 
 from messaging.models import Message, MessagePurpose, MessageStatus, Template
 from messaging.services import message_cancel, messages_enqueue
@@ -30,12 +30,26 @@ from .money import format_money
 THANK_YOU_MAX_DELAY = timedelta(days=3)
 
 CUSTOMER_FIELDS = (
-    "name", "document", "email", "phone", "whatsapp", "preferred_channels",
-    "opted_out_channels", "tags",
+    "name",
+    "document",
+    "email",
+    "phone",
+    "whatsapp",
+    "preferred_channels",
+    "opted_out_channels",
+    "tags",
 )
 INVOICE_FIELDS = (
-    "number", "description", "amount", "currency", "issue_date", "due_date", "boleto_line",
-    "external_payment_url", "disputed", "paused_until",
+    "number",
+    "description",
+    "amount",
+    "currency",
+    "issue_date",
+    "due_date",
+    "boleto_line",
+    "external_payment_url",
+    "disputed",
+    "paused_until",
 )
 
 
@@ -44,12 +58,28 @@ class PaymentError(ValueError):
 
 
 def interaction_log(
-    *, tenant: Tenant, customer_id: int, kind: str, summary: str, invoice=None, message=None,
-    channel: str = "", data: dict | None = None, actor=None, occurred_at: datetime | None = None,
+    *,
+    tenant: Tenant,
+    customer_id: int,
+    kind: str,
+    summary: str,
+    invoice=None,
+    message=None,
+    channel: str = "",
+    data: dict | None = None,
+    actor=None,
+    occurred_at: datetime | None = None,
 ) -> Interaction:
     return Interaction.objects.create(
-        tenant=tenant, customer_id=customer_id, invoice=invoice, message=message, kind=kind,
-        channel=channel, summary=summary[:300], data=data or {}, actor=actor,
+        tenant=tenant,
+        customer_id=customer_id,
+        invoice=invoice,
+        message=message,
+        kind=kind,
+        channel=channel,
+        summary=summary[:300],
+        data=data or {},
+        actor=actor,
         occurred_at=occurred_at or timezone.now(),
     )
 
@@ -76,9 +106,7 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
             out.append((customer, created))
         Customer.objects.bulk_create(to_create)
         if to_update:
-            Customer.objects.bulk_update(
-                list(to_update.values()), [*CUSTOMER_FIELDS, "updated_at"]
-            )
+            Customer.objects.bulk_update(list(to_update.values()), [*CUSTOMER_FIELDS, "updated_at"])
     return out
 
 
@@ -144,8 +172,14 @@ def _cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -
 
 
 def invoice_record_payment(
-    *, tenant: Tenant, invoice: Invoice, amount: Decimal, paid_at: datetime | None = None,
-    external_id: str | None = None, source: str = PaymentSource.API, actor=None,
+    *,
+    tenant: Tenant,
+    invoice: Invoice,
+    amount: Decimal,
+    paid_at: datetime | None = None,
+    external_id: str | None = None,
+    source: str = PaymentSource.API,
+    actor=None,
 ) -> tuple[Payment, bool]:
     """Record a payment against an invoice. Idempotent on `external_id`: a repeat returns the
     first payment and changes nothing. Paid in full → the ladder stops at once (queued
@@ -167,8 +201,13 @@ def invoice_record_payment(
         if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF):
             raise PaymentError(f"Invoice {invoice.external_id} is {invoice.status}")
         payment = Payment.objects.create(
-            tenant=tenant, invoice=invoice, external_id=external_id or None, amount=amount,
-            paid_at=paid_at, source=source, recorded_by=actor,
+            tenant=tenant,
+            invoice=invoice,
+            external_id=external_id or None,
+            amount=amount,
+            paid_at=paid_at,
+            source=source,
+            recorded_by=actor,
         )
         invoice.amount_paid += amount
         fields = ["amount_paid", "updated_at"]
@@ -183,8 +222,12 @@ def invoice_record_payment(
             fields += ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
         invoice.save(update_fields=fields)
         interaction_log(
-            tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
-            kind=InteractionKind.PAYMENT, actor=actor, occurred_at=paid_at,
+            tenant=tenant,
+            customer_id=invoice.customer_id,
+            invoice=invoice,
+            kind=InteractionKind.PAYMENT,
+            actor=actor,
+            occurred_at=paid_at,
             summary=f"{format_money(amount, invoice.currency, tenant.locale)} ({source})",
             data={"payment_id": payment.pk, "amount": str(amount), "source": source},
         )
@@ -218,14 +261,23 @@ def _queue_thank_you(*, tenant: Tenant, invoice: Invoice) -> Message | None:
     if template is None:
         return None
     message = Message.objects.create(
-        tenant=tenant, channel="email", recipient=address, template=template,
-        purpose=MessagePurpose.THANK_YOU, subject=template.subject,
+        tenant=tenant,
+        channel="email",
+        recipient=address,
+        template=template,
+        purpose=MessagePurpose.THANK_YOU,
+        subject=template.subject,
     )
     InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
     interaction_log(
-        tenant=tenant, customer_id=customer.pk, invoice=invoice, message=message,
-        kind=InteractionKind.MESSAGE, channel="email",
-        summary=f"Agradecimento: email → {address}", data={"status": MessageStatus.QUEUED},
+        tenant=tenant,
+        customer_id=customer.pk,
+        invoice=invoice,
+        message=message,
+        kind=InteractionKind.MESSAGE,
+        channel="email",
+        summary=f"Agradecimento: email → {address}",
+        data={"status": MessageStatus.QUEUED},
     )
     messages_enqueue(tenant=tenant, message_ids=[message.pk])
     return message
@@ -236,8 +288,11 @@ def payments_record(*, tenant: Tenant, items: list[dict]) -> list[tuple[Payment,
     with transaction.atomic():
         return [
             invoice_record_payment(
-                tenant=tenant, invoice=item["invoice"], amount=item["amount"],
-                paid_at=item.get("paid_at"), external_id=item.get("external_id"),
+                tenant=tenant,
+                invoice=item["invoice"],
+                amount=item["amount"],
+                paid_at=item.get("paid_at"),
+                external_id=item.get("external_id"),
                 source=item.get("source", PaymentSource.API),
             )
             for item in items
@@ -257,8 +312,11 @@ def message_status_log(*, message: Message, old_status: str, new_status: str) ->
     if link is None:
         return
     Interaction.objects.create(
-        tenant_id=message.tenant_id, customer_id=link.invoice.customer_id,
-        invoice_id=link.invoice_id, message_id=message.pk, kind=InteractionKind.MESSAGE_STATUS,
+        tenant_id=message.tenant_id,
+        customer_id=link.invoice.customer_id,
+        invoice_id=link.invoice_id,
+        message_id=message.pk,
+        kind=InteractionKind.MESSAGE_STATUS,
         channel=message.channel,
         summary=f"{message.channel}: {old_status} → {new_status}"
         + (f" ({message.error})" if message.error and new_status != MessageStatus.SENT else ""),

@@ -1,11 +1,10 @@
 from celery import shared_task
 from django.utils.dateparse import parse_date
 
+from messaging.services import messages_requeue_stale
 from tenants.models import Tenant
 from tenants.selectors import tenant_local_now
 from tenants.tasks import TenantTask
-
-from messaging.services import messages_requeue_stale
 
 from .engine import ladder_evaluate
 

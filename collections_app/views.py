@@ -139,9 +139,7 @@ def payment_page(request, token: str):
     A valid signed message reference (`?m=`) records the visit as that message's click."""
     with scopes_disabled():
         invoice = (
-            Invoice.objects.select_related("tenant", "customer")
-            .filter(payment_token=token)
-            .first()
+            Invoice.objects.select_related("tenant", "customer").filter(payment_token=token).first()
         )
     if invoice is None or invoice.token_revoked:
         response = render(request, "collections/payment_not_found.html", status=404)
@@ -153,8 +151,12 @@ def payment_page(request, token: str):
         message = Message.objects.filter(ref=ref).first() if ref else None
         if message is not None and message.invoice_links.filter(invoice=invoice).exists():
             interaction_log(
-                tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
-                message=message, kind="click", channel=message.channel,
+                tenant=tenant,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                message=message,
+                kind="click",
+                channel=message.channel,
                 summary=f"Página de pagamento aberta pelo link do {message.channel}",
                 data={"message_ref": message.ref},
             )

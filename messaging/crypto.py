@@ -26,7 +26,9 @@ def _fernet() -> MultiFernet:
     try:
         return MultiFernet([Fernet(k) for k in raw])
     except ValueError as exc:
-        raise CredentialsError("FIELD_ENCRYPTION_KEY must hold url-safe base64 Fernet keys") from exc
+        raise CredentialsError(
+            "FIELD_ENCRYPTION_KEY must hold url-safe base64 Fernet keys"
+        ) from exc
 
 
 def encrypt_json(data: dict) -> str:

@@ -110,7 +110,9 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["tenant", "status", "created_at"], name="message_tenant_status"),
             models.Index(fields=["tenant", "created_at"], name="message_tenant_created"),
-            models.Index(fields=["tenant", "provider_message_id"], name="message_tenant_provider_id"),
+            models.Index(
+                fields=["tenant", "provider_message_id"], name="message_tenant_provider_id"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -42,7 +42,9 @@ class TenantMiddleware:
                     .first()
                 )
             if membership is None:
-                memberships = list(Membership.objects.select_related("tenant").filter(user=user)[:2])
+                memberships = list(
+                    Membership.objects.select_related("tenant").filter(user=user)[:2]
+                )
                 if len(memberships) == 1:
                     membership = memberships[0]
                     request.session[SESSION_TENANT_KEY] = membership.tenant_id

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
-from zoneinfo import ZoneInfo
 
 from .models import Membership, Tenant, User
 

@@ -1,11 +1,11 @@
 import re
 import secrets
 from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .models import WEEKDAYS, ApiKey, Membership, Role, Tenant, User
 from .signals import tenant_created

@@ -93,7 +93,10 @@ def test_one_bad_item_rejects_the_whole_list_with_errors_per_item(api_a, tenant_
         ({"due_date": "2026-10-01"}, "due_date"),  # before issue_date
         ({"customer": {"external_id": "NEW"}}, "customer"),  # new customer without a name
         ({"customer": "UNKNOWN"}, "customer"),
-        ({"customer": {"external_id": "C-1", "name": "A", "document": "111.111.111-11"}}, "customer"),
+        (
+            {"customer": {"external_id": "C-1", "name": "A", "document": "111.111.111-11"}},
+            "customer",
+        ),
         ({"external_id": ""}, "external_id"),
     ],
 )

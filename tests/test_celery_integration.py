@@ -64,26 +64,45 @@ def worker(tmp_path):
     }
     log = open(tmp_path / "worker.log", "w+")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=threads",
-         "--concurrency=2", "-Q", queue, "--without-gossip", "--without-mingle",
-         "--loglevel=INFO"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=threads",
+            "--concurrency=2",
+            "-Q",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
-    previous = {k: celery_app.conf[k] for k in ("task_always_eager", "broker_url",
-                                                  "task_default_queue")}
-    celery_app.conf.update(task_always_eager=False, broker_url=REDIS_URL,
-                           task_default_queue=queue)
-    celery_app._pool = None
+    # This process publishes on an explicit Redis connection to the worker's own queue; the
+    # app's configured broker (filesystem in tests) is left alone.
+    previous_eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    connection_ = celery_app.connection(REDIS_URL)
+
+    def publish(task, **kwargs):
+        task.apply_async(kwargs=kwargs, queue=queue, connection=connection_)
+
     try:
-        yield {"proc": proc, "outbox": outbox, "log": log}
+        yield {"proc": proc, "outbox": outbox, "log": log, "publish": publish}
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-        celery_app.conf.update(**previous)
-        celery_app._pool = None
+        celery_app.conf.task_always_eager = previous_eager
+        connection_.release()
         log.close()
 
 
@@ -102,7 +121,7 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
     tenant = make_tenant("integration")
     invoice = make_invoice(tenant, due=DAY, amount="321.00")
     # The daily evaluation task, as beat queues it, runs in the worker and queues the send.
-    ladders_evaluate_tenant.apply_async(kwargs={"tenant_id": tenant.pk, "day": DAY.isoformat()})
+    worker["publish"](ladders_evaluate_tenant, tenant_id=tenant.pk, day=DAY.isoformat())
 
     def sent():
         with scopes_disabled():
@@ -122,8 +141,8 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
     # Redelivering the same send task changes nothing and calls no provider again.
     from messaging.tasks import send_message
 
-    send_message.apply_async(kwargs={"message_id": message.pk, "tenant_id": tenant.pk})
-    ladders_evaluate_tenant.apply_async(kwargs={"tenant_id": tenant.pk, "day": DAY.isoformat()})
+    worker["publish"](send_message, message_id=message.pk, tenant_id=tenant.pk)
+    worker["publish"](ladders_evaluate_tenant, tenant_id=tenant.pk, day=DAY.isoformat())
     time.sleep(3)
     assert len(worker["outbox"].read_text().splitlines()) == 1
     with scopes_disabled():

@@ -13,9 +13,22 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_tenant_with_options_and_default_ladder(capsys):
-    call_command("create_tenant", "escola", "--name", "Escola Sol", "--owner-email",
-                 "dona@escola.com", "--password", "senha-segura-123", "--timezone",
-                 "America/Manaus", "--send-window", "09:00-18:30", "--send-days", "mon,wed,fri")
+    call_command(
+        "create_tenant",
+        "escola",
+        "--name",
+        "Escola Sol",
+        "--owner-email",
+        "dona@escola.com",
+        "--password",
+        "senha-segura-123",
+        "--timezone",
+        "America/Manaus",
+        "--send-window",
+        "09:00-18:30",
+        "--send-days",
+        "mon,wed,fri",
+    )
     tenant = Tenant.objects.get(slug="escola")
     assert tenant.timezone == "America/Manaus"
     assert (tenant.send_window_start, tenant.send_window_end) == (time(9), time(18, 30))

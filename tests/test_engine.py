@@ -65,8 +65,12 @@ def test_run_ladders_command_json_last_line(tenant_a, capsys):
 def test_d0_falls_back_from_whatsapp_to_sms_to_email(tenant_a):
     no_phone = {"external_id": "C-MAIL", "name": "Ana", "email": "ana@example.com"}
     make_invoice(tenant_a, due=TODAY, customer=no_phone)
-    with_phone = {"external_id": "C-PHONE", "name": "Bia", "email": "b@example.com",
-                  "phone": "+5511987654321"}
+    with_phone = {
+        "external_id": "C-PHONE",
+        "name": "Bia",
+        "email": "b@example.com",
+        "phone": "+5511987654321",
+    }
     make_invoice(tenant_a, due=TODAY, customer=with_phone)
     evaluate(tenant_a, TODAY)
     channels = sorted((m.recipient, m.channel) for m in messages_of(tenant_a))

@@ -19,8 +19,7 @@ def pay(tenant, invoice, amount, on: date):
     # 15:00 UTC is midday in São Paulo: the local payment date is `on`.
     when = datetime(on.year, on.month, on.day, 15, 0, tzinfo=UTC)
     with scope(tenant=tenant):
-        invoice_record_payment(tenant=tenant, invoice=invoice, amount=Decimal(amount),
-                               paid_at=when)
+        invoice_record_payment(tenant=tenant, invoice=invoice, amount=Decimal(amount), paid_at=when)
 
 
 @pytest.fixture
@@ -43,8 +42,9 @@ def portfolio(tenant_a):
 
 def test_metrics_follow_the_design_definitions(tenant_a, portfolio):
     with scope(tenant=tenant_a):
-        m = metrics_compute(tenant=tenant_a, date_from=date(2026, 11, 1),
-                            date_to=date(2026, 11, 30), today=TODAY)
+        m = metrics_compute(
+            tenant=tenant_a, date_from=date(2026, 11, 1), date_to=date(2026, 11, 30), today=TODAY
+        )
     # Fully paid in the period: a (30 days, 0 late) and b (40 days, 10 late).
     assert m["avg_days_to_pay"] == 35.0
     assert m["avg_days_late"] == 5.0
@@ -70,24 +70,33 @@ def test_effective_due_date_counts_for_on_time(tenant_a):
     inv = make_invoice(tenant_a, due=date(2026, 10, 25), issue=date(2026, 9, 25))
     pay(tenant_a, inv, "1000.00", date(2026, 10, 26))
     with scope(tenant=tenant_a):
-        m = metrics_compute(tenant=tenant_a, date_from=date(2026, 10, 1),
-                            date_to=date(2026, 10, 31), today=TODAY)
+        m = metrics_compute(
+            tenant=tenant_a, date_from=date(2026, 10, 1), date_to=date(2026, 10, 31), today=TODAY
+        )
     assert m["on_time_rate"] == 1.0
     assert m["avg_days_late"] == 0.0
 
 
 def test_empty_period_gives_none_not_zero(tenant_a):
     with scope(tenant=tenant_a):
-        m = metrics_compute(tenant=tenant_a, date_from=date(2020, 1, 1),
-                            date_to=date(2020, 1, 31), today=TODAY)
+        m = metrics_compute(
+            tenant=tenant_a, date_from=date(2020, 1, 1), date_to=date(2020, 1, 31), today=TODAY
+        )
     assert m["recovery_rate"] is None and m["avg_days_to_pay"] is None
     assert m["overdue_amount"] == "0.00"
 
 
 def test_metrics_endpoint_is_flat_with_previous_period(api_a, tenant_a, portfolio):
     body = api_a.get("/api/v1/metrics/?from=2026-11-01&to=2026-11-30").json()
-    for key in ("recovery_rate", "avg_days_to_pay", "avg_days_late", "on_time_rate",
-                "default_rate", "dso", "overdue_amount"):
+    for key in (
+        "recovery_rate",
+        "avg_days_to_pay",
+        "avg_days_late",
+        "on_time_rate",
+        "default_rate",
+        "dso",
+        "overdue_amount",
+    ):
         assert key in body
     assert body["avg_days_to_pay"] == 35.0
     assert body["previous"]["from"] == "2026-10-02"
@@ -95,8 +104,9 @@ def test_metrics_endpoint_is_flat_with_previous_period(api_a, tenant_a, portfoli
     assert body["previous"]["invoices_due"] == 0
 
 
-@pytest.mark.parametrize("query", ["from=2026-13-01&to=2026-11-30", "from=2026-12-01&to=2026-11-01",
-                                   "from=abc"])
+@pytest.mark.parametrize(
+    "query", ["from=2026-13-01&to=2026-11-30", "from=2026-12-01&to=2026-11-01", "from=abc"]
+)
 def test_metrics_endpoint_refuses_bad_dates(api_a, query):
     assert api_a.get(f"/api/v1/metrics/?{query}").status_code == 400
 
@@ -105,8 +115,9 @@ def test_overdue_amount_leaves_out_cancelled_invoices(tenant_a):
     inv = make_invoice(tenant_a, due=TODAY - timedelta(days=5))
     with scope(tenant=tenant_a):
         invoice_cancel(tenant=tenant_a, invoice=inv)
-        m = metrics_compute(tenant=tenant_a, date_from=TODAY - timedelta(days=30),
-                            date_to=TODAY, today=TODAY)
+        m = metrics_compute(
+            tenant=tenant_a, date_from=TODAY - timedelta(days=30), date_to=TODAY, today=TODAY
+        )
     assert m["overdue_amount"] == "0.00"
     with scopes_disabled():
         assert Invoice.objects.get(pk=inv.pk).status == "cancelled"

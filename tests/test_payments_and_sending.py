@@ -39,8 +39,9 @@ def queue_reminder(tenant, **invoice_kwargs):
 
 @pytest.fixture
 def provider_calls():
-    with mock.patch.object(ConsoleProvider, "send", autospec=True,
-                           side_effect=ConsoleProvider.send) as spy:
+    with mock.patch.object(
+        ConsoleProvider, "send", autospec=True, side_effect=ConsoleProvider.send
+    ) as spy:
         yield spy
 
 
@@ -137,11 +138,13 @@ def test_history_sends_no_thank_you(tenant_a):
         message_send(tenant=tenant_a, message_id=message.pk)
         # Paid 4 days ago, recorded only now: history.
         old = timezone.now() - timedelta(days=4)
-        invoice_record_payment(tenant=tenant_a, invoice=reminded, amount=reminded.amount,
-                               paid_at=old)
+        invoice_record_payment(
+            tenant=tenant_a, invoice=reminded, amount=reminded.amount, paid_at=old
+        )
         # Paid now, but never got a reminder.
-        invoice_record_payment(tenant=tenant_a, invoice=never_reminded,
-                               amount=never_reminded.amount)
+        invoice_record_payment(
+            tenant=tenant_a, invoice=never_reminded, amount=never_reminded.amount
+        )
         assert not Message.objects.filter(purpose=MessagePurpose.THANK_YOU).exists()
 
 
@@ -149,11 +152,14 @@ def test_payments_api_records_a_list_atomically_and_idempotently(api_a, tenant_a
     inv = make_invoice(tenant_a, external_id="INV-P", due=today_of(tenant_a), amount="300.00")
     payload = [
         {"invoice": "INV-P", "amount": "100.00", "external_id": "P1"},
-        {"invoice": "INV-P", "amount": "200.00", "external_id": "P2",
-         "paid_at": timezone.now().isoformat()},
+        {
+            "invoice": "INV-P",
+            "amount": "200.00",
+            "external_id": "P2",
+            "paid_at": timezone.now().isoformat(),
+        },
     ]
-    response = api_a.post("/api/v1/payments/", json.dumps(payload),
-                          content_type="application/json")
+    response = api_a.post("/api/v1/payments/", json.dumps(payload), content_type="application/json")
     assert response.status_code == 201, response.content
     again = api_a.post("/api/v1/payments/", json.dumps(payload), content_type="application/json")
     assert again.status_code == 200
@@ -174,8 +180,9 @@ def test_payments_api_records_a_list_atomically_and_idempotently(api_a, tenant_a
 def test_payments_api_refuses_bad_items_and_writes_nothing(api_a, tenant_a, item, field):
     make_invoice(tenant_a, external_id="INV-P", due=today_of(tenant_a))
     good = {"invoice": "INV-P", "amount": "1.00", "external_id": "G"}
-    response = api_a.post("/api/v1/payments/", json.dumps([good, item]),
-                          content_type="application/json")
+    response = api_a.post(
+        "/api/v1/payments/", json.dumps([good, item]), content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()[0] == {} and field in response.json()[1]
     with scopes_disabled():
@@ -203,8 +210,11 @@ def test_tasks_api_lists_and_updates_tasks(api_a, tenant_a):
         ladder_evaluate(tenant=tenant_a, today=today_of(tenant_a))
     [task] = api_a.get("/api/v1/tasks/").json()["results"]
     assert task["invoice"] == invoice.external_id and task["status"] == "open"
-    response = api_a.patch(f"/api/v1/tasks/{task['id']}/", json.dumps({"status": "done"}),
-                           content_type="application/json")
+    response = api_a.patch(
+        f"/api/v1/tasks/{task['id']}/",
+        json.dumps({"status": "done"}),
+        content_type="application/json",
+    )
     assert response.status_code == 200 and response.json()["completed_at"]
 
 

@@ -56,9 +56,14 @@ def test_a_scope_sees_only_its_tenant(tenant_a, tenant_b):
 @pytest.mark.parametrize(
     "route, key",
     [
-        ("invoices", "invoice"), ("customers", "customer"), ("payments", "payment"),
-        ("messages", "message"), ("tasks", "task"), ("interactions", "interaction"),
-        ("ladders", "ladder"), ("segments", "segment"),
+        ("invoices", "invoice"),
+        ("customers", "customer"),
+        ("payments", "payment"),
+        ("messages", "message"),
+        ("tasks", "task"),
+        ("interactions", "interaction"),
+        ("ladders", "ladder"),
+        ("segments", "segment"),
     ],
 )
 def test_api_detail_of_another_tenant_is_404(api_a, b_objects, route, key):
@@ -73,12 +78,16 @@ def test_api_cannot_update_another_tenants_objects(api_a, b_objects):
     import json
 
     task = b_objects["task"]
-    response = api_a.patch(f"/api/v1/tasks/{task.pk}/", json.dumps({"status": "done"}),
-                           content_type="application/json")
+    response = api_a.patch(
+        f"/api/v1/tasks/{task.pk}/", json.dumps({"status": "done"}), content_type="application/json"
+    )
     assert response.status_code == 404
     # Posting B's external ids creates A's own rows and leaves B's untouched.
-    response = api_a.post("/api/v1/payments/", json.dumps({"invoice": "B-INV-2", "amount": "1"}),
-                          content_type="application/json")
+    response = api_a.post(
+        "/api/v1/payments/",
+        json.dumps({"invoice": "B-INV-2", "amount": "1"}),
+        content_type="application/json",
+    )
     assert response.status_code == 400 and "invoice" in response.json()
     with scopes_disabled():
         assert FollowUpTask.objects.get(pk=task.pk).status == "open"

@@ -20,8 +20,9 @@ DAY = date(2026, 12, 2)
 
 def test_login_with_email_and_logout(owner):
     client = Client()
-    response = client.post("/accounts/login/",
-                           {"username": owner.email, "password": "senha-segura-123"})
+    response = client.post(
+        "/accounts/login/", {"username": owner.email, "password": "senha-segura-123"}
+    )
     assert response.status_code == 302 and response.url == "/"
     assert client.get("/").status_code == 200
     client.post("/accounts/logout/")

@@ -111,7 +111,9 @@ def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> Ev
         tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
         start = _window_start(tenant, today)
         result = EvaluationResult(
-            tenant=tenant.slug, date=today.isoformat(), window_start=start.isoformat(),
+            tenant=tenant.slug,
+            date=today.isoformat(),
+            window_start=start.isoformat(),
             dry_run=dry_run,
         )
         calendar = BusinessCalendar.for_tenant(tenant)
@@ -191,7 +193,9 @@ def _plan(candidates, invoices, templates, today) -> list[dict]:
         invoice = invoices[invoice_id]
         *missed, (runs_on, step) = options
         for missed_on, missed_step in missed:
-            plan.append(_item(invoice, missed_step, missed_on, DispatchStatus.SKIPPED, "superseded"))
+            plan.append(
+                _item(invoice, missed_step, missed_on, DispatchStatus.SKIPPED, "superseded")
+            )
         plan.append(_decide(invoice, step, runs_on, templates, today))
     return plan
 
@@ -266,8 +270,11 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
             result.skipped[item["reason"]] += 1
             interactions.append(
                 Interaction(
-                    tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
-                    kind=InteractionKind.SKIP, occurred_at=now,
+                    tenant=tenant,
+                    customer_id=invoice.customer_id,
+                    invoice=invoice,
+                    kind=InteractionKind.SKIP,
+                    occurred_at=now,
                     summary=f"{step.label}: {item['reason']}",
                     data={"step": step.label, "reason": item["reason"]},
                 )
@@ -275,24 +282,37 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
         elif item["status"] == DispatchStatus.TASK:
             tasks.append(
                 FollowUpTask(
-                    tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
-                    dispatch=dispatch, title=step.task_title or step.label, due_on=today,
+                    tenant=tenant,
+                    customer_id=invoice.customer_id,
+                    invoice=invoice,
+                    dispatch=dispatch,
+                    title=step.task_title or step.label,
+                    due_on=today,
                     created_at=now,
                 )
             )
             interactions.append(
                 Interaction(
-                    tenant=tenant, customer_id=invoice.customer_id, invoice=invoice,
-                    kind=InteractionKind.TASK, occurred_at=now,
-                    summary=step.task_title or step.label, data={"step": step.label},
+                    tenant=tenant,
+                    customer_id=invoice.customer_id,
+                    invoice=invoice,
+                    kind=InteractionKind.TASK,
+                    occurred_at=now,
+                    summary=step.task_title or step.label,
+                    data={"step": step.label},
                 )
             )
         else:
             for channel, address, template in item["channels"]:
                 message = Message(
-                    tenant=tenant, channel=channel, recipient=address, template=template,
-                    purpose=MessagePurpose.REMINDER, status=MessageStatus.QUEUED,
-                    subject=template.subject, created_at=now,
+                    tenant=tenant,
+                    channel=channel,
+                    recipient=address,
+                    template=template,
+                    purpose=MessagePurpose.REMINDER,
+                    status=MessageStatus.QUEUED,
+                    subject=template.subject,
+                    created_at=now,
                 )
                 messages.append(message)
                 links.append((message, invoice, dispatch, step))
@@ -302,8 +322,13 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
     )
     interactions.extend(
         Interaction(
-            tenant=tenant, customer_id=inv.customer_id, invoice=inv, message=m,
-            kind=InteractionKind.MESSAGE, channel=m.channel, occurred_at=now,
+            tenant=tenant,
+            customer_id=inv.customer_id,
+            invoice=inv,
+            message=m,
+            kind=InteractionKind.MESSAGE,
+            channel=m.channel,
+            occurred_at=now,
             summary=f"{step.label}: {m.channel} → {m.recipient}",
             data={"step": step.label, "status": MessageStatus.QUEUED},
         )

@@ -16,5 +16,7 @@ class Command(BaseCommand):
         if tenant is None:
             raise CommandError(f"No tenant with slug {opts['slug']!r}")
         key, raw = api_key_create(tenant=tenant, name=opts["name"])
-        self.stderr.write(f"API key {key.name!r} for {tenant.slug} (store it now; it is not shown again):")
+        self.stderr.write(
+            f"API key {key.name!r} for {tenant.slug} (store it now; it is not shown again):"
+        )
         self.stdout.write(raw)
