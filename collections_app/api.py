@@ -197,7 +197,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
     def validate_invoice(self, invoice):
         if invoice.status in ("cancelled", "written_off"):
-            raise serializers.ValidationError(_("Invoice is %s.") % invoice.status)
+            raise serializers.ValidationError(_("Invoice is %s.") % invoice.get_status_display())
         return invoice
 
 

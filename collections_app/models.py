@@ -272,6 +272,18 @@ class DispatchStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped")
 
 
+SKIP_REASONS = {
+    "superseded": _("A later step was due (catch-up sends only the latest)"),
+    "disputed": _("Invoice disputed"),
+    "paused": _("Ladder paused"),
+    "below_min_amount": _("Amount below the step's minimum"),
+    "opted_out": _("Customer opted out of the channel"),
+    "no_contact": _("No contact data for the channel"),
+    "no_template": _("No template for the channel"),
+    "no_reachable_channel": _("No reachable channel"),
+}
+
+
 class Dispatch(models.Model):
     """The send ledger: one row per invoice × step, ever. The unique constraint is what makes a
     re-run, a concurrent run or a redelivered task unable to contact a customer twice."""
@@ -300,6 +312,10 @@ class Dispatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_id}×{self.step_id} {self.status}"
+
+    @property
+    def reason_label(self) -> str:
+        return str(SKIP_REASONS.get(self.reason, self.reason))
 
 
 class InvoiceMessage(models.Model):

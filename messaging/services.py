@@ -185,3 +185,22 @@ def messages_requeue_stale(*, tenant: Tenant, older_than_seconds: int = 600) -> 
     for message_id in ids:
         send_message.apply_async(kwargs={"message_id": message_id, "tenant_id": tenant.pk})
     return len(ids)
+
+
+def provider_accounts_rotate_keys() -> int:
+    """Re-encrypt every provider account's credentials with the first FIELD_ENCRYPTION_KEY.
+    Put the new key first, keep the old ones after it, run this, then drop the old keys."""
+    from django_scopes import scopes_disabled
+
+    from . import crypto
+    from .models import ProviderAccount
+
+    rotated = 0
+    with scopes_disabled(), transaction.atomic():
+        for account in ProviderAccount.objects.select_for_update().exclude(
+            credentials_encrypted=""
+        ):
+            account.credentials_encrypted = crypto.rotate(account.credentials_encrypted)
+            account.save(update_fields=["credentials_encrypted"])
+            rotated += 1
+    return rotated

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .models import ApiKey, Membership, Tenant, TenantHoliday, User
+from .services import api_key_revoke
 
 
 @admin.register(User)
@@ -43,6 +44,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["tenant", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["tenant"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(tenant=key.tenant, key=key)
 
     def has_add_permission(self, request):
         # Keys are created with `create_api_key` or the dashboard, which show the secret once.

@@ -1,0 +1,57 @@
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+from django_scopes import scope, scopes_disabled
+
+from messaging.models import ProviderAccount
+from messaging.services import provider_accounts_rotate_keys
+from tenants.models import User
+from tests.factories import make_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+def test_operators_admin_lists_every_tenants_rows(client, tenant_a, tenant_b):
+    from datetime import date
+
+    make_invoice(tenant_a, external_id="A-1", due=date(2026, 12, 1))
+    make_invoice(tenant_b, external_id="B-1", due=date(2026, 12, 1))
+    User.objects.create_superuser(email="ops@regua.local", password="senha-segura-123")
+    client.login(email="ops@regua.local", password="senha-segura-123")
+    page = client.get("/admin/collections_app/invoice/").content.decode()
+    assert "A-1" in page and "B-1" in page
+
+
+def test_admin_is_closed_to_tenant_users(login, owner):
+    response = login(owner).get("/admin/collections_app/invoice/")
+    assert response.status_code == 302
+
+
+def test_credentials_are_encrypted_at_rest_and_masked(tenant_a, settings):
+    settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
+    with scope(tenant=tenant_a):
+        account = ProviderAccount(tenant=tenant_a, channel="sms", provider="twilio_sms")
+        account.credentials = {"account_sid": "AC123", "auth_token": "super-secret-token"}
+        account.save()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT credentials_encrypted FROM messaging_provideraccount WHERE id = %s",
+            [account.pk],
+        )
+        raw = cursor.fetchone()[0]
+    assert "super-secret-token" not in raw
+    assert account.masked_credentials()["auth_token"] == "supe…oken"
+
+
+def test_key_rotation_keeps_credentials_readable(tenant_a, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = old
+    with scope(tenant=tenant_a):
+        account = ProviderAccount.objects.create(tenant=tenant_a, channel="sms", provider="console")
+        account.credentials = {"token": "abc12345"}
+        account.save()
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
+    assert provider_accounts_rotate_keys() == 1
+    settings.FIELD_ENCRYPTION_KEY = new  # the old key is gone
+    with scopes_disabled():
+        assert ProviderAccount.objects.get(pk=account.pk).credentials == {"token": "abc12345"}
