@@ -1,9 +1,9 @@
 """Encryption at rest for provider credentials.
 
 FIELD_ENCRYPTION_KEY holds one or more Fernet keys separated by commas: the first encrypts,
-all decrypt, so a key is rotated by putting the new one first and re-saving (see
-`provider_account_rotate_keys`). Without the variable (embedded mode) a key is derived from
-SECRET_KEY so development works with no setup.
+all decrypt. To rotate, put the new key first, run `manage.py rotate_credentials_key`, then drop
+the old key. Without the variable (embedded mode) a key is derived from SECRET_KEY so
+development works with no setup.
 """
 
 import base64

@@ -1,10 +1,10 @@
 import pytest
 from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.db import connection
 from django_scopes import scope, scopes_disabled
 
 from messaging.models import ProviderAccount
-from messaging.services import provider_accounts_rotate_keys
 from tenants.models import User
 from tests.factories import make_invoice
 
@@ -51,7 +51,7 @@ def test_key_rotation_keeps_credentials_readable(tenant_a, settings):
         account.credentials = {"token": "abc12345"}
         account.save()
     settings.FIELD_ENCRYPTION_KEY = f"{new},{old}"
-    assert provider_accounts_rotate_keys() == 1
+    call_command("rotate_credentials_key")
     settings.FIELD_ENCRYPTION_KEY = new  # the old key is gone
     with scopes_disabled():
         assert ProviderAccount.objects.get(pk=account.pk).credentials == {"token": "abc12345"}
