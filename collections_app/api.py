@@ -320,9 +320,32 @@ class SegmentSerializer(serializers.ModelSerializer):
         return fields
 
 
-class BulkUpsertMixin:
+class OneOrManyCreateMixin:
     """`POST` takes one object or a list. A list is atomic: one invalid item → 400 with the
-    errors per item (empty objects for the valid ones) and nothing written."""
+    errors per item (empty objects for the valid ones) and nothing written. Subclasses give
+    `validate_items(items) -> (validated, errors)` and `write_items(validated) -> [(obj,
+    created)]`; the answer is 201 when anything was created, else 200."""
+
+    def create(self, request, *args, **kwargs):
+        many = isinstance(request.data, list)
+        items = request.data if many else [request.data]
+        if many and not items:
+            return Response({"non_field_errors": [_("Empty list.")]}, status=400)
+        validated, errors = self.validate_items(items)
+        if any(errors):
+            return Response(errors if many else errors[0], status=status.HTTP_400_BAD_REQUEST)
+        try:
+            results = self.write_items(validated)
+        except services.PaymentError as exc:
+            return Response({"non_field_errors": [str(exc)]}, status=400)
+        data = [self.get_serializer(obj).data for obj, _created in results]
+        any_created = any(created for _obj, created in results)
+        code = status.HTTP_201_CREATED if any_created else status.HTTP_200_OK
+        return Response(data if many else data[0], status=code)
+
+
+class BulkUpsertMixin(OneOrManyCreateMixin):
+    """Create-or-update by `external_id` through the entity's upsert service."""
 
     upsert_service = None
 
@@ -340,7 +363,7 @@ class BulkUpsertMixin:
         }
         return context
 
-    def _validate_items(self, items):
+    def validate_items(self, items):
         model = self.get_serializer().Meta.model
         ext_ids = [i.get("external_id") for i in items if isinstance(i, dict)]
         existing = {o.external_id: o for o in model.objects.filter(external_id__in=ext_ids)}
@@ -363,19 +386,8 @@ class BulkUpsertMixin:
             errors.append({})
         return validated, errors
 
-    def create(self, request, *args, **kwargs):
-        many = isinstance(request.data, list)
-        items = request.data if many else [request.data]
-        if many and not items:
-            return Response({"non_field_errors": [_("Empty list.")]}, status=400)
-        validated, errors = self._validate_items(items)
-        if any(errors):
-            return Response(errors if many else errors[0], status=status.HTTP_400_BAD_REQUEST)
-        results = type(self).upsert_service(tenant=self.tenant, items=validated)
-        data = [self.get_serializer(obj).data for obj, _created in results]
-        any_created = any(created for _obj, created in results)
-        code = status.HTTP_201_CREATED if any_created else status.HTTP_200_OK
-        return Response(data if many else data[0], status=code)
+    def write_items(self, validated):
+        return type(self).upsert_service(tenant=self.tenant, items=validated)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -448,6 +460,7 @@ class InvoiceViewSet(
 
 
 class PaymentViewSet(
+    OneOrManyCreateMixin,
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
 ):
     serializer_class = PaymentSerializer
@@ -455,11 +468,7 @@ class PaymentViewSet(
     def tenant_queryset(self):
         return Payment.objects.select_related("invoice").order_by("id")
 
-    def create(self, request, *args, **kwargs):
-        many = isinstance(request.data, list)
-        items = request.data if many else [request.data]
-        if many and not items:
-            return Response({"non_field_errors": [_("Empty list.")]}, status=400)
+    def validate_items(self, items):
         validated, errors = [], []
         for item in items:
             serializer = self.get_serializer(data=item)
@@ -468,15 +477,10 @@ class PaymentViewSet(
                 errors.append({})
             else:
                 errors.append(serializer.errors)
-        if any(errors):
-            return Response(errors if many else errors[0], status=status.HTTP_400_BAD_REQUEST)
-        try:
-            results = services.payments_record(tenant=self.tenant, items=validated)
-        except services.PaymentError as exc:
-            return Response({"non_field_errors": [str(exc)]}, status=400)
-        data = [self.get_serializer(p).data for p, _created in results]
-        code = status.HTTP_201_CREATED if any(c for _p, c in results) else status.HTTP_200_OK
-        return Response(data if many else data[0], status=code)
+        return validated, errors
+
+    def write_items(self, validated):
+        return services.payments_record(tenant=self.tenant, items=validated)
 
 
 class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
