@@ -2,7 +2,7 @@
 
 Creates the demo tenant so a newcomer's first look at the product shows a live portfolio: a
 school with 100 customers, two years of invoices (mostly paid, some overdue, some due soon),
-a week of reminders already sent by the real engine, and a few calls, promises and tasks.
+a month of reminders already sent by the real engine, and a few calls, promises and tasks.
 
 The invoices come from the IBM accounts-receivable sample in `shared/data/` beside the repo
 (read in place, never copied: its licence is unclear), shifted so the latest due date lands
@@ -49,6 +49,7 @@ from collections_app.models import (
 )
 from collections_app.money import format_day, quantize
 from collections_app.services import (
+    THANK_YOU_MAX_DELAY,
     customers_upsert,
     interaction_log,
     invoice_record_payment,
@@ -74,8 +75,9 @@ SYNTHETIC_SEED = 42
 DUE_AHEAD_DAYS = 35
 # The sample's amounts are small dollars (5–130); ×10 gives plausible monthly school fees.
 AMOUNT_FACTOR = Decimal(10)
-# Days of engine history replayed up to today, so recent reminders exist.
-HISTORY_DAYS = 7
+# Days of engine history replayed up to today: the dashboard's default period, so its
+# per-step figures (sent, paid after a message) have something to show.
+HISTORY_DAYS = 30
 # The sample only holds invoices settled before its cut-off, so its last weeks have almost no
 # late payers and today's overdue list would be nearly empty. The worst payers are taken not
 # to have paid their late invoices of the last LATE_TAIL_DAYS yet, which gives the aging
@@ -280,6 +282,17 @@ def _past(moment: datetime) -> datetime:
     return min(moment, timezone.now())
 
 
+def _record_payment(tenant: Tenant, invoice: Invoice, row: SourceRow, paid_at: datetime) -> None:
+    invoice_record_payment(
+        tenant=tenant,
+        invoice=invoice,
+        amount=invoice.amount,
+        paid_at=paid_at,
+        external_id=f"demo-pay-{row.invoice_number}",
+        source=PaymentSource.IMPORT,
+    )
+
+
 def _max_id(model) -> int:
     return model.objects.aggregate(m=Max("id"))["m"] or 0
 
@@ -287,7 +300,7 @@ def _max_id(model) -> int:
 class Command(BaseCommand):
     help = (
         "Create the demo tenant (Escola Horizonte) with realistic customers, invoices, payments "
-        "and a week of reminders. Login: demo@regua.local / demo-regua-2026."
+        "and a month of reminders. Login: demo@regua.local / demo-regua-2026."
     )
 
     def add_arguments(self, parser):
@@ -452,20 +465,24 @@ class Command(BaseCommand):
             )
         invoices = invoices_upsert(tenant=tenant, items=invoice_items)
 
-        # History first, before any reminder exists: it sends no thank-you (invariant 10).
+        # Payments settled during the replayed month are recorded on their day, after that
+        # day's reminders, so the history reads "reminded, then paid". A payment the service
+        # would still treat as news (invariant 10) is recorded before any reminder exists
+        # instead: the whole demo is history and sends no thank-you.
+        history_start = today - timedelta(days=HISTORY_DAYS - 1)
+        now = timezone.now()
+        payments_on: dict[date, list[tuple[Invoice, SourceRow, datetime]]] = defaultdict(list)
         for (invoice, _created), row in zip(invoices, rows, strict=True):
             if not is_paid(row):
                 continue
-            invoice_record_payment(
-                tenant=tenant,
-                invoice=invoice,
-                amount=invoice.amount,
-                paid_at=_past(_local(row.settled_date + shift, time(10), tz)),
-                external_id=f"demo-pay-{row.invoice_number}",
-                source=PaymentSource.IMPORT,
-            )
+            settled = row.settled_date + shift
+            paid_at = _past(_local(settled, time(10), tz))
+            if settled >= history_start and now - paid_at > THANK_YOU_MAX_DELAY:
+                payments_on[settled].append((invoice, row, paid_at))
+            else:
+                _record_payment(tenant, invoice, row, paid_at)
 
-        sent = self._replay_engine(tenant, today, tz)
+        sent = self._replay_engine(tenant, today, tz, payments_on)
         agent = User.objects.get(email=AGENT_EMAIL)
         self._human_work(tenant, today, tz, agent)
 
@@ -483,11 +500,17 @@ class Command(BaseCommand):
             "tasks": FollowUpTask.objects.filter(status="open").count(),
         }
 
-    def _replay_engine(self, tenant: Tenant, today: date, tz: ZoneInfo) -> int:
+    def _replay_engine(
+        self,
+        tenant: Tenant,
+        today: date,
+        tz: ZoneInfo,
+        payments_on: dict[date, list[tuple[Invoice, SourceRow, datetime]]],
+    ) -> int:
         """Run the daily evaluation for the last HISTORY_DAYS days in order and send what each
         day queued at that day's window opening, without needing a worker. The engine and the
         sender stamp rows with the real clock; they are moved back to the day they belong to,
-        so the timeline and the dashboard read like a week of work."""
+        so the timeline and the dashboard read like a month of work."""
         Tenant.objects.filter(pk=tenant.pk).update(last_evaluated_on=None)
         tenant.last_evaluated_on = None
         start = tenant.send_window_start
@@ -513,19 +536,14 @@ class Command(BaseCommand):
                 sent += outcome.status == MessageStatus.SENT
                 send_times[message.pk] = _past(at)
 
-            for message in Message.objects.filter(pk__gt=marks[Message]):
-                message.created_at = evaluated_at
-                if message.pk in send_times and message.sent_at is not None:
-                    message.sending_at = message.sent_at = send_times[message.pk]
-            Message.objects.bulk_update(
-                list(Message.objects.filter(pk__gt=marks[Message])),
-                ["created_at"],
-            ) if False else None
             moved = []
             for message in Message.objects.filter(pk__gt=marks[Message]):
                 message.created_at = evaluated_at
-                if message.pk in send_times and message.sent_at is not None:
-                    message.sending_at = message.sent_at = send_times[message.pk]
+                if message.pk in send_times:
+                    if message.sending_at is not None:
+                        message.sending_at = send_times[message.pk]
+                    if message.sent_at is not None:
+                        message.sent_at = send_times[message.pk]
                 moved.append(message)
             Message.objects.bulk_update(moved, ["created_at", "sending_at", "sent_at"])
             interactions = list(Interaction.objects.filter(pk__gt=marks[Interaction]))
@@ -538,20 +556,27 @@ class Command(BaseCommand):
                 )
             Interaction.objects.bulk_update(interactions, ["occurred_at"])
             Dispatch.objects.filter(pk__gt=marks[Dispatch]).update(created_at=evaluated_at)
-            FollowUpTask.objects.filter(pk__gt=marks[FollowUpTask]).update(
-                created_at=evaluated_at
-            )
+            FollowUpTask.objects.filter(pk__gt=marks[FollowUpTask]).update(created_at=evaluated_at)
+            # After the moves above: payment rows carry their own time already.
+            for invoice, row, paid_at in payments_on.get(day, []):
+                _record_payment(tenant, invoice, row, paid_at)
         return sent
 
     def _human_work(self, tenant: Tenant, today: date, tz: ZoneInfo, agent: User) -> None:
         """What the finance agent did this week: calls, a promise, notes and two tasks."""
-        overdue = list(
+        # The oldest overdue invoice of each customer, most overdue first: one story each.
+        overdue: list[Invoice] = []
+        seen: set[int] = set()
+        for invoice in (
             Invoice.objects.filter(
                 status=InvoiceStatus.OPEN, effective_due_date__lt=today, disputed=False
             )
             .select_related("customer")
             .order_by("effective_due_date", "id")
-        )
+        ):
+            if invoice.customer_id not in seen:
+                seen.add(invoice.customer_id)
+                overdue.append(invoice)
         disputed = (
             Invoice.objects.filter(status=InvoiceStatus.OPEN, disputed=True)
             .select_related("customer")
@@ -561,7 +586,10 @@ class Command(BaseCommand):
         friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
 
         def at(days_ago: int, hour: int, minute: int = 0) -> datetime:
-            return _past(_local(today - timedelta(days=days_ago), time(hour, minute), tz))
+            day = today - timedelta(days=days_ago)
+            if day.weekday() == 6:  # the finance team does not work on Sundays
+                day -= timedelta(days=1)
+            return _past(_local(day, time(hour, minute), tz))
 
         def log(invoice: Invoice, kind: str, summary: str, when: datetime, **data) -> None:
             interaction_log(
