@@ -20,6 +20,7 @@ from tenants.selectors import tenant_today
 
 from . import services
 from .documents import document_normalize
+from .ladders import LadderError, ladder_save
 from .message_context import payment_url
 from .models import (
     Customer,
@@ -278,7 +279,9 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class LadderStepSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(required=False)
     channels = serializers.ListField(child=serializers.ChoiceField(CHANNELS), required=False)
+    offset_days = serializers.IntegerField(min_value=-365, max_value=365)
 
     class Meta:
         model = LadderStep
@@ -298,12 +301,32 @@ class LadderStepSerializer(serializers.ModelSerializer):
 
 
 class LadderSerializer(serializers.ModelSerializer):
-    steps = LadderStepSerializer(many=True, read_only=True)
+    steps = LadderStepSerializer(many=True, required=False)
 
     class Meta:
         model = Ladder
         fields = ["id", "name", "is_default", "thank_you_template_key", "steps", "created_at"]
         read_only_fields = ["id", "is_default", "created_at"]
+        # Uniqueness per tenant is checked by the service, inside the tenant scope.
+        validators = []
+
+    def save(self, **kwargs):
+        data = dict(self.validated_data)
+        steps = data.pop("steps", None)
+        try:
+            self.instance, _created = ladder_save(
+                tenant=self.context["request"].user.tenant,
+                data=data,
+                steps=[dict(s) for s in steps] if steps is not None else None,
+                ladder=self.instance,
+            )
+        except LadderError as exc:
+            raise serializers.ValidationError(exc.errors) from exc
+        return self.instance
+
+
+SEGMENT_RULE_KINDS = {"manual", "tag", "amount_at_least", "behaviour"}
+BEHAVIOURS = {"new", "on_time", "sometimes_late", "chronically_late"}
 
 
 class SegmentSerializer(serializers.ModelSerializer):
@@ -313,6 +336,33 @@ class SegmentSerializer(serializers.ModelSerializer):
         model = Segment
         fields = ["id", "name", "priority", "rule", "ladder", "created_at"]
         read_only_fields = ["id", "created_at"]
+        validators = []
+
+    def validate_rule(self, rule):
+        if not isinstance(rule, dict) or rule.get("kind") not in SEGMENT_RULE_KINDS:
+            raise serializers.ValidationError(
+                _('Give {"kind": one of %s, "value": …}.') % sorted(SEGMENT_RULE_KINDS)
+            )
+        kind, value = rule["kind"], rule.get("value")
+        if kind == "amount_at_least":
+            try:
+                if Decimal(str(value)) < 0:
+                    raise ValueError
+            except (ArithmeticError, ValueError) as exc:
+                raise serializers.ValidationError(_("value must be a positive amount.")) from exc
+        elif kind == "behaviour" and value not in BEHAVIOURS:
+            raise serializers.ValidationError(_("value must be one of %s.") % sorted(BEHAVIOURS))
+        elif kind == "tag" and not (isinstance(value, str) and value):
+            raise serializers.ValidationError(_("value must be a tag."))
+        return rule
+
+    def validate_name(self, name):
+        others = Segment.objects.filter(name=name)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError(_("Another segment has this name."))
+        return name
 
     def get_fields(self):
         fields = super().get_fields()
@@ -461,7 +511,10 @@ class InvoiceViewSet(
 
 class PaymentViewSet(
     OneOrManyCreateMixin,
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    TenantViewSet,
 ):
     serializer_class = PaymentSerializer
 
@@ -544,9 +597,6 @@ class LadderViewSet(
 
     def tenant_queryset(self):
         return Ladder.objects.prefetch_related("steps").order_by("id")
-
-    def perform_create(self, serializer):
-        serializer.save(tenant=self.tenant)
 
 
 class SegmentViewSet(

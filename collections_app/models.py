@@ -251,8 +251,11 @@ class LadderStep(models.Model):
     class Meta:
         ordering = ["offset_days", "id"]
         constraints = [
+            # Inactive steps keep their day (their dispatches refer to them) and may share it.
             models.UniqueConstraint(
-                fields=["tenant", "ladder", "offset_days", "day_kind"], name="uniq_step_offset"
+                fields=["tenant", "ladder", "offset_days", "day_kind"],
+                condition=Q(active=True),
+                name="uniq_step_offset",
             )
         ]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from messaging.models import Message, MessagePurpose, MessageStatus, Template
@@ -129,19 +129,22 @@ def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> Ev
             due_map = _due_dates_for_step(step, calendar, start, today)
             if not due_map:
                 continue
-            base = Invoice.objects.filter(_ladder_filter(step), effective_due_date__in=due_map)
+            # A step counts as done for an invoice if any step of the same ladder on the same
+            # day already ran for it: replacing a step in the editor never sends it again.
+            done = Dispatch.objects.filter(
+                invoice=OuterRef("pk"),
+                step__ladder_id=step.ladder_id,
+                step__offset_days=step.offset_days,
+                step__day_kind=step.day_kind,
+            )
+            base = Invoice.objects.filter(
+                _ladder_filter(step), ~Exists(done), effective_due_date__in=due_map
+            )
             for row in (
-                base.exclude(status=InvoiceStatus.OPEN)
-                .exclude(dispatches__step=step)
-                .values("status")
-                .annotate(n=Count("id"))
+                base.exclude(status=InvoiceStatus.OPEN).values("status").annotate(n=Count("id"))
             ):
                 result.skipped[f"invoice_{row['status']}"] += row["n"]
-            for invoice in (
-                base.filter(status=InvoiceStatus.OPEN)
-                .exclude(dispatches__step=step)
-                .select_related("customer")
-            ):
+            for invoice in base.filter(status=InvoiceStatus.OPEN).select_related("customer"):
                 runs_on = due_map[invoice.effective_due_date]
                 if invoice.first_evaluated_on is None and runs_on != today:
                     continue  # before the invoice's first evaluation: not caught up
