@@ -94,3 +94,32 @@ def test_business_calendar_knows_bank_holidays():
     assert BusinessCalendar().is_business_day(date(2026, 7, 9))
     assert cal.effective_due_date(date(2026, 2, 14)) == date(2026, 2, 18)
     assert cal.add_business_days(date(2026, 4, 2), 1) == date(2026, 4, 6)
+
+
+def test_every_default_template_renders_with_the_documented_variables(tenant_a):
+    from collections_app.message_context import VARIABLES
+    from messaging.templating import template_render
+
+    sample = {name: value for name, (_desc, value) in VARIABLES.items()}
+    with scope(tenant=tenant_a):
+        templates = list(Template.objects.all())
+    assert len(templates) == 10
+    for template in templates:
+        body = template_render(template.body, sample)
+        assert "Maria Souza" in body or template.channel == "sms"
+        assert "R$ 1.234,50" in body or "R$ 0,00" in body
+        if template.channel == "sms":
+            assert template.body.isascii()  # stays within GSM-7: one segment costs less
+
+
+def test_template_injection_is_refused():
+    from messaging.templating import TemplateRenderError, template_render
+
+    for payload in (
+        "{{ ''.__class__.__mro__ }}",
+        "{{ customer_name.upper() }}",
+        "{{ customer_name['x'] }}",
+        "{% for x in y %}{% endfor %}",
+    ):
+        with pytest.raises(TemplateRenderError):
+            template_render(payload, {"customer_name": "Maria"})
