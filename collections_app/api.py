@@ -73,9 +73,20 @@ class CustomerSerializer(serializers.ModelSerializer):
             "opted_out_channels",
             "tags",
             "segment",
+            "segment_manual",
+            "segment_reason",
+            "behaviour",
             "created_at",
         ]
-        read_only_fields = ["id", "segment", "created_at"]
+        read_only_fields = ["id", "segment_manual", "segment_reason", "behaviour", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # Setting a segment by hand pins the customer there; null hands it back to the rules.
+        fields["segment"] = serializers.PrimaryKeyRelatedField(
+            queryset=Segment.objects.all(), allow_null=True, required=False
+        )
+        return fields
 
     def validate_document(self, value):
         if not value:

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from messaging.models import Message, MessagePurpose
 
-from .models import Invoice, InvoiceStatus
+from .models import Invoice, InvoiceStatus, PaymentPromise, PromiseStatus
 from .money import format_day, format_money
 
 # name → (description, sample value)
@@ -24,6 +24,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "days_overdue": ("Days past the due date (0 if not late)", "3"),
     "payment_link": ("Link to the payment page", "https://app.regua.com.br/p/abc?m=xyz"),
     "invoice_count": ("How many invoices the message is about", "1"),
+    "invoices_list": (
+        "One line per invoice (number: amount due (due date)); several when the tenant sends "
+        "one message per customer",
+        "NF-2026-0042: R$ 1.234,50 (10/12/2026)",
+    ),
 }
 
 _signer = signing.Signer(salt="regua.message-ref")
@@ -69,6 +74,11 @@ def invoice_context(invoice: Invoice, *, message: Message | None = None, today: 
         "days_overdue": str(max(0, (today - invoice.effective_due_date).days)),
         "payment_link": payment_url(invoice, message),
         "invoice_count": "1",
+        "invoices_list": (
+            f"{invoice.number or invoice.external_id}: "
+            f"{format_money(invoice.amount_due, invoice.currency, locale)} "
+            f"({format_day(invoice.effective_due_date, locale)})"
+        ),
     }
 
 
@@ -79,8 +89,24 @@ def message_context(message: Message) -> dict:
     if not invoices:
         return {}
     first = invoices[0]
-    context = invoice_context(first, message=message, today=tenant_today(tenant=first.tenant))
+    today = tenant_today(tenant=first.tenant)
+    context = invoice_context(first, message=message, today=today)
     context["invoice_count"] = str(len(invoices))
+    if len(invoices) > 1:
+        # One message for several invoices of the customer: the totals, the earliest due date
+        # and one line per invoice.
+        locale, currency = first.tenant.locale, first.currency
+        context["invoice_number"] = ", ".join(inv.number or inv.external_id for inv in invoices)
+        context["amount"] = format_money(sum(i.amount_due for i in invoices), currency, locale)
+        context["original_amount"] = format_money(sum(i.amount for i in invoices), currency, locale)
+        context["amount_paid"] = format_money(
+            sum(i.amount_paid for i in invoices), currency, locale
+        )
+        context["invoices_list"] = "\n".join(
+            f"{inv.number or inv.external_id}: {format_money(inv.amount_due, currency, locale)}"
+            f" ({format_day(inv.effective_due_date, locale)})"
+            for inv in invoices
+        )
     return context
 
 
@@ -100,12 +126,18 @@ def message_cancel_reason(message: Message) -> str | None:
     today = tenant_today(tenant=invoices[0].tenant)
     if customer.paused_until and customer.paused_until >= today:
         return "customer_paused"
+    promised = set(
+        PaymentPromise.objects.filter(
+            invoice__in=invoices, status=PromiseStatus.OPEN, promised_date__gte=today
+        ).values_list("invoice_id", flat=True)
+    )
     collectable = [
         inv
         for inv in invoices
         if inv.status == InvoiceStatus.OPEN
         and not inv.disputed
         and not (inv.paused_until and inv.paused_until >= today)
+        and inv.pk not in promised
     ]
     if collectable:
         return None
@@ -114,4 +146,6 @@ def message_cancel_reason(message: Message) -> str | None:
         return "invoice_paid"
     if statuses & {InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF}:
         return "invoice_cancelled"
+    if promised:
+        return "promise_open"
     return "invoice_paused"

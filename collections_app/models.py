@@ -37,6 +37,15 @@ class Segment(models.Model):
         return self.name
 
 
+class Behaviour(models.TextChoices):
+    """Payment-behaviour class computed from a customer's paid invoices."""
+
+    NEW = "new", _("New")
+    ON_TIME = "on_time", _("Pays on time")
+    SOMETIMES_LATE = "sometimes_late", _("Sometimes late")
+    CHRONICALLY_LATE = "chronically_late", _("Chronically late")
+
+
 class Customer(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="customers")
     external_id = models.CharField(max_length=100)
@@ -52,6 +61,13 @@ class Customer(models.Model):
     tags = models.JSONField(default=list, blank=True)
     segment = models.ForeignKey(
         Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
+    )
+    # Set by an agent: the segment stays as chosen; rules do not move the customer.
+    segment_manual = models.BooleanField(default=False)
+    # Why the customer is in its segment (the matching rule), shown to the team.
+    segment_reason = models.CharField(max_length=200, blank=True, default="")
+    behaviour = models.CharField(
+        max_length=20, choices=Behaviour.choices, default=Behaviour.NEW, db_index=False
     )
     paused_until = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -356,6 +372,8 @@ class InteractionKind(models.TextChoices):
     PROMISE = "promise", _("Promise to pay")
     PAYMENT = "payment", _("Payment")
     TASK = "task", _("Task")
+    ESCALATION = "escalation", _("Escalation")
+    SEGMENT = "segment", _("Segment change")
     OPT_OUT = "opt_out", _("Opt-out")
     SKIP = "skip", _("Step skipped")
 
@@ -416,6 +434,8 @@ class FollowUpTask(models.Model):
         Dispatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="task"
     )
     title = models.CharField(max_length=200)
+    # What made the task: a ladder step, an escalation rule, a debtor's reply or action.
+    origin = models.CharField(max_length=20, default="step")
     notes = models.TextField(blank=True, default="")
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     assignee = models.ForeignKey(
@@ -440,6 +460,50 @@ class FollowUpTask(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class PromiseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    KEPT = "kept", _("Kept")
+    BROKEN = "broken", _("Broken")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PaymentPromise(models.Model):
+    """A date the debtor committed to pay by. While open, the invoice's ladder waits (steps
+    with `skip_while_promise`); if the date passes unpaid, it is broken and the ladder resumes."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="promises")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="promises")
+    promised_date = models.DateField()
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=PromiseStatus.choices, default=PromiseStatus.OPEN
+    )
+    source = models.CharField(max_length=20, default="agent")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "invoice"],
+                condition=Q(status="open"),
+                name="uniq_open_promise_per_invoice",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "promised_date"], name="promise_tenant_open")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} by {self.promised_date}"
 
 
 class AgreementStatus(models.TextChoices):

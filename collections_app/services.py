@@ -22,7 +22,9 @@ from .models import (
     InvoiceStatus,
     Ladder,
     Payment,
+    PaymentPromise,
     PaymentSource,
+    PromiseStatus,
 )
 from .money import format_money
 
@@ -103,10 +105,18 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
             for name in CUSTOMER_FIELDS:
                 if name in item:
                     setattr(customer, name, item[name])
+            if "segment" in item:
+                segment = item["segment"]
+                customer.segment = segment
+                customer.segment_manual = segment is not None
+                customer.segment_reason = f"{segment.name}: atribuição manual" if segment else ""
             out.append((customer, created))
         Customer.objects.bulk_create(to_create)
         if to_update:
-            Customer.objects.bulk_update(list(to_update.values()), [*CUSTOMER_FIELDS, "updated_at"])
+            Customer.objects.bulk_update(
+                list(to_update.values()),
+                [*CUSTOMER_FIELDS, "segment", "segment_manual", "segment_reason", "updated_at"],
+            )
     return out
 
 
@@ -158,11 +168,11 @@ def invoice_cancel(*, tenant: Tenant, invoice: Invoice, actor=None) -> Invoice:
         if invoice.status == InvoiceStatus.OPEN:
             invoice.status = InvoiceStatus.CANCELLED
             invoice.save(update_fields=["status", "updated_at"])
-            _cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_cancelled")
+            cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_cancelled")
     return invoice
 
 
-def _cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -> int:
+def cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -> int:
     queued = Message.objects.filter(
         invoice_links__invoice=invoice,
         status=MessageStatus.QUEUED,
@@ -232,7 +242,10 @@ def invoice_record_payment(
             data={"payment_id": payment.pk, "amount": str(amount), "source": source},
         )
         if became_paid:
-            _cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_paid")
+            cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_paid")
+            PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN).update(
+                status=PromiseStatus.KEPT, resolved_at=now
+            )
             if now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
                 _queue_thank_you(tenant=tenant, invoice=invoice)
     return payment, True

@@ -65,6 +65,17 @@ class Tenant(models.Model):
     # Business calendar: national bank calendar plus this state's holidays (UF, e.g. "SP").
     state = models.CharField(max_length=2, blank=True, default="")
     one_message_per_customer = models.BooleanField(default=False)
+    # Follow-up tasks: "round_robin" spreads them over agents (the least loaded first);
+    # "owner" gives them all to `task_owner`.
+    task_assignment = models.CharField(max_length=12, default="round_robin")
+    task_owner = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Escalation to a person, off until an admin sets it: customers owing at least this much,
+    # and (if set) chronic late payers, get a task on their first overdue step.
+    escalation_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    escalate_chronic_late = models.BooleanField(default=False)
+    promise_max_days = models.PositiveSmallIntegerField(default=30)
     pix_key = models.CharField(max_length=77, blank=True, default="")
     merchant_name = models.CharField(max_length=25, blank=True, default="")
     merchant_city = models.CharField(max_length=15, blank=True, default="")

@@ -31,8 +31,13 @@ from ..models import (
     InvoiceMessage,
     InvoiceStatus,
     LadderStep,
+    PaymentPromise,
+    PromiseStatus,
     StepKind,
 )
+from ..promises import promises_resolve
+from ..segments import open_amounts, segments_assign
+from ..tasks_assignment import TaskAssigner
 
 MAX_CATCH_UP_DAYS = 31
 # How far a step day can drift from "effective due + offset" (send-day moves, business days).
@@ -116,6 +121,9 @@ def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> Ev
             window_start=start.isoformat(),
             dry_run=dry_run,
         )
+        if not dry_run:
+            promises_resolve(tenant=tenant, today=today)
+            segments_assign(tenant=tenant)
         calendar = BusinessCalendar.for_tenant(tenant)
         steps = list(
             LadderStep.objects.filter(active=True, ladder__isnull=False)
@@ -152,7 +160,12 @@ def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> Ev
                 candidates[invoice.pk].append((runs_on, step))
 
         templates = _templates(tenant)
-        plan = _plan(candidates, invoices, templates, today)
+        promised = set(
+            PaymentPromise.objects.filter(
+                status=PromiseStatus.OPEN, promised_date__gte=today, invoice_id__in=invoices
+            ).values_list("invoice_id", flat=True)
+        )
+        plan = _plan(candidates, invoices, templates, today, promised)
         if not dry_run:
             _write(tenant, plan, today, result)
             Invoice.objects.filter(
@@ -189,7 +202,7 @@ def _templates(tenant: Tenant) -> dict[tuple[str, str], Template]:
     return found
 
 
-def _plan(candidates, invoices, templates, today) -> list[dict]:
+def _plan(candidates, invoices, templates, today, promised) -> list[dict]:
     plan = []
     for invoice_id, options in candidates.items():
         options.sort(key=lambda o: (o[0], o[1].offset_days))
@@ -199,7 +212,7 @@ def _plan(candidates, invoices, templates, today) -> list[dict]:
             plan.append(
                 _item(invoice, missed_step, missed_on, DispatchStatus.SKIPPED, "superseded")
             )
-        plan.append(_decide(invoice, step, runs_on, templates, today))
+        plan.append(_decide(invoice, step, runs_on, templates, today, promised))
     return plan
 
 
@@ -214,11 +227,22 @@ def _item(invoice, step, runs_on, status, reason="", channels=()) -> dict:
     }
 
 
-def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today) -> dict:
+def _channel_order(step: LadderStep, customer) -> list[str]:
+    """The step's channels, the customer's preferred ones first when the step falls back."""
+    channels = list(step.channels)
+    if step.channel_mode == ChannelMode.FALLBACK and customer.preferred_channels:
+        preferred = [c for c in customer.preferred_channels if c in channels]
+        channels = preferred + [c for c in channels if c not in preferred]
+    return channels
+
+
+def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today, promised) -> dict:
     customer = invoice.customer
     skip = None
     if invoice.disputed:
         skip = "disputed"
+    elif step.skip_while_promise and invoice.pk in promised:
+        skip = "promise_open"
     elif (invoice.paused_until and invoice.paused_until >= today) or (
         customer.paused_until and customer.paused_until >= today
     ):
@@ -231,7 +255,7 @@ def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today) -> di
         return _item(invoice, step, runs_on, DispatchStatus.TASK)
 
     chosen, reasons = [], []
-    for channel in step.channels:
+    for channel in _channel_order(step, customer):
         address = customer.address_for(channel)
         template = templates.get((step.template_key, channel))
         if channel in (customer.opted_out_channels or []):
@@ -266,60 +290,80 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
         for item in plan
     )
     result.created = len(dispatches)
-    messages, links, tasks, interactions = [], [], [], []
+    assigner = TaskAssigner(tenant=tenant)
+    escalate = _escalation_check(tenant, plan)
+    # One message per (invoice, step, channel), or per (customer, step, channel) when the
+    # tenant sends one message per customer: the ledger still has a row per invoice × step.
+    messages: dict[tuple, Message] = {}
+    links, tasks, interactions = [], [], []
+
+    def note(invoice, kind, summary, **data):
+        interactions.append(
+            Interaction(
+                tenant=tenant,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                kind=kind,
+                occurred_at=now,
+                summary=summary[:300],
+                data=data,
+            )
+        )
+
+    def task(invoice, dispatch, title, origin):
+        tasks.append(
+            FollowUpTask(
+                tenant=tenant,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                dispatch=dispatch,
+                title=title,
+                origin=origin,
+                due_on=today,
+                assignee_id=assigner.next(),
+                created_at=now,
+            )
+        )
+
     for item, dispatch in zip(plan, dispatches, strict=True):
-        invoice, step = item["invoice"], item["step"]
-        if item["status"] == DispatchStatus.SKIPPED:
+        invoice, step, status = item["invoice"], item["step"], item["status"]
+        if status == DispatchStatus.SKIPPED:
             result.skipped[item["reason"]] += 1
-            interactions.append(
-                Interaction(
-                    tenant=tenant,
-                    customer_id=invoice.customer_id,
-                    invoice=invoice,
-                    kind=InteractionKind.SKIP,
-                    occurred_at=now,
-                    summary=f"{step.label}: {item['reason']}",
-                    data={"step": step.label, "reason": item["reason"]},
-                )
+            note(
+                invoice,
+                InteractionKind.SKIP,
+                f"{step.label}: {item['reason']}",
+                step=step.label,
+                reason=item["reason"],
             )
-        elif item["status"] == DispatchStatus.TASK:
-            tasks.append(
-                FollowUpTask(
-                    tenant=tenant,
-                    customer_id=invoice.customer_id,
-                    invoice=invoice,
-                    dispatch=dispatch,
-                    title=step.task_title or step.label,
-                    due_on=today,
-                    created_at=now,
-                )
-            )
-            interactions.append(
-                Interaction(
-                    tenant=tenant,
-                    customer_id=invoice.customer_id,
-                    invoice=invoice,
-                    kind=InteractionKind.TASK,
-                    occurred_at=now,
-                    summary=step.task_title or step.label,
-                    data={"step": step.label},
-                )
-            )
+            continue
+        if status == DispatchStatus.TASK:
+            title = step.task_title or step.label
+            task(invoice, dispatch, title, "step")
+            note(invoice, InteractionKind.TASK, title, step=step.label)
         else:
+            owner = invoice.customer_id if tenant.one_message_per_customer else invoice.pk
             for channel, address, template in item["channels"]:
-                message = Message(
-                    tenant=tenant,
-                    channel=channel,
-                    recipient=address,
-                    template=template,
-                    purpose=MessagePurpose.REMINDER,
-                    status=MessageStatus.QUEUED,
-                    subject=template.subject,
-                    created_at=now,
-                )
-                messages.append(message)
-                links.append((message, invoice, dispatch, step))
-    Message.objects.bulk_create(messages)
+                key = (owner, step.pk, channel)
+                if key not in messages:
+                    messages[key] = Message(
+                        tenant=tenant,
+                        channel=channel,
+                        recipient=address,
+                        template=template,
+                        purpose=MessagePurpose.REMINDER,
+                        status=MessageStatus.QUEUED,
+                        subject=template.subject,
+                        created_at=now,
+                    )
+                links.append((messages[key], invoice, dispatch, step))
+        reason = escalate(invoice, step)
+        if reason:
+            title = ESCALATION_TITLES[reason]
+            task(invoice, None, title, "escalation")
+            note(invoice, InteractionKind.ESCALATION, title, step=step.label, reason=reason)
+
+    Message.objects.bulk_create(messages.values())
     InvoiceMessage.objects.bulk_create(
         InvoiceMessage(tenant=tenant, message=m, invoice=inv, dispatch=d) for m, inv, d, _ in links
     )
@@ -341,7 +385,46 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
     Interaction.objects.bulk_create(interactions)
     result.messages = len(messages)
     result.tasks = len(tasks)
-    messages_enqueue(tenant=tenant, message_ids=[m.pk for m in messages])
+    messages_enqueue(tenant=tenant, message_ids=[m.pk for m in messages.values()])
+
+
+ESCALATION_TITLES = {
+    "large_account": "Conta grande em atraso: fazer contato pessoal",
+    "chronic_late": "Cliente com atrasos frequentes: fazer contato pessoal",
+}
+
+
+def _escalation_check(tenant: Tenant, plan: list[dict]):
+    """A function telling whether an overdue step should also hand the invoice to a person:
+    large accounts (open amount at or above the tenant's threshold) and, if the tenant chose
+    so, chronic late payers — once per invoice. Off until an admin sets a threshold."""
+    if tenant.escalation_amount is None and not tenant.escalate_chronic_late:
+        return lambda invoice, step: None
+    overdue = [item["invoice"] for item in plan if item["step"].offset_days > 0]
+    customer_ids = {inv.customer_id for inv in overdue}
+    amounts = open_amounts(customer_ids=customer_ids) if tenant.escalation_amount else {}
+    already = set(
+        FollowUpTask.objects.filter(
+            origin="escalation", invoice_id__in=[inv.pk for inv in overdue]
+        ).values_list("invoice_id", flat=True)
+    )
+
+    def check(invoice: Invoice, step: LadderStep) -> str | None:
+        if step.offset_days <= 0 or invoice.pk in already:
+            return None
+        reason = None
+        if (
+            tenant.escalation_amount is not None
+            and amounts.get(invoice.customer_id, 0) >= tenant.escalation_amount
+        ):
+            reason = "large_account"
+        elif tenant.escalate_chronic_late and invoice.customer.behaviour == "chronically_late":
+            reason = "chronic_late"
+        if reason:
+            already.add(invoice.pk)
+        return reason
+
+    return check
 
 
 def ladders_run(
