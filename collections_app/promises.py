@@ -73,9 +73,10 @@ def promise_create(
     return promise
 
 
-def promises_resolve(*, tenant: Tenant, today: date) -> int:
+def promises_resolve(*, tenant: Tenant | None, today: date) -> int:
     """Close the open promises whose date has passed: kept if the invoice is paid, else
-    broken (the ladder resumes). Returns how many were resolved."""
+    broken (the ladder resumes). `tenant=None` works on every tenant of the active scope.
+    Returns how many were resolved."""
     due = list(
         PaymentPromise.objects.filter(
             status=PromiseStatus.OPEN, promised_date__lt=today
@@ -88,7 +89,7 @@ def promises_resolve(*, tenant: Tenant, today: date) -> int:
         promise.resolved_at = now
         log.append(
             Interaction(
-                tenant=tenant,
+                tenant_id=promise.tenant_id,
                 customer_id=promise.invoice.customer_id,
                 invoice=promise.invoice,
                 kind=InteractionKind.PROMISE,

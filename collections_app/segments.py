@@ -41,20 +41,26 @@ def behaviour_of(*, paid: int, late: int, avg_days_late: float | None) -> str:
     return Behaviour.SOMETIMES_LATE
 
 
-def customers_classify(*, tenant: Tenant) -> int:
-    """Recompute every customer's behaviour class; returns how many changed."""
+def customers_classify(*, tenant: Tenant | None, paid_since=None) -> int:
+    """Recompute customers' behaviour classes (all of them, or with `paid_since` only those
+    with an invoice paid since that date — the only ones whose class can have changed).
+    `tenant=None` works on every tenant of the active scope. Returns how many changed."""
+    paid = Invoice.objects.filter(status=InvoiceStatus.PAID)
+    customers = Customer.objects.all()
+    if paid_since is not None:
+        recent = Invoice.objects.filter(paid_on__gte=paid_since).values("customer_id")
+        paid = paid.filter(customer_id__in=recent)
+        customers = customers.filter(pk__in=recent)
     stats = {
         row["customer_id"]: row
-        for row in Invoice.objects.filter(status=InvoiceStatus.PAID)
-        .values("customer_id")
-        .annotate(
+        for row in paid.values("customer_id").annotate(
             paid=Count("id"),
             late=Count("id", filter=Q(days_late__gt=0)),
             avg_late=Avg("days_late"),
         )
     }
     changed = []
-    for customer in Customer.objects.only("id", "behaviour"):
+    for customer in customers.only("id", "behaviour").iterator(chunk_size=5000):
         row = stats.get(customer.pk)
         new = (
             behaviour_of(paid=row["paid"], late=row["late"], avg_days_late=row["avg_late"])
@@ -100,10 +106,11 @@ def rule_describe(rule: dict, locale: str) -> str:
     return "atribuição manual"
 
 
-def segments_assign(*, tenant: Tenant) -> int:
+def segments_assign(*, tenant: Tenant, classify: bool = True) -> int:
     """Put each customer (not placed by hand) in the first segment whose rule matches, else in
     none (the default ladder). Returns how many moved; each move is logged."""
-    customers_classify(tenant=tenant)
+    if classify:
+        customers_classify(tenant=tenant)
     segments = list(Segment.objects.order_by("priority", "id"))
     rule_segments = [s for s in segments if s.rule.get("kind") != "manual"]
     amounts = (

@@ -1,18 +1,20 @@
 """The daily evaluation: which invoice gets which step today.
 
-For each active step the calendar work is done once per step, not per invoice: the set of
-effective due dates whose step day falls in the evaluation window is computed from the tenant's
-calendar, and the database returns the open invoices with those dates that have no ledger row
-for the step yet. Ledger rows, messages and tasks are then written in bulk. The unique ledger
-row (invoice × step) and a tenant row lock make the run safe to repeat or race."""
+Set-based, for many tenants at once. Tenants that share a calendar and an evaluation window are
+evaluated together: the calendar work is done once per step shape (offset, calendar or business
+days), giving the effective due dates whose step day falls in the window; one query returns the
+invoices with those due dates for every tenant of the group, one more the ledger rows they
+already have. The plan is made in memory and written with a handful of bulk inserts. The unique
+ledger row (invoice × step) and the tenant row locks make a run safe to repeat or race."""
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django_scopes import scope
 
 from messaging.models import Message, MessagePurpose, MessageStatus, Template
 from messaging.services import messages_enqueue
@@ -33,15 +35,18 @@ from ..models import (
     LadderStep,
     PaymentPromise,
     PromiseStatus,
+    Segment,
     StepKind,
 )
 from ..promises import promises_resolve
-from ..segments import open_amounts, segments_assign
-from ..tasks_assignment import TaskAssigner
+from ..segments import customers_classify, open_amounts, segments_assign
+from ..tasks_assignment import task_assigners
 
 MAX_CATCH_UP_DAYS = 31
 # How far a step day can drift from "effective due + offset" (send-day moves, business days).
 _DRIFT = 12
+# Tenants evaluated in one transaction: bounds memory and lock time, whatever the portfolio.
+BATCH_TENANTS = 100
 
 
 @dataclass
@@ -81,107 +86,174 @@ def _due_dates_for_step(
     step: LadderStep, calendar: BusinessCalendar, start: date, end: date
 ) -> dict[date, date]:
     """effective due date → the day the step runs for it, for step days within [start, end]."""
-    business = step.day_kind == DayKind.BUSINESS
-    spread = _DRIFT + (abs(step.offset_days) // 2 if business else 0)
-    first = start - timedelta(days=step.offset_days + spread)
-    last = end - timedelta(days=step.offset_days - spread)
+    return _due_dates(step.offset_days, step.day_kind, calendar, start, end)
+
+
+def _due_dates(
+    offset: int, day_kind: str, calendar: BusinessCalendar, start: date, end: date
+) -> dict[date, date]:
+    business = day_kind == DayKind.BUSINESS
+    spread = _DRIFT + (abs(offset) // 2 if business else 0)
+    first = start - timedelta(days=offset + spread)
+    last = end - timedelta(days=offset - spread)
     if business:
-        first -= timedelta(days=abs(step.offset_days))
-        last += timedelta(days=abs(step.offset_days))
+        first -= timedelta(days=abs(offset))
+        last += timedelta(days=abs(offset))
     mapping = {}
     day = first
     while day <= last:
-        runs_on = calendar.step_date(day, step.offset_days, business)
+        runs_on = calendar.step_date(day, offset, business)
         if runs_on is not None and start <= runs_on <= end:
             mapping[day] = runs_on
         day += timedelta(days=1)
     return mapping
 
 
-def _ladder_filter(step: LadderStep) -> Q:
-    own = Q(customer__segment__ladder_id=step.ladder_id)
-    return own | Q(customer__segment__isnull=True) if step.ladder.is_default else own
-
-
 def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> EvaluationResult:
     """Evaluate one tenant's ladders as if `today` were the tenant's local date.
 
     Idempotent: a re-run of the same day creates nothing (unique ledger row per invoice ×
-    step). After an outage only the latest missed step of each invoice is sent; the others are
-    recorded as skipped ("superseded"). An invoice evaluated for the first time starts at the
-    ladder's current position: only a step due today is sent. Paid and cancelled invoices are
-    counted under `skipped`; disputed, paused and unreachable ones get a skipped ledger row
-    with the reason. Messages are queued once the transaction commits."""
-    with transaction.atomic():
-        tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        start = _window_start(tenant, today)
-        result = EvaluationResult(
-            tenant=tenant.slug,
-            date=today.isoformat(),
-            window_start=start.isoformat(),
-            dry_run=dry_run,
-        )
-        if not dry_run:
-            promises_resolve(tenant=tenant, today=today)
-            segments_assign(tenant=tenant)
-        calendar = BusinessCalendar.for_tenant(tenant)
-        steps = list(
-            LadderStep.objects.filter(active=True, ladder__isnull=False)
-            .select_related("ladder")
-            .order_by("offset_days")
-        )
-        # invoice id → [(runs_on, step)]
-        candidates: dict[int, list] = defaultdict(list)
-        invoices: dict[int, Invoice] = {}
-        for step in steps:
-            due_map = _due_dates_for_step(step, calendar, start, today)
-            if not due_map:
-                continue
-            # A step counts as done for an invoice if any step of the same ladder on the same
-            # day already ran for it: replacing a step in the editor never sends it again.
-            done = Dispatch.objects.filter(
-                invoice=OuterRef("pk"),
-                step__ladder_id=step.ladder_id,
-                step__offset_days=step.offset_days,
-                step__day_kind=step.day_kind,
-            )
-            base = Invoice.objects.filter(
-                _ladder_filter(step), ~Exists(done), effective_due_date__in=due_map
-            )
-            for row in (
-                base.exclude(status=InvoiceStatus.OPEN).values("status").annotate(n=Count("id"))
-            ):
-                result.skipped[f"invoice_{row['status']}"] += row["n"]
-            for invoice in base.filter(status=InvoiceStatus.OPEN).select_related("customer"):
-                runs_on = due_map[invoice.effective_due_date]
-                if invoice.first_evaluated_on is None and runs_on != today:
-                    continue  # before the invoice's first evaluation: not caught up
-                invoices[invoice.pk] = invoice
-                candidates[invoice.pk].append((runs_on, step))
+    step; a step replaced on the same day of the ladder counts as done). After an outage only
+    the latest missed step of each invoice is sent; the others are recorded as skipped
+    ("superseded"). An invoice evaluated for the first time starts at the ladder's current
+    position: only a step due today is sent. Paid and cancelled invoices are counted under
+    `skipped`; disputed, promised, paused and unreachable ones get a skipped ledger row with
+    the reason. Messages are queued, in batches, once the transaction commits."""
+    return ladders_evaluate_many(tenants=[tenant], today=today, dry_run=dry_run)[0]
 
-        templates = _templates(tenant)
-        promised = set(
-            PaymentPromise.objects.filter(
-                status=PromiseStatus.OPEN, promised_date__gte=today, invoice_id__in=invoices
-            ).values_list("invoice_id", flat=True)
+
+def ladders_evaluate_many(
+    *, tenants: Iterable[Tenant], today: date, dry_run: bool = False
+) -> list[EvaluationResult]:
+    """Evaluate several tenants for the same local `today`, with the guarantees of
+    `ladder_evaluate`, in one transaction and a few queries per group of tenants that share a
+    calendar and an evaluation window. Results come in the order of `tenants`."""
+    ids = [t.pk for t in tenants]
+    with transaction.atomic():
+        locked = {t.pk: t for t in Tenant.objects.select_for_update().filter(pk__in=ids)}
+        ordered = [locked[pk] for pk in ids if pk in locked]
+        with scope(tenant=ordered):
+            if not dry_run:
+                _prepare(ordered, today)
+            results = {}
+            calendars = BusinessCalendar.for_tenants(ordered)
+            groups: dict[tuple, list[Tenant]] = defaultdict(list)
+            for tenant in ordered:
+                start = _window_start(tenant, today)
+                groups[(start, calendars[tenant.pk].signature)].append(tenant)
+                results[tenant.pk] = EvaluationResult(
+                    tenant=tenant.slug,
+                    date=today.isoformat(),
+                    window_start=start.isoformat(),
+                    dry_run=dry_run,
+                )
+            for (start, _signature), members in groups.items():
+                calendar = calendars[members[0].pk]
+                _evaluate_group(members, calendar, start, today, results, dry_run)
+            if not dry_run:
+                Invoice.objects.filter(
+                    first_evaluated_on__isnull=True, status=InvoiceStatus.OPEN
+                ).update(first_evaluated_on=today)
+                Tenant.objects.filter(pk__in=locked).exclude(last_evaluated_on__gte=today).update(
+                    last_evaluated_on=today
+                )
+    return [results[pk] for pk in ids if pk in results]
+
+
+def _prepare(tenants: list[Tenant], today: date) -> None:
+    """Before deciding: close promises whose date passed, refresh payment-behaviour classes
+    and, for tenants that have segments, each customer's segment."""
+    promises_resolve(tenant=None, today=today)
+    since = None
+    if all(t.last_evaluated_on for t in tenants):
+        since = min(t.last_evaluated_on for t in tenants)
+    customers_classify(tenant=None, paid_since=since)
+    with_segments = set(Segment.objects.values_list("tenant_id", flat=True).distinct())
+    for tenant in tenants:
+        if tenant.pk in with_segments:
+            with scope(tenant=tenant):
+                segments_assign(tenant=tenant, classify=False)
+
+
+def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
+    tenant_ids = [t.pk for t in tenants]
+    steps = list(
+        LadderStep.objects.filter(tenant_id__in=tenant_ids, active=True).select_related("ladder")
+    )
+    # (offset, day kind) → {effective due date: day the step runs}
+    shapes = {
+        shape: _due_dates(*shape, calendar, start, today)
+        for shape in {(s.offset_days, s.day_kind) for s in steps}
+    }
+    by_due: dict[date, list[tuple]] = defaultdict(list)
+    for shape, mapping in shapes.items():
+        for due, runs_on in mapping.items():
+            by_due[due].append((shape, runs_on))
+    if not by_due:
+        return
+    steps_by_slot: dict[tuple, LadderStep] = {}
+    default_ladder: dict[int, int] = {}
+    for step in steps:
+        steps_by_slot[(step.ladder_id, step.offset_days, step.day_kind)] = step
+        if step.ladder.is_default:
+            default_ladder[step.tenant_id] = step.ladder_id
+    segment_ladder = dict(
+        Segment.objects.filter(tenant_id__in=tenant_ids).values_list("id", "ladder_id")
+    )
+    done = {
+        (invoice_id, ladder_id, offset, kind)
+        for invoice_id, ladder_id, offset, kind in Dispatch.objects.filter(
+            tenant_id__in=tenant_ids, invoice__effective_due_date__in=by_due
+        ).values_list("invoice_id", "step__ladder_id", "step__offset_days", "step__day_kind")
+    }
+
+    candidates: dict[int, list] = defaultdict(list)
+    invoices: dict[int, Invoice] = {}
+    for invoice in (
+        Invoice.objects.filter(tenant_id__in=tenant_ids, effective_due_date__in=by_due)
+        .select_related("customer")
+        .iterator(chunk_size=5000)
+    ):
+        customer = invoice.customer
+        ladder_id = (
+            segment_ladder.get(customer.segment_id)
+            if customer.segment_id
+            else default_ladder.get(invoice.tenant_id)
         )
-        plan = _plan(candidates, invoices, templates, today, promised)
-        if not dry_run:
-            _write(tenant, plan, today, result)
-            Invoice.objects.filter(
-                first_evaluated_on__isnull=True, status=InvoiceStatus.OPEN
-            ).update(first_evaluated_on=today)
-            if tenant.last_evaluated_on is None or tenant.last_evaluated_on < today:
-                Tenant.objects.filter(pk=tenant.pk).update(last_evaluated_on=today)
-        else:
-            for item in plan:
-                if item["status"] == DispatchStatus.SKIPPED:
-                    result.skipped[item["reason"]] += 1
-                else:
-                    result.created += 1
-                    result.messages += len(item["channels"])
-                    result.tasks += item["status"] == DispatchStatus.TASK
-            result.planned = [
+        for (offset, kind), runs_on in by_due[invoice.effective_due_date]:
+            step = steps_by_slot.get((ladder_id, offset, kind))
+            if step is None or (invoice.pk, ladder_id, offset, kind) in done:
+                continue
+            if invoice.status != InvoiceStatus.OPEN:
+                results[invoice.tenant_id].skipped[f"invoice_{invoice.status}"] += 1
+                continue
+            if invoice.first_evaluated_on is None and runs_on != today:
+                continue  # before the invoice's first evaluation: not caught up
+            invoices[invoice.pk] = invoice
+            candidates[invoice.pk].append((runs_on, step))
+    if not candidates:
+        return
+
+    templates = _templates(tenants)
+    promised = set(
+        PaymentPromise.objects.filter(
+            tenant_id__in=tenant_ids,
+            status=PromiseStatus.OPEN,
+            promised_date__gte=today,
+            invoice__effective_due_date__in=by_due,
+        ).values_list("invoice_id", flat=True)
+    )
+    plan = _plan(candidates, invoices, templates, today, promised)
+    if dry_run:
+        for item in plan:
+            result = results[item["invoice"].tenant_id]
+            if item["status"] == DispatchStatus.SKIPPED:
+                result.skipped[item["reason"]] += 1
+            else:
+                result.created += 1
+                result.messages += len(item["channels"])
+                result.tasks += item["status"] == DispatchStatus.TASK
+            result.planned.append(
                 {
                     "invoice": item["invoice"].external_id,
                     "step": item["step"].label,
@@ -189,16 +261,19 @@ def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> Ev
                     "reason": item["reason"],
                     "channels": [c for c, _addr, _t in item["channels"]],
                 }
-                for item in plan
-            ]
-    return result
+            )
+        return
+    _write({t.pk: t for t in tenants}, plan, today, results)
 
 
-def _templates(tenant: Tenant) -> dict[tuple[str, str], Template]:
-    found = {}
-    for template in Template.objects.all():
-        if template.locale == tenant.locale or (template.key, template.channel) not in found:
-            found[(template.key, template.channel)] = template
+def _templates(tenants: list[Tenant]) -> dict[tuple[int, str, str], Template]:
+    """(tenant, key, channel) → template, in the tenant's locale when it has one."""
+    locale = {t.pk: t.locale for t in tenants}
+    found: dict[tuple[int, str, str], Template] = {}
+    for template in Template.objects.filter(tenant_id__in=locale):
+        key = (template.tenant_id, template.key, template.channel)
+        if template.locale == locale[template.tenant_id] or key not in found:
+            found[key] = template
     return found
 
 
@@ -257,7 +332,7 @@ def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today, promi
     chosen, reasons = [], []
     for channel in _channel_order(step, customer):
         address = customer.address_for(channel)
-        template = templates.get((step.template_key, channel))
+        template = templates.get((invoice.tenant_id, step.template_key, channel))
         if channel in (customer.opted_out_channels or []):
             reasons.append("opted_out")
         elif not address:
@@ -274,46 +349,56 @@ def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today, promi
     return _item(invoice, step, runs_on, DispatchStatus.QUEUED, channels=chosen)
 
 
-def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResult) -> None:
+ESCALATION_TITLES = {
+    "large_account": "Conta grande em atraso: fazer contato pessoal",
+    "chronic_late": "Cliente com atrasos frequentes: fazer contato pessoal",
+}
+
+
+def _write(tenants: dict[int, Tenant], plan: list[dict], today: date, results) -> None:
     now = timezone.now()
     dispatches = Dispatch.objects.bulk_create(
-        Dispatch(
-            tenant=tenant,
-            invoice=item["invoice"],
-            step=item["step"],
-            scheduled_for=item["runs_on"],
-            evaluated_on=today,
-            status=item["status"],
-            reason=item["reason"],
-            created_at=now,
-        )
-        for item in plan
+        (
+            Dispatch(
+                tenant_id=item["invoice"].tenant_id,
+                invoice=item["invoice"],
+                step=item["step"],
+                scheduled_for=item["runs_on"],
+                evaluated_on=today,
+                status=item["status"],
+                reason=item["reason"],
+                created_at=now,
+            )
+            for item in plan
+        ),
+        batch_size=2000,
     )
-    result.created = len(dispatches)
-    assigner = TaskAssigner(tenant=tenant)
-    escalate = _escalation_check(tenant, plan)
+    assigners = (
+        task_assigners(tenants=tenants.values())
+        if any(item["status"] == DispatchStatus.TASK for item in plan)
+        else {}
+    )
+    escalations = {
+        tenant_id: _escalation_check(
+            tenant, [i for i in plan if i["invoice"].tenant_id == tenant_id]
+        )
+        for tenant_id, tenant in tenants.items()
+        if tenant.escalation_amount is not None or tenant.escalate_chronic_late
+    }
     # One message per (invoice, step, channel), or per (customer, step, channel) when the
     # tenant sends one message per customer: the ledger still has a row per invoice × step.
     messages: dict[tuple, Message] = {}
     links, tasks, interactions = [], [], []
 
-    def note(invoice, kind, summary, **data):
-        interactions.append(
-            Interaction(
-                tenant=tenant,
-                customer_id=invoice.customer_id,
-                invoice=invoice,
-                kind=kind,
-                occurred_at=now,
-                summary=summary[:300],
-                data=data,
-            )
-        )
-
-    def task(invoice, dispatch, title, origin):
+    def task(invoice, dispatch, title, origin, step_label, kind):
+        assigner = assigners.get(invoice.tenant_id)
+        if assigner is None:
+            assigners[invoice.tenant_id] = assigner = task_assigners(
+                tenants=[tenants[invoice.tenant_id]]
+            )[invoice.tenant_id]
         tasks.append(
             FollowUpTask(
-                tenant=tenant,
+                tenant_id=invoice.tenant_id,
                 customer_id=invoice.customer_id,
                 invoice=invoice,
                 dispatch=dispatch,
@@ -324,30 +409,44 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
                 created_at=now,
             )
         )
+        interactions.append(
+            Interaction(
+                tenant_id=invoice.tenant_id,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                kind=kind,
+                occurred_at=now,
+                summary=title[:300],
+                data={"step": step_label},
+            )
+        )
 
     for item, dispatch in zip(plan, dispatches, strict=True):
         invoice, step, status = item["invoice"], item["step"], item["status"]
+        result = results[invoice.tenant_id]
+        result.created += 1
         if status == DispatchStatus.SKIPPED:
+            # The ledger row keeps the reason; the invoice page and `explain` show it.
             result.skipped[item["reason"]] += 1
-            note(
-                invoice,
-                InteractionKind.SKIP,
-                f"{step.label}: {item['reason']}",
-                step=step.label,
-                reason=item["reason"],
-            )
             continue
         if status == DispatchStatus.TASK:
-            title = step.task_title or step.label
-            task(invoice, dispatch, title, "step")
-            note(invoice, InteractionKind.TASK, title, step=step.label)
+            task(
+                invoice,
+                dispatch,
+                step.task_title or step.label,
+                "step",
+                step.label,
+                InteractionKind.TASK,
+            )
+            result.tasks += 1
         else:
+            tenant = tenants[invoice.tenant_id]
             owner = invoice.customer_id if tenant.one_message_per_customer else invoice.pk
             for channel, address, template in item["channels"]:
                 key = (owner, step.pk, channel)
                 if key not in messages:
                     messages[key] = Message(
-                        tenant=tenant,
+                        tenant_id=invoice.tenant_id,
                         channel=channel,
                         recipient=address,
                         template=template,
@@ -356,50 +455,42 @@ def _write(tenant: Tenant, plan: list[dict], today: date, result: EvaluationResu
                         subject=template.subject,
                         created_at=now,
                     )
-                links.append((messages[key], invoice, dispatch, step))
-        reason = escalate(invoice, step)
+                    result.messages += 1
+                links.append((messages[key], invoice, dispatch))
+        check = escalations.get(invoice.tenant_id)
+        reason = check(invoice, step) if check else None
         if reason:
-            title = ESCALATION_TITLES[reason]
-            task(invoice, None, title, "escalation")
-            note(invoice, InteractionKind.ESCALATION, title, step=step.label, reason=reason)
+            task(
+                invoice,
+                None,
+                ESCALATION_TITLES[reason],
+                "escalation",
+                step.label,
+                InteractionKind.ESCALATION,
+            )
+            result.tasks += 1
 
-    Message.objects.bulk_create(messages.values())
+    Message.objects.bulk_create(messages.values(), batch_size=2000)
     InvoiceMessage.objects.bulk_create(
-        InvoiceMessage(tenant=tenant, message=m, invoice=inv, dispatch=d) for m, inv, d, _ in links
+        (
+            InvoiceMessage(tenant_id=inv.tenant_id, message=m, invoice=inv, dispatch=d)
+            for m, inv, d in links
+        ),
+        batch_size=2000,
     )
-    interactions.extend(
-        Interaction(
-            tenant=tenant,
-            customer_id=inv.customer_id,
-            invoice=inv,
-            message=m,
-            kind=InteractionKind.MESSAGE,
-            channel=m.channel,
-            occurred_at=now,
-            summary=f"{step.label}: {m.channel} → {m.recipient}",
-            data={"step": step.label, "status": MessageStatus.QUEUED},
-        )
-        for m, inv, _d, step in links
-    )
-    FollowUpTask.objects.bulk_create(tasks)
-    Interaction.objects.bulk_create(interactions)
-    result.messages = len(messages)
-    result.tasks = len(tasks)
-    messages_enqueue(tenant=tenant, message_ids=[m.pk for m in messages.values()])
+    FollowUpTask.objects.bulk_create(tasks, batch_size=2000)
+    Interaction.objects.bulk_create(interactions, batch_size=2000)
+    by_tenant: dict[int, list[int]] = defaultdict(list)
+    for message in messages.values():
+        by_tenant[message.tenant_id].append(message.pk)
+    for tenant_id, message_ids in by_tenant.items():
+        messages_enqueue(tenant=tenants[tenant_id], message_ids=message_ids)
 
 
-ESCALATION_TITLES = {
-    "large_account": "Conta grande em atraso: fazer contato pessoal",
-    "chronic_late": "Cliente com atrasos frequentes: fazer contato pessoal",
-}
-
-
-def _escalation_check(tenant: Tenant, plan: list[dict]):
-    """A function telling whether an overdue step should also hand the invoice to a person:
-    large accounts (open amount at or above the tenant's threshold) and, if the tenant chose
-    so, chronic late payers — once per invoice. Off until an admin sets a threshold."""
-    if tenant.escalation_amount is None and not tenant.escalate_chronic_late:
-        return lambda invoice, step: None
+def _escalation_check(tenant: Tenant, plan: list[dict]) -> Callable:
+    """Whether an overdue step should also hand the invoice to a person: large accounts (open
+    amount at or above the tenant's threshold) and, if the tenant chose so, chronic late
+    payers — once per invoice."""
     overdue = [item["invoice"] for item in plan if item["step"].offset_days > 0]
     customer_ids = {inv.customer_id for inv in overdue}
     amounts = open_amounts(customer_ids=customer_ids) if tenant.escalation_amount else {}
@@ -428,16 +519,23 @@ def _escalation_check(tenant: Tenant, plan: list[dict]):
 
 
 def ladders_run(
-    *, today_for, tenant_slug: str | None = None, dry_run: bool = False
+    *, today_for, tenant_slug: str | None = None, dry_run: bool = False, tenants=None
 ) -> list[EvaluationResult]:
-    """Evaluate every tenant (or one); `today_for(tenant)` gives each tenant's "today"."""
-    from django_scopes import scope
-
-    tenants = Tenant.objects.order_by("pk")
-    if tenant_slug:
-        tenants = tenants.filter(slug=tenant_slug)
-    results = []
+    """Evaluate every tenant (or one, or the given ones), in batches of tenants that share
+    their local "today" (`today_for(tenant)`)."""
+    if tenants is None:
+        tenants = Tenant.objects.order_by("pk")
+        if tenant_slug:
+            tenants = tenants.filter(slug=tenant_slug)
+    by_day: dict[date, list[Tenant]] = defaultdict(list)
     for tenant in tenants:
-        with scope(tenant=tenant):
-            results.append(ladder_evaluate(tenant=tenant, today=today_for(tenant), dry_run=dry_run))
+        by_day[today_for(tenant)].append(tenant)
+    results = []
+    for day, members in by_day.items():
+        for i in range(0, len(members), BATCH_TENANTS):
+            results.extend(
+                ladders_evaluate_many(
+                    tenants=members[i : i + BATCH_TENANTS], today=day, dry_run=dry_run
+                )
+            )
     return results
