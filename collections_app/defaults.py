@@ -2,6 +2,7 @@
 pt-BR templates for each step, so reminders go out on day one."""
 
 from django.dispatch import receiver
+from django_scopes import scopes_disabled
 
 from messaging.models import Channel, Template
 from tenants.models import Tenant
@@ -129,23 +130,50 @@ DEFAULT_TEMPLATES = [
 
 def defaults_install(*, tenant: Tenant) -> Ladder:
     """Create the default ladder and templates for a tenant (idempotent)."""
-    for key, channel, name, subject, body in DEFAULT_TEMPLATES:
-        Template.objects.with_scope(tenant=tenant).get_or_create(
-            tenant=tenant,
-            key=key,
-            channel=channel,
-            locale="pt-br",
-            defaults={"name": name, "subject": subject, "body": body},
+    return defaults_install_many(tenants=[tenant])[tenant.pk]
+
+
+def defaults_install_many(*, tenants) -> dict[int, Ladder]:
+    """The default ladder and templates for many tenants at once, in a few bulk inserts;
+    tenants that already have them are left as they are. Returns each tenant's default ladder."""
+    tenants = {t.pk: t for t in tenants}
+    with scopes_disabled():
+        have_templates = set(
+            Template.objects.filter(tenant_id__in=tenants).values_list(
+                "tenant_id", "key", "channel"
+            )
         )
-    ladder, created = Ladder.objects.with_scope(tenant=tenant).get_or_create(
-        tenant=tenant,
-        is_default=True,
-        defaults={"name": "Régua padrão", "thank_you_template_key": "thank_you"},
-    )
-    if created:
+        Template.objects.bulk_create(
+            Template(
+                tenant_id=tenant_id,
+                key=key,
+                channel=channel,
+                locale="pt-br",
+                name=name,
+                subject=subject,
+                body=body,
+            )
+            for tenant_id in tenants
+            for key, channel, name, subject, body in DEFAULT_TEMPLATES
+            if (tenant_id, key, str(channel)) not in have_templates
+        )
+        ladders = {
+            ladder.tenant_id: ladder
+            for ladder in Ladder.objects.filter(tenant_id__in=tenants, is_default=True)
+        }
+        new = Ladder.objects.bulk_create(
+            Ladder(
+                tenant_id=tenant_id,
+                name="Régua padrão",
+                is_default=True,
+                thank_you_template_key="thank_you",
+            )
+            for tenant_id in tenants
+            if tenant_id not in ladders
+        )
         LadderStep.objects.bulk_create(
             LadderStep(
-                tenant=tenant,
+                tenant_id=ladder.tenant_id,
                 ladder=ladder,
                 offset_days=offset,
                 day_kind=DayKind.CALENDAR,
@@ -155,9 +183,11 @@ def defaults_install(*, tenant: Tenant) -> Ladder:
                 template_key=key,
                 task_title=title,
             )
+            for ladder in new
             for offset, kind, channels, mode, key, title in DEFAULT_STEPS
         )
-    return ladder
+    ladders.update({ladder.tenant_id: ladder for ladder in new})
+    return ladders
 
 
 @receiver(tenant_created)

@@ -2,6 +2,7 @@ from celery import shared_task
 from django.utils.dateparse import parse_date
 
 from messaging.services import messages_requeue_stale
+from messaging.tasks import messages_reconcile_stuck_for_tenant
 from tenants.models import Tenant
 from tenants.selectors import tenant_local_now
 from tenants.tasks import TenantTask
@@ -16,6 +17,7 @@ def ladders_tick() -> int:
     queued = 0
     for tenant in Tenant.objects.all():
         messages_requeue_stale_for_tenant.delay(tenant_id=tenant.pk)
+        messages_reconcile_stuck_for_tenant.delay(tenant_id=tenant.pk)
         local = tenant_local_now(tenant=tenant)
         if local.time() < tenant.run_time:
             continue

@@ -1,9 +1,10 @@
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tenants.models import Tenant
@@ -24,6 +25,12 @@ FINAL_STATUSES = {
     MessageStatus.UNDELIVERED,
     MessageStatus.CANCELLED,
 }
+
+
+STUCK_SEND_ERROR = (
+    "Send interrupted; not retried automatically to avoid a duplicate — check the provider "
+    "and resend by hand if needed"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,17 @@ def message_cancel(*, tenant: Tenant, message: Message, reason: str) -> bool:
         message,
         from_status=MessageStatus.QUEUED,
         to_status=MessageStatus.CANCELLED,
+        error=reason,
+        failed_at=timezone.now(),
+    )
+
+
+def message_fail(*, tenant: Tenant, message: Message, reason: str) -> bool:
+    """End a queued message as failed (e.g. out of retries). Returns whether this call did."""
+    return _transition(
+        message,
+        from_status=MessageStatus.QUEUED,
+        to_status=MessageStatus.FAILED,
         error=reason,
         failed_at=timezone.now(),
     )
@@ -158,13 +176,19 @@ def _render(message: Message) -> tuple[str, str]:
     return subject, template_render(template.body, context)
 
 
+SEND_BATCH = 100
+
+
 def messages_enqueue(*, tenant: Tenant, message_ids: list[int]) -> None:
-    """Queue the send tasks once the surrounding transaction commits."""
-    from .tasks import send_message
+    """Queue the sends, in batches of SEND_BATCH messages per task, once the surrounding
+    transaction commits (a worker must find the rows)."""
+    from .tasks import send_messages
 
     def _enqueue() -> None:
-        for message_id in message_ids:
-            send_message.apply_async(kwargs={"message_id": message_id, "tenant_id": tenant.pk})
+        for i in range(0, len(message_ids), SEND_BATCH):
+            send_messages.apply_async(
+                kwargs={"message_ids": message_ids[i : i + SEND_BATCH], "tenant_id": tenant.pk}
+            )
 
     if message_ids:
         transaction.on_commit(_enqueue)
@@ -185,6 +209,82 @@ def messages_requeue_stale(*, tenant: Tenant, older_than_seconds: int = 600) -> 
     for message_id in ids:
         send_message.apply_async(kwargs={"message_id": message_id, "tenant_id": tenant.pk})
     return len(ids)
+
+
+def messages_reconcile_stuck(*, tenant: Tenant, older_than_seconds: int = 900) -> int:
+    """Settle this tenant's messages left in `sending` for longer than `older_than_seconds`
+    (their worker died after the claim, before recording the result). Returns how many were
+    settled.
+
+    The provider is asked whether it has a record of each message, and never asked to send
+    it: known → `sent` with the provider's id; unknown, or the provider cannot tell → `failed`
+    with a reason that says to check and resend by hand. A duplicate reminder is worse than a
+    missing one a person can resend. Each change is the same conditional transition a worker
+    makes, so a late worker finishing meanwhile wins or loses cleanly, and the timeline hears
+    of it. Runs inside the tenant's scope."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = list(
+        Message.objects.filter(tenant=tenant, status=MessageStatus.SENDING)
+        .filter(Q(sending_at__lte=cutoff) | Q(sending_at__isnull=True))
+        .order_by("id")[:5000]
+    )
+    by_channel: dict[str, list[Message]] = defaultdict(list)
+    for message in stuck:
+        by_channel[message.channel].append(message)
+
+    reconciled = 0
+    for channel, messages in by_channel.items():
+        kind, found = _provider_lookup(tenant=tenant, channel=channel, messages=messages)
+        for message in messages:
+            provider_id = found.get(message.ref)
+            if provider_id:
+                moved = _transition(
+                    message,
+                    from_status=MessageStatus.SENDING,
+                    to_status=MessageStatus.SENT,
+                    provider=kind,
+                    provider_message_id=provider_id,
+                    # The provider was called right after the claim, not at reconciliation.
+                    sent_at=message.sending_at or timezone.now(),
+                    error="",
+                )
+            else:
+                moved = _transition(
+                    message,
+                    from_status=MessageStatus.SENDING,
+                    to_status=MessageStatus.FAILED,
+                    error=STUCK_SEND_ERROR,
+                    failed_at=timezone.now(),
+                )
+            reconciled += moved
+    return reconciled
+
+
+def _provider_lookup(
+    *, tenant: Tenant, channel: str, messages: list[Message]
+) -> tuple[str, dict[str, str]]:
+    """The channel's provider kind and ref → provider id for the messages it knows. One bulk
+    lookup per channel, so a provider reading a log (the console outbox) reads it once."""
+    try:
+        kind, provider = provider_for(tenant=tenant, channel=channel)
+        return kind, provider.lookup_many(
+            [
+                OutgoingMessage(
+                    ref=message.ref,
+                    channel=message.channel,
+                    recipient=message.recipient,
+                    subject=message.subject,
+                    body=message.body,
+                    sender=provider.sender,
+                )
+                for message in messages
+            ]
+        )
+    except Exception:
+        # A lookup that fails cannot tell either; the messages fail with the "check by hand"
+        # reason rather than stay in `sending` forever.
+        logger.exception("provider lookup failed for %s messages of tenant %s", channel, tenant.pk)
+        return "", {}
 
 
 def provider_accounts_rotate_keys() -> int:

@@ -16,3 +16,13 @@ class TenantTask(Task):
         tenant = Tenant.objects.get(pk=tenant_id)
         with scope(tenant=tenant):
             return super().__call__(*args, tenant=tenant, **kwargs)
+
+    def retry(self, args=None, kwargs=None, **options):
+        # The request holds the loaded Tenant the body received, which cannot be serialised:
+        # retry with the tenant's id, as the task was first called.
+        if kwargs is None:
+            kwargs = dict(self.request.kwargs or {})
+            tenant = kwargs.pop("tenant", None)
+            if tenant is not None:
+                kwargs["tenant_id"] = tenant.pk
+        return super().retry(args=args, kwargs=kwargs, **options)

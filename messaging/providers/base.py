@@ -36,3 +36,20 @@ class Provider:
 
     def send(self, message: OutgoingMessage) -> SendResult:
         raise NotImplementedError
+
+    def lookup(self, message: OutgoingMessage) -> str | None:
+        """The provider's id for `message` if the provider has a record of it (matched by
+        `message.ref`), else None. None also means "cannot tell": the default, for providers
+        with no way to look a message up. Reconciliation calls this instead of `send` for a
+        message whose worker died mid-send, so it must never send anything."""
+        return None
+
+    def lookup_many(self, messages: list[OutgoingMessage]) -> dict[str, str]:
+        """`lookup` for several messages at once: ref → provider id for the ones found.
+        Providers whose records are cheaper to read in bulk override this."""
+        found = {}
+        for message in messages:
+            provider_id = self.lookup(message)
+            if provider_id:
+                found[message.ref] = provider_id
+        return found

@@ -34,3 +34,26 @@ class ConsoleProvider(Provider):
         with _lock, open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         return SendResult(provider_message_id=provider_id)
+
+    def lookup(self, message: OutgoingMessage) -> str | None:
+        return self.lookup_many([message]).get(message.ref)
+
+    def lookup_many(self, messages: list[OutgoingMessage]) -> dict[str, str]:
+        """Scan the outbox once for all the given messages: a line carrying the message's
+        console id means `send` got as far as writing it."""
+        wanted = {f"console-{message.ref}": message.ref for message in messages}
+        found: dict[str, str] = {}
+        path = settings.MESSAGING_OUTBOX_PATH
+        if not wanted or not path.exists():
+            return found
+        # No lock: lines are appended whole, and a stuck message is not being written now.
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    provider_id = json.loads(line).get("id")
+                except (ValueError, AttributeError):
+                    # A line cut short by a crash mid-write is not a complete record.
+                    continue
+                if provider_id in wanted:
+                    found[wanted[provider_id]] = provider_id
+        return found
