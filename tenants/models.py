@@ -85,6 +85,9 @@ class Tenant(models.Model):
     logo_url = models.URLField(blank=True, default="")
     payment_webhook_secret = models.CharField(max_length=64, default="", blank=True)
     last_evaluated_on = models.DateField(null=True, blank=True)
+    # When that evaluation ran: invoices created after it have not been seen by the engine
+    # yet, so their first evaluation starts at the ladder's current position (invariant 5).
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
 
     class Meta:

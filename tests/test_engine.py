@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
@@ -90,9 +91,8 @@ def test_d3_goes_on_every_listed_channel(tenant_a):
     monday, thursday = date(2026, 11, 30), date(2026, 12, 3)
     make_invoice(tenant_a, due=monday)
     tenant_a.last_evaluated_on = thursday - timedelta(days=1)  # not a first evaluation
+    tenant_a.last_evaluated_at = timezone.now()
     tenant_a.save()
-    with scopes_disabled():
-        Invoice.objects.update(first_evaluated_on=monday)
     evaluate(tenant_a, thursday)
     assert sorted(m.channel for m in messages_of(tenant_a)) == ["email", "whatsapp"]
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
@@ -15,7 +16,6 @@ from collections_app.models import (
     Dispatch,
     FollowUpTask,
     Interaction,
-    Invoice,
     InvoiceMessage,
     PaymentPromise,
     Segment,
@@ -68,9 +68,8 @@ def history(tenant, cust, *, late_days: list[int]):
 def test_promise_pauses_the_ladder_until_its_date_then_resumes(tenant_a):
     monday = date(2026, 11, 30)
     invoice = make_invoice(tenant_a, due=monday)
-    with scopes_disabled():
-        Invoice.objects.update(first_evaluated_on=monday)
     tenant_a.last_evaluated_on = monday
+    tenant_a.last_evaluated_at = timezone.now()
     tenant_a.save()
     with scope(tenant=tenant_a):
         promise_create(
@@ -220,9 +219,8 @@ def test_large_account_escalates_once(tenant_a):
     monday = date(2026, 11, 30)
     make_invoice(tenant_a, due=monday, amount="8000.00", customer=customer("BIG"))
     make_invoice(tenant_a, due=monday, amount="100.00", customer=customer("SMALL"))
-    with scopes_disabled():
-        Invoice.objects.update(first_evaluated_on=monday)
     tenant_a.last_evaluated_on = monday
+    tenant_a.last_evaluated_at = timezone.now()
     tenant_a.save()
     for day in range(1, 8):
         evaluate(tenant_a, date(2026, 12, day))
@@ -234,8 +232,6 @@ def test_large_account_escalates_once(tenant_a):
 
 def test_no_escalation_until_an_admin_sets_a_threshold(tenant_a):
     make_invoice(tenant_a, due=DAY - timedelta(days=3), amount="999999.00")
-    with scopes_disabled():
-        Invoice.objects.update(first_evaluated_on=DAY - timedelta(days=10))
     evaluate(tenant_a, DAY)
     with scopes_disabled():
         assert not FollowUpTask.objects.filter(origin="escalation").exists()

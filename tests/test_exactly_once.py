@@ -295,7 +295,13 @@ def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
 
 
 @pytest.mark.django_db
-def test_a_message_that_keeps_failing_ends_failed_after_the_last_retry(tenant_a, provider):
+def test_a_message_that_keeps_failing_ends_failed_after_the_last_retry(
+    tenant_a, provider, monkeypatch
+):
+    from config.celery import app
+
+    # Eager retries nest; with propagation on, the innermost Retry would surface here.
+    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
     message = queue_one(tenant_a)
     provider.side_effect = TransportError("503 from the provider", permanent=False)
     # Eager Celery runs each retry at once, nested; the outcome is read from the database.

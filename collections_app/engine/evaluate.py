@@ -129,6 +129,7 @@ def ladders_evaluate_many(
     `ladder_evaluate`, in one transaction and a few queries per group of tenants that share a
     calendar and an evaluation window. Results come in the order of `tenants`."""
     ids = [t.pk for t in tenants]
+    started = timezone.now()
     with transaction.atomic():
         locked = {t.pk: t for t in Tenant.objects.select_for_update().filter(pk__in=ids)}
         ordered = [locked[pk] for pk in ids if pk in locked]
@@ -151,9 +152,7 @@ def ladders_evaluate_many(
                 calendar = calendars[members[0].pk]
                 _evaluate_group(members, calendar, start, today, results, dry_run)
             if not dry_run:
-                Invoice.objects.filter(
-                    first_evaluated_on__isnull=True, status=InvoiceStatus.OPEN
-                ).update(first_evaluated_on=today)
+                Tenant.objects.filter(pk__in=locked).update(last_evaluated_at=started)
                 Tenant.objects.filter(pk__in=locked).exclude(last_evaluated_on__gte=today).update(
                     last_evaluated_on=today
                 )
@@ -207,6 +206,7 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
         ).values_list("invoice_id", "step__ladder_id", "step__offset_days", "step__day_kind")
     }
 
+    seen_until = {t.pk: t.last_evaluated_at for t in tenants}
     candidates: dict[int, list] = defaultdict(list)
     invoices: dict[int, Invoice] = {}
     for invoice in (
@@ -227,8 +227,9 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
             if invoice.status != InvoiceStatus.OPEN:
                 results[invoice.tenant_id].skipped[f"invoice_{invoice.status}"] += 1
                 continue
-            if invoice.first_evaluated_on is None and runs_on != today:
-                continue  # before the invoice's first evaluation: not caught up
+            last_run = seen_until[invoice.tenant_id]
+            if runs_on != today and (last_run is None or invoice.created_at >= last_run):
+                continue  # the invoice's first evaluation: missed days are not caught up
             invoices[invoice.pk] = invoice
             candidates[invoice.pk].append((runs_on, step))
     if not candidates:
