@@ -41,16 +41,15 @@ def behaviour_of(*, paid: int, late: int, avg_days_late: float | None) -> str:
     return Behaviour.SOMETIMES_LATE
 
 
-def customers_classify(*, tenant: Tenant | None, paid_since=None) -> int:
-    """Recompute customers' behaviour classes (all of them, or with `paid_since` only those
-    with an invoice paid since that date — the only ones whose class can have changed).
-    `tenant=None` works on every tenant of the active scope. Returns how many changed."""
+def customers_classify(*, tenant: Tenant | None, customer_ids=None) -> int:
+    """Recompute customers' behaviour classes: all of the active scope's, or `customer_ids`.
+    A class changes only when an invoice is paid, so payments call this for their customer;
+    a full run repairs data written around the services. Returns how many changed."""
     paid = Invoice.objects.filter(status=InvoiceStatus.PAID)
     customers = Customer.objects.all()
-    if paid_since is not None:
-        recent = Invoice.objects.filter(paid_on__gte=paid_since).values("customer_id")
-        paid = paid.filter(customer_id__in=recent)
-        customers = customers.filter(pk__in=recent)
+    if customer_ids is not None:
+        paid = paid.filter(customer_id__in=customer_ids)
+        customers = customers.filter(pk__in=customer_ids)
     stats = {
         row["customer_id"]: row
         for row in paid.values("customer_id").annotate(
@@ -110,7 +109,7 @@ def segments_assign(*, tenant: Tenant, classify: bool = True) -> int:
     """Put each customer (not placed by hand) in the first segment whose rule matches, else in
     none (the default ladder). Returns how many moved; each move is logged."""
     if classify:
-        customers_classify(tenant=tenant)
+        customers_classify(tenant=tenant, customer_ids=None)
     segments = list(Segment.objects.order_by("priority", "id"))
     rule_segments = [s for s in segments if s.rule.get("kind") != "manual"]
     amounts = (

@@ -27,6 +27,7 @@ from .models import (
     PromiseStatus,
 )
 from .money import format_money
+from .segments import customers_classify
 
 # DESIGN invariant 10: a payment recorded later than this after it happened is history.
 THANK_YOU_MAX_DELAY = timedelta(days=3)
@@ -246,6 +247,7 @@ def invoice_record_payment(
             PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN).update(
                 status=PromiseStatus.KEPT, resolved_at=now
             )
+            customers_classify(tenant=tenant, customer_ids=[invoice.customer_id])
             if now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
                 _queue_thank_you(tenant=tenant, invoice=invoice)
     return payment, True

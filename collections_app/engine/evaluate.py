@@ -39,7 +39,7 @@ from ..models import (
     StepKind,
 )
 from ..promises import promises_resolve
-from ..segments import customers_classify, open_amounts, segments_assign
+from ..segments import open_amounts, segments_assign
 from ..tasks_assignment import task_assigners
 
 MAX_CATCH_UP_DAYS = 31
@@ -160,13 +160,9 @@ def ladders_evaluate_many(
 
 
 def _prepare(tenants: list[Tenant], today: date) -> None:
-    """Before deciding: close promises whose date passed, refresh payment-behaviour classes
-    and, for tenants that have segments, each customer's segment."""
+    """Before deciding: close promises whose date passed and, for tenants that have segments,
+    put each customer in its segment (behaviour classes are kept current by payments)."""
     promises_resolve(tenant=None, today=today)
-    since = None
-    if all(t.last_evaluated_on for t in tenants):
-        since = min(t.last_evaluated_on for t in tenants)
-    customers_classify(tenant=None, paid_since=since)
     with_segments = set(Segment.objects.values_list("tenant_id", flat=True).distinct())
     for tenant in tenants:
         if tenant.pk in with_segments:
