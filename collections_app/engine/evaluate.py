@@ -41,6 +41,7 @@ from ..models import (
 from ..promises import promises_resolve
 from ..segments import open_amounts, segments_assign
 from ..tasks_assignment import task_assigners
+from .bulk import bulk_insert
 
 MAX_CATCH_UP_DAYS = 31
 # How far a step day can drift from "effective due + offset" (send-day moves, business days).
@@ -354,22 +355,20 @@ ESCALATION_TITLES = {
 
 def _write(tenants: dict[int, Tenant], plan: list[dict], today: date, results) -> None:
     now = timezone.now()
-    dispatches = Dispatch.objects.bulk_create(
-        (
-            Dispatch(
-                tenant_id=item["invoice"].tenant_id,
-                invoice=item["invoice"],
-                step=item["step"],
-                scheduled_for=item["runs_on"],
-                evaluated_on=today,
-                status=item["status"],
-                reason=item["reason"],
-                created_at=now,
-            )
-            for item in plan
-        ),
-        batch_size=2000,
-    )
+    dispatches = [
+        Dispatch(
+            tenant_id=item["invoice"].tenant_id,
+            invoice=item["invoice"],
+            step=item["step"],
+            scheduled_for=item["runs_on"],
+            evaluated_on=today,
+            status=item["status"],
+            reason=item["reason"],
+            created_at=now,
+        )
+        for item in plan
+    ]
+    bulk_insert(Dispatch, dispatches)
     assigners = (
         task_assigners(tenants=tenants.values())
         if any(item["status"] == DispatchStatus.TASK for item in plan)
@@ -467,16 +466,16 @@ def _write(tenants: dict[int, Tenant], plan: list[dict], today: date, results) -
             )
             result.tasks += 1
 
-    Message.objects.bulk_create(messages.values(), batch_size=2000)
-    InvoiceMessage.objects.bulk_create(
-        (
+    bulk_insert(Message, list(messages.values()))
+    bulk_insert(
+        InvoiceMessage,
+        [
             InvoiceMessage(tenant_id=inv.tenant_id, message=m, invoice=inv, dispatch=d)
             for m, inv, d in links
-        ),
-        batch_size=2000,
+        ],
     )
-    FollowUpTask.objects.bulk_create(tasks, batch_size=2000)
-    Interaction.objects.bulk_create(interactions, batch_size=2000)
+    bulk_insert(FollowUpTask, tasks)
+    bulk_insert(Interaction, interactions)
     by_tenant: dict[int, list[int]] = defaultdict(list)
     for message in messages.values():
         by_tenant[message.tenant_id].append(message.pk)
