@@ -9,7 +9,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,7 +34,26 @@ from .models import (
 )
 from .selectors import metrics_with_previous
 
-CHANNELS = [c.value for c in Channel]
+
+class ScopedQuerysetMixin:
+    """A related field whose choices are read from the tenant scope when the field is used
+    (validating a request), not when the serializer is built — the OpenAPI schema builds
+    serializers outside any tenant scope."""
+
+    def __init__(self, model, **kwargs):
+        self.scoped_model = model
+        super().__init__(queryset=model.objects.none(), **kwargs)
+
+    def get_queryset(self):
+        return self.scoped_model.objects.all()
+
+
+class TenantPrimaryKeyField(ScopedQuerysetMixin, serializers.PrimaryKeyRelatedField):
+    pass
+
+
+class TenantSlugField(ScopedQuerysetMixin, serializers.SlugRelatedField):
+    pass
 
 
 def _phone(value: str) -> str:
@@ -52,10 +71,10 @@ def _phone(value: str) -> str:
 class CustomerSerializer(serializers.ModelSerializer):
     external_id = serializers.CharField(max_length=100)
     preferred_channels = serializers.ListField(
-        child=serializers.ChoiceField(CHANNELS), required=False
+        child=serializers.ChoiceField(Channel.choices), required=False
     )
     opted_out_channels = serializers.ListField(
-        child=serializers.ChoiceField(CHANNELS), required=False
+        child=serializers.ChoiceField(Channel.choices), required=False
     )
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
 
@@ -83,9 +102,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     def get_fields(self):
         fields = super().get_fields()
         # Setting a segment by hand pins the customer there; null hands it back to the rules.
-        fields["segment"] = serializers.PrimaryKeyRelatedField(
-            queryset=Segment.objects.all(), allow_null=True, required=False
-        )
+        fields["segment"] = TenantPrimaryKeyField(Segment, allow_null=True, required=False)
         return fields
 
     def validate_document(self, value):
@@ -108,6 +125,7 @@ class InlineCustomerSerializer(CustomerSerializer):
         extra_kwargs = {"name": {"required": False}}
 
 
+@extend_schema_field(InlineCustomerSerializer)
 class CustomerField(serializers.Field):
     """`customer`: an object (upserted by external_id) or an existing customer's external_id."""
 
@@ -185,9 +203,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
 
 class PaymentSerializer(serializers.ModelSerializer):
-    invoice = serializers.SlugRelatedField(
-        slug_field="external_id", queryset=Invoice.objects.none()
-    )
+    invoice = TenantSlugField(Invoice, slug_field="external_id")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     paid_at = serializers.DateTimeField(required=False)
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
@@ -196,11 +212,6 @@ class PaymentSerializer(serializers.ModelSerializer):
         model = Payment
         fields = ["id", "invoice", "amount", "paid_at", "external_id", "source", "created_at"]
         read_only_fields = ["id", "source", "created_at"]
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["invoice"].queryset = Invoice.objects.all()
-        return fields
 
     def validate_paid_at(self, value):
         if value > timezone.now() + timedelta(minutes=5):
@@ -291,7 +302,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 class LadderStepSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(required=False)
-    channels = serializers.ListField(child=serializers.ChoiceField(CHANNELS), required=False)
+    channels = serializers.ListField(child=serializers.ChoiceField(Channel.choices), required=False)
     offset_days = serializers.IntegerField(min_value=-365, max_value=365)
 
     class Meta:
@@ -341,7 +352,7 @@ BEHAVIOURS = {"new", "on_time", "sometimes_late", "chronically_late"}
 
 
 class SegmentSerializer(serializers.ModelSerializer):
-    ladder = serializers.PrimaryKeyRelatedField(queryset=Ladder.objects.none())
+    ladder = TenantPrimaryKeyField(Ladder)
 
     class Meta:
         model = Segment
@@ -374,11 +385,6 @@ class SegmentSerializer(serializers.ModelSerializer):
         if others.exists():
             raise serializers.ValidationError(_("Another segment has this name."))
         return name
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["ladder"].queryset = Ladder.objects.all()
-        return fields
 
 
 class OneOrManyCreateMixin:

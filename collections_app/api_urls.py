@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import api
+from . import api, api_engine
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,5 +16,11 @@ router.register("segments", api.SegmentViewSet, basename="segment")
 
 urlpatterns = [
     path("metrics/", api.MetricsView.as_view(), name="api-metrics"),
+    path(
+        "invoices/<int:pk>/explain/",
+        api_engine.InvoiceExplainView.as_view(),
+        name="api-invoice-explain",
+    ),
+    path("forecast/", api_engine.ForecastView.as_view(), name="api-forecast"),
     *router.urls,
 ]

@@ -133,9 +133,6 @@ class Invoice(models.Model):
     external_payment_url = models.URLField(max_length=500, blank=True, default="")
     disputed = models.BooleanField(default=False)
     paused_until = models.DateField(null=True, blank=True)
-    # Set by the first daily evaluation that saw the invoice: before it, missed steps are not
-    # caught up (DESIGN invariant 5).
-    first_evaluated_on = models.DateField(null=True, blank=True)
     agreement = models.ForeignKey(
         "Agreement", null=True, blank=True, on_delete=models.SET_NULL, related_name="instalments"
     )
@@ -293,6 +290,7 @@ class DispatchStatus(models.TextChoices):
 
 SKIP_REASONS = {
     "superseded": _("A later step was due (catch-up sends only the latest)"),
+    "promise_open": _("A promise to pay is open"),
     "disputed": _("Invoice disputed"),
     "paused": _("Ladder paused"),
     "below_min_amount": _("Amount below the step's minimum"),
