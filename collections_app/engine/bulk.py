@@ -4,7 +4,9 @@ On PostgreSQL the rows go in with COPY, after taking their ids from the table's 
 round trip (so the caller can link rows to each other, as bulk_create allows); elsewhere this is
 Django's bulk_create. Model defaults and `auto_now` fields are applied the same way."""
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
+from operator import attrgetter
 
 from django.db import connection, models
 
@@ -38,3 +40,14 @@ def bulk_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def _getter(field: models.Field) -> Callable:
+    """The value COPY writes for a field: plain attributes go as they are (psycopg adapts
+    dates, decimals and booleans itself); JSON is serialised; auto_now fields are stamped."""
+    if isinstance(field, models.JSONField):
+        get = attrgetter(field.attname)
+        return lambda obj: json.dumps(get(obj))
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return lambda obj: field.pre_save(obj, True)
+    return attrgetter(field.attname)

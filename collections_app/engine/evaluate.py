@@ -47,7 +47,7 @@ MAX_CATCH_UP_DAYS = 31
 # How far a step day can drift from "effective due + offset" (send-day moves, business days).
 _DRIFT = 12
 # Tenants evaluated in one transaction: bounds memory and lock time, whatever the portfolio.
-BATCH_TENANTS = 100
+BATCH_TENANTS = 250
 
 
 @dataclass
