@@ -106,7 +106,9 @@ def test_promise_cancels_queued_reminders_and_payment_keeps_it(tenant_a):
         assert PaymentPromise.objects.get().status == "kept"
 
 
-@pytest.mark.parametrize("days, message", [(0, "after today"), (45, "at most 30 days")])
+@pytest.mark.parametrize(
+    "days, message", [(0, "depois de hoje"), (45, "no máximo daqui a 30 dias")]
+)
 def test_promise_date_is_validated(tenant_a, days, message):
     invoice = make_invoice(tenant_a, due=DAY)
     with scope(tenant=tenant_a), pytest.raises(PromiseError, match=message):
