@@ -20,7 +20,7 @@ from tenants.selectors import tenant_today
 
 from . import services
 from .documents import document_normalize
-from .ladders import LadderError, ladder_save
+from .ladders import STEP_FIELDS, LadderError, ladder_save
 from .message_context import payment_url
 from .models import (
     Customer,
@@ -307,19 +307,7 @@ class LadderStepSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LadderStep
-        fields = [
-            "id",
-            "offset_days",
-            "day_kind",
-            "kind",
-            "channels",
-            "channel_mode",
-            "template_key",
-            "task_title",
-            "min_amount",
-            "skip_while_promise",
-            "active",
-        ]
+        fields = ["id", *STEP_FIELDS]
 
 
 class LadderSerializer(serializers.ModelSerializer):
