@@ -15,6 +15,7 @@ from tenants.models import Tenant
 from .calendar import BusinessCalendar
 from .models import (
     Customer,
+    FollowUpTask,
     Interaction,
     InteractionKind,
     Invoice,
@@ -25,6 +26,7 @@ from .models import (
     PaymentPromise,
     PaymentSource,
     PromiseStatus,
+    TaskStatus,
 )
 from .money import format_money
 from .segments import customers_classify
@@ -248,6 +250,10 @@ def invoice_record_payment(
                 status=PromiseStatus.KEPT, resolved_at=now
             )
             customers_classify(tenant=tenant, customer_ids=[invoice.customer_id])
+            # The ladder's calls about this invoice have nothing left to ask for.
+            FollowUpTask.objects.filter(
+                invoice=invoice, status=TaskStatus.OPEN, origin__in=["step", "escalation"]
+            ).update(status=TaskStatus.CANCELLED, completed_at=now)
             if now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
                 _queue_thank_you(tenant=tenant, invoice=invoice)
     return payment, True

@@ -107,6 +107,15 @@ def test_d15_creates_a_follow_up_task_not_a_message(tenant_a):
     assert task.due_on == TODAY
 
 
+def test_payment_cancels_the_ladders_open_call_task(tenant_a):
+    invoice = make_invoice(tenant_a, due=TODAY - timedelta(days=15))
+    evaluate(tenant_a, TODAY)
+    with scope(tenant=tenant_a):
+        invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=invoice.amount)
+        task = FollowUpTask.objects.get()
+    assert task.status == "cancelled" and task.completed_at is not None
+
+
 def test_paid_and_cancelled_invoices_are_skipped(tenant_a):
     paid = make_invoice(tenant_a, due=TODAY)
     cancelled = make_invoice(tenant_a, due=TODAY)

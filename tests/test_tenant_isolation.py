@@ -21,10 +21,10 @@ DAY = date(2026, 12, 2)
 def b_objects(tenant_b):
     """One of everything in tenant B."""
     invoice = make_invoice(tenant_b, external_id="B-INV", due=DAY - timedelta(days=15))
-    make_invoice(tenant_b, external_id="B-INV-2", due=DAY)
+    second = make_invoice(tenant_b, external_id="B-INV-2", due=DAY)
     with scope(tenant=tenant_b):
         ladder_evaluate(tenant=tenant_b, today=DAY)
-        payment, _ = invoice_record_payment(tenant=tenant_b, invoice=invoice, amount=invoice.amount)
+        payment, _ = invoice_record_payment(tenant=tenant_b, invoice=second, amount=second.amount)
         ladder = Ladder.objects.get()
         segment = Segment.objects.create(tenant=tenant_b, name="VIP", ladder=ladder)
         return {
