@@ -369,11 +369,8 @@ def _write(tenants: dict[int, Tenant], plan: list[dict], today: date, results) -
         for item in plan
     ]
     bulk_insert(Dispatch, dispatches)
-    assigners = (
-        task_assigners(tenants=tenants.values())
-        if any(item["status"] == DispatchStatus.TASK for item in plan)
-        else {}
-    )
+    # Two queries for the whole batch, whether the day makes step or escalation tasks.
+    assigners = task_assigners(tenants=tenants.values())
     escalations = {
         tenant_id: _escalation_check(
             tenant, [i for i in plan if i["invoice"].tenant_id == tenant_id]
@@ -387,11 +384,7 @@ def _write(tenants: dict[int, Tenant], plan: list[dict], today: date, results) -
     links, tasks, interactions = [], [], []
 
     def task(invoice, dispatch, title, origin, step_label, kind):
-        assigner = assigners.get(invoice.tenant_id)
-        if assigner is None:
-            assigners[invoice.tenant_id] = assigner = task_assigners(
-                tenants=[tenants[invoice.tenant_id]]
-            )[invoice.tenant_id]
+        assigner = assigners[invoice.tenant_id]
         tasks.append(
             FollowUpTask(
                 tenant_id=invoice.tenant_id,
