@@ -89,13 +89,15 @@ class Customer(models.Model):
         """The customer's address on a channel, or "" when they cannot be reached there."""
         if channel in (self.opted_out_channels or []):
             return ""
-        if channel == Channel.EMAIL:
-            return self.email
-        if channel == Channel.SMS:
-            return self.phone
-        if channel == Channel.WHATSAPP:
-            return self.whatsapp or self.phone
-        return ""
+        return contact_addresses(email=self.email, phone=self.phone, whatsapp=self.whatsapp).get(
+            channel, ""
+        )
+
+
+def contact_addresses(*, email: str, phone: str, whatsapp: str) -> dict[str, str]:
+    """Where a customer can be reached on each channel, before opt-outs: WhatsApp falls back to
+    the phone number."""
+    return {Channel.EMAIL: email, Channel.SMS: phone, Channel.WHATSAPP: whatsapp or phone}
 
 
 class InvoiceStatus(models.TextChoices):

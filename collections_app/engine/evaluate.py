@@ -11,25 +11,24 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 
-from messaging.models import Message, MessagePurpose, MessageStatus, Template
+from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_ref
 from messaging.services import messages_enqueue
 from tenants.models import Tenant
 
 from ..calendar import BusinessCalendar
 from ..models import (
-    ChannelMode,
     DayKind,
     Dispatch,
     DispatchStatus,
     FollowUpTask,
     Interaction,
     InteractionKind,
-    Invoice,
     InvoiceMessage,
     InvoiceStatus,
     LadderStep,
@@ -37,11 +36,14 @@ from ..models import (
     PromiseStatus,
     Segment,
     StepKind,
+    contact_addresses,
 )
 from ..promises import promises_resolve
 from ..segments import open_amounts, segments_assign
 from ..tasks_assignment import task_assigners
-from .bulk import bulk_insert
+from .bulk import insert_rows
+from .channels import channels_pick
+from .due import DueInvoice, due_rows
 
 MAX_CATCH_UP_DAYS = 31
 # How far a step day can drift from "effective due + offset" (send-day moves, business days).
@@ -171,11 +173,21 @@ def _prepare(tenants: list[Tenant], today: date) -> None:
                 segments_assign(tenant=tenant, classify=False)
 
 
+class Decision(NamedTuple):
+    """What the day does with one invoice × step; `channels` holds (channel, address,
+    template) for a queued message step."""
+
+    invoice: DueInvoice
+    step: LadderStep
+    runs_on: date
+    status: str
+    reason: str = ""
+    channels: tuple = ()
+
+
 def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
     tenant_ids = [t.pk for t in tenants]
-    steps = list(
-        LadderStep.objects.filter(tenant_id__in=tenant_ids, active=True).select_related("ladder")
-    )
+    steps = list(LadderStep.objects.filter(tenant_id__in=tenant_ids, active=True))
     # (offset, day kind) → {effective due date: day the step runs}
     shapes = {
         shape: _due_dates(*shape, calendar, start, today)
@@ -187,52 +199,24 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
             by_due[due].append((shape, runs_on))
     if not by_due:
         return
-    steps_by_slot: dict[tuple, LadderStep] = {}
-    default_ladder: dict[int, int] = {}
-    for step in steps:
-        steps_by_slot[(step.ladder_id, step.offset_days, step.day_kind)] = step
-        if step.ladder.is_default:
-            default_ladder[step.tenant_id] = step.ladder_id
-    segment_ladder = dict(
-        Segment.objects.filter(tenant_id__in=tenant_ids).values_list("id", "ladder_id")
-    )
-    done = {
-        (invoice_id, ladder_id, offset, kind)
-        for invoice_id, ladder_id, offset, kind in Dispatch.objects.filter(
-            tenant_id__in=tenant_ids, invoice__effective_due_date__in=by_due
-        ).values_list("invoice_id", "step__ladder_id", "step__offset_days", "step__day_kind")
-    }
-
-    seen_until = {t.pk: t.last_evaluated_at for t in tenants}
+    steps_by_id = {step.pk: step for step in steps}
+    slots = [
+        (offset, kind, due, runs_on)
+        for due, shapes_due in by_due.items()
+        for (offset, kind), runs_on in shapes_due
+    ]
     candidates: dict[int, list] = defaultdict(list)
-    invoices: dict[int, Invoice] = {}
-    for invoice in (
-        Invoice.objects.filter(tenant_id__in=tenant_ids, effective_due_date__in=by_due)
-        .select_related("customer")
-        .iterator(chunk_size=5000)
-    ):
-        customer = invoice.customer
-        ladder_id = (
-            segment_ladder.get(customer.segment_id)
-            if customer.segment_id
-            else default_ladder.get(invoice.tenant_id)
-        )
-        for (offset, kind), runs_on in by_due[invoice.effective_due_date]:
-            step = steps_by_slot.get((ladder_id, offset, kind))
-            if step is None or (invoice.pk, ladder_id, offset, kind) in done:
-                continue
-            if invoice.status != InvoiceStatus.OPEN:
-                results[invoice.tenant_id].skipped[f"invoice_{invoice.status}"] += 1
-                continue
-            last_run = seen_until[invoice.tenant_id]
-            if runs_on != today and (last_run is None or invoice.created_at >= last_run):
-                continue  # the invoice's first evaluation: missed days are not caught up
-            invoices[invoice.pk] = invoice
-            candidates[invoice.pk].append((runs_on, step))
+    invoices: dict[int, DueInvoice] = {}
+    for invoice, step_id, runs_on in due_rows(tenant_ids=tenant_ids, slots=slots, today=today):
+        if invoice.status != InvoiceStatus.OPEN:
+            results[invoice.tenant_id].skipped[f"invoice_{invoice.status}"] += 1
+            continue
+        invoices[invoice.id] = invoice
+        candidates[invoice.id].append((runs_on, steps_by_id[step_id]))
     if not candidates:
         return
 
-    templates = _templates(tenants)
+    templates = _Templates(tenants)
     promised = set(
         PaymentPromise.objects.filter(
             tenant_id__in=tenant_ids,
@@ -243,39 +227,43 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
     )
     plan = _plan(candidates, invoices, templates, today, promised)
     if dry_run:
-        for item in plan:
-            result = results[item["invoice"].tenant_id]
-            if item["status"] == DispatchStatus.SKIPPED:
-                result.skipped[item["reason"]] += 1
+        for decision in plan:
+            result = results[decision.invoice.tenant_id]
+            if decision.status == DispatchStatus.SKIPPED:
+                result.skipped[decision.reason] += 1
             else:
                 result.created += 1
-                result.messages += len(item["channels"])
-                result.tasks += item["status"] == DispatchStatus.TASK
+                result.messages += len(decision.channels)
+                result.tasks += decision.status == DispatchStatus.TASK
             result.planned.append(
                 {
-                    "invoice": item["invoice"].external_id,
-                    "step": item["step"].label,
-                    "status": str(item["status"]),
-                    "reason": item["reason"],
-                    "channels": [c for c, _addr, _t in item["channels"]],
+                    "invoice": decision.invoice.external_id,
+                    "step": decision.step.label,
+                    "status": str(decision.status),
+                    "reason": decision.reason,
+                    "channels": [c for c, _addr, _t in decision.channels],
                 }
             )
         return
     _write({t.pk: t for t in tenants}, plan, today, results)
 
 
-def _templates(tenants: list[Tenant]) -> dict[tuple[int, str, str], Template]:
-    """(tenant, key, channel) → template, in the tenant's locale when it has one."""
-    locale = {t.pk: t.locale for t in tenants}
-    found: dict[tuple[int, str, str], Template] = {}
-    for template in Template.objects.filter(tenant_id__in=locale):
-        key = (template.tenant_id, template.key, template.channel)
-        if template.locale == locale[template.tenant_id] or key not in found:
-            found[key] = template
-    return found
+class _Templates:
+    """A group's templates: (tenant, key, channel) → template, in the tenant's locale when it
+    has one, else any; and per tenant the (key, channel) pairs it has."""
+
+    def __init__(self, tenants: list[Tenant]):
+        locale = {t.pk: t.locale for t in tenants}
+        self.found: dict[tuple[int, str, str], Template] = {}
+        self.keys: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for template in Template.objects.filter(tenant_id__in=locale):
+            key = (template.tenant_id, template.key, template.channel)
+            if template.locale == locale[template.tenant_id] or key not in self.found:
+                self.found[key] = template
+            self.keys[template.tenant_id].add((template.key, template.channel))
 
 
-def _plan(candidates, invoices, templates, today, promised) -> list[dict]:
+def _plan(candidates, invoices, templates, today, promised) -> list[Decision]:
     plan = []
     for invoice_id, options in candidates.items():
         options.sort(key=lambda o: (o[0], o[1].offset_days))
@@ -283,68 +271,48 @@ def _plan(candidates, invoices, templates, today, promised) -> list[dict]:
         *missed, (runs_on, step) = options
         for missed_on, missed_step in missed:
             plan.append(
-                _item(invoice, missed_step, missed_on, DispatchStatus.SKIPPED, "superseded")
+                Decision(invoice, missed_step, missed_on, DispatchStatus.SKIPPED, "superseded")
             )
         plan.append(_decide(invoice, step, runs_on, templates, today, promised))
     return plan
 
 
-def _item(invoice, step, runs_on, status, reason="", channels=()) -> dict:
-    return {
-        "invoice": invoice,
-        "step": step,
-        "runs_on": runs_on,
-        "status": status,
-        "reason": reason,
-        "channels": list(channels),
-    }
-
-
-def _channel_order(step: LadderStep, customer) -> list[str]:
-    """The step's channels, the customer's preferred ones first when the step falls back."""
-    channels = list(step.channels)
-    if step.channel_mode == ChannelMode.FALLBACK and customer.preferred_channels:
-        preferred = [c for c in customer.preferred_channels if c in channels]
-        channels = preferred + [c for c in channels if c not in preferred]
-    return channels
-
-
-def _decide(invoice: Invoice, step: LadderStep, runs_on, templates, today, promised) -> dict:
-    customer = invoice.customer
+def _decide(
+    invoice: DueInvoice, step: LadderStep, runs_on: date, templates: _Templates, today, promised
+) -> Decision:
     skip = None
     if invoice.disputed:
         skip = "disputed"
-    elif step.skip_while_promise and invoice.pk in promised:
+    elif step.skip_while_promise and invoice.id in promised:
         skip = "promise_open"
     elif (invoice.paused_until and invoice.paused_until >= today) or (
-        customer.paused_until and customer.paused_until >= today
+        invoice.customer_paused_until and invoice.customer_paused_until >= today
     ):
         skip = "paused"
     elif step.min_amount is not None and invoice.amount_due < step.min_amount:
         skip = "below_min_amount"
     if skip:
-        return _item(invoice, step, runs_on, DispatchStatus.SKIPPED, skip)
+        return Decision(invoice, step, runs_on, DispatchStatus.SKIPPED, skip)
     if step.kind == StepKind.TASK:
-        return _item(invoice, step, runs_on, DispatchStatus.TASK)
+        return Decision(invoice, step, runs_on, DispatchStatus.TASK)
 
-    chosen, reasons = [], []
-    for channel in _channel_order(step, customer):
-        address = customer.address_for(channel)
-        template = templates.get((invoice.tenant_id, step.template_key, channel))
-        if channel in (customer.opted_out_channels or []):
-            reasons.append("opted_out")
-        elif not address:
-            reasons.append("no_contact")
-        elif template is None:
-            reasons.append("no_template")
-        else:
-            chosen.append((channel, address, template))
-            if step.channel_mode == ChannelMode.FALLBACK:
-                break
+    addresses = contact_addresses(
+        email=invoice.email, phone=invoice.phone, whatsapp=invoice.whatsapp
+    )
+    chosen, reason = channels_pick(
+        step=step,
+        preferred=invoice.preferred_channels,
+        opted_out=invoice.opted_out_channels,
+        reachable=addresses,
+        templates=templates.keys.get(invoice.tenant_id, ()),
+    )
     if not chosen:
-        reason = reasons[0] if len(set(reasons)) == 1 else "no_reachable_channel"
-        return _item(invoice, step, runs_on, DispatchStatus.SKIPPED, reason)
-    return _item(invoice, step, runs_on, DispatchStatus.QUEUED, channels=chosen)
+        return Decision(invoice, step, runs_on, DispatchStatus.SKIPPED, reason)
+    channels = tuple(
+        (c, addresses[c], templates.found[(invoice.tenant_id, step.template_key, c)])
+        for c in chosen
+    )
+    return Decision(invoice, step, runs_on, DispatchStatus.QUEUED, channels=channels)
 
 
 ESCALATION_TITLES = {
@@ -352,145 +320,173 @@ ESCALATION_TITLES = {
     "chronic_late": "Cliente com atrasos frequentes: fazer contato pessoal",
 }
 
+DISPATCH_FIELDS = (
+    "tenant_id",
+    "invoice_id",
+    "step_id",
+    "scheduled_for",
+    "evaluated_on",
+    "status",
+    "reason",
+    "created_at",
+)
+MESSAGE_FIELDS = (
+    "tenant_id",
+    "channel",
+    "recipient",
+    "template_id",
+    "purpose",
+    "status",
+    "subject",
+    "ref",
+    "created_at",
+)
+LINK_FIELDS = ("tenant_id", "message_id", "invoice_id", "dispatch_id")
+TASK_FIELDS = (
+    "tenant_id",
+    "customer_id",
+    "invoice_id",
+    "dispatch_id",
+    "title",
+    "origin",
+    "assignee_id",
+    "due_on",
+    "created_at",
+)
+INTERACTION_FIELDS = (
+    "tenant_id",
+    "customer_id",
+    "invoice_id",
+    "kind",
+    "occurred_at",
+    "summary",
+    "data",
+)
 
-def _write(tenants: dict[int, Tenant], plan: list[dict], today: date, results) -> None:
+
+def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, results) -> None:
+    """Write the day's ledger rows, messages with their invoice links, and tasks with their
+    timeline entries, as plain rows; then queue the messages' sends in batches."""
     now = timezone.now()
-    dispatches = [
-        Dispatch(
-            tenant_id=item["invoice"].tenant_id,
-            invoice=item["invoice"],
-            step=item["step"],
-            scheduled_for=item["runs_on"],
-            evaluated_on=today,
-            status=item["status"],
-            reason=item["reason"],
-            created_at=now,
-        )
-        for item in plan
-    ]
-    bulk_insert(Dispatch, dispatches)
+    dispatch_ids = insert_rows(
+        Dispatch,
+        DISPATCH_FIELDS,
+        [
+            (inv.tenant_id, inv.id, d.step.pk, d.runs_on, today, d.status, d.reason, now)
+            for d in plan
+            for inv in (d.invoice,)
+        ],
+    )
     # Two queries for the whole batch, whether the day makes step or escalation tasks.
     assigners = task_assigners(tenants=tenants.values())
     escalations = {
-        tenant_id: _escalation_check(
-            tenant, [i for i in plan if i["invoice"].tenant_id == tenant_id]
-        )
+        tenant_id: _escalation_check(tenant, [d for d in plan if d.invoice.tenant_id == tenant_id])
         for tenant_id, tenant in tenants.items()
         if tenant.escalation_amount is not None or tenant.escalate_chronic_late
     }
     # One message per (invoice, step, channel), or per (customer, step, channel) when the
     # tenant sends one message per customer: the ledger still has a row per invoice × step.
-    messages: dict[tuple, Message] = {}
-    links, tasks, interactions = [], [], []
+    message_index: dict[tuple, int] = {}
+    messages, links, tasks, interactions = [], [], [], []
 
-    def task(invoice, dispatch, title, origin, step_label, kind):
-        assigner = assigners[invoice.tenant_id]
+    def task(invoice: DueInvoice, dispatch_id, title, origin, step_label, kind):
         tasks.append(
-            FollowUpTask(
-                tenant_id=invoice.tenant_id,
-                customer_id=invoice.customer_id,
-                invoice=invoice,
-                dispatch=dispatch,
-                title=title,
-                origin=origin,
-                due_on=today,
-                assignee_id=assigner.next(),
-                created_at=now,
+            (
+                invoice.tenant_id,
+                invoice.customer_id,
+                invoice.id,
+                dispatch_id,
+                title,
+                origin,
+                assigners[invoice.tenant_id].next(),
+                today,
+                now,
             )
         )
         interactions.append(
-            Interaction(
-                tenant_id=invoice.tenant_id,
-                customer_id=invoice.customer_id,
-                invoice=invoice,
-                kind=kind,
-                occurred_at=now,
-                summary=title[:300],
-                data={"step": step_label},
+            (
+                invoice.tenant_id,
+                invoice.customer_id,
+                invoice.id,
+                kind,
+                now,
+                title[:300],
+                {"step": step_label},
             )
         )
 
-    for item, dispatch in zip(plan, dispatches, strict=True):
-        invoice, step, status = item["invoice"], item["step"], item["status"]
+    for decision, dispatch_id in zip(plan, dispatch_ids, strict=True):
+        invoice, step, status = decision.invoice, decision.step, decision.status
         result = results[invoice.tenant_id]
         result.created += 1
         if status == DispatchStatus.SKIPPED:
             # The ledger row keeps the reason; the invoice page and `explain` show it.
-            result.skipped[item["reason"]] += 1
+            result.skipped[decision.reason] += 1
             continue
         if status == DispatchStatus.TASK:
-            task(
-                invoice,
-                dispatch,
-                step.task_title or step.label,
-                "step",
-                step.label,
-                InteractionKind.TASK,
-            )
+            title = step.task_title or step.label
+            task(invoice, dispatch_id, title, "step", step.label, InteractionKind.TASK)
             result.tasks += 1
         else:
             tenant = tenants[invoice.tenant_id]
-            owner = invoice.customer_id if tenant.one_message_per_customer else invoice.pk
-            for channel, address, template in item["channels"]:
+            owner = invoice.customer_id if tenant.one_message_per_customer else invoice.id
+            for channel, address, template in decision.channels:
                 key = (owner, step.pk, channel)
-                if key not in messages:
-                    messages[key] = Message(
-                        tenant_id=invoice.tenant_id,
-                        channel=channel,
-                        recipient=address,
-                        template=template,
-                        purpose=MessagePurpose.REMINDER,
-                        status=MessageStatus.QUEUED,
-                        subject=template.subject,
-                        created_at=now,
+                index = message_index.get(key)
+                if index is None:
+                    index = message_index[key] = len(messages)
+                    messages.append(
+                        (
+                            invoice.tenant_id,
+                            channel,
+                            address,
+                            template.pk,
+                            MessagePurpose.REMINDER,
+                            MessageStatus.QUEUED,
+                            template.subject,
+                            new_message_ref(),
+                            now,
+                        )
                     )
                     result.messages += 1
-                links.append((messages[key], invoice, dispatch))
+                links.append((invoice.tenant_id, index, invoice.id, dispatch_id))
         check = escalations.get(invoice.tenant_id)
         reason = check(invoice, step) if check else None
         if reason:
-            task(
-                invoice,
-                None,
-                ESCALATION_TITLES[reason],
-                "escalation",
-                step.label,
-                InteractionKind.ESCALATION,
-            )
+            title = ESCALATION_TITLES[reason]
+            task(invoice, None, title, "escalation", step.label, InteractionKind.ESCALATION)
             result.tasks += 1
 
-    bulk_insert(Message, list(messages.values()))
-    bulk_insert(
+    message_ids = insert_rows(Message, MESSAGE_FIELDS, messages)
+    insert_rows(
         InvoiceMessage,
-        [
-            InvoiceMessage(tenant_id=inv.tenant_id, message=m, invoice=inv, dispatch=d)
-            for m, inv, d in links
-        ],
+        LINK_FIELDS,
+        [(tenant_id, message_ids[i], inv, d) for tenant_id, i, inv, d in links],
     )
-    bulk_insert(FollowUpTask, tasks)
-    bulk_insert(Interaction, interactions)
+    insert_rows(FollowUpTask, TASK_FIELDS, tasks)
+    insert_rows(Interaction, INTERACTION_FIELDS, interactions)
     by_tenant: dict[int, list[int]] = defaultdict(list)
-    for message in messages.values():
-        by_tenant[message.tenant_id].append(message.pk)
-    for tenant_id, message_ids in by_tenant.items():
-        messages_enqueue(tenant=tenants[tenant_id], message_ids=message_ids)
+    for row, message_id in zip(messages, message_ids, strict=True):
+        by_tenant[row[0]].append(message_id)
+    for tenant_id, ids in by_tenant.items():
+        messages_enqueue(tenant=tenants[tenant_id], message_ids=ids)
 
 
-def _escalation_check(tenant: Tenant, plan: list[dict]) -> Callable:
+def _escalation_check(tenant: Tenant, plan: list[Decision]) -> Callable:
     """Whether an overdue step should also hand the invoice to a person: large accounts (open
     amount at or above the tenant's threshold) and, if the tenant chose so, chronic late
     payers — once per invoice."""
-    overdue = [item["invoice"] for item in plan if item["step"].offset_days > 0]
+    overdue = [d.invoice for d in plan if d.step.offset_days > 0]
     customer_ids = {inv.customer_id for inv in overdue}
     amounts = open_amounts(customer_ids=customer_ids) if tenant.escalation_amount else {}
     already = set(
         FollowUpTask.objects.filter(
-            origin="escalation", invoice_id__in=[inv.pk for inv in overdue]
+            origin="escalation", invoice_id__in=[inv.id for inv in overdue]
         ).values_list("invoice_id", flat=True)
     )
 
-    def check(invoice: Invoice, step: LadderStep) -> str | None:
-        if step.offset_days <= 0 or invoice.pk in already:
+    def check(invoice: DueInvoice, step: LadderStep) -> str | None:
+        if step.offset_days <= 0 or invoice.id in already:
             return None
         reason = None
         if (
@@ -498,10 +494,10 @@ def _escalation_check(tenant: Tenant, plan: list[dict]) -> Callable:
             and amounts.get(invoice.customer_id, 0) >= tenant.escalation_amount
         ):
             reason = "large_account"
-        elif tenant.escalate_chronic_late and invoice.customer.behaviour == "chronically_late":
+        elif tenant.escalate_chronic_late and invoice.behaviour == "chronically_late":
             reason = "chronic_late"
         if reason:
-            already.add(invoice.pk)
+            already.add(invoice.id)
         return reason
 
     return check

@@ -32,7 +32,6 @@ from tenants.models import Tenant
 
 from ..calendar import BusinessCalendar
 from ..models import (
-    ChannelMode,
     DayKind,
     Dispatch,
     DispatchStatus,
@@ -44,7 +43,9 @@ from ..models import (
     PaymentPromise,
     PromiseStatus,
     StepKind,
+    contact_addresses,
 )
+from .channels import channels_pick
 from .evaluate import MAX_CATCH_UP_DAYS, _due_dates_for_step
 
 FORECAST_MAX_DAYS = 90
@@ -73,50 +74,6 @@ StepExplanation = dict[str, Any]
 
 def _label(code: str) -> str:
     return str(EXPLAIN_REASONS.get(code, code)) if code else ""
-
-
-def _contact_flags(*, email: str, phone: str, whatsapp: str) -> dict[str, bool]:
-    """Which channels have an address, as `Customer.address_for` sees them (before opt-outs)."""
-    return {
-        Channel.EMAIL: bool(email),
-        Channel.SMS: bool(phone),
-        Channel.WHATSAPP: bool(whatsapp or phone),
-    }
-
-
-def _pick_channels(
-    *,
-    step: LadderStep,
-    preferred: list[str] | None,
-    opted_out: list[str] | None,
-    reachable: dict[str, bool],
-    templates: set[tuple[str, str]],
-) -> tuple[list[str], str]:
-    """The channels a message step would use for a customer, or ([], skip reason).
-
-    Mirrors the engine's channel choice: preferred channels first when the step falls back,
-    opt-out before contact data before template, the first usable channel for "fallback" and
-    every usable one for "all"."""
-    channels = list(step.channels)
-    if step.channel_mode == ChannelMode.FALLBACK and preferred:
-        first = [c for c in preferred if c in channels]
-        channels = first + [c for c in channels if c not in first]
-    opted_out = opted_out or []
-    chosen, reasons = [], []
-    for channel in channels:
-        if channel in opted_out:
-            reasons.append("opted_out")
-        elif not reachable.get(channel):
-            reasons.append("no_contact")
-        elif (step.template_key, channel) not in templates:
-            reasons.append("no_template")
-        else:
-            chosen.append(channel)
-            if step.channel_mode == ChannelMode.FALLBACK:
-                break
-    if chosen:
-        return chosen, ""
-    return [], (reasons[0] if len(set(reasons)) == 1 else "no_reachable_channel")
 
 
 def _template_keys() -> set[tuple[str, str]]:
@@ -200,7 +157,7 @@ def invoice_explain(*, tenant: Tenant, invoice: Invoice, today: date) -> list[St
         .first()
     )
     templates = _template_keys()
-    reachable = _contact_flags(
+    reachable = contact_addresses(
         email=customer.email, phone=customer.phone, whatsapp=customer.whatsapp
     )
     context = {
@@ -314,7 +271,7 @@ def _blocked_by(entry: StepExplanation, step: LadderStep, day: date, ctx: dict) 
     customer = invoice.customer
     last = ctx["last_evaluated_on"]
     if step.kind == StepKind.MESSAGE:
-        entry["would_use"], channel_reason = _pick_channels(
+        entry["would_use"], channel_reason = channels_pick(
             step=step,
             preferred=customer.preferred_channels,
             opted_out=customer.opted_out_channels,
@@ -504,7 +461,7 @@ def _count_row(step: LadderStep, row: dict, ctx: dict, buckets) -> None:
         skip = "below_min_amount"
     channels: list[str] = []
     if skip is None and step.kind == StepKind.MESSAGE:
-        channels, skip = _pick_channels(
+        channels, skip = channels_pick(
             step=step,
             preferred=row["customer__preferred_channels"],
             opted_out=row["customer__opted_out_channels"],
