@@ -307,8 +307,14 @@ class Dispatch(models.Model):
     """The send ledger: one row per invoice × step, ever. The unique constraint is what makes a
     re-run, a concurrent run or a redelivered task unable to contact a customer twice."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dispatches")
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="dispatches")
+    # Indexes: the unique (invoice, step) and (tenant, evaluated_on) serve the invoice and
+    # tenant lookups; single-column ones would only slow down the daily bulk writes.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="dispatches", db_index=False
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="dispatches", db_index=False
+    )
     step = models.ForeignKey(LadderStep, on_delete=models.PROTECT, related_name="dispatches")
     scheduled_for = models.DateField()
     evaluated_on = models.DateField()
@@ -321,9 +327,7 @@ class Dispatch(models.Model):
     class Meta:
         ordering = ["-scheduled_for", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "invoice", "step"], name="uniq_dispatch_invoice_step"
-            )
+            models.UniqueConstraint(fields=["invoice", "step"], name="uniq_dispatch_invoice_step")
         ]
         indexes = [
             models.Index(fields=["tenant", "evaluated_on"], name="dispatch_tenant_evaluated"),
@@ -341,9 +345,13 @@ class InvoiceMessage(models.Model):
     """Which invoices a message is about (one, or several when a customer gets one message for
     all invoices due the same day), and the ledger row that caused it, if any."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # Indexes: the unique (message, invoice) and the invoice and dispatch ones; the tenant is
+    # always filtered together with one of them.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="message_links")
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="invoice_links")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="invoice_links", db_index=False
+    )
     dispatch = models.ForeignKey(
         Dispatch, null=True, blank=True, on_delete=models.CASCADE, related_name="message_links"
     )
@@ -352,11 +360,8 @@ class InvoiceMessage(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "message", "invoice"], name="uniq_invoice_message"
-            )
+            models.UniqueConstraint(fields=["message", "invoice"], name="uniq_invoice_message")
         ]
-        indexes = [models.Index(fields=["tenant", "invoice"], name="invmsg_tenant_invoice")]
 
     def __str__(self) -> str:
         return f"message {self.message_id} → invoice {self.invoice_id}"

@@ -1,3 +1,4 @@
+import base64
 import secrets
 
 from django.db import models
@@ -74,11 +75,20 @@ def new_message_ref() -> str:
     return secrets.token_urlsafe(12)
 
 
+def new_message_refs(count: int) -> list[str]:
+    """`count` refs like `new_message_ref`'s, from one read of the system's random source."""
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(12 * count)).decode()
+    return [raw[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
 class Message(models.Model):
     """One message on one channel to one recipient. Its status is the send's safety: a worker
     sends only after moving it queued→sending with a conditional UPDATE that one worker wins."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="messages")
+    # Every lookup by tenant goes through one of the composite indexes below.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     provider = models.CharField(max_length=20, choices=ProviderKind.choices, blank=True)
     recipient = models.CharField(max_length=254)
@@ -86,7 +96,7 @@ class Message(models.Model):
     purpose = models.CharField(
         max_length=10, choices=MessagePurpose.choices, default=MessagePurpose.REMINDER
     )
-    ref = models.CharField(max_length=24, unique=True, default=new_message_ref)
+    ref = models.CharField(max_length=24, default=new_message_ref)
     subject = models.CharField(max_length=300, blank=True, default="")
     body = models.TextField(blank=True, default="")
     status = models.CharField(
@@ -107,11 +117,17 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A unique constraint rather than `unique=True` on `ref`: lookups are exact, so the
+        # extra LIKE index PostgreSQL would get is not needed. Provider ids are looked up only
+        # once the provider has given one.
+        constraints = [models.UniqueConstraint(fields=["ref"], name="uniq_message_ref")]
         indexes = [
             models.Index(fields=["tenant", "status", "created_at"], name="message_tenant_status"),
             models.Index(fields=["tenant", "created_at"], name="message_tenant_created"),
             models.Index(
-                fields=["tenant", "provider_message_id"], name="message_tenant_provider_id"
+                fields=["tenant", "provider_message_id"],
+                name="message_tenant_provider_id",
+                condition=~models.Q(provider_message_id=""),
             ),
         ]
 

@@ -44,10 +44,10 @@ def insert_rows(
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s)",
             [table, pk, len(rows)],
         )
-        ids = [new_id for (new_id,) in cursor.fetchall()]
+        ids = cursor.fetchone()[0]
         sql = f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
         with cursor.cursor.copy(sql) as copy:
             write = copy.write_row

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope
 
-from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_ref
+from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
 from messaging.services import messages_enqueue
 from tenants.models import Tenant
 
@@ -175,7 +175,7 @@ def _prepare(tenants: list[Tenant], today: date) -> None:
 
 class Decision(NamedTuple):
     """What the day does with one invoice × step; `channels` holds (channel, address,
-    template) for a queued message step."""
+    template id, template subject) for a queued message step."""
 
     invoice: DueInvoice
     step: LadderStep
@@ -241,7 +241,7 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
                     "step": decision.step.label,
                     "status": str(decision.status),
                     "reason": decision.reason,
-                    "channels": [c for c, _addr, _t in decision.channels],
+                    "channels": [c for c, *_rest in decision.channels],
                 }
             )
         return
@@ -249,18 +249,21 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
 
 
 class _Templates:
-    """A group's templates: (tenant, key, channel) → template, in the tenant's locale when it
-    has one, else any; and per tenant the (key, channel) pairs it has."""
+    """A group's templates: (tenant, key, channel) → (template id, subject), in the tenant's
+    locale when it has one, else any; and per tenant the (key, channel) pairs it has."""
 
     def __init__(self, tenants: list[Tenant]):
         locale = {t.pk: t.locale for t in tenants}
-        self.found: dict[tuple[int, str, str], Template] = {}
+        self.found: dict[tuple[int, str, str], tuple[int, str]] = {}
         self.keys: dict[int, set[tuple[str, str]]] = defaultdict(set)
-        for template in Template.objects.filter(tenant_id__in=locale):
-            key = (template.tenant_id, template.key, template.channel)
-            if template.locale == locale[template.tenant_id] or key not in self.found:
-                self.found[key] = template
-            self.keys[template.tenant_id].add((template.key, template.channel))
+        rows = Template.objects.filter(tenant_id__in=locale).values_list(
+            "id", "tenant_id", "key", "channel", "locale", "subject"
+        )
+        for template_id, tenant_id, key, channel, template_locale, subject in rows:
+            found_key = (tenant_id, key, channel)
+            if template_locale == locale[tenant_id] or found_key not in self.found:
+                self.found[found_key] = (template_id, subject)
+            self.keys[tenant_id].add((key, channel))
 
 
 def _plan(candidates, invoices, templates, today, promised) -> list[Decision]:
@@ -309,7 +312,7 @@ def _decide(
     if not chosen:
         return Decision(invoice, step, runs_on, DispatchStatus.SKIPPED, reason)
     channels = tuple(
-        (c, addresses[c], templates.found[(invoice.tenant_id, step.template_key, c)])
+        (c, addresses[c], *templates.found[(invoice.tenant_id, step.template_key, c)])
         for c in chosen
     )
     return Decision(invoice, step, runs_on, DispatchStatus.QUEUED, channels=channels)
@@ -338,8 +341,8 @@ MESSAGE_FIELDS = (
     "purpose",
     "status",
     "subject",
-    "ref",
     "created_at",
+    "ref",
 )
 LINK_FIELDS = ("tenant_id", "message_id", "invoice_id", "dispatch_id")
 TASK_FIELDS = (
@@ -430,7 +433,7 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
         else:
             tenant = tenants[invoice.tenant_id]
             owner = invoice.customer_id if tenant.one_message_per_customer else invoice.id
-            for channel, address, template in decision.channels:
+            for channel, address, template_id, subject in decision.channels:
                 key = (owner, step.pk, channel)
                 index = message_index.get(key)
                 if index is None:
@@ -440,11 +443,10 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
                             invoice.tenant_id,
                             channel,
                             address,
-                            template.pk,
+                            template_id,
                             MessagePurpose.REMINDER,
                             MessageStatus.QUEUED,
-                            template.subject,
-                            new_message_ref(),
+                            subject,
                             now,
                         )
                     )
@@ -457,7 +459,10 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
             task(invoice, None, title, "escalation", step.label, InteractionKind.ESCALATION)
             result.tasks += 1
 
-    message_ids = insert_rows(Message, MESSAGE_FIELDS, messages)
+    refs = new_message_refs(len(messages))
+    message_ids = insert_rows(
+        Message, MESSAGE_FIELDS, [(*row, ref) for row, ref in zip(messages, refs, strict=True)]
+    )
     insert_rows(
         InvoiceMessage,
         LINK_FIELDS,
