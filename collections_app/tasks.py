@@ -1,38 +1,43 @@
+from collections import defaultdict
+
 from celery import shared_task
 from django.utils.dateparse import parse_date
 
-from messaging.services import messages_requeue_stale
-from messaging.tasks import messages_reconcile_stuck_for_tenant
+from messaging.tasks import messages_upkeep
 from tenants.models import Tenant
 from tenants.selectors import tenant_local_now
-from tenants.tasks import TenantTask
 
-from .engine import ladder_evaluate
+from .engine import ladders_evaluate_many
+from .engine.evaluate import BATCH_TENANTS
 
 
 @shared_task
 def ladders_tick() -> int:
-    """Beat's tick: queue one evaluation per tenant whose local run time has passed today and
-    that has not been evaluated today. Returns how many were queued."""
-    queued = 0
-    for tenant in Tenant.objects.all():
-        messages_requeue_stale_for_tenant.delay(tenant_id=tenant.pk)
-        messages_reconcile_stuck_for_tenant.delay(tenant_id=tenant.pk)
+    """Beat's tick: queue the evaluation of every tenant whose local run time has passed today
+    and that has not been evaluated today, in batches of up to BATCH_TENANTS tenants that share
+    their local date (each batch is evaluated set-based, in one transaction); and queue the
+    message upkeep. Returns how many tenants were queued.
+
+    A tick that comes while a batch is still queued or running queues its tenants again, which
+    is harmless: the second evaluation waits for the first's tenant locks, then finds the day
+    done."""
+    due: dict[str, list[int]] = defaultdict(list)
+    for tenant in Tenant.objects.only("id", "timezone", "run_time", "last_evaluated_on"):
         local = tenant_local_now(tenant=tenant)
         if local.time() < tenant.run_time:
             continue
         if tenant.last_evaluated_on is not None and tenant.last_evaluated_on >= local.date():
             continue
-        ladders_evaluate_tenant.delay(tenant_id=tenant.pk, day=local.date().isoformat())
-        queued += 1
-    return queued
+        due[local.date().isoformat()].append(tenant.pk)
+    for day, tenant_ids in due.items():
+        for i in range(0, len(tenant_ids), BATCH_TENANTS):
+            ladders_evaluate_batch.delay(tenant_ids=tenant_ids[i : i + BATCH_TENANTS], day=day)
+    messages_upkeep.delay()
+    return sum(len(ids) for ids in due.values())
 
 
-@shared_task(base=TenantTask)
-def messages_requeue_stale_for_tenant(*, tenant) -> int:
-    return messages_requeue_stale(tenant=tenant)
-
-
-@shared_task(base=TenantTask)
-def ladders_evaluate_tenant(*, tenant, day: str) -> dict:
-    return ladder_evaluate(tenant=tenant, today=parse_date(day)).as_dict()
+@shared_task
+def ladders_evaluate_batch(*, tenant_ids: list[int], day: str) -> list[dict]:
+    """Evaluate these tenants' ladders for their local date `day`."""
+    tenants = list(Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"))
+    return [r.as_dict() for r in ladders_evaluate_many(tenants=tenants, today=parse_date(day))]

@@ -106,6 +106,9 @@ class Message(models.Model):
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # When a queued message is next due to be tried: a send window that opens later, or a
+    # retry's backoff. Null: as soon as possible. Lost tasks are found by it (upkeep).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

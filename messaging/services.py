@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
@@ -194,24 +195,104 @@ def messages_enqueue(*, tenant: Tenant, message_ids: list[int]) -> None:
         transaction.on_commit(_enqueue)
 
 
-def messages_requeue_stale(*, tenant: Tenant, older_than_seconds: int = 600) -> int:
-    """Queue again the messages still `queued` long after creation (their task was lost: a
-    broker restart, a crash right after commit). Safe: sending claims the message first, so a
-    task that was only late finds nothing to do."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        Message.objects.filter(status=MessageStatus.QUEUED, created_at__lt=cutoff)
-        .order_by("id")
-        .values_list("id", flat=True)[:5000]
-    )
-    from .tasks import send_message
+FAN_OUT_CHUNK = 10_000
 
-    for message_id in ids:
-        send_message.apply_async(kwargs={"message_id": message_id, "tenant_id": tenant.pk})
+
+def messages_enqueue_many(*, message_ids: list[int]) -> None:
+    """Queue the sends of many messages, of any tenants, once the surrounding transaction
+    commits: a few fan-out tasks, each of which a worker turns into per-tenant batches of
+    SEND_BATCH. A day's evaluation of many tenants pays a handful of broker round trips in its
+    transaction instead of one per tenant."""
+    from .tasks import messages_fan_out
+
+    def _enqueue() -> None:
+        for i in range(0, len(message_ids), FAN_OUT_CHUNK):
+            messages_fan_out.apply_async(kwargs={"message_ids": message_ids[i : i + FAN_OUT_CHUNK]})
+
+    if message_ids:
+        transaction.on_commit(_enqueue)
+
+
+def messages_fan_out_batches(*, message_ids: list[int]) -> list[tuple[int, list[int]]]:
+    """The (tenant id, message ids) send batches for the given messages still queued, in id
+    order, at most SEND_BATCH messages each."""
+    by_tenant: dict[int, list[int]] = defaultdict(list)
+    with scopes_disabled():
+        rows = (
+            Message.objects.filter(pk__in=message_ids, status=MessageStatus.QUEUED)
+            .order_by("tenant_id", "id")
+            .values_list("tenant_id", "id")
+        )
+        for tenant_id, message_id in rows:
+            by_tenant[tenant_id].append(message_id)
+    return [
+        (tenant_id, ids[i : i + SEND_BATCH])
+        for tenant_id, ids in by_tenant.items()
+        for i in range(0, len(ids), SEND_BATCH)
+    ]
+
+
+def messages_schedule(*, tenant: Tenant, message_ids: list[int], at: datetime) -> int:
+    """Record when these queued messages are next due to be tried (their task was queued
+    again for then), so the upkeep does not take them for lost. Returns how many changed."""
+    return Message.objects.filter(pk__in=message_ids, status=MessageStatus.QUEUED).update(
+        next_attempt_at=at
+    )
+
+
+STALE_AFTER_SECONDS = 600
+
+
+def _stale_queued(cutoff: datetime):
+    """Queued messages that should have been tried before `cutoff`: created before it and not
+    scheduled for later (or scheduled before it)."""
+    return Message.objects.filter(status=MessageStatus.QUEUED, created_at__lt=cutoff).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
+    )
+
+
+def messages_requeue_stale(*, tenant: Tenant, older_than_seconds: int = STALE_AFTER_SECONDS) -> int:
+    """Queue again, in send batches, the queued messages that should have been tried more
+    than `older_than_seconds` ago (their task was lost: a broker restart, a crash right after
+    commit). Messages waiting for their send window or a retry's backoff are left alone. Safe:
+    sending claims the message first, so a task that was only late finds nothing to do.
+    Returns how many were queued again."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(_stale_queued(cutoff).order_by("id").values_list("id", flat=True)[:5000])
+    messages_enqueue(tenant=tenant, message_ids=ids)
     return len(ids)
 
 
-def messages_reconcile_stuck(*, tenant: Tenant, older_than_seconds: int = 900) -> int:
+STUCK_AFTER_SECONDS = 900
+
+
+def _stuck_sending(cutoff: datetime):
+    return Message.objects.filter(status=MessageStatus.SENDING).filter(
+        Q(sending_at__lte=cutoff) | Q(sending_at__isnull=True)
+    )
+
+
+def messages_upkeep_tenants(*, tenant_ids: list[int]) -> tuple[set[int], set[int]]:
+    """Of these tenants, (those with stale queued messages, those with stuck sends): two
+    queries for all of them, so the periodic upkeep visits only tenants with work."""
+    now = timezone.now()
+    with scopes_disabled():
+        stale = _stale_queued(now - timedelta(seconds=STALE_AFTER_SECONDS))
+        stuck = _stuck_sending(now - timedelta(seconds=STUCK_AFTER_SECONDS))
+        return tuple(
+            set(
+                qs.filter(tenant_id__in=tenant_ids)
+                .order_by()
+                .values_list("tenant_id", flat=True)
+                .distinct()
+            )
+            for qs in (stale, stuck)
+        )
+
+
+def messages_reconcile_stuck(
+    *, tenant: Tenant, older_than_seconds: int = STUCK_AFTER_SECONDS
+) -> int:
     """Settle this tenant's messages left in `sending` for longer than `older_than_seconds`
     (their worker died after the claim, before recording the result). Returns how many were
     settled.
@@ -223,11 +304,7 @@ def messages_reconcile_stuck(*, tenant: Tenant, older_than_seconds: int = 900) -
     makes, so a late worker finishing meanwhile wins or loses cleanly, and the timeline hears
     of it. Runs inside the tenant's scope."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stuck = list(
-        Message.objects.filter(tenant=tenant, status=MessageStatus.SENDING)
-        .filter(Q(sending_at__lte=cutoff) | Q(sending_at__isnull=True))
-        .order_by("id")[:5000]
-    )
+    stuck = list(_stuck_sending(cutoff).filter(tenant=tenant).order_by("id")[:5000])
     by_channel: dict[str, list[Message]] = defaultdict(list)
     for message in stuck:
         by_channel[message.channel].append(message)

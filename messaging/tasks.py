@@ -1,11 +1,24 @@
 import random
+from datetime import timedelta
 
-from celery import shared_task
+from celery import current_app, shared_task
+from django.utils import timezone
+from django_scopes import scope
 
+from tenants.models import Tenant
+from tenants.selectors import tenant_next_send_time
 from tenants.tasks import TenantTask
 
 from .models import Message, MessageStatus
-from .services import message_fail, message_send, messages_reconcile_stuck
+from .services import (
+    message_fail,
+    message_send,
+    messages_fan_out_batches,
+    messages_reconcile_stuck,
+    messages_requeue_stale,
+    messages_schedule,
+    messages_upkeep_tenants,
+)
 
 MAX_RETRIES = 6
 
@@ -19,6 +32,7 @@ def _backoff(retries: int) -> float:
 def send_message(self, *, message_id: int, tenant):
     outcome = message_send(tenant=tenant, message_id=message_id)
     if outcome.defer_until is not None:
+        messages_schedule(tenant=tenant, message_ids=[message_id], at=outcome.defer_until)
         send_message.apply_async(
             kwargs={"message_id": message_id, "tenant_id": tenant.pk}, eta=outcome.defer_until
         )
@@ -32,31 +46,80 @@ def send_message(self, *, message_id: int, tenant):
                 reason=f"Gave up after {self.max_retries} retries: {message.error}",
             )
             return MessageStatus.FAILED
-        raise self.retry(countdown=_backoff(self.request.retries))
+        countdown = _backoff(self.request.retries)
+        messages_schedule(
+            tenant=tenant,
+            message_ids=[message_id],
+            at=timezone.now() + timedelta(seconds=countdown),
+        )
+        raise self.retry(countdown=countdown)
     return outcome.status
 
 
 @shared_task(base=TenantTask, acks_late=True)
 def send_messages(*, message_ids: list[int], tenant) -> dict:
-    """Send a batch of one tenant's messages (the daily evaluation queues them this way). A
-    message that must wait (send window) or retry (transient error) continues on its own."""
+    """Send a batch of one tenant's messages (the daily evaluation queues them this way).
+    Outside the send window the whole batch waits, as one task, for the window to open. A
+    message that must retry (transient error) continues on its own."""
+    opens_at = tenant_next_send_time(tenant=tenant)
+    if opens_at is not None:
+        messages_schedule(tenant=tenant, message_ids=message_ids, at=opens_at)
+        send_messages.apply_async(
+            kwargs={"message_ids": message_ids, "tenant_id": tenant.pk}, eta=opens_at
+        )
+        return {"deferred": len(message_ids)}
     counts: dict[str, int] = {}
+    waiting: list[int] = []
     for message_id in message_ids:
         outcome = message_send(tenant=tenant, message_id=message_id)
         if outcome.defer_until is not None:
-            send_message.apply_async(
-                kwargs={"message_id": message_id, "tenant_id": tenant.pk},
-                eta=outcome.defer_until,
-            )
+            # The window closed during the batch: the rest waits for it together.
+            opens_at = outcome.defer_until
+            waiting.append(message_id)
         elif outcome.retry:
+            countdown = _backoff(0)
+            messages_schedule(
+                tenant=tenant,
+                message_ids=[message_id],
+                at=timezone.now() + timedelta(seconds=countdown),
+            )
             send_message.apply_async(
-                kwargs={"message_id": message_id, "tenant_id": tenant.pk}, countdown=_backoff(0)
+                kwargs={"message_id": message_id, "tenant_id": tenant.pk}, countdown=countdown
             )
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    if waiting:
+        messages_schedule(tenant=tenant, message_ids=waiting, at=opens_at)
+        send_messages.apply_async(
+            kwargs={"message_ids": waiting, "tenant_id": tenant.pk}, eta=opens_at
+        )
     return counts
 
 
-@shared_task(base=TenantTask)
-def messages_reconcile_stuck_for_tenant(*, tenant) -> int:
-    """Settle messages whose worker died mid-send; see `messages_reconcile_stuck`."""
-    return messages_reconcile_stuck(tenant=tenant)
+@shared_task
+def messages_fan_out(*, message_ids: list[int]) -> int:
+    """Turn a large set of queued messages, of any tenants, into per-tenant send batches.
+    Returns how many batches were queued."""
+    batches = messages_fan_out_batches(message_ids=message_ids)
+    with current_app.producer_or_acquire() as producer:
+        for tenant_id, ids in batches:
+            send_messages.apply_async(
+                kwargs={"message_ids": ids, "tenant_id": tenant_id}, producer=producer
+            )
+    return len(batches)
+
+
+@shared_task
+def messages_upkeep() -> dict:
+    """Periodic (beat's ladders tick queues it): for the tenants that have any, queue again
+    the messages whose task was lost (`messages_requeue_stale`) and settle the sends whose
+    worker died (`messages_reconcile_stuck`). Two queries find those tenants among all."""
+    tenant_ids = list(Tenant.objects.values_list("id", flat=True))
+    stale, stuck = messages_upkeep_tenants(tenant_ids=tenant_ids)
+    done = {"requeued": 0, "reconciled": 0}
+    for tenant in Tenant.objects.filter(pk__in=stale | stuck).order_by("pk"):
+        with scope(tenant=tenant):
+            if tenant.pk in stale:
+                done["requeued"] += messages_requeue_stale(tenant=tenant)
+            if tenant.pk in stuck:
+                done["reconciled"] += messages_reconcile_stuck(tenant=tenant)
+    return done

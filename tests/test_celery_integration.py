@@ -116,12 +116,13 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):
 
 
 def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
-    from collections_app.tasks import ladders_evaluate_tenant
+    from collections_app.tasks import ladders_evaluate_batch
 
     tenant = make_tenant("integration")
     invoice = make_invoice(tenant, due=DAY, amount="321.00")
-    # The daily evaluation task, as beat queues it, runs in the worker and queues the send.
-    worker["publish"](ladders_evaluate_tenant, tenant_id=tenant.pk, day=DAY.isoformat())
+    # The daily evaluation task, as beat's tick queues it, runs in the worker and queues the
+    # send through the fan-out task.
+    worker["publish"](ladders_evaluate_batch, tenant_ids=[tenant.pk], day=DAY.isoformat())
 
     def sent():
         with scopes_disabled():
@@ -142,7 +143,7 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
     from messaging.tasks import send_message
 
     worker["publish"](send_message, message_id=message.pk, tenant_id=tenant.pk)
-    worker["publish"](ladders_evaluate_tenant, tenant_id=tenant.pk, day=DAY.isoformat())
+    worker["publish"](ladders_evaluate_batch, tenant_ids=[tenant.pk], day=DAY.isoformat())
     time.sleep(3)
     assert len(worker["outbox"].read_text().splitlines()) == 1
     with scopes_disabled():

@@ -205,3 +205,45 @@ def test_beat_tick_evaluates_each_tenant_once_per_local_day(tenant_a, tenant_b):
     tenant_a.refresh_from_db()
     assert tenant_a.last_evaluated_on == tenant_today(tenant=tenant_a)
     assert ladders_tick() == 0  # already evaluated today
+
+
+def test_beat_tick_queues_due_tenants_in_batches_of_the_same_local_day(
+    tenant_a, tenant_b, monkeypatch
+):
+    from datetime import time
+    from unittest import mock
+
+    from collections_app import tasks
+    from tenants.selectors import tenant_today
+    from tests.factories import make_tenant
+
+    tenant_c = make_tenant()
+    for tenant in (tenant_a, tenant_b, tenant_c):
+        tenant.run_time = time(0, 0)
+        tenant.save()
+    monkeypatch.setattr(tasks, "BATCH_TENANTS", 2)
+    with mock.patch.object(tasks.ladders_evaluate_batch, "delay") as delay:
+        assert tasks.ladders_tick() == 3
+    batches = [call.kwargs["tenant_ids"] for call in delay.call_args_list]
+    assert sorted(len(b) for b in batches) == [1, 2]
+    assert sorted(pk for b in batches for pk in b) == sorted(
+        t.pk for t in (tenant_a, tenant_b, tenant_c)
+    )
+    assert {call.kwargs["day"] for call in delay.call_args_list} == {
+        tenant_today(tenant=tenant_a).isoformat()
+    }
+
+
+def test_a_batch_task_evaluates_its_tenants_in_one_run(tenant_a, tenant_b):
+    from collections_app.tasks import ladders_evaluate_batch
+
+    make_invoice(tenant_a, due=TODAY)
+    make_invoice(tenant_b, due=TODAY)
+    results = ladders_evaluate_batch(tenant_ids=[tenant_b.pk, tenant_a.pk], day=TODAY.isoformat())
+    assert [(r["tenant"], r["created"]) for r in results] == [
+        (tenant_a.slug, 1),
+        (tenant_b.slug, 1),
+    ]
+    for tenant in (tenant_a, tenant_b):
+        tenant.refresh_from_db()
+        assert tenant.last_evaluated_on == TODAY

@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.utils import timezone
-from django_scopes import scope
+from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Interaction, InteractionKind
@@ -260,9 +260,36 @@ def test_the_periodic_tick_reconciles_stuck_messages(tenant_a, provider):
             message_send(tenant=tenant_a, message_id=message.pk)
         Message.objects.filter(pk=message.pk).update(sending_at=timezone.now() - timedelta(hours=1))
     provider.side_effect = real_send
-    with mock.patch("collections_app.tasks.ladders_evaluate_tenant.delay"):
-        ladders_tick()  # eager Celery in tests: the tenant tasks run here
+    with mock.patch("collections_app.tasks.ladders_evaluate_batch.delay"):
+        ladders_tick()  # eager Celery in tests: the upkeep task runs here
     assert reload(tenant_a, message).status == MessageStatus.FAILED
+    assert provider.call_count == 1
+
+
+@pytest.mark.django_db
+def test_the_periodic_upkeep_requeues_lost_sends_and_leaves_waiting_ones_alone(
+    tenant_a, tenant_b, provider, django_capture_on_commit_callbacks
+):
+    from messaging.tasks import messages_upkeep
+
+    lost = queue_one(tenant_a)
+    waiting = queue_one(tenant_b)
+    recent = queue_messages(tenant_a, DAY)[-1]  # just queued
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    with scopes_disabled():
+        Message.objects.filter(pk__in=[lost.pk, waiting.pk]).update(created_at=an_hour_ago)
+        # Its task waits for tomorrow's send window: not lost.
+        Message.objects.filter(pk=waiting.pk).update(
+            next_attempt_at=timezone.now() + timedelta(hours=8)
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert messages_upkeep() == {"requeued": 1, "reconciled": 0}  # eager: sends now
+    assert reload(tenant_a, lost).status == MessageStatus.SENT
+    assert reload(tenant_b, waiting).status == MessageStatus.QUEUED
+    assert reload(tenant_a, recent).status == MessageStatus.QUEUED
+    assert provider.call_count == 1
+    assert messages_upkeep() == {"requeued": 0, "reconciled": 0}
     assert provider.call_count == 1
 
 
@@ -339,3 +366,27 @@ def test_a_permanent_error_fails_the_message_without_retry(tenant_a, provider):
     assert message.status == MessageStatus.FAILED
     assert message.error == "invalid number" and message.attempts == 1
     assert status_changes(tenant_a, message) == [("sending", "failed")]
+
+
+@pytest.mark.django_db
+def test_fan_out_turns_many_tenants_messages_into_per_tenant_send_batches(
+    tenant_a, tenant_b, provider, monkeypatch
+):
+    from messaging import services
+    from messaging.tasks import messages_fan_out
+
+    mine = queue_messages(tenant_a, DAY, DAY + timedelta(days=1), DAY + timedelta(days=5))
+    theirs = queue_one(tenant_b)
+    with scope(tenant=tenant_a):
+        assert message_send(tenant=tenant_a, message_id=mine[0].pk).status == MessageStatus.SENT
+    monkeypatch.setattr(services, "SEND_BATCH", 1)
+    ids = [m.pk for m in (*mine, theirs)]
+    assert services.messages_fan_out_batches(message_ids=ids) == [
+        (tenant_a.pk, [mine[1].pk]),
+        (tenant_a.pk, [mine[2].pk]),
+        (tenant_b.pk, [theirs.pk]),
+    ]
+    assert messages_fan_out(message_ids=ids) == 3  # eager: the batches are sent here
+    assert provider.call_count == 4
+    assert {reload(tenant_a, m).status for m in mine} == {MessageStatus.SENT}
+    assert reload(tenant_b, theirs).status == MessageStatus.SENT

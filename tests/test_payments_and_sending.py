@@ -240,6 +240,32 @@ def test_outside_the_send_window_the_message_waits(tenant_a, provider_calls):
     assert provider_calls.call_count == 0
 
 
+def test_outside_the_send_window_a_batch_waits_as_one_task(tenant_a, provider_calls):
+    from messaging.tasks import send_messages
+    from tenants.selectors import tenant_today
+
+    _invoice, message = queue_reminder(tenant_a)
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    today = tenant_today(tenant=tenant_a)
+    tenant_a.send_days = ",".join(d for i, d in enumerate(days) if i != today.weekday())
+    tenant_a.save()
+    with mock.patch.object(send_messages, "apply_async") as later:
+        result = send_messages.apply(
+            kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk}
+        ).get()
+    assert result == {"deferred": 1}
+    assert provider_calls.call_count == 0
+    [call] = later.call_args_list
+    assert call.kwargs["kwargs"]["message_ids"] == [message.pk]
+    opens_at = call.kwargs["eta"]
+    assert timezone.localtime(opens_at).date() == today + timedelta(days=1)
+    with scope(tenant=tenant_a):
+        message.refresh_from_db()
+    # The upkeep will not take it for lost while it waits.
+    assert message.status == MessageStatus.QUEUED
+    assert message.next_attempt_at == opens_at
+
+
 def test_broken_template_fails_its_message_with_a_reason(tenant_a):
     _invoice, message = queue_reminder(tenant_a)
     with scope(tenant=tenant_a):

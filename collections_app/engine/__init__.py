@@ -1,3 +1,3 @@
-from .evaluate import EvaluationResult, ladder_evaluate, ladders_run
+from .evaluate import EvaluationResult, ladder_evaluate, ladders_evaluate_many, ladders_run
 
-__all__ = ["EvaluationResult", "ladder_evaluate", "ladders_run"]
+__all__ = ["EvaluationResult", "ladder_evaluate", "ladders_evaluate_many", "ladders_run"]

@@ -5,10 +5,9 @@ of thousands of instances would cost more than the database spends storing them.
 named get their model default (a callable default is called per row, as Django would).
 
 On PostgreSQL the ids are taken from the table's sequence in one round trip and the rows go in
-with COPY; elsewhere Django's bulk_create writes them. Either way the caller gets the new ids
-in row order, to link rows to each other."""
+with a binary COPY; elsewhere Django's bulk_create writes them. Either way the caller gets the
+new ids in row order, to link rows to each other."""
 
-import json
 from collections.abc import Sequence
 
 from django.db import connection, models
@@ -30,43 +29,32 @@ def insert_rows(
         return [obj.pk for obj in objs]
 
     rest = [f for f in meta.concrete_fields if not f.primary_key and f not in named]
-    constant, per_row = [], []
-    for field in rest:
-        if field.has_default() and callable(field.default):
-            per_row.append(field)
-        else:
-            constant.append(field)
-    fixed = tuple(_copy_value(f, f.pre_save(model(), True)) for f in constant)
-    json_positions = [i for i, f in enumerate(named) if isinstance(f, models.JSONField)]
-    table, pk = meta.db_table, meta.pk.column
-    columns = [pk, *(f.column for f in named), *(f.column for f in constant)]
-    columns += [f.column for f in per_row]
-    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    constant = [f for f in rest if not (f.has_default() and callable(f.default))]
+    per_row = [f for f in rest if f not in constant]
+    fixed = tuple(f.pre_save(model(), True) for f in constant)
+    columns = [meta.pk, *named, *constant, *per_row]
+    quoted = ", ".join(connection.ops.quote_name(f.column) for f in columns)
+    table = connection.ops.quote_name(meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s)",
-            [table, pk, len(rows)],
+            [meta.db_table, meta.pk.column, len(rows)],
         )
         ids = cursor.fetchone()[0]
-        sql = f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
+        # Binary COPY: psycopg encodes each value for its column type (JSON included), with
+        # no text to format on our side nor to parse on the server's.
+        with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_copy_type(f) for f in columns])
             write = copy.write_row
-            for new_id, row in zip(ids, rows, strict=True):
-                if json_positions:
-                    row = list(row)
-                    for i in json_positions:
-                        row[i] = json.dumps(row[i])
-                    row = tuple(row)
-                if per_row:
-                    row = (*row, *fixed, *(_copy_value(f, f.get_default()) for f in per_row))
-                else:
-                    row = (*row, *fixed)
-                write((new_id, *row))
+            if per_row:
+                for new_id, row in zip(ids, rows, strict=True):
+                    write((new_id, *row, *fixed, *(f.get_default() for f in per_row)))
+            else:
+                for new_id, row in zip(ids, rows, strict=True):
+                    write((new_id, *row, *fixed))
     return ids
 
 
-def _copy_value(field: models.Field, value):
-    """A default as COPY takes it: psycopg adapts dates, decimals and booleans itself."""
-    if isinstance(field, models.JSONField):
-        return json.dumps(value)
-    return value
+def _copy_type(field: models.Field) -> str:
+    """The PostgreSQL type name psycopg knows the column by ("varchar(20)" → "varchar")."""
+    return field.db_type(connection).split("(")[0].strip()

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_scopes import scope
 
 from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
-from messaging.services import messages_enqueue
+from messaging.services import messages_enqueue_many
 from tenants.models import Tenant
 
 from ..calendar import BusinessCalendar
@@ -470,11 +470,7 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
     )
     insert_rows(FollowUpTask, TASK_FIELDS, tasks)
     insert_rows(Interaction, INTERACTION_FIELDS, interactions)
-    by_tenant: dict[int, list[int]] = defaultdict(list)
-    for row, message_id in zip(messages, message_ids, strict=True):
-        by_tenant[row[0]].append(message_id)
-    for tenant_id, ids in by_tenant.items():
-        messages_enqueue(tenant=tenants[tenant_id], message_ids=ids)
+    messages_enqueue_many(message_ids=message_ids)
 
 
 def _escalation_check(tenant: Tenant, plan: list[Decision]) -> Callable:

@@ -6,6 +6,7 @@ portfolio is written with COPY on PostgreSQL (executemany elsewhere). Then one d
 runs for all the bench's tenants through the production code path, and the same selection and
 insert is done by one raw SQL statement on the same data, as the lower bound."""
 
+import cProfile
 import json
 import resource
 import secrets
@@ -103,6 +104,9 @@ class Command(BaseCommand):
         parser.add_argument("--invoices", type=int, default=10_000, help="in total")
         parser.add_argument("--date", help="the evaluation day D (default: today)")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--profile", metavar="FILE", help="write cProfile statistics of the evaluation here"
+        )
 
     def handle(self, *args, **opts):
         n_tenants, n_invoices = opts["tenants"], opts["invoices"]
@@ -127,11 +131,17 @@ class Command(BaseCommand):
         eager = celery_app.conf.task_always_eager
         # Measure the production path: sends are published to the broker, not run inline.
         celery_app.conf.task_always_eager = False
+        profiler = cProfile.Profile() if opts["profile"] else None
         try:
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             results = ladders_run(today_for=lambda t: day, tenants=tenants)
             seconds = time.perf_counter() - started
         finally:
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(opts["profile"])
             celery_app.conf.task_always_eager = eager
         created = sum(r.created for r in results)
         summary = {
