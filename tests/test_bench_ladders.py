@@ -37,3 +37,34 @@ def test_bench_builds_the_portfolio_and_matches_the_sql_bound(capsys):
         assert Dispatch.objects.filter(tenant__in=tenants).count() == (
             result["created"] + following["created"]
         )
+
+
+def test_batches_evaluated_on_two_workers_match_one_worker(monkeypatch, capsys):
+    """Single-tenant batches on two threads, each with its own connection and transaction,
+    write exactly what one worker writes, and every tenant is marked evaluated."""
+    from django.db import connection
+
+    from collections_app.engine import evaluate
+    from messaging.models import Message
+
+    if connection.vendor != "postgresql":
+        pytest.skip("batches run in parallel on PostgreSQL only (SQLite has one writer)")
+    monkeypatch.setattr(evaluate, "BATCH_TENANTS", 1)
+    runs = {}
+    for workers in (1, 2):
+        call_command(
+            "bench_ladders",
+            *("--tenants", "4", "--invoices", "1200", "--date", "2026-12-02"),
+            *("--workers", str(workers), "--json"),
+        )
+        runs[workers] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    one, two = runs[1], runs[2]
+    assert two["workers"] == 2
+    for key in ("created", "messages", "tasks", "sql_bound_rows"):
+        assert one[key] == two[key] > 0
+    with scopes_disabled():
+        for result in (one, two):
+            tenants = Tenant.objects.filter(slug__startswith=result["tenant_prefix"])
+            assert {t.last_evaluated_on.isoformat() for t in tenants} == {"2026-12-02"}
+            assert Dispatch.objects.filter(tenant__in=tenants).count() == result["created"]
+            assert Message.objects.filter(tenant__in=tenants).count() == result["messages"]

@@ -9,11 +9,12 @@ ledger row (invoice × step) and the tenant row locks make a run safe to repeat 
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_scopes import scope
 
@@ -505,10 +506,20 @@ def _escalation_check(tenant: Tenant, plan: list[Decision]) -> Callable:
 
 
 def ladders_run(
-    *, today_for, tenant_slug: str | None = None, dry_run: bool = False, tenants=None
+    *,
+    today_for,
+    tenant_slug: str | None = None,
+    dry_run: bool = False,
+    tenants=None,
+    workers: int = 1,
 ) -> list[EvaluationResult]:
     """Evaluate every tenant (or one, or the given ones), in batches of tenants that share
-    their local "today" (`today_for(tenant)`)."""
+    their local "today" (`today_for(tenant)`). Results come in the order of the tenants.
+
+    With `workers` > 1 on PostgreSQL the batches run on that many threads, each with its own
+    database connection and transaction, as that many Celery workers would take beat's batch
+    tasks: one batch's Python work overlaps another's database work. Inside an open
+    transaction, or on SQLite (one writer at a time), batches run one after the other."""
     if tenants is None:
         tenants = Tenant.objects.order_by("pk")
         if tenant_slug:
@@ -516,12 +527,32 @@ def ladders_run(
     by_day: dict[date, list[Tenant]] = defaultdict(list)
     for tenant in tenants:
         by_day[today_for(tenant)].append(tenant)
-    results = []
-    for day, members in by_day.items():
-        for i in range(0, len(members), BATCH_TENANTS):
-            results.extend(
-                ladders_evaluate_many(
-                    tenants=members[i : i + BATCH_TENANTS], today=day, dry_run=dry_run
-                )
-            )
-    return results
+    batches = [
+        (day, members[i : i + BATCH_TENANTS])
+        for day, members in by_day.items()
+        for i in range(0, len(members), BATCH_TENANTS)
+    ]
+    parallel = (
+        workers > 1
+        and len(batches) > 1
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+    if not parallel:
+        return [
+            result
+            for day, batch in batches
+            for result in ladders_evaluate_many(tenants=batch, today=day, dry_run=dry_run)
+        ]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ladders") as pool:
+        futures = [
+            pool.submit(_evaluate_on_own_connection, batch, day, dry_run) for day, batch in batches
+        ]
+        return [result for future in futures for result in future.result()]
+
+
+def _evaluate_on_own_connection(tenants, today, dry_run) -> list[EvaluationResult]:
+    try:
+        return ladders_evaluate_many(tenants=tenants, today=today, dry_run=dry_run)
+    finally:
+        connection.close()  # this thread's connection

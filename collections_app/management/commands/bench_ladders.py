@@ -74,6 +74,28 @@ INVOICE_COLUMNS = (
 )
 
 
+def _rss_mb(field: str) -> float | None:
+    """A memory figure of this process from /proc (Linux), in MB: VmRSS now, VmHWM peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Start the peak RSS over from the current RSS (Linux: "5" to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _insert(table: str, columns: tuple[str, ...], rows) -> None:
     """Stream rows into a table: COPY on PostgreSQL, executemany in batches elsewhere."""
     if connection.vendor == "postgresql":
@@ -105,6 +127,13 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="the evaluation day D (default: today)")
         parser.add_argument("--json", action="store_true")
         parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="batches of tenants evaluated at once, as that many Celery workers would "
+            "(PostgreSQL only; default 1)",
+        )
+        parser.add_argument(
             "--profile", metavar="FILE", help="write cProfile statistics of the evaluation here"
         )
 
@@ -131,12 +160,14 @@ class Command(BaseCommand):
         eager = celery_app.conf.task_always_eager
         # Measure the production path: sends are published to the broker, not run inline.
         celery_app.conf.task_always_eager = False
+        rss_before = _rss_mb("VmRSS")
+        peak_reset = _reset_peak_rss()
         profiler = cProfile.Profile() if opts["profile"] else None
         try:
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
-            results = ladders_run(today_for=lambda t: day, tenants=tenants)
+            results = ladders_run(today_for=lambda t: day, tenants=tenants, workers=opts["workers"])
             seconds = time.perf_counter() - started
         finally:
             if profiler:
@@ -158,6 +189,10 @@ class Command(BaseCommand):
             "ratio": round(seconds / bound_seconds, 2) if bound_seconds else None,
             "build_seconds": round(build_seconds, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            # The evaluation's own peak (the build's is forgotten first), where Linux allows.
+            "rss_before_eval_mb": rss_before,
+            "eval_peak_rss_mb": _rss_mb("VmHWM") if peak_reset else None,
+            "workers": opts["workers"],
             "database": connection.vendor,
             "tenant_prefix": prefix,
         }

@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--date", help="YYYY-MM-DD, the day taken as today")
         parser.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
         parser.add_argument("--json", action="store_true", help="end with a JSON summary line")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="batches of tenants evaluated at once on PostgreSQL (default 1)",
+        )
 
     def handle(self, *args, **opts):
         day = None
@@ -32,6 +38,7 @@ class Command(BaseCommand):
             today_for=(lambda t: day) if day else (lambda t: tenant_today(tenant=t)),
             tenant_slug=opts["tenant"],
             dry_run=opts["dry_run"],
+            workers=opts["workers"],
         )
         skipped: dict[str, int] = {}
         for r in results:
