@@ -191,6 +191,45 @@ def test_manual_segment_sticks_until_cleared(tenant_a, api_a):
     assert api_a.get(f"/api/v1/customers/{cid}/").json()["segment_manual"] is False
 
 
+def test_a_customer_moved_to_another_ladder_is_not_contacted_twice_for_the_same_day(
+    tenant_a, api_a
+):
+    invoice = make_invoice(tenant_a, due=DAY, customer=customer("MOVED"))
+    assert evaluate(tenant_a, DAY).messages == 1  # the default ladder's D0
+    with scope(tenant=tenant_a):
+        ladder, _ = ladder_save(
+            tenant=tenant_a,
+            data={"name": "Outra"},
+            steps=[
+                {"offset_days": 0, "channels": ["email"], "template_key": "due_today"},
+                {"offset_days": 1, "channels": ["email"], "template_key": "due_today"},
+            ],
+        )
+        seg = Segment.objects.create(
+            tenant=tenant_a, name="Movidos", ladder=ladder, rule={"kind": "manual"}
+        )
+    cid = api_a.get("/api/v1/customers/?external_id=MOVED").json()["results"][0]["id"]
+    response = api_a.patch(
+        f"/api/v1/customers/{cid}/",
+        json.dumps({"segment": seg.pk}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    # Run again the same day: the new ladder's D0 is the same day's contact, already made.
+    again = evaluate(tenant_a, DAY)
+    assert (again.created, again.messages) == (0, 0)
+    # The next day the new ladder goes on from where the customer is.
+    following = evaluate(tenant_a, DAY + timedelta(days=1))
+    assert following.messages == 1
+    with scopes_disabled():
+        steps = list(
+            Dispatch.objects.filter(invoice=invoice)
+            .order_by("id")
+            .values_list("step__ladder__name", "step__offset_days")
+        )
+    assert steps == [("Régua padrão", 0), ("Outra", 1)]
+
+
 # --- people -----------------------------------------------------------------------------------
 
 

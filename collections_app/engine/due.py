@@ -5,8 +5,9 @@ done in Python once per step shape and handed to the database as a small table o
 (offset, day kind, effective due date, day the step runs); the database joins it with the
 invoices, their customer's ladder (the segment's, else the tenant's default) and its active
 steps, and leaves out what the ledger already holds — a step counts as done for an invoice when
-a ledger row exists for the same ladder, offset and kind, so a step replaced by an edit is never
-sent twice — and, for an invoice not seen by an earlier run, the missed days (DESIGN.md
+a ledger row exists for the same offset and day kind, of whatever ladder, so neither a step
+replaced by an edit nor a customer moved to another segment's ladder gets the same day's
+contact twice — and, for an invoice not seen by an earlier run, the missed days (DESIGN.md
 invariant 5: a first evaluation starts at the ladder's current position).
 
 Rows come back as plain tuples; the few columns a backend returns in its own format (dates
@@ -164,7 +165,7 @@ def due_rows_sql(
         WHERE NOT EXISTS (
             SELECT 1 FROM {table[Dispatch]} x
             JOIN {table[LadderStep]} xs ON xs.id = x.step_id
-            WHERE x.invoice_id = due.v0 AND xs.ladder_id = s.ladder_id
+            WHERE x.invoice_id = due.v0
               AND xs.offset_days = s.offset_days AND xs.day_kind = s.day_kind
         )
     """

@@ -117,8 +117,9 @@ def ladder_evaluate(*, tenant: Tenant, today: date, dry_run: bool = False) -> Ev
     """Evaluate one tenant's ladders as if `today` were the tenant's local date.
 
     Idempotent: a re-run of the same day creates nothing (unique ledger row per invoice ×
-    step; a step replaced on the same day of the ladder counts as done). After an outage only
-    the latest missed step of each invoice is sent; the others are recorded as skipped
+    step; a ledger row for the same offset and day kind, of any ladder, as after an edit or a
+    segment move, counts as done). After an outage only the latest missed step of each
+    invoice is sent; the others are recorded as skipped
     ("superseded"). An invoice evaluated for the first time starts at the ladder's current
     position: only a step due today is sent. Paid and cancelled invoices are counted under
     `skipped`; disputed, promised, paused and unreachable ones get a skipped ledger row with

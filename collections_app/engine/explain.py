@@ -88,8 +88,8 @@ def _applicable_ladder(invoice: Invoice) -> Ladder | None:
     return Ladder.objects.filter(is_default=True).first()
 
 
-def _same_day_key(step: LadderStep) -> tuple[int, int, str]:
-    return (step.ladder_id, step.offset_days, step.day_kind)
+def _same_day_key(step: LadderStep) -> tuple[int, str]:
+    return (step.offset_days, step.day_kind)
 
 
 def invoice_explain(*, tenant: Tenant, invoice: Invoice, today: date) -> list[StepExplanation]:
@@ -105,7 +105,7 @@ def invoice_explain(*, tenant: Tenant, invoice: Invoice, today: date) -> list[St
     `blocked_by` and `would_use`. States:
 
     - "sent" / "task" / "skipped": a ledger row exists for the step, or for another step of the
-      same ladder on the same day, which the engine counts as done;
+      same day (offset and day kind) of any ladder, which the engine counts as done;
     - "dropped": a pre-due step that would land on or after the effective due date;
     - "stopped": the invoice was paid, cancelled or written off before the step's day;
     - "not_sent": the day passed without a ledger row: `before_first_evaluation` (the invoice
@@ -320,8 +320,8 @@ def tenant_forecast(*, tenant: Tenant, start: date, days: int = 30) -> dict[str,
 
     Set-based: per active step, the calendar gives the effective due dates whose step day falls
     in the period, and one aggregate query returns the open invoices of that step's ladder with
-    those dates and no ledger row for the step (or for a step of the same ladder on the same
-    day), grouped by step day, segment and the few customer facts the engine decides on.
+    those dates and no ledger row for the same day (offset and day kind) of any ladder,
+    grouped by step day, segment and the few customer facts the engine decides on.
 
     An approximation, on purpose:
     - channels follow the engine's choice with today's contact data, opt-outs, preferred
@@ -365,7 +365,6 @@ def tenant_forecast(*, tenant: Tenant, start: date, days: int = 30) -> dict[str,
             continue
         done = Dispatch.objects.filter(
             invoice=OuterRef("pk"),
-            step__ladder_id=step.ladder_id,
             step__offset_days=step.offset_days,
             step__day_kind=step.day_kind,
         )
