@@ -3,12 +3,23 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Avg, Count, DecimalField, F, Q, Sum, Value
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    F,
+    IntegerField,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Least
 
 from tenants.models import Tenant
 
-from .models import Interaction, Invoice, InvoiceStatus
+from .models import FollowUpTask, Interaction, Invoice, InvoiceStatus, TaskStatus
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 AGING_BUCKETS = [
@@ -119,6 +130,23 @@ def interactions_recent(*, tenant: Tenant, limit: int = 20):
     return Interaction.objects.select_related("customer", "invoice", "actor").order_by(
         "-occurred_at", "-id"
     )[:limit]
+
+
+def tasks_open_for(*, tenant: Tenant, user, limit: int = 10):
+    """Open follow-up tasks for the dashboard: the user's own first, then the unassigned, then
+    the rest; the most urgent (earliest due) first within each."""
+    mine_first = Case(
+        When(assignee_id=user.pk, then=Value(0)),
+        When(assignee__isnull=True, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return (
+        FollowUpTask.objects.filter(status=TaskStatus.OPEN)
+        .select_related("customer", "invoice", "assignee")
+        .annotate(rank=mine_first)
+        .order_by("rank", "due_on", "id")[:limit]
+    )
 
 
 def timeline_for_invoice(*, tenant: Tenant, invoice: Invoice):

@@ -17,7 +17,12 @@ from tenants.selectors import tenant_today
 
 from .message_context import message_ref_unsign
 from .models import Customer, Dispatch, FollowUpTask, Invoice, InvoiceStatus, TaskStatus
-from .selectors import interactions_recent, metrics_with_previous, timeline_for_invoice
+from .selectors import (
+    interactions_recent,
+    metrics_with_previous,
+    tasks_open_for,
+    timeline_for_invoice,
+)
 from .services import interaction_log
 
 
@@ -60,6 +65,7 @@ def dashboard(request):
         "date_to": date_to,
         "interactions": interactions_recent(tenant=tenant, limit=25),
         "open_tasks": FollowUpTask.objects.filter(status=TaskStatus.OPEN).count(),
+        "tasks": tasks_open_for(tenant=tenant, user=request.user),
         "overdue_count": Invoice.objects.filter(
             status=InvoiceStatus.OPEN, effective_due_date__lt=today
         ).count(),

@@ -66,6 +66,35 @@ def test_dashboard_shows_metrics_and_recent_interactions(login, viewer, tenant_a
     assert invoice.customer.name in page
 
 
+def test_dashboard_lists_open_tasks_the_users_own_first(login, agent, tenant_a):
+    from datetime import timedelta
+
+    from collections_app.models import FollowUpTask
+    from tests.factories import make_member
+
+    other = make_member(tenant_a, Role.AGENT, email="outra@example.com")
+    invoice = make_invoice(tenant_a, due=DAY - timedelta(days=20))
+    with scopes_disabled():
+        common = {"tenant": tenant_a, "customer": invoice.customer, "invoice": invoice}
+        theirs = FollowUpTask.objects.create(
+            title="Ligar (outra)", assignee=other, due_on=DAY - timedelta(days=5), **common
+        )
+        mine = FollowUpTask.objects.create(
+            title="Ligar (minha)", assignee=agent, due_on=DAY, **common
+        )
+        nobody = FollowUpTask.objects.create(
+            title="Conta grande", origin="escalation", due_on=DAY, **common
+        )
+        FollowUpTask.objects.create(title="Feita", status="done", due_on=DAY, **common)
+    page = login(agent).get("/").content.decode()
+    rows = [page.index(f'data-task="{t.pk}"') for t in (mine, nobody, theirs)]
+    assert rows == sorted(rows)  # mine, then unassigned, then others'
+    assert "Feita" not in page
+    assert DAY.strftime("%d/%m/%Y") in page
+    assert "Você" in page and "Sem responsável" in page and "outra@example.com" in page
+    assert "Escalonamento" in page
+
+
 def test_dashboard_speaks_portuguese_by_default_and_english_on_request(login, owner):
     client = login(owner)
     assert "Taxa de recuperação" in client.get("/").content.decode()
