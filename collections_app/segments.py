@@ -1,9 +1,9 @@
 """Payment-behaviour classes and segment rules.
 
 A customer's class comes from their paid invoices; their segment is the first rule (by
-priority) that matches, else none (the default ladder). Both are recomputed at each daily
-evaluation with a couple of aggregate queries per tenant, and every change is written to the
-customer's timeline with the rule that caused it."""
+priority) that matches, else none (the default ladder). Classes are kept current by payments;
+segments are recomputed at each daily evaluation with a few queries for the whole batch of
+tenants, and every change is written to the customer's timeline with the rule that caused it."""
 
 from decimal import Decimal
 
@@ -73,10 +73,14 @@ def customers_classify(*, tenant: Tenant | None, customer_ids=None) -> int:
     return len(changed)
 
 
-def open_amounts(*, customer_ids=None) -> dict[int, Decimal]:
+def open_amounts(*, customer_ids=None, tenant_ids=None) -> dict[int, Decimal]:
+    """Customer id → open amount (what is still owed on open invoices), for the given
+    customers or tenants, else for the active scope."""
     qs = Invoice.objects.filter(status=InvoiceStatus.OPEN)
     if customer_ids is not None:
         qs = qs.filter(customer_id__in=customer_ids)
+    if tenant_ids is not None:
+        qs = qs.filter(tenant_id__in=tenant_ids)
     return {
         row["customer_id"]: row["open"]
         for row in qs.values("customer_id").annotate(open=Sum(F("amount") - F("amount_paid")))
@@ -106,25 +110,41 @@ def rule_describe(rule: dict, locale: str) -> str:
 
 
 def segments_assign(*, tenant: Tenant, classify: bool = True) -> int:
-    """Put each customer (not placed by hand) in the first segment whose rule matches, else in
-    none (the default ladder). Returns how many moved; each move is logged."""
+    """Put each of the tenant's customers (not placed by hand) in the first segment whose rule
+    matches, else in none (the default ladder). Returns how many moved; each move is logged."""
     if classify:
         customers_classify(tenant=tenant, customer_ids=None)
-    segments = list(Segment.objects.order_by("priority", "id"))
-    rule_segments = [s for s in segments if s.rule.get("kind") != "manual"]
-    amounts = (
-        open_amounts()
-        if any(s.rule.get("kind") == "amount_at_least" for s in rule_segments)
-        else {}
-    )
+    return segments_assign_many(tenants=[tenant])
+
+
+def segments_assign_many(*, tenants: list[Tenant]) -> int:
+    """`segments_assign` for several tenants at once (the daily evaluation's batch), with a
+    few queries for all of them: their segments, the open amounts if a rule needs them, and
+    one pass over the customers of the tenants that have segments."""
+    by_id = {t.pk: t for t in tenants}
+    rules: dict[int, list[Segment]] = {}
+    for segment in Segment.objects.filter(tenant_id__in=by_id).order_by("priority", "id"):
+        rules.setdefault(segment.tenant_id, [])
+        if segment.rule.get("kind") != "manual":
+            rules[segment.tenant_id].append(segment)
+    if not rules:
+        return 0
+    need_amounts = [
+        tenant_id
+        for tenant_id, segments in rules.items()
+        if any(s.rule.get("kind") == "amount_at_least" for s in segments)
+    ]
+    amounts = open_amounts(tenant_ids=need_amounts) if need_amounts else {}
     now, moved, log = timezone.now(), [], []
-    for customer in Customer.objects.filter(segment_manual=False).only(
-        "id", "segment_id", "segment_reason", "behaviour", "tags"
-    ):
+    customers = Customer.objects.filter(tenant_id__in=rules, segment_manual=False).only(
+        "id", "tenant_id", "segment_id", "segment_reason", "behaviour", "tags"
+    )
+    for customer in customers.iterator(chunk_size=5000):
+        tenant = by_id[customer.tenant_id]
         match = next(
             (
                 s
-                for s in rule_segments
+                for s in rules[customer.tenant_id]
                 if rule_matches(s.rule, customer, amounts.get(customer.pk, Decimal("0")))
             ),
             None,
@@ -137,7 +157,7 @@ def segments_assign(*, tenant: Tenant, classify: bool = True) -> int:
         moved.append(customer)
         log.append(
             Interaction(
-                tenant=tenant,
+                tenant_id=customer.tenant_id,
                 customer_id=customer.pk,
                 kind=InteractionKind.SEGMENT,
                 occurred_at=now,

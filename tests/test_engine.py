@@ -247,3 +247,38 @@ def test_a_batch_task_evaluates_its_tenants_in_one_run(tenant_a, tenant_b):
     for tenant in (tenant_a, tenant_b):
         tenant.refresh_from_db()
         assert tenant.last_evaluated_on == TODAY
+
+
+def test_a_batch_makes_as_many_queries_for_five_tenants_as_for_two():
+    """Set-based: segments, escalation, decisions and writes cost a fixed number of queries
+    per batch, not a round per tenant."""
+    from datetime import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from collections_app.engine import ladders_evaluate_many
+    from collections_app.models import Ladder, Segment
+    from tests.factories import make_tenant
+
+    def queries_for(n: int) -> tuple[int, int]:
+        tenants = [make_tenant() for _ in range(n)]
+        for tenant in tenants:
+            tenant.escalation_amount = 1
+            tenant.run_time = time(0, 0)
+            tenant.save()
+            make_invoice(tenant, due=TODAY)
+            make_invoice(tenant, due=TODAY - timedelta(days=7))
+            with scopes_disabled():
+                Segment.objects.create(
+                    tenant=tenant,
+                    name="Todos",
+                    ladder=Ladder.objects.get(tenant=tenant, is_default=True),
+                    rule={"kind": "amount_at_least", "value": "0"},
+                )
+        with CaptureQueriesContext(connection) as queries:
+            results = ladders_evaluate_many(tenants=tenants, today=TODAY)
+        assert all(r.messages >= 2 and r.tasks == 1 for r in results)  # D0, D+7, escalation
+        return len(queries.captured_queries)
+
+    assert queries_for(2) == queries_for(5)

@@ -8,7 +8,7 @@ already have. The plan is made in memory and written with a handful of bulk inse
 ledger row (invoice × step) and the tenant row locks make a run safe to repeat or race."""
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,12 +35,11 @@ from ..models import (
     LadderStep,
     PaymentPromise,
     PromiseStatus,
-    Segment,
     StepKind,
     contact_addresses,
 )
 from ..promises import promises_resolve
-from ..segments import open_amounts, segments_assign
+from ..segments import open_amounts, segments_assign_many
 from ..tasks_assignment import task_assigners
 from .bulk import insert_rows
 from .channels import channels_pick
@@ -165,14 +164,10 @@ def ladders_evaluate_many(
 
 
 def _prepare(tenants: list[Tenant], today: date) -> None:
-    """Before deciding: close promises whose date passed and, for tenants that have segments,
-    put each customer in its segment (behaviour classes are kept current by payments)."""
+    """Before deciding: close promises whose date passed and put each customer of the tenants
+    that have segments in its segment (behaviour classes are kept current by payments)."""
     promises_resolve(tenant=None, today=today)
-    with_segments = set(Segment.objects.values_list("tenant_id", flat=True).distinct())
-    for tenant in tenants:
-        if tenant.pk in with_segments:
-            with scope(tenant=tenant):
-                segments_assign(tenant=tenant, classify=False)
+    segments_assign_many(tenants=tenants)
 
 
 class Decision(NamedTuple):
@@ -384,11 +379,7 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
     )
     # Two queries for the whole batch, whether the day makes step or escalation tasks.
     assigners = task_assigners(tenants=tenants.values())
-    escalations = {
-        tenant_id: _escalation_check(tenant, [d for d in plan if d.invoice.tenant_id == tenant_id])
-        for tenant_id, tenant in tenants.items()
-        if tenant.escalation_amount is not None or tenant.escalate_chronic_late
-    }
+    escalations = _Escalations(tenants, plan)
     # One message per (invoice, step, channel), or per (customer, step, channel) when the
     # tenant sends one message per customer: the ledger still has a row per invoice × step.
     message_index: dict[tuple, int] = {}
@@ -454,9 +445,7 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
                     )
                     result.messages += 1
                 links.append((invoice.tenant_id, index, invoice.id, dispatch_id))
-        check = escalations.get(invoice.tenant_id)
-        reason = check(invoice, step) if check else None
-        if reason:
+        if reason := escalations.reason(invoice, step):
             title = ESCALATION_TITLES[reason]
             task(invoice, None, title, "escalation", step.label, InteractionKind.ESCALATION)
             result.tasks += 1
@@ -475,35 +464,53 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
     messages_enqueue_many(message_ids=message_ids)
 
 
-def _escalation_check(tenant: Tenant, plan: list[Decision]) -> Callable:
+class _Escalations:
     """Whether an overdue step should also hand the invoice to a person: large accounts (open
     amount at or above the tenant's threshold) and, if the tenant chose so, chronic late
-    payers — once per invoice."""
-    overdue = [d.invoice for d in plan if d.step.offset_days > 0]
-    customer_ids = {inv.customer_id for inv in overdue}
-    amounts = open_amounts(customer_ids=customer_ids) if tenant.escalation_amount else {}
-    already = set(
-        FollowUpTask.objects.filter(
-            origin="escalation", invoice_id__in=[inv.id for inv in overdue]
-        ).values_list("invoice_id", flat=True)
-    )
+    payers — once per invoice. Two queries for the whole batch."""
 
-    def check(invoice: DueInvoice, step: LadderStep) -> str | None:
-        if step.offset_days <= 0 or invoice.id in already:
+    def __init__(self, tenants: dict[int, Tenant], plan: list[Decision]):
+        self.tenants = {
+            pk: t
+            for pk, t in tenants.items()
+            if t.escalation_amount is not None or t.escalate_chronic_late
+        }
+        overdue = [
+            d.invoice
+            for d in plan
+            if d.invoice.tenant_id in self.tenants and d.step.offset_days > 0
+        ]
+        by_amount = {
+            inv.customer_id
+            for inv in overdue
+            if self.tenants[inv.tenant_id].escalation_amount is not None
+        }
+        self.amounts = open_amounts(customer_ids=by_amount) if by_amount else {}
+        self.already = (
+            set(
+                FollowUpTask.objects.filter(
+                    origin="escalation", invoice_id__in=[inv.id for inv in overdue]
+                ).values_list("invoice_id", flat=True)
+            )
+            if overdue
+            else set()
+        )
+
+    def reason(self, invoice: DueInvoice, step: LadderStep) -> str | None:
+        tenant = self.tenants.get(invoice.tenant_id)
+        if tenant is None or step.offset_days <= 0 or invoice.id in self.already:
             return None
         reason = None
         if (
             tenant.escalation_amount is not None
-            and amounts.get(invoice.customer_id, 0) >= tenant.escalation_amount
+            and self.amounts.get(invoice.customer_id, 0) >= tenant.escalation_amount
         ):
             reason = "large_account"
         elif tenant.escalate_chronic_late and invoice.behaviour == "chronically_late":
             reason = "chronic_late"
         if reason:
-            already.add(invoice.id)
+            self.already.add(invoice.id)
         return reason
-
-    return check
 
 
 def ladders_run(
