@@ -189,6 +189,21 @@ MESSAGING_DEFAULT_PROVIDERS = {
 }
 MESSAGING_OUTBOX_PATH = Path(env("MESSAGING_OUTBOX_PATH", str(VAR_DIR / "outbox.jsonl")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "cobranca@regua.local")
+# Platform accounts (used when a tenant has none of its own for the channel).
+SENDGRID_API_KEY = env("SENDGRID_API_KEY", "")
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_SMS_FROM = env("TWILIO_SMS_FROM", "")
+TWILIO_WHATSAPP_FROM = env("TWILIO_WHATSAPP_FROM", "")
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_PORT = int(env("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_SECURITY = env("EMAIL_SECURITY", "starttls")
+# Provider API endpoints: the real ones unless set (tests point them at loopback fakes).
+TWILIO_API_BASE = env("TWILIO_API_BASE", "")
+SENDGRID_API_HOST = env("SENDGRID_API_HOST", "https://api.sendgrid.com")
+PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "15"))
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", "")
 
 LOGGING = {

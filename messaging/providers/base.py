@@ -5,10 +5,13 @@ class TransportError(Exception):
     """A provider refused or failed a send. `permanent` ones are not retried (invalid number,
     unsubscribed, hard bounce); transient ones are (timeouts, 429, 5xx)."""
 
-    def __init__(self, message: str, *, permanent: bool, code: str = ""):
+    def __init__(self, message: str, *, permanent: bool, code: str = "", bad_contact=False):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+        # The address itself is unusable on this channel (invalid number, unsubscribed, hard
+        # bounce): the contact is flagged so no later message tries it again.
+        self.bad_contact = bad_contact
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,14 @@ class OutgoingMessage:
     body: str
     sender: str = ""
     headers: dict = field(default_factory=dict)
+    html_body: str = ""
+    # Where the provider reports delivery status (Twilio's status callback).
+    status_callback: str = ""
+    # WhatsApp: an approved Content template and its numbered variables, and whether the
+    # customer's 24-hour session is open (free text allowed).
+    content_sid: str = ""
+    content_variables: dict = field(default_factory=dict)
+    session_open: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,17 @@ from tenants.models import Tenant
 from ..models import ProviderAccount, ProviderKind
 from .base import Provider, TransportError
 from .console import ConsoleProvider
+from .sendgrid import SendGridProvider
+from .smtp import SMTPProvider
+from .twilio import TwilioSMSProvider, TwilioWhatsAppProvider
 
-PROVIDERS: dict[str, type[Provider]] = {ProviderKind.CONSOLE: ConsoleProvider}
+PROVIDERS: dict[str, type[Provider]] = {
+    ProviderKind.CONSOLE: ConsoleProvider,
+    ProviderKind.SENDGRID: SendGridProvider,
+    ProviderKind.SMTP: SMTPProvider,
+    ProviderKind.TWILIO_SMS: TwilioSMSProvider,
+    ProviderKind.TWILIO_WHATSAPP: TwilioWhatsAppProvider,
+}
 
 
 def provider_for(*, tenant: Tenant, channel: str) -> tuple[str, Provider]:
@@ -16,8 +25,34 @@ def provider_for(*, tenant: Tenant, channel: str) -> tuple[str, Provider]:
         kind, sender, credentials = account.provider, account.sender, account.credentials
     else:
         kind = settings.MESSAGING_DEFAULT_PROVIDERS.get(channel, ProviderKind.CONSOLE)
-        sender, credentials = settings.DEFAULT_FROM_EMAIL if channel == "email" else "", {}
+        sender, credentials = platform_account(kind=kind, channel=channel)
     provider_cls = PROVIDERS.get(kind)
     if provider_cls is None:
         raise TransportError(f"Provider {kind!r} is not available for {channel}", permanent=True)
     return kind, provider_cls(sender=sender, credentials=credentials)
+
+
+def platform_account(*, kind: str, channel: str) -> tuple[str, dict]:
+    """The platform's default sender and credentials for a provider, from the environment
+    (settings), for tenants without their own account."""
+    if kind == ProviderKind.SENDGRID:
+        return settings.DEFAULT_FROM_EMAIL, {"api_key": settings.SENDGRID_API_KEY}
+    if kind == ProviderKind.SMTP:
+        return settings.DEFAULT_FROM_EMAIL, {
+            "host": settings.EMAIL_HOST,
+            "port": settings.EMAIL_PORT,
+            "username": settings.EMAIL_HOST_USER,
+            "password": settings.EMAIL_HOST_PASSWORD,
+            "security": settings.EMAIL_SECURITY,
+        }
+    if kind in (ProviderKind.TWILIO_SMS, ProviderKind.TWILIO_WHATSAPP):
+        sender = (
+            settings.TWILIO_WHATSAPP_FROM
+            if kind == ProviderKind.TWILIO_WHATSAPP
+            else settings.TWILIO_SMS_FROM
+        )
+        return sender, {
+            "account_sid": settings.TWILIO_ACCOUNT_SID,
+            "auth_token": settings.TWILIO_AUTH_TOKEN,
+        }
+    return (settings.DEFAULT_FROM_EMAIL if channel == "email" else ""), {}
