@@ -20,5 +20,6 @@ urlpatterns = [
     ),
     path("api/v1/", include("collections_app.api_urls")),
     path("p/<str:token>", collection_views.payment_page, name="payment_page"),
+    path("webhooks/", include("messaging.urls")),
     path("", include("collections_app.urls")),
 ]

@@ -3,8 +3,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -12,7 +14,7 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
 
 from . import hooks
-from .models import Message, MessageStatus
+from .models import Message, MessageStatus, ProviderKind
 from .providers import OutgoingMessage, TransportError, provider_for
 from .templating import TemplateRenderError, template_render
 
@@ -132,6 +134,7 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 subject=subject,
                 body=body,
                 sender=provider.sender,
+                status_callback=status_callback_url(tenant=tenant, kind=kind),
             )
         )
     except TransportError as exc:
@@ -168,6 +171,14 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
     return SendOutcome(status=MessageStatus.SENT)
 
 
+def status_callback_url(*, tenant: Tenant, kind: str) -> str:
+    """Where the provider reports the message's delivery status (Twilio only: SendGrid's
+    events go to the account-wide Event Webhook)."""
+    if kind in (ProviderKind.TWILIO_SMS, ProviderKind.TWILIO_WHATSAPP):
+        return f"{settings.PUBLIC_BASE_URL}{reverse('webhook_twilio_status', args=[tenant.slug])}"
+    return ""
+
+
 def _render(message: Message) -> tuple[str, str]:
     if message.template_id is None:
         return message.subject, message.body  # manual messages arrive rendered
@@ -175,6 +186,45 @@ def _render(message: Message) -> tuple[str, str]:
     template = message.template
     subject = template_render(template.subject, context) if template.subject else ""
     return subject, template_render(template.body, context)
+
+
+# What a provider's delivery report may move a message to, from where. Reports arrive late,
+# twice or out of order: a move is taken only forward, and a replay changes nothing.
+_REPORT_MOVES = {
+    MessageStatus.SENT: {
+        MessageStatus.DELIVERED,
+        MessageStatus.READ,
+        MessageStatus.FAILED,
+        MessageStatus.UNDELIVERED,
+    },
+    MessageStatus.DELIVERED: {MessageStatus.READ},
+}
+_REPORT_STAMPS = {
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.READ: "read_at",
+    MessageStatus.FAILED: "failed_at",
+    MessageStatus.UNDELIVERED: "failed_at",
+}
+
+
+def message_status_report(
+    *, tenant: Tenant, provider_message_id: str, status: str, error: str = ""
+) -> Message | None:
+    """Apply a provider's delivery report (delivered, read, failed, undelivered) to the
+    tenant's message with that provider id. Returns the message if its status changed, else
+    None (unknown id, a replay, or a report older than what the message already shows)."""
+    if not provider_message_id:
+        return None
+    message = Message.objects.filter(provider_message_id=provider_message_id).first()
+    if message is None or status not in _REPORT_MOVES.get(message.status, ()):
+        return None
+    fields = {_REPORT_STAMPS[status]: timezone.now()}
+    if status == MessageStatus.READ and message.delivered_at is None:
+        fields["delivered_at"] = fields["read_at"]
+    if error:
+        fields["error"] = error
+    moved = _transition(message, from_status=message.status, to_status=status, **fields)
+    return message if moved else None
 
 
 SEND_BATCH = 100

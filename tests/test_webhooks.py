@@ -1,0 +1,134 @@
+"""Delivery reports from the providers, signed as the providers sign them."""
+
+from datetime import date
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django_scopes import scope, scopes_disabled
+from twilio.request_validator import RequestValidator
+
+from collections_app.engine import ladder_evaluate
+from collections_app.models import Interaction, InteractionKind
+from messaging.models import Message, MessageStatus, ProviderAccount
+from messaging.services import message_send
+from tests.factories import make_invoice
+from tests.fakes import FakeProvider, twilio_answer
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 12, 2)
+TOKEN = "token-do-tenant"
+
+
+@pytest.fixture
+def sent_sms(tenant_a, settings):
+    """A reminder sent by SMS through the tenant's Twilio account (a loopback fake)."""
+    with FakeProvider(twilio_answer) as fake:
+        settings.TWILIO_API_BASE = fake.url
+        with scope(tenant=tenant_a):
+            account = ProviderAccount(
+                tenant=tenant_a, channel="sms", provider="twilio_sms", sender="+5511900000000"
+            )
+            account.credentials = {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN}
+            account.save()
+        make_invoice(
+            tenant_a,
+            due=DAY,
+            customer={
+                "external_id": "S",
+                "name": "Sara",
+                "phone": "+5511987654321",
+                "preferred_channels": ["sms"],
+            },
+        )
+        with scope(tenant=tenant_a):
+            ladder_evaluate(tenant=tenant_a, today=DAY)
+            message = Message.objects.get()
+            message_send(tenant=tenant_a, message_id=message.pk)
+            message.refresh_from_db()
+        assert message.status == MessageStatus.SENT
+        callback = fake.requests[0].form()["StatusCallback"]
+    assert callback == f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{tenant_a.slug}/status/"
+    return message
+
+
+def post_status(tenant, params: dict, *, token: str = TOKEN, signature: str | None = None):
+    path = f"/webhooks/twilio/{tenant.slug}/status/"
+    if signature is None:
+        signature = RequestValidator(token).compute_signature(
+            f"{settings.PUBLIC_BASE_URL}{path}", params
+        )
+    return Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature)
+
+
+def status_entries(tenant, message):
+    with scopes_disabled():
+        return list(
+            Interaction.objects.filter(message=message, kind=InteractionKind.MESSAGE_STATUS)
+            .order_by("id")
+            .values_list("summary", flat=True)
+        )
+
+
+def reload(message):
+    with scopes_disabled():
+        return Message.objects.get(pk=message.pk)
+
+
+def test_delivered_and_read_reports_move_the_message_forward_once(tenant_a, sent_sms):
+    sid = sent_sms.provider_message_id
+    delivered = {"MessageSid": sid, "MessageStatus": "delivered", "To": "+5511987654321"}
+    assert post_status(tenant_a, delivered).status_code == 204
+    assert post_status(tenant_a, delivered).status_code == 204  # a replay
+    message = reload(sent_sms)
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at is not None
+    assert post_status(tenant_a, {"MessageSid": sid, "MessageStatus": "read"}).status_code == 204
+    # A late "sent" after "read" changes nothing.
+    assert post_status(tenant_a, {"MessageSid": sid, "MessageStatus": "sent"}).status_code == 204
+    assert reload(sent_sms).status == MessageStatus.READ
+    assert status_entries(tenant_a, sent_sms) == [
+        "sms: sending → sent",
+        "sms: sent → delivered",
+        "sms: delivered → read",
+    ]
+
+
+def test_undelivered_report_keeps_the_providers_reason(tenant_a, sent_sms):
+    params = {
+        "MessageSid": sent_sms.provider_message_id,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "21610",
+    }
+    assert post_status(tenant_a, params).status_code == 204
+    message = reload(sent_sms)
+    assert message.status == MessageStatus.UNDELIVERED
+    assert message.error == "Twilio 21610: the recipient replied STOP (unsubscribed)"
+
+
+@pytest.mark.parametrize("signature", ["", "forged", None])
+def test_a_missing_or_wrong_signature_gets_403_and_changes_nothing(tenant_a, sent_sms, signature):
+    params = {"MessageSid": sent_sms.provider_message_id, "MessageStatus": "delivered"}
+    if signature is None:  # signed, but with another account's token
+        response = post_status(tenant_a, params, token="someone-elses-token")
+    else:
+        response = post_status(tenant_a, params, signature=signature)
+    assert response.status_code == 403
+    assert reload(sent_sms).status == MessageStatus.SENT
+
+
+def test_a_report_signed_for_another_tenant_cannot_touch_this_one(tenant_a, tenant_b, sent_sms):
+    params = {"MessageSid": sent_sms.provider_message_id, "MessageStatus": "failed"}
+    # Tenant B has no Twilio account with A's token: refused.
+    assert post_status(tenant_b, params).status_code == 403
+    # Signed right with B's own token, the id is looked up among B's messages only.
+    with scope(tenant=tenant_b):
+        account = ProviderAccount(tenant=tenant_b, channel="sms", provider="twilio_sms")
+        account.credentials = {"account_sid": "AC" + "2" * 32, "auth_token": "token-de-b"}
+        account.save()
+    assert post_status(tenant_b, params, token="token-de-b").status_code == 204
+    assert reload(sent_sms).status == MessageStatus.SENT
+
+
+def test_unknown_tenant_is_404(tenant_a):
+    response = Client().post("/webhooks/twilio/nobody/status/", {"MessageSid": "SM1"})
+    assert response.status_code == 404
