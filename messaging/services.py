@@ -208,14 +208,18 @@ _REPORT_STAMPS = {
 
 
 def message_status_report(
-    *, tenant: Tenant, provider_message_id: str, status: str, error: str = ""
+    *, tenant: Tenant, status: str, provider_message_id: str = "", ref: str = "", error: str = ""
 ) -> Message | None:
     """Apply a provider's delivery report (delivered, read, failed, undelivered) to the
-    tenant's message with that provider id. Returns the message if its status changed, else
-    None (unknown id, a replay, or a report older than what the message already shows)."""
-    if not provider_message_id:
+    tenant's message with that provider id, or that Régua reference. Returns the message if
+    its status changed, else None (unknown message, a replay, or a report older than what the
+    message already shows)."""
+    if ref:
+        message = Message.objects.filter(ref=ref).first()
+    elif provider_message_id:
+        message = Message.objects.filter(provider_message_id=provider_message_id).first()
+    else:
         return None
-    message = Message.objects.filter(provider_message_id=provider_message_id).first()
     if message is None or status not in _REPORT_MOVES.get(message.status, ()):
         return None
     fields = {_REPORT_STAMPS[status]: timezone.now()}

@@ -4,4 +4,9 @@ from . import webhooks
 
 urlpatterns = [
     path("twilio/<slug:tenant_slug>/status/", webhooks.twilio_status, name="webhook_twilio_status"),
+    path(
+        "sendgrid/<slug:tenant_slug>/events/",
+        webhooks.sendgrid_events,
+        name="webhook_sendgrid_events",
+    ),
 ]

@@ -3,7 +3,17 @@
 `/webhooks/twilio/<tenant>/status/`: Twilio's status callback for SMS and WhatsApp. The
 request must carry a valid `X-Twilio-Signature`, computed by Twilio over the URL it called and
 the form fields with the auth token of the account that sent the message (the tenant's own
-Twilio accounts, or the platform's); anything else gets 403 and changes nothing."""
+Twilio accounts, or the platform's); anything else gets 403 and changes nothing.
+
+`/webhooks/sendgrid/<tenant>/events/`: SendGrid's signed Event Webhook. The batch must carry an
+ECDSA signature over its timestamp and body, valid for the verification key of the tenant's
+SendGrid account (or the platform's), and a timestamp no older than SENDGRID_WEBHOOK_MAX_AGE:
+a replayed old batch is refused. Within the window, a replay changes nothing, because reports
+only move a message forward."""
+
+import binascii
+import json
+import time
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseForbidden
@@ -11,6 +21,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_scopes import scope
+from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from twilio.request_validator import RequestValidator
 
 from tenants.models import Tenant
@@ -75,4 +86,76 @@ def twilio_status(request, tenant_slug: str):
                 error=error,
             )
     # Also for statuses we do not track (queued, sent) and unknown ids: Twilio must not retry.
+    return HttpResponse(status=204)
+
+
+# SendGrid event → message status. Other events (processed, deferred, click) change nothing.
+SENDGRID_EVENTS = {
+    "delivered": MessageStatus.DELIVERED,
+    "open": MessageStatus.READ,
+    "bounce": MessageStatus.FAILED,
+    "dropped": MessageStatus.FAILED,
+}
+
+
+def sendgrid_public_keys(*, tenant: Tenant) -> list[str]:
+    keys = [
+        account.credentials.get("webhook_public_key")
+        for account in ProviderAccount.objects.filter(provider=ProviderKind.SENDGRID)
+    ]
+    keys.append(settings.SENDGRID_WEBHOOK_PUBLIC_KEY)
+    return [key for key in dict.fromkeys(keys) if key]
+
+
+def sendgrid_signature_valid(request, *, tenant: Tenant) -> bool:
+    signature = request.headers.get(EventWebhookHeader.SIGNATURE, "")
+    timestamp = request.headers.get(EventWebhookHeader.TIMESTAMP, "")
+    if not signature or not timestamp.isdigit():
+        return False
+    if abs(time.time() - int(timestamp)) > settings.SENDGRID_WEBHOOK_MAX_AGE:
+        return False
+    payload = request.body.decode("utf-8", "replace")
+    verifier = EventWebhook()
+    for key in sendgrid_public_keys(tenant=tenant):
+        try:
+            public_key = verifier.convert_public_key_to_ecdsa(key)
+            if verifier.verify_signature(payload, signature, timestamp, public_key=public_key):
+                return True
+        except (ValueError, TypeError, binascii.Error):  # a malformed key or signature
+            continue
+    return False
+
+
+def _sendgrid_error(event: dict) -> str:
+    kind = event.get("event")
+    reason = event.get("reason") or event.get("response") or ""
+    return f"SendGrid {kind}: {reason}".strip().rstrip(":") if kind in ("bounce", "dropped") else ""
+
+
+@csrf_exempt
+@require_POST
+def sendgrid_events(request, tenant_slug: str):
+    tenant = get_object_or_404(Tenant, slug=tenant_slug)
+    with scope(tenant=tenant):
+        if not sendgrid_signature_valid(request, tenant=tenant):
+            return HttpResponseForbidden("Invalid or stale SendGrid signature")
+        try:
+            events = json.loads(request.body)
+        except ValueError:
+            return HttpResponse("The body is not JSON", status=400)
+        if not isinstance(events, list):
+            return HttpResponse("Expected a list of events", status=400)
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            status = SENDGRID_EVENTS.get(event.get("event"))
+            if status is None:
+                continue
+            message_status_report(
+                tenant=tenant,
+                status=status,
+                ref=str(event.get("regua_ref") or ""),
+                provider_message_id=str(event.get("sg_message_id") or "").split(".")[0],
+                error=_sendgrid_error(event),
+            )
     return HttpResponse(status=204)

@@ -132,3 +132,126 @@ def test_a_report_signed_for_another_tenant_cannot_touch_this_one(tenant_a, tena
 def test_unknown_tenant_is_404(tenant_a):
     response = Client().post("/webhooks/twilio/nobody/status/", {"MessageSid": "SM1"})
     assert response.status_code == 404
+
+
+# --- SendGrid's signed Event Webhook ---------------------------------------------------------
+
+
+@pytest.fixture
+def signing_key():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_key_text(key) -> str:
+    """The verification key as SendGrid shows it: base64 of the DER public key."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+@pytest.fixture
+def sent_email(tenant_a, settings, signing_key):
+    """A reminder sent by e-mail through the tenant's SendGrid account (a loopback fake)."""
+    from tests.fakes import sendgrid_answer
+
+    with FakeProvider(sendgrid_answer) as fake:
+        settings.SENDGRID_API_HOST = fake.url
+        with scope(tenant=tenant_a):
+            account = ProviderAccount(tenant=tenant_a, channel="email", provider="sendgrid")
+            account.credentials = {
+                "api_key": "SG.x",
+                "webhook_public_key": public_key_text(signing_key),
+            }
+            account.save()
+        make_invoice(
+            tenant_a, due=DAY, customer={"external_id": "E", "name": "Eva", "email": "eva@ex.com"}
+        )
+        with scope(tenant=tenant_a):
+            ladder_evaluate(tenant=tenant_a, today=DAY)
+            message = Message.objects.get()
+            message_send(tenant=tenant_a, message_id=message.pk)
+            message.refresh_from_db()
+        assert fake.requests[0].json()["custom_args"] == {"regua_ref": message.ref}
+    assert message.status == MessageStatus.SENT and message.provider == "sendgrid"
+    return message
+
+
+def post_events(tenant, events, key, *, timestamp=None, signature=None):
+    import base64
+    import json
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    body = json.dumps(events)
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    if signature is None:
+        raw = key.sign((timestamp + body).encode(), ec.ECDSA(hashes.SHA256()))
+        signature = base64.b64encode(raw).decode()
+    return Client().post(
+        f"/webhooks/sendgrid/{tenant.slug}/events/",
+        body,
+        content_type="application/json",
+        HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_SIGNATURE=signature,
+        HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_TIMESTAMP=timestamp,
+    )
+
+
+def event(message, name, **extra):
+    return {
+        "email": message.recipient,
+        "event": name,
+        "sg_message_id": f"{message.provider_message_id}.filter0001",
+        "regua_ref": message.ref,
+        "timestamp": 1764676800,
+        **extra,
+    }
+
+
+def test_signed_events_move_the_email_forward_once(tenant_a, sent_email, signing_key):
+    batch = [event(sent_email, "processed"), event(sent_email, "delivered")]
+    assert post_events(tenant_a, batch, signing_key).status_code == 204
+    assert post_events(tenant_a, batch, signing_key).status_code == 204  # a replay
+    assert reload(sent_email).status == MessageStatus.DELIVERED
+    assert post_events(tenant_a, [event(sent_email, "open")], signing_key).status_code == 204
+    assert reload(sent_email).status == MessageStatus.READ
+    assert status_entries(tenant_a, sent_email) == [
+        "email: sending → sent",
+        "email: sent → delivered",
+        "email: delivered → read",
+    ]
+
+
+def test_a_bounce_fails_the_email_with_the_reason(tenant_a, sent_email, signing_key):
+    bounce = event(sent_email, "bounce", reason="550 5.1.1 The email account does not exist")
+    assert post_events(tenant_a, [bounce], signing_key).status_code == 204
+    message = reload(sent_email)
+    assert message.status == MessageStatus.FAILED
+    assert message.error == "SendGrid bounce: 550 5.1.1 The email account does not exist"
+
+
+def test_unsigned_forged_or_stale_events_get_403(tenant_a, sent_email, signing_key):
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    batch = [event(sent_email, "delivered")]
+    assert post_events(tenant_a, batch, signing_key, signature="").status_code == 403
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    assert post_events(tenant_a, batch, stranger).status_code == 403
+    an_hour_ago = int(time.time()) - 3600  # a captured batch sent again later
+    assert post_events(tenant_a, batch, signing_key, timestamp=an_hour_ago).status_code == 403
+    assert reload(sent_email).status == MessageStatus.SENT
+
+
+def test_a_signed_body_that_is_not_a_list_of_events_is_refused(tenant_a, sent_email, signing_key):
+    assert post_events(tenant_a, {"event": "delivered"}, signing_key).status_code == 400
+    assert reload(sent_email).status == MessageStatus.SENT

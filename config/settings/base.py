@@ -191,6 +191,9 @@ MESSAGING_OUTBOX_PATH = Path(env("MESSAGING_OUTBOX_PATH", str(VAR_DIR / "outbox.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "cobranca@regua.local")
 # Platform accounts (used when a tenant has none of its own for the channel).
 SENDGRID_API_KEY = env("SENDGRID_API_KEY", "")
+SENDGRID_WEBHOOK_PUBLIC_KEY = env("SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+# How old (seconds) a signed SendGrid event batch may be: older ones are refused as replays.
+SENDGRID_WEBHOOK_MAX_AGE = int(env("SENDGRID_WEBHOOK_MAX_AGE", "300"))
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
 TWILIO_SMS_FROM = env("TWILIO_SMS_FROM", "")
