@@ -88,9 +88,17 @@ class CustomerSerializer(serializers.ModelSerializer):
             "segment_manual",
             "segment_reason",
             "behaviour",
+            "invalid_channels",
             "created_at",
         ]
-        read_only_fields = ["id", "segment_manual", "segment_reason", "behaviour", "created_at"]
+        read_only_fields = [
+            "id",
+            "segment_manual",
+            "segment_reason",
+            "behaviour",
+            "invalid_channels",
+            "created_at",
+        ]
 
     def get_fields(self):
         fields = super().get_fields()

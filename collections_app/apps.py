@@ -10,7 +10,7 @@ class CollectionsConfig(AppConfig):
 
         from . import defaults  # noqa: F401  (connects tenant_created)
         from .message_context import message_cancel_reason, message_context
-        from .services import message_status_log
+        from .services import contact_refused_record, message_status_log
 
         hooks.register(context_provider=message_context, send_guard=message_cancel_reason)
 
@@ -18,3 +18,8 @@ class CollectionsConfig(AppConfig):
             message_status_log(message=message, old_status=old_status, new_status=new_status)
 
         hooks.message_status_changed.connect(_on_status, weak=False, dispatch_uid="timeline")
+
+        def _on_refused(sender, message, reason, opt_out, **kwargs):
+            contact_refused_record(message=message, reason=reason, opt_out=opt_out)
+
+        hooks.contact_refused.connect(_on_refused, weak=False, dispatch_uid="contact_refused")

@@ -58,6 +58,9 @@ class Customer(models.Model):
     whatsapp = models.CharField(max_length=20, blank=True, default="", help_text="E.164")
     preferred_channels = models.JSONField(default=list, blank=True)
     opted_out_channels = models.JSONField(default=list, blank=True)
+    # Channels whose current address a provider refused for good (invalid number, hard
+    # bounce): not used again until the address changes.
+    invalid_channels = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
     segment = models.ForeignKey(
         Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="customers"
@@ -87,7 +90,7 @@ class Customer(models.Model):
 
     def address_for(self, channel: str) -> str:
         """The customer's address on a channel, or "" when they cannot be reached there."""
-        if channel in (self.opted_out_channels or []):
+        if channel in (self.opted_out_channels or []) or channel in (self.invalid_channels or []):
             return ""
         return contact_addresses(email=self.email, phone=self.phone, whatsapp=self.whatsapp).get(
             channel, ""
@@ -298,6 +301,7 @@ SKIP_REASONS = {
     "below_min_amount": _("Amount below the step's minimum"),
     "opted_out": _("Customer opted out of the channel"),
     "no_contact": _("No contact data for the channel"),
+    "invalid_contact": _("The provider refused the contact (invalid number, hard bounce)"),
     "no_template": _("No template for the channel"),
     "no_reachable_channel": _("No reachable channel"),
 }
@@ -389,6 +393,7 @@ class InteractionKind(models.TextChoices):
     ESCALATION = "escalation", _("Escalation")
     SEGMENT = "segment", _("Segment change")
     OPT_OUT = "opt_out", _("Opt-out")
+    CONTACT_INVALID = "contact_invalid", _("Contact refused by the provider")
     SKIP = "skip", _("Step skipped")
 
 

@@ -27,6 +27,7 @@ from .models import (
     PaymentSource,
     PromiseStatus,
     TaskStatus,
+    contact_addresses,
 )
 from .money import format_money
 from .segments import customers_classify
@@ -105,9 +106,16 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
                 to_create.append(customer)
             elif customer.pk:
                 to_update[customer.pk] = customer
+            before = _addresses(customer)
             for name in CUSTOMER_FIELDS:
                 if name in item:
                     setattr(customer, name, item[name])
+            if customer.invalid_channels:
+                # A channel refused by a provider is usable again once its address changes.
+                after = _addresses(customer)
+                customer.invalid_channels = [
+                    c for c in customer.invalid_channels if before.get(c) == after.get(c)
+                ]
             if "segment" in item:
                 segment = item["segment"]
                 customer.segment = segment
@@ -118,9 +126,20 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
         if to_update:
             Customer.objects.bulk_update(
                 list(to_update.values()),
-                [*CUSTOMER_FIELDS, "segment", "segment_manual", "segment_reason", "updated_at"],
+                [
+                    *CUSTOMER_FIELDS,
+                    "invalid_channels",
+                    "segment",
+                    "segment_manual",
+                    "segment_reason",
+                    "updated_at",
+                ],
             )
     return out
+
+
+def _addresses(customer: Customer) -> dict[str, str]:
+    return contact_addresses(email=customer.email, phone=customer.phone, whatsapp=customer.whatsapp)
 
 
 def invoices_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Invoice, bool]]:
@@ -318,6 +337,45 @@ def payments_record(*, tenant: Tenant, items: list[dict]) -> list[tuple[Payment,
             )
             for item in items
         ]
+
+
+def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> int:
+    """A provider refused the message's recipient for good. Each customer the message was
+    about whose current address on the channel is still that recipient gets the channel
+    flagged — opted out when the recipient opted out at the provider (STOP), else invalid —
+    and an entry in its timeline. Returns how many customers were flagged."""
+    links = (
+        InvoiceMessage.objects.with_scope(tenant=message.tenant_id)
+        .filter(message_id=message.pk)
+        .select_related("invoice__customer")
+    )
+    flagged, seen = 0, set()
+    for link in links:
+        customer = link.invoice.customer
+        if customer.pk in seen:
+            continue
+        seen.add(customer.pk)
+        if customer.address_for(message.channel) != message.recipient:
+            continue  # the address changed meanwhile, or is flagged already
+        field = "opted_out_channels" if opt_out else "invalid_channels"
+        setattr(customer, field, [*(getattr(customer, field) or []), message.channel])
+        customer.save(update_fields=[field, "updated_at"])
+        Interaction.objects.create(
+            tenant_id=message.tenant_id,
+            customer_id=customer.pk,
+            invoice_id=link.invoice_id,
+            message_id=message.pk,
+            kind=InteractionKind.OPT_OUT if opt_out else InteractionKind.CONTACT_INVALID,
+            channel=message.channel,
+            summary=(
+                f"{message.channel}: {message.recipient} "
+                + ("opted out at the provider" if opt_out else "refused by the provider")
+                + (f" ({reason})" if reason else "")
+            )[:300],
+            data={"recipient": message.recipient, "reason": reason},
+        )
+        flagged += 1
+    return flagged
 
 
 def message_status_log(*, message: Message, old_status: str, new_status: str) -> None:

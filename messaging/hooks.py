@@ -3,13 +3,16 @@
 The domain registers a *context provider* (the flat variables a message's template renders
 with, read at send time so amounts are current) and a *send guard* (a reason to cancel a
 queued message, e.g. the invoice was paid meanwhile). Status changes go out through the
-`message_status_changed` signal."""
+`message_status_changed` signal, refused contacts through `contact_refused`."""
 
 from collections.abc import Callable
 
 from django.dispatch import Signal
 
 message_status_changed = Signal()  # sender=Message, message=, old_status=, new_status=
+# A provider refused the message's recipient for good: an invalid number or mailbox (`opt_out`
+# False), or the recipient's own opt-out at the provider, e.g. STOP (`opt_out` True).
+contact_refused = Signal()  # sender=Message, message=, reason=, opt_out=
 
 _context_provider: Callable | None = None
 _send_guard: Callable | None = None

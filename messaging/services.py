@@ -148,6 +148,10 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 subject=subject,
                 body=body,
             )
+            if exc.bad_contact:
+                hooks.contact_refused.send(
+                    sender=Message, message=message, reason=str(exc), opt_out=exc.opt_out
+                )
             return SendOutcome(status=MessageStatus.FAILED)
         _transition(
             message,
@@ -208,12 +212,19 @@ _REPORT_STAMPS = {
 
 
 def message_status_report(
-    *, tenant: Tenant, status: str, provider_message_id: str = "", ref: str = "", error: str = ""
+    *,
+    tenant: Tenant,
+    status: str,
+    provider_message_id: str = "",
+    ref: str = "",
+    error: str = "",
+    refused: str | None = None,
 ) -> Message | None:
     """Apply a provider's delivery report (delivered, read, failed, undelivered) to the
     tenant's message with that provider id, or that Régua reference. Returns the message if
     its status changed, else None (unknown message, a replay, or a report older than what the
-    message already shows)."""
+    message already shows). `refused` ("invalid" or "opt_out") says the report refused the
+    recipient for good: the contact is flagged (`hooks.contact_refused`)."""
     if ref:
         message = Message.objects.filter(ref=ref).first()
     elif provider_message_id:
@@ -228,6 +239,10 @@ def message_status_report(
     if error:
         fields["error"] = error
     moved = _transition(message, from_status=message.status, to_status=status, **fields)
+    if moved and refused is not None:
+        hooks.contact_refused.send(
+            sender=Message, message=message, reason=error, opt_out=refused == "opt_out"
+        )
     return message if moved else None
 
 

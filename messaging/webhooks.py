@@ -27,7 +27,7 @@ from twilio.request_validator import RequestValidator
 from tenants.models import Tenant
 
 from .models import MessageStatus, ProviderAccount, ProviderKind
-from .providers.twilio import PERMANENT_CODES
+from .providers.twilio import CONTACT_CODES, OPT_OUT_CODES, PERMANENT_CODES
 from .services import message_status_report
 
 TWILIO_STATUSES = {
@@ -75,15 +75,19 @@ def twilio_status(request, tenant_slug: str):
         status = TWILIO_STATUSES.get(request.POST.get("MessageStatus", ""))
         if status is not None:
             code = request.POST.get("ErrorCode", "")
-            error = ""
+            number = int(code) if code.isdigit() else 0
+            error, refused = "", None
             if code:
-                reason = PERMANENT_CODES.get(int(code)) if code.isdigit() else None
-                error = f"Twilio {code}: {reason or request.POST.get('ErrorMessage', 'error')}"
+                reason = PERMANENT_CODES.get(number) or request.POST.get("ErrorMessage", "error")
+                error = f"Twilio {code}: {reason}"
+            if number in CONTACT_CODES:
+                refused = "opt_out" if number in OPT_OUT_CODES else "invalid"
             message_status_report(
                 tenant=tenant,
                 provider_message_id=request.POST.get("MessageSid", ""),
                 status=status,
                 error=error,
+                refused=refused,
             )
     # Also for statuses we do not track (queued, sent) and unknown ids: Twilio must not retry.
     return HttpResponse(status=204)
@@ -157,5 +161,9 @@ def sendgrid_events(request, tenant_slug: str):
                 ref=str(event.get("regua_ref") or ""),
                 provider_message_id=str(event.get("sg_message_id") or "").split(".")[0],
                 error=_sendgrid_error(event),
+                # A hard bounce: the mailbox does not exist. ("blocked" bounces are temporary.)
+                refused="invalid"
+                if event.get("event") == "bounce" and event.get("type", "bounce") == "bounce"
+                else None,
             )
     return HttpResponse(status=204)

@@ -321,5 +321,15 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
     assert message.status == status
     assert message.provider == ("twilio_sms" if status == "sent" else "")
     assert message.error == error
+    from collections_app.models import Customer, Interaction
+
+    with scope(tenant=tenant_a):
+        customer = Customer.objects.get(external_id="SMS")
+        flagged = list(Interaction.objects.filter(kind="contact_invalid").values_list("summary"))
     if status == "sent":
         assert message.provider_message_id.startswith("SM")
+        assert customer.invalid_channels == [] and flagged == []
+    else:
+        # The number is flagged: no later message tries it until it changes.
+        assert customer.invalid_channels == ["sms"]
+        assert flagged == [(f"sms: +5511987654321 refused by the provider ({error})",)]

@@ -1,6 +1,7 @@
 """Delivery reports from the providers, signed as the providers sign them."""
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
@@ -255,3 +256,72 @@ def test_unsigned_forged_or_stale_events_get_403(tenant_a, sent_email, signing_k
 def test_a_signed_body_that_is_not_a_list_of_events_is_refused(tenant_a, sent_email, signing_key):
     assert post_events(tenant_a, {"event": "delivered"}, signing_key).status_code == 400
     assert reload(sent_email).status == MessageStatus.SENT
+
+
+# --- Refused contacts ------------------------------------------------------------------------
+
+
+def customer_of_message(message):
+    from collections_app.models import Customer
+
+    with scopes_disabled():
+        return Customer.objects.get(invoices__message_links__message=message)
+
+
+def test_a_stop_reported_by_twilio_opts_the_customer_out_of_the_channel(tenant_a, sent_sms):
+    params = {
+        "MessageSid": sent_sms.provider_message_id,
+        "MessageStatus": "undelivered",
+        "ErrorCode": "21610",
+    }
+    assert post_status(tenant_a, params).status_code == 204
+    assert post_status(tenant_a, params).status_code == 204  # a replay flags nothing twice
+    customer = customer_of_message(sent_sms)
+    assert customer.opted_out_channels == ["sms"] and customer.invalid_channels == []
+    with scopes_disabled():
+        kinds = list(
+            Interaction.objects.filter(customer=customer, kind=InteractionKind.OPT_OUT).values_list(
+                "channel", flat=True
+            )
+        )
+    assert kinds == ["sms"]
+
+
+def test_an_invalid_number_is_not_used_again_until_it_changes(tenant_a, sent_sms, api_a):
+    params = {
+        "MessageSid": sent_sms.provider_message_id,
+        "MessageStatus": "failed",
+        "ErrorCode": "21211",
+    }
+    assert post_status(tenant_a, params).status_code == 204
+    customer = customer_of_message(sent_sms)
+    assert customer.invalid_channels == ["sms"]
+    # The next reminder skips SMS and falls back to WhatsApp (the same number's WhatsApp is
+    # another channel: only what a provider refused is flagged).
+    make_invoice(tenant_a, due=DAY + timedelta(days=1), customer={"external_id": "S"})
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=DAY + timedelta(days=1))
+        newest = Message.objects.order_by("-id").first()
+    assert newest.channel == "whatsapp"
+    body = api_a.get(f"/api/v1/customers/{customer.pk}/").json()
+    assert body["invalid_channels"] == ["sms"]
+    # A new number makes SMS usable again.
+    response = api_a.patch(
+        f"/api/v1/customers/{customer.pk}/",
+        json.dumps({"phone": "+5511912345678"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["invalid_channels"] == []
+
+
+def test_a_blocked_bounce_fails_the_email_without_flagging_it(tenant_a, sent_email, signing_key):
+    blocked = event(sent_email, "bounce", type="blocked", reason="421 try again later")
+    assert post_events(tenant_a, [blocked], signing_key).status_code == 204
+    assert customer_of_message(sent_email).invalid_channels == []
+
+
+def test_a_hard_bounce_flags_the_email(tenant_a, sent_email, signing_key):
+    bounce = event(sent_email, "bounce", type="bounce", reason="550 5.1.1 unknown user")
+    assert post_events(tenant_a, [bounce], signing_key).status_code == 204
+    assert customer_of_message(sent_email).invalid_channels == ["email"]

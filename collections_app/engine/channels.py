@@ -12,11 +12,13 @@ def channels_pick(
     preferred: list[str] | None,
     opted_out: list[str] | None,
     reachable: Mapping[str, object],
+    invalid: list[str] | None = None,
     templates: Container[tuple[str, str]],
 ) -> tuple[list[str], str]:
     """The channels a message step uses for a customer, or ([], skip reason).
 
     `reachable` maps a channel to the customer's address there (anything falsy: none);
+    `invalid` lists the channels whose address a provider refused for good;
     `templates` holds the (template key, channel) pairs the tenant has. Preferred channels
     come first when the step falls back; an opt-out is checked before contact data, contact
     data before the template; "fallback" takes the first usable channel, "all" every one."""
@@ -31,6 +33,8 @@ def channels_pick(
             reasons.append("opted_out")
         elif not reachable.get(channel):
             reasons.append("no_contact")
+        elif invalid and channel in invalid:
+            reasons.append("invalid_contact")
         elif (step.template_key, channel) not in templates:
             reasons.append("no_template")
         else:

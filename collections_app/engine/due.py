@@ -43,6 +43,7 @@ class DueInvoice(NamedTuple):
     customer_paused_until: date | None
     preferred_channels: tuple[str, ...]
     opted_out_channels: tuple[str, ...]
+    invalid_channels: tuple[str, ...]
     email: str
     phone: str
     whatsapp: str
@@ -67,6 +68,7 @@ _COLUMNS = (
     (Customer, "paused_until"),
     (Customer, "preferred_channels"),
     (Customer, "opted_out_channels"),
+    (Customer, "invalid_channels"),
     (Customer, "email"),
     (Customer, "phone"),
     (Customer, "whatsapp"),
@@ -74,7 +76,8 @@ _COLUMNS = (
     (LadderStep, "id"),
 )
 _ALIAS = {Invoice: "i", Customer: "c"}
-_JSON_LISTS = (10, 11)
+_JSON_LISTS = (10, 11, 12)
+_WIDTH = len(DueInvoice._fields)
 
 
 @lru_cache(maxsize=4096)
@@ -119,7 +122,7 @@ def due_rows(
                         row[position] = converter(row[position], col, connection)
                 for position in _JSON_LISTS:
                     row[position] = _json_list(row[position])
-                yield DueInvoice._make(row[:16]), row[16], _as_date(row[17])
+                yield DueInvoice._make(row[:_WIDTH]), row[_WIDTH], _as_date(row[_WIDTH + 1])
 
 
 def due_rows_sql(

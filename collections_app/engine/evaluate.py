@@ -303,6 +303,7 @@ def _decide(
         step=step,
         preferred=invoice.preferred_channels,
         opted_out=invoice.opted_out_channels,
+        invalid=invoice.invalid_channels,
         reachable=addresses,
         templates=templates.keys.get(invoice.tenant_id, ()),
     )

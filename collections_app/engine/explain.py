@@ -275,6 +275,7 @@ def _blocked_by(entry: StepExplanation, step: LadderStep, day: date, ctx: dict) 
             step=step,
             preferred=customer.preferred_channels,
             opted_out=customer.opted_out_channels,
+            invalid=customer.invalid_channels,
             reachable=ctx["reachable"],
             templates=ctx["templates"],
         )
@@ -410,6 +411,7 @@ def tenant_forecast(*, tenant: Tenant, start: date, days: int = 30) -> dict[str,
                 "has_phone",
                 "has_whatsapp",
                 "customer__opted_out_channels",
+                "customer__invalid_channels",
                 "customer__preferred_channels",
             )
             .annotate(invoices=Count("id"), customers=Count("customer_id", distinct=True))
@@ -464,6 +466,7 @@ def _count_row(step: LadderStep, row: dict, ctx: dict, buckets) -> None:
             step=step,
             preferred=row["customer__preferred_channels"],
             opted_out=row["customer__opted_out_channels"],
+            invalid=row["customer__invalid_channels"],
             reachable={
                 Channel.EMAIL: row["has_email"],
                 Channel.SMS: row["has_phone"],

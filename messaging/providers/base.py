@@ -5,13 +5,23 @@ class TransportError(Exception):
     """A provider refused or failed a send. `permanent` ones are not retried (invalid number,
     unsubscribed, hard bounce); transient ones are (timeouts, 429, 5xx)."""
 
-    def __init__(self, message: str, *, permanent: bool, code: str = "", bad_contact=False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: str = "",
+        bad_contact: bool = False,
+        opt_out: bool = False,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
-        # The address itself is unusable on this channel (invalid number, unsubscribed, hard
-        # bounce): the contact is flagged so no later message tries it again.
+        # The address itself is unusable on this channel (invalid number, hard bounce), or the
+        # recipient opted out at the provider (`opt_out`, e.g. replied STOP): the contact is
+        # flagged so no later message tries it again.
         self.bad_contact = bad_contact
+        self.opt_out = opt_out
 
 
 @dataclass(frozen=True)

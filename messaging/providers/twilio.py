@@ -33,8 +33,10 @@ PERMANENT_CODES = {
     63016: "outside the WhatsApp 24-hour window: an approved template is required",
     63024: "invalid WhatsApp recipient",
 }
-# Codes that mean the contact itself is unusable on this channel.
+# Codes that mean the contact itself is unusable on this channel; 21610 is the recipient's own
+# opt-out (they replied STOP to this sender).
 CONTACT_CODES = {21211, 21214, 21610, 21612, 21614, 63024}
+OPT_OUT_CODES = {21610}
 
 _clients = threading.local()
 
@@ -131,6 +133,7 @@ def _transport_error(exc: TwilioRestException) -> TransportError:
             permanent=True,
             code=str(code),
             bad_contact=code in CONTACT_CODES,
+            opt_out=code in OPT_OUT_CODES,
         )
     status = exc.status or 0
     transient = status == 429 or status >= 500
