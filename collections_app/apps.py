@@ -9,6 +9,7 @@ class CollectionsConfig(AppConfig):
         from messaging import hooks
 
         from . import defaults  # noqa: F401  (connects tenant_created)
+        from .inbound import inbound_handle
         from .message_context import message_cancel_reason, message_context
         from .services import contact_refused_record, message_status_log
 
@@ -23,3 +24,8 @@ class CollectionsConfig(AppConfig):
             contact_refused_record(message=message, reason=reason, opt_out=opt_out)
 
         hooks.contact_refused.connect(_on_refused, weak=False, dispatch_uid="contact_refused")
+
+        def _on_inbound(sender, inbound, **kwargs):
+            inbound_handle(inbound=inbound)
+
+        hooks.inbound_received.connect(_on_inbound, weak=False, dispatch_uid="inbound")

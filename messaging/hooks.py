@@ -13,6 +13,8 @@ message_status_changed = Signal()  # sender=Message, message=, old_status=, new_
 # A provider refused the message's recipient for good: an invalid number or mailbox (`opt_out`
 # False), or the recipient's own opt-out at the provider, e.g. STOP (`opt_out` True).
 contact_refused = Signal()  # sender=Message, message=, reason=, opt_out=
+# A customer wrote to one of the tenant's numbers; sent once per provider message.
+inbound_received = Signal()  # sender=InboundMessage, inbound=
 
 _context_provider: Callable | None = None
 _send_guard: Callable | None = None

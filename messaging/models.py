@@ -138,6 +138,38 @@ class Message(models.Model):
         return f"{self.channel} to {self.recipient} ({self.status})"
 
 
+class InboundMessage(models.Model):
+    """A message a customer sent to one of the tenant's numbers (SMS or WhatsApp), as the
+    provider delivered it. The provider's id is unique per tenant, so a redelivered webhook is
+    recorded once; WhatsApp's 24-hour session window is read from here."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="inbound_messages")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    sender = models.CharField(max_length=254)
+    body = models.TextField(blank=True, default="")
+    provider = models.CharField(max_length=20, choices=ProviderKind.choices)
+    provider_message_id = models.CharField(max_length=120)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider_message_id"], name="uniq_inbound_provider_id"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "channel", "sender", "received_at"], name="inbound_sender_time"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} from {self.sender}"
+
+
 class ProviderAccount(models.Model):
     """A tenant's own account at a provider. Credentials are encrypted at rest."""
 

@@ -14,7 +14,7 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
 
 from . import hooks
-from .models import Message, MessageStatus, ProviderKind
+from .models import InboundMessage, Message, MessageStatus, ProviderKind
 from .providers import OutgoingMessage, TransportError, provider_for
 from .templating import TemplateRenderError, template_render
 
@@ -135,6 +135,8 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 body=body,
                 sender=provider.sender,
                 status_callback=status_callback_url(tenant=tenant, kind=kind),
+                session_open=message.channel == "whatsapp"
+                and whatsapp_session_open(tenant=tenant, recipient=message.recipient),
             )
         )
     except TransportError as exc:
@@ -244,6 +246,35 @@ def message_status_report(
             sender=Message, message=message, reason=error, opt_out=refused == "opt_out"
         )
     return message if moved else None
+
+
+WHATSAPP_SESSION = timedelta(hours=24)
+
+
+def inbound_record(
+    *, tenant: Tenant, channel: str, sender: str, body: str, provider: str, provider_message_id: str
+) -> InboundMessage | None:
+    """Record a message a customer sent, once per provider id, and tell the domain
+    (`hooks.inbound_received`). Returns None for a redelivery already recorded."""
+    with transaction.atomic():
+        inbound, created = InboundMessage.objects.get_or_create(
+            tenant=tenant,
+            provider_message_id=provider_message_id,
+            defaults={"channel": channel, "sender": sender, "body": body, "provider": provider},
+        )
+        if not created:
+            return None
+        hooks.inbound_received.send(sender=InboundMessage, inbound=inbound)
+    return inbound
+
+
+def whatsapp_session_open(*, tenant: Tenant, recipient: str, now: datetime | None = None) -> bool:
+    """Whether the customer wrote to the tenant on WhatsApp in the last 24 hours, which lets
+    a free-text WhatsApp message through."""
+    since = (now or timezone.now()) - WHATSAPP_SESSION
+    return InboundMessage.objects.filter(
+        channel="whatsapp", sender=recipient, received_at__gte=since
+    ).exists()
 
 
 SEND_BATCH = 100

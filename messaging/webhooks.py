@@ -28,7 +28,7 @@ from tenants.models import Tenant
 
 from .models import MessageStatus, ProviderAccount, ProviderKind
 from .providers.twilio import CONTACT_CODES, OPT_OUT_CODES, PERMANENT_CODES
-from .services import message_status_report
+from .services import inbound_record, message_status_report
 
 TWILIO_STATUSES = {
     "delivered": MessageStatus.DELIVERED,
@@ -91,6 +91,39 @@ def twilio_status(request, tenant_slug: str):
             )
     # Also for statuses we do not track (queued, sent) and unknown ids: Twilio must not retry.
     return HttpResponse(status=204)
+
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request, tenant_slug: str):
+    """A customer's SMS or WhatsApp message to one of the tenant's numbers. Recorded once per
+    Twilio message id; the domain matches it to the customer (a reply in the timeline and a
+    task, or an opt-out for STOP / SAIR / PARAR). Answers empty TwiML: any reply is sent by
+    Régua itself, as a tracked message."""
+    tenant = get_object_or_404(Tenant, slug=tenant_slug)
+    with scope(tenant=tenant):
+        if not twilio_signature_valid(request, tenant=tenant):
+            return HttpResponseForbidden("Invalid Twilio signature")
+        sender = request.POST.get("From", "")
+        channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+        sid = request.POST.get("MessageSid", "")
+        if sid and sender:
+            inbound_record(
+                tenant=tenant,
+                channel=channel,
+                sender=sender.removeprefix("whatsapp:"),
+                body=request.POST.get("Body", ""),
+                provider=(
+                    ProviderKind.TWILIO_WHATSAPP
+                    if channel == "whatsapp"
+                    else ProviderKind.TWILIO_SMS
+                ),
+                provider_message_id=sid,
+            )
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
 
 
 # SendGrid event → message status. Other events (processed, deferred, click) change nothing.
