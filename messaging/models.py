@@ -38,6 +38,11 @@ class Template(models.Model):
     locale = models.CharField(max_length=10, default="pt-br")
     subject = models.CharField(max_length=300, blank=True, default="")
     body = models.TextField()
+    # WhatsApp through Twilio: the approved Content template that starts a conversation, and
+    # the variables filling its placeholders {{1}}, {{2}}, … in order (names from the
+    # registry). `body` stays the text shown in Régua and sent inside a session.
+    content_sid = models.CharField(max_length=64, blank=True, default="")
+    content_variables = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ScopedManager(tenant="tenant")

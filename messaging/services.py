@@ -113,7 +113,7 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
         return SendOutcome(status="claimed-elsewhere")
 
     try:
-        subject, body = _render(message)
+        rendered = _render(message)
     except TemplateRenderError as exc:
         _transition(
             message,
@@ -131,9 +131,11 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 ref=message.ref,
                 channel=message.channel,
                 recipient=message.recipient,
-                subject=subject,
-                body=body,
+                subject=rendered.subject,
+                body=rendered.body,
                 sender=provider.sender,
+                content_sid=rendered.content_sid,
+                content_variables=rendered.content_variables or {},
                 status_callback=status_callback_url(tenant=tenant, kind=kind),
                 session_open=message.channel == "whatsapp"
                 and whatsapp_session_open(tenant=tenant, recipient=message.recipient),
@@ -147,8 +149,8 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 to_status=MessageStatus.FAILED,
                 error=str(exc),
                 failed_at=timezone.now(),
-                subject=subject,
-                body=body,
+                subject=rendered.subject,
+                body=rendered.body,
             )
             if exc.bad_contact:
                 hooks.contact_refused.send(
@@ -169,8 +171,8 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
         to_status=MessageStatus.SENT,
         provider=kind,
         provider_message_id=result.provider_message_id,
-        subject=subject,
-        body=body,
+        subject=rendered.subject,
+        body=rendered.body,
         sent_at=timezone.now(),
         error="",
     )
@@ -185,13 +187,32 @@ def status_callback_url(*, tenant: Tenant, kind: str) -> str:
     return ""
 
 
-def _render(message: Message) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    content_sid: str = ""
+    content_variables: dict | None = None
+
+
+def _render(message: Message) -> Rendered:
     if message.template_id is None:
-        return message.subject, message.body  # manual messages arrive rendered
+        return Rendered(message.subject, message.body)  # manual messages arrive rendered
     context = hooks.message_context(message)
     template = message.template
     subject = template_render(template.subject, context) if template.subject else ""
-    return subject, template_render(template.body, context)
+    rendered = Rendered(subject, template_render(template.body, context))
+    if message.channel == "whatsapp" and template.content_sid:
+        missing = [name for name in template.content_variables if name not in context]
+        if missing:
+            raise TemplateRenderError(
+                f"WhatsApp template variable(s) not available: {', '.join(missing)}"
+            )
+        variables = {
+            str(n): str(context[name]) for n, name in enumerate(template.content_variables, 1)
+        }
+        rendered = Rendered(subject, rendered.body, template.content_sid, variables)
+    return rendered
 
 
 # What a provider's delivery report may move a message to, from where. Reports arrive late,

@@ -7,6 +7,7 @@ import json
 import socket
 
 import pytest
+from django.conf import settings
 
 from messaging.providers.base import OutgoingMessage, TransportError
 from messaging.providers.sendgrid import SendGridProvider
@@ -333,3 +334,81 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
         # The number is flagged: no later message tries it until it changes.
         assert customer.invalid_channels == ["sms"]
         assert flagged == [(f"sms: +5511987654321 refused by the provider ({error})",)]
+
+
+@pytest.mark.django_db
+def test_a_whatsapp_reminder_starts_the_conversation_with_the_approved_template(tenant_a, twilio):
+    from datetime import date
+
+    from django_scopes import scope
+
+    from collections_app.engine import ladder_evaluate
+    from messaging.models import Message, ProviderAccount, Template
+    from messaging.services import message_send
+    from tests.factories import make_invoice
+
+    day = date(2026, 12, 2)
+    with scope(tenant=tenant_a):
+        account = ProviderAccount(
+            tenant=tenant_a,
+            channel="whatsapp",
+            provider="twilio_whatsapp",
+            sender="+5511900000000",
+        )
+        account.credentials = TWILIO
+        account.save()
+        Template.objects.filter(key="due_today", channel="whatsapp").update(
+            content_sid="HX" + "4" * 32,
+            content_variables=["customer_name", "amount", "payment_link"],
+        )
+    invoice = make_invoice(
+        tenant_a,
+        due=day,
+        amount="1234.50",
+        customer={"external_id": "W", "name": "Walter", "phone": "+5511987654321"},
+    )
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=day)
+        [message] = Message.objects.all()
+        assert message.channel == "whatsapp"
+        assert message_send(tenant=tenant_a, message_id=message.pk).status == "sent"
+    form = twilio.requests[0].form()
+    assert form["To"] == "whatsapp:+5511987654321"
+    assert form["ContentSid"] == "HX" + "4" * 32
+    variables = json.loads(form["ContentVariables"])
+    assert variables["1"] == "Walter" and variables["2"] == "R$ 1.234,50"
+    assert variables["3"].startswith(f"{settings.PUBLIC_BASE_URL}/p/{invoice.payment_token}?m=")
+
+
+@pytest.mark.django_db
+def test_a_whatsapp_template_naming_an_unknown_variable_fails_its_message(tenant_a, twilio):
+    from datetime import date
+
+    from django_scopes import scope
+
+    from collections_app.engine import ladder_evaluate
+    from messaging.models import Message, ProviderAccount, Template
+    from messaging.services import message_send
+    from tests.factories import make_invoice
+
+    with scope(tenant=tenant_a):
+        account = ProviderAccount(
+            tenant=tenant_a, channel="whatsapp", provider="twilio_whatsapp", sender="+55119"
+        )
+        account.credentials = TWILIO
+        account.save()
+        Template.objects.filter(key="due_today", channel="whatsapp").update(
+            content_sid="HX" + "4" * 32, content_variables=["customer_name", "saldo"]
+        )
+    make_invoice(
+        tenant_a,
+        due=date(2026, 12, 2),
+        customer={"external_id": "W", "phone": "+5511987654321", "name": "W"},
+    )
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=date(2026, 12, 2))
+        message = Message.objects.get()
+        assert message_send(tenant=tenant_a, message_id=message.pk).status == "failed"
+        message.refresh_from_db()
+    assert message.error == "Template: WhatsApp template variable(s) not available: saldo"
+    assert twilio.requests == []
