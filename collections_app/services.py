@@ -369,7 +369,7 @@ def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> i
             channel=message.channel,
             summary=(
                 f"{message.channel}: {message.recipient} "
-                + ("opted out at the provider" if opt_out else "refused by the provider")
+                + ("pediu para não receber mais" if opt_out else "recusado pelo provedor")
                 + (f" ({reason})" if reason else "")
             )[:300],
             data={"recipient": message.recipient, "reason": reason},

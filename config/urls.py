@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from collections_app import views as collection_views
+from messaging import unsubscribe
 from tenants import views as tenant_views
 
 urlpatterns = [
@@ -21,5 +22,6 @@ urlpatterns = [
     path("api/v1/", include("collections_app.api_urls")),
     path("p/<str:token>", collection_views.payment_page, name="payment_page"),
     path("webhooks/", include("messaging.urls")),
+    path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("", include("collections_app.urls")),
 ]

@@ -14,9 +14,11 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
 
 from . import hooks
+from .email_html import text_to_html
 from .models import InboundMessage, Message, MessageStatus, ProviderKind
 from .providers import OutgoingMessage, TransportError, provider_for
 from .templating import TemplateRenderError, template_render
+from .unsubscribe import unsubscribe_headers
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 subject=rendered.subject,
                 body=rendered.body,
                 sender=provider.sender,
+                html_body=rendered.html_body,
+                headers=unsubscribe_headers(message) if message.channel == "email" else {},
                 content_sid=rendered.content_sid,
                 content_variables=rendered.content_variables or {},
                 status_callback=status_callback_url(tenant=tenant, kind=kind),
@@ -193,6 +197,7 @@ class Rendered:
     body: str
     content_sid: str = ""
     content_variables: dict | None = None
+    html_body: str = ""
 
 
 def _render(message: Message) -> Rendered:
@@ -201,7 +206,10 @@ def _render(message: Message) -> Rendered:
     context = hooks.message_context(message)
     template = message.template
     subject = template_render(template.subject, context) if template.subject else ""
-    rendered = Rendered(subject, template_render(template.body, context))
+    html_body = ""
+    if message.channel == "email":
+        html_body = text_to_html(template_render(template.body, context, html=True))
+    rendered = Rendered(subject, template_render(template.body, context), html_body=html_body)
     if message.channel == "whatsapp" and template.content_sid:
         missing = [name for name in template.content_variables if name not in context]
         if missing:

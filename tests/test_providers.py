@@ -333,7 +333,7 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
     else:
         # The number is flagged: no later message tries it until it changes.
         assert customer.invalid_channels == ["sms"]
-        assert flagged == [(f"sms: +5511987654321 refused by the provider ({error})",)]
+        assert flagged == [(f"sms: +5511987654321 recusado pelo provedor ({error})",)]
 
 
 @pytest.mark.django_db
