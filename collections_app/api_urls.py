@@ -1,6 +1,8 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from messaging import api as messaging_api
+
 from . import api, api_engine
 
 router = DefaultRouter(trailing_slash=True)
@@ -13,6 +15,7 @@ router.register("interactions", api.InteractionViewSet, basename="interaction")
 router.register("tasks", api.TaskViewSet, basename="task")
 router.register("ladders", api.LadderViewSet, basename="ladder")
 router.register("segments", api.SegmentViewSet, basename="segment")
+router.register("templates", messaging_api.TemplateViewSet, basename="template")
 
 urlpatterns = [
     path("metrics/", api.MetricsView.as_view(), name="api-metrics"),

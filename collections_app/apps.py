@@ -10,10 +10,14 @@ class CollectionsConfig(AppConfig):
 
         from . import defaults  # noqa: F401  (connects tenant_created)
         from .inbound import inbound_handle
-        from .message_context import message_cancel_reason, message_context
+        from .message_context import VARIABLES, message_cancel_reason, message_context
         from .services import contact_refused_record, message_status_log
 
-        hooks.register(context_provider=message_context, send_guard=message_cancel_reason)
+        hooks.register(
+            context_provider=message_context,
+            send_guard=message_cancel_reason,
+            variables=VARIABLES,
+        )
 
         def _on_status(sender, message, old_status, new_status, **kwargs):
             message_status_log(message=message, old_status=old_status, new_status=new_status)

@@ -18,11 +18,24 @@ inbound_received = Signal()  # sender=InboundMessage, inbound=
 
 _context_provider: Callable | None = None
 _send_guard: Callable | None = None
+_variables: dict[str, tuple[str, str]] = {}
 
 
-def register(*, context_provider: Callable, send_guard: Callable) -> None:
-    global _context_provider, _send_guard
+def register(
+    *,
+    context_provider: Callable,
+    send_guard: Callable,
+    variables: dict[str, tuple[str, str]] | None = None,
+) -> None:
+    """`variables` is the documented registry templates are written against:
+    name → (description, sample value)."""
+    global _context_provider, _send_guard, _variables
     _context_provider, _send_guard = context_provider, send_guard
+    _variables = dict(variables or {})
+
+
+def template_variables() -> dict[str, tuple[str, str]]:
+    return _variables
 
 
 def message_context(message) -> dict:

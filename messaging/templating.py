@@ -4,6 +4,7 @@ holds only ready-to-print values — which also shuts the door on `{{ ''.__class
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -27,15 +28,23 @@ def template_validate(source: str, *, allowed: Iterable[str], html: bool = False
     try:
         ast = env.parse(source)
     except TemplateError as exc:
-        raise TemplateRenderError(f"Syntax error: {exc}") from exc
+        raise TemplateRenderError(
+            _("Syntax error on line %(line)s: %(error)s")
+            % {"line": getattr(exc, "lineno", "?"), "error": getattr(exc, "message", exc)}
+        ) from exc
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         raise TemplateRenderError(
-            "Attribute and item access are not allowed in templates "
-            f"(line {node.lineno}); use the prepared variables"
+            _(
+                "Attribute and item access are not allowed in templates (line %(line)s); "
+                "use the prepared variables"
+            )
+            % {"line": node.lineno}
         )
     unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed))
     if unknown:
-        raise TemplateRenderError(f"Unknown variable(s): {', '.join(unknown)}")
+        raise TemplateRenderError(
+            _("Unknown variable(s): %(names)s") % {"names": ", ".join(unknown)}
+        )
 
 
 def template_render(source: str, context: dict, *, html: bool = False) -> str:
@@ -43,4 +52,4 @@ def template_render(source: str, context: dict, *, html: bool = False) -> str:
     try:
         return _env(html).from_string(source).render(**context).strip()
     except TemplateError as exc:
-        raise TemplateRenderError(f"Cannot render: {exc}") from exc
+        raise TemplateRenderError(_("Cannot render: %(error)s") % {"error": exc}) from exc

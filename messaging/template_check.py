@@ -1,0 +1,107 @@
+"""Checking a template before it is saved, and previewing it with the registry's samples.
+
+Errors are per field and say what is wrong: a syntax error with its line, a variable that is
+not in the registry, attribute or item access (the way out of the sandbox that injection
+payloads such as `{{ ''.__class__.__mro__ }}` try), an e-mail without a subject, an SMS longer
+than MAX_SMS_SEGMENTS segments, a WhatsApp Content SID or variable mapping that cannot work.
+The preview renders every part with the samples, and gives the SMS's encoding and segments."""
+
+import re
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+
+from . import hooks
+from .email_html import text_to_html
+from .sms import sms_size
+from .templating import TemplateRenderError, template_render, template_validate
+
+MAX_SMS_SEGMENTS = 4
+CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
+
+
+@dataclass
+class TemplateCheck:
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    preview: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+
+def template_check(
+    *,
+    channel: str,
+    body: str,
+    subject: str = "",
+    content_sid: str = "",
+    content_variables: list | None = None,
+) -> TemplateCheck:
+    variables = hooks.template_variables()
+    samples = {name: sample for name, (_description, sample) in variables.items()}
+    check = TemplateCheck()
+    parts = {"body": body}
+    if channel == "email":
+        parts["subject"] = subject
+        if not subject.strip():
+            check.add("subject", _("An e-mail needs a subject."))
+    if not body.strip():
+        check.add("body", _("The text is empty."))
+    for name, source in parts.items():
+        try:
+            template_validate(source, allowed=samples)
+            check.preview[name] = template_render(source, samples)
+        except TemplateRenderError as exc:
+            check.add(name, str(exc))
+    if channel == "email" and "body" not in check.errors:
+        check.preview["html"] = text_to_html(template_render(body, samples, html=True))
+    if channel == "sms" and "body" in check.preview:
+        size = sms_size(check.preview["body"])
+        check.preview["sms"] = {
+            "encoding": size.encoding,
+            "characters": size.units,
+            "segments": size.segments,
+        }
+        if size.segments > MAX_SMS_SEGMENTS:
+            check.add(
+                "body",
+                _(
+                    "With the sample values the SMS takes %(segments)s segments (%(encoding)s, "
+                    "%(characters)s characters); the limit is %(limit)s."
+                )
+                % {
+                    "segments": size.segments,
+                    "encoding": size.encoding,
+                    "characters": size.units,
+                    "limit": MAX_SMS_SEGMENTS,
+                },
+            )
+    if channel == "whatsapp":
+        _check_whatsapp(check, content_sid, content_variables or [], samples)
+    elif content_sid or content_variables:
+        check.add("content_sid", _("Only WhatsApp templates have a Content SID."))
+    return check
+
+
+def _check_whatsapp(check: TemplateCheck, sid: str, mapping: list, samples: dict) -> None:
+    if mapping and not sid:
+        check.add("content_sid", _("The variables map a Content template: give its SID."))
+    if sid and not CONTENT_SID.fullmatch(sid):
+        check.add("content_sid", _("A Content SID is HX followed by 32 hexadecimal digits."))
+    if not all(isinstance(name, str) for name in mapping):
+        check.add("content_variables", _("List the variables by name, in order."))
+        return
+    unknown = [name for name in mapping if name not in samples]
+    if unknown:
+        check.add(
+            "content_variables",
+            _("Unknown variable(s): %(names)s") % {"names": ", ".join(unknown)},
+        )
+    elif sid:
+        check.preview["content_variables"] = {
+            str(n): samples[name] for n, name in enumerate(mapping, 1)
+        }
