@@ -16,6 +16,9 @@ router.register("tasks", api.TaskViewSet, basename="task")
 router.register("ladders", api.LadderViewSet, basename="ladder")
 router.register("segments", api.SegmentViewSet, basename="segment")
 router.register("templates", messaging_api.TemplateViewSet, basename="template")
+router.register(
+    "provider-accounts", messaging_api.ProviderAccountViewSet, basename="provider-account"
+)
 
 urlpatterns = [
     path("metrics/", api.MetricsView.as_view(), name="api-metrics"),

@@ -1,7 +1,11 @@
-"""Templates over the API: list, create and edit (checked before saving), preview with the
-registry's sample values, and the registry itself."""
+"""Templates and provider accounts over the API.
+
+Templates: list, create and edit (checked before saving), preview with the registry's sample
+values, and the registry itself. Provider accounts: the tenant's own accounts per channel, with
+credentials that are written but never read back in full, and a test send."""
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +14,8 @@ from rest_framework.response import Response
 from tenants.api_auth import TenantScopedAPIMixin
 
 from . import hooks
-from .models import Template
+from .models import Channel, ProviderAccount, ProviderKind, Template, new_message_ref
+from .providers import OutgoingMessage, TransportError, provider_for
 from .template_check import template_check
 
 LOCALES = [("pt-br", "Português (Brasil)"), ("en", "English")]
@@ -120,4 +125,151 @@ class TemplateViewSet(
                 {"name": name, "description": description, "sample": sample}
                 for name, (description, sample) in hooks.template_variables().items()
             ]
+        )
+
+
+# What each provider can carry and the credentials it needs.
+PROVIDER_CHANNELS = {
+    ProviderKind.CONSOLE: {"email", "sms", "whatsapp"},
+    ProviderKind.SENDGRID: {"email"},
+    ProviderKind.SMTP: {"email"},
+    ProviderKind.TWILIO_SMS: {"sms"},
+    ProviderKind.TWILIO_WHATSAPP: {"whatsapp"},
+}
+REQUIRED_CREDENTIALS = {
+    ProviderKind.SENDGRID: ["api_key"],
+    ProviderKind.SMTP: ["host"],
+    ProviderKind.TWILIO_SMS: ["account_sid", "auth_token"],
+    ProviderKind.TWILIO_WHATSAPP: ["account_sid", "auth_token"],
+}
+
+
+class ProviderAccountSerializer(serializers.ModelSerializer):
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), write_only=True, required=False
+    )
+    credentials_masked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProviderAccount
+        fields = [
+            "id",
+            "channel",
+            "provider",
+            "sender",
+            "active",
+            "credentials",
+            "credentials_masked",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def get_credentials_masked(self, account) -> dict:
+        return account.masked_credentials()
+
+    def validate(self, attrs):
+        channel = attrs.get("channel", getattr(self.instance, "channel", ""))
+        provider = attrs.get("provider", getattr(self.instance, "provider", ""))
+        if channel not in PROVIDER_CHANNELS.get(provider, set()):
+            raise serializers.ValidationError(
+                {
+                    "provider": [
+                        _("%(provider)s cannot send %(channel)s.")
+                        % {"provider": provider, "channel": channel}
+                    ]
+                }
+            )
+        credentials = attrs.get("credentials")
+        if credentials is None and self.instance is not None:
+            credentials = self.instance.credentials
+        missing = [
+            k for k in REQUIRED_CREDENTIALS.get(provider, []) if not (credentials or {}).get(k)
+        ]
+        if missing:
+            raise serializers.ValidationError(
+                {"credentials": [_("Missing: %(names)s") % {"names": ", ".join(missing)}]}
+            )
+        return attrs
+
+    def create(self, validated_data):
+        credentials = validated_data.pop("credentials", {})
+        account = ProviderAccount(**validated_data)
+        account.credentials = credentials
+        account.save()
+        return account
+
+    def update(self, instance, validated_data):
+        credentials = validated_data.pop("credentials", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        if credentials is not None:
+            instance.credentials = credentials
+        instance.save()
+        return instance
+
+
+class TestSendSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(Channel.choices)
+    recipient = serializers.CharField(max_length=254)
+
+
+class ProviderAccountViewSet(
+    TenantScopedAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The tenant's own provider accounts, at most one active per channel. Credentials are
+    encrypted at rest and only ever shown masked. Without an account, a channel uses the
+    platform's account from the environment."""
+
+    serializer_class = ProviderAccountSerializer
+
+    def tenant_queryset(self):
+        return ProviderAccount.objects.order_by("channel", "id")
+
+    def perform_create(self, serializer):
+        self._save(serializer, tenant=self.tenant)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+    def _save(self, serializer, **extra):
+        try:
+            with transaction.atomic():
+                serializer.save(**extra)
+        except IntegrityError as exc:
+            raise serializers.ValidationError(
+                {"active": [_("The channel already has an active account.")]}
+            ) from exc
+
+    @extend_schema(request=TestSendSerializer, responses=dict)
+    @action(detail=False, methods=["post"], url_path="test")
+    def test_send(self, request):
+        """Send a test message now, through the account the channel would use (the
+        tenant's, else the platform's), whatever the send window: `ok`, the provider and its
+        message id, or the provider's error."""
+        data = TestSendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        channel, recipient = data.validated_data["channel"], data.validated_data["recipient"]
+        text = _("Test message from Régua for %(tenant)s.") % {"tenant": self.tenant.name}
+        try:
+            kind, provider = provider_for(tenant=self.tenant, channel=channel)
+            result = provider.send(
+                OutgoingMessage(
+                    ref=new_message_ref(),
+                    channel=channel,
+                    recipient=recipient,
+                    subject=text,
+                    body=text,
+                    sender=provider.sender,
+                    session_open=True,  # a test goes to the sender's own phone
+                )
+            )
+        except TransportError as exc:
+            return Response({"ok": False, "error": str(exc)})
+        return Response(
+            {"ok": True, "provider": kind, "provider_message_id": result.provider_message_id}
         )
