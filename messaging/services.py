@@ -17,6 +17,7 @@ from . import hooks
 from .email_html import text_to_html
 from .models import InboundMessage, Message, MessageStatus, ProviderKind
 from .providers import OutgoingMessage, TransportError, provider_for
+from .ratelimit import send_wait
 from .templating import TemplateRenderError, template_render
 from .unsubscribe import unsubscribe_headers
 
@@ -105,6 +106,18 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
     if reason:
         message_cancel(tenant=tenant, message=message, reason=reason)
         return SendOutcome(status=MessageStatus.CANCELLED)
+    try:
+        kind, provider = provider_for(tenant=tenant, channel=message.channel)
+    except TransportError as exc:
+        kind, provider, unavailable = "", None, exc
+    else:
+        unavailable = None
+        wait = send_wait(tenant_id=tenant.pk, provider_key=provider.account_key, provider_kind=kind)
+        if wait:
+            # Over the tenant's or the provider's rate: wait for the next token.
+            return SendOutcome(
+                status=message.status, defer_until=timezone.now() + timedelta(seconds=wait)
+            )
     if not _transition(
         message,
         from_status=MessageStatus.QUEUED,
@@ -127,7 +140,8 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
         return SendOutcome(status=MessageStatus.FAILED)
 
     try:
-        kind, provider = provider_for(tenant=tenant, channel=message.channel)
+        if unavailable is not None:
+            raise unavailable
         result = provider.send(
             OutgoingMessage(
                 ref=message.ref,

@@ -153,7 +153,8 @@ SPECTACULAR_SETTINGS = {
 # Embedded default: kombu's filesystem transport, which needs no server. Set REDIS_URL (or
 # CELERY_BROKER_URL) for the production shape.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", env("REDIS_URL", "filesystem://"))
+REDIS_URL = env("REDIS_URL", "")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -207,6 +208,16 @@ EMAIL_SECURITY = env("EMAIL_SECURITY", "starttls")
 TWILIO_API_BASE = env("TWILIO_API_BASE", "")
 SENDGRID_API_HOST = env("SENDGRID_API_HOST", "https://api.sendgrid.com")
 PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "15"))
+# Send rate limits (messaging/ratelimit.py): sends per second per tenant, and per provider
+# account by provider kind. Shared through Redis when REDIS_URL is set.
+MESSAGING_RATE_LIMITS = env("MESSAGING_RATE_LIMITS", "true").lower() in ("1", "true", "yes")
+MESSAGING_TENANT_RATE = float(env("MESSAGING_TENANT_RATE", "20"))
+MESSAGING_PROVIDER_RATES = {
+    "sendgrid": float(env("SENDGRID_RATE", "100")),
+    "smtp": float(env("SMTP_RATE", "10")),
+    "twilio_sms": float(env("TWILIO_SMS_RATE", "30")),
+    "twilio_whatsapp": float(env("TWILIO_WHATSAPP_RATE", "30")),
+}
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", "")
 
 LOGGING = {

@@ -1,3 +1,5 @@
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 
@@ -54,6 +56,12 @@ class Provider:
     def __init__(self, *, sender: str = "", credentials: dict | None = None):
         self.sender = sender
         self.credentials = credentials or {}
+
+    @property
+    def account_key(self) -> str:
+        """Who the provider counts sends against: the same credentials, the same account."""
+        digest = hashlib.sha256(json.dumps(self.credentials, sort_keys=True).encode())
+        return f"{self.kind}:{digest.hexdigest()[:16]}"
 
     def send(self, message: OutgoingMessage) -> SendResult:
         raise NotImplementedError
