@@ -1,10 +1,45 @@
+from django import forms
 from django.contrib import admin
 
 from .models import Message, ProviderAccount, Template
+from .template_check import template_check
+
+
+class TemplateAdminForm(forms.ModelForm):
+    """The operators' admin applies the same checks as the API before saving."""
+
+    class Meta:
+        model = Template
+        fields = [
+            "tenant",
+            "key",
+            "name",
+            "channel",
+            "locale",
+            "subject",
+            "body",
+            "content_sid",
+            "content_variables",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        check = template_check(
+            channel=cleaned.get("channel", ""),
+            subject=cleaned.get("subject", ""),
+            body=cleaned.get("body", ""),
+            content_sid=cleaned.get("content_sid", ""),
+            content_variables=cleaned.get("content_variables") or [],
+        )
+        for name, errors in check.errors.items():
+            for error in errors:
+                self.add_error(name if name in self.fields else None, error)
+        return cleaned
 
 
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
+    form = TemplateAdminForm
     list_display = ["tenant", "key", "channel", "locale", "name", "updated_at"]
     list_filter = ["tenant", "channel", "locale"]
     search_fields = ["key", "name", "subject", "body"]

@@ -55,3 +55,32 @@ def test_key_rotation_keeps_credentials_readable(tenant_a, settings):
     settings.FIELD_ENCRYPTION_KEY = new  # the old key is gone
     with scopes_disabled():
         assert ProviderAccount.objects.get(pk=account.pk).credentials == {"token": "abc12345"}
+
+
+def test_the_admin_refuses_a_template_the_api_would_refuse(client, tenant_a):
+    from messaging.models import Template
+
+    User.objects.create_superuser(email="ops@regua.local", password="senha-segura-123")
+    client.login(email="ops@regua.local", password="senha-segura-123")
+    with scopes_disabled():
+        template = Template.objects.filter(tenant=tenant_a, channel="sms").first()
+    form = {
+        "tenant": tenant_a.pk,
+        "key": template.key,
+        "name": template.name,
+        "channel": "sms",
+        "locale": template.locale,
+        "subject": "",
+        "body": "{{ ''.__class__.__mro__ }}",
+        "content_sid": "",
+        "content_variables": "[]",
+    }
+    response = client.post(f"/admin/messaging/template/{template.pk}/change/", form)
+    assert response.status_code == 200  # the form again, with the error
+    assert "não é permitido" in response.content.decode()
+    with scopes_disabled():
+        template.refresh_from_db()
+    assert "__class__" not in template.body
+    form["body"] = "{{ company_name }}: fatura de {{ amount }} vence {{ due_date }}."
+    response = client.post(f"/admin/messaging/template/{template.pk}/change/", form)
+    assert response.status_code == 302
