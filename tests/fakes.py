@@ -2,6 +2,7 @@
 test scripts (status, body, headers, latency), so the real SDKs run against them."""
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,12 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                # Headers and body leave in separate writes: without this, Nagle's algorithm
+                # holds the body until the client's delayed ACK, about 40 ms per request.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)

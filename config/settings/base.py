@@ -229,5 +229,7 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
+        # The twilio SDK logs every request and response, headers included, at INFO.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
