@@ -3,6 +3,7 @@ values. Undefined variables are errors; so is any attribute or item access, sinc
 holds only ready-to-print values — which also shuts the door on `{{ ''.__class__ }}` tricks."""
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
@@ -24,6 +25,13 @@ def _env(html: bool) -> SandboxedEnvironment:
 def template_validate(source: str, *, allowed: Iterable[str], html: bool = False) -> None:
     """Raise TemplateRenderError if the source does not parse, uses an unknown variable or
     reaches into a value's attributes."""
+    _validate(source, frozenset(allowed), html)
+
+
+@lru_cache(maxsize=1024)
+def _validate(source: str, allowed: frozenset, html: bool) -> None:
+    # Cached: the same template is checked against the same variables for every message it
+    # renders (a failing check raises, and is not cached).
     env = _env(html)
     try:
         ast = env.parse(source)
@@ -47,9 +55,14 @@ def template_validate(source: str, *, allowed: Iterable[str], html: bool = False
         )
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str, html: bool):
+    return _env(html).from_string(source)
+
+
 def template_render(source: str, context: dict, *, html: bool = False) -> str:
     template_validate(source, allowed=context.keys(), html=html)
     try:
-        return _env(html).from_string(source).render(**context).strip()
+        return _compiled(source, html).render(**context).strip()
     except TemplateError as exc:
         raise TemplateRenderError(_("Cannot render: %(error)s") % {"error": exc}) from exc
