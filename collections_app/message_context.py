@@ -56,14 +56,14 @@ def payment_url(invoice: Invoice, message: Message | None = None) -> str:
 def _invoices_of(message: Message) -> list[Invoice]:
     """The invoices a message is about, read once per message object: a send asks for them
     twice (the guard, then the context) within a few milliseconds."""
-    cached = getattr(message, "_invoices_of", None)
+    cached = getattr(message, "_regua_invoices", None)
     if cached is None:
         cached = list(
             Invoice.objects.filter(message_links__message=message)
             .select_related("customer", "tenant")
             .order_by("effective_due_date", "id")
         )
-        message._invoices_of = cached
+        message._regua_invoices = cached
     return cached
 
 

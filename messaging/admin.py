@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from .models import Message, ProviderAccount, Template
-from .template_check import template_check
+from .template_check import template_check_values
 
 
 class TemplateAdminForm(forms.ModelForm):
@@ -24,13 +24,7 @@ class TemplateAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        check = template_check(
-            channel=cleaned.get("channel", ""),
-            subject=cleaned.get("subject", ""),
-            body=cleaned.get("body", ""),
-            content_sid=cleaned.get("content_sid", ""),
-            content_variables=cleaned.get("content_variables") or [],
-        )
+        check = template_check_values(cleaned)
         for name, errors in check.errors.items():
             for error in errors:
                 self.add_error(name if name in self.fields else None, error)

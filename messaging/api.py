@@ -6,6 +6,7 @@ credentials that are written but never read back in full, and a test send."""
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,9 +17,32 @@ from tenants.api_auth import TenantScopedAPIMixin
 from . import hooks
 from .models import Channel, ProviderAccount, ProviderKind, Template, new_message_ref
 from .providers import OutgoingMessage, TransportError, provider_for
-from .template_check import template_check
+from .template_check import CHECKED_FIELDS, template_check, template_check_values
 
 LOCALES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+
+
+class _TenantSaveMixin:
+    """Create in the request's tenant, and turn the unique constraint a concurrent or
+    repeated write can still hit into a 400 on `conflict_field`."""
+
+    conflict_field = ""
+    conflict_message = ""
+
+    def perform_create(self, serializer):
+        self._save(serializer, tenant=self.tenant)
+
+    def perform_update(self, serializer):
+        self._save(serializer)
+
+    def _save(self, serializer, **extra):
+        try:
+            with transaction.atomic():
+                serializer.save(**extra)
+        except IntegrityError as exc:
+            raise serializers.ValidationError(
+                {self.conflict_field: [str(self.conflict_message)]}
+            ) from exc
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -44,17 +68,9 @@ class TemplateSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "updated_at"]
 
     def validate(self, attrs):
-        merged = {
-            name: attrs.get(name, getattr(self.instance, name, default))
-            for name, default in (
-                ("channel", ""),
-                ("subject", ""),
-                ("body", ""),
-                ("content_sid", ""),
-                ("content_variables", []),
-            )
-        }
-        check = template_check(**merged)
+        check = template_check_values(
+            {name: attrs.get(name, getattr(self.instance, name, None)) for name in CHECKED_FIELDS}
+        )
         if not check.ok:
             raise serializers.ValidationError(check.errors)
         return attrs
@@ -71,6 +87,7 @@ class TemplatePreviewSerializer(serializers.Serializer):
 
 
 class TemplateViewSet(
+    _TenantSaveMixin,
     TenantScopedAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -87,20 +104,8 @@ class TemplateViewSet(
     def tenant_queryset(self):
         return Template.objects.order_by("key", "channel", "locale")
 
-    def perform_create(self, serializer):
-        self._save(serializer, tenant=self.tenant)
-
-    def perform_update(self, serializer):
-        self._save(serializer)
-
-    def _save(self, serializer, **extra):
-        try:
-            with transaction.atomic():
-                serializer.save(**extra)
-        except IntegrityError as exc:
-            raise serializers.ValidationError(
-                {"key": ["A template with this key, channel and locale already exists."]}
-            ) from exc
+    conflict_field = "key"
+    conflict_message = gettext_lazy("A template with this key, channel and locale already exists.")
 
     @extend_schema(request=TemplatePreviewSerializer, responses=dict)
     @action(detail=False, methods=["post"])
@@ -214,6 +219,7 @@ class TestSendSerializer(serializers.Serializer):
 
 
 class ProviderAccountViewSet(
+    _TenantSaveMixin,
     TenantScopedAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -230,20 +236,8 @@ class ProviderAccountViewSet(
     def tenant_queryset(self):
         return ProviderAccount.objects.order_by("channel", "id")
 
-    def perform_create(self, serializer):
-        self._save(serializer, tenant=self.tenant)
-
-    def perform_update(self, serializer):
-        self._save(serializer)
-
-    def _save(self, serializer, **extra):
-        try:
-            with transaction.atomic():
-                serializer.save(**extra)
-        except IntegrityError as exc:
-            raise serializers.ValidationError(
-                {"active": [_("The channel already has an active account.")]}
-            ) from exc
+    conflict_field = "active"
+    conflict_message = gettext_lazy("The channel already has an active account.")
 
     @extend_schema(request=TestSendSerializer, responses=dict)
     @action(detail=False, methods=["post"], url_path="test")

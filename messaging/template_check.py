@@ -87,6 +87,20 @@ def template_check(
     return check
 
 
+CHECKED_FIELDS = ("channel", "subject", "body", "content_sid", "content_variables")
+
+
+def template_check_values(values: dict) -> TemplateCheck:
+    """`template_check` over a form's or a serializer's values (missing or None: empty)."""
+    return template_check(
+        channel=values.get("channel") or "",
+        subject=values.get("subject") or "",
+        body=values.get("body") or "",
+        content_sid=values.get("content_sid") or "",
+        content_variables=values.get("content_variables") or [],
+    )
+
+
 def _check_whatsapp(check: TemplateCheck, sid: str, mapping: list, samples: dict) -> None:
     if mapping and not sid:
         check.add("content_sid", _("The variables map a Content template: give its SID."))

@@ -38,18 +38,22 @@ TWILIO_STATUSES = {
 }
 
 
+def account_secrets(*, providers: list[str], name: str, platform: str) -> list[str]:
+    """The distinct values of credential `name` in the active scope's accounts of these
+    providers, then the platform's: what a genuine provider request may be signed with."""
+    values = [
+        account.credentials.get(name)
+        for account in ProviderAccount.objects.filter(provider__in=providers)
+    ]
+    return [value for value in dict.fromkeys([*values, platform]) if value]
+
+
 def twilio_auth_tokens(*, tenant: Tenant) -> list[str]:
-    """The auth tokens a genuine Twilio request for this tenant can be signed with."""
-    tokens = []
-    for account in ProviderAccount.objects.filter(
-        provider__in=[ProviderKind.TWILIO_SMS, ProviderKind.TWILIO_WHATSAPP]
-    ):
-        token = account.credentials.get("auth_token")
-        if token and token not in tokens:
-            tokens.append(token)
-    if settings.TWILIO_AUTH_TOKEN and settings.TWILIO_AUTH_TOKEN not in tokens:
-        tokens.append(settings.TWILIO_AUTH_TOKEN)
-    return tokens
+    return account_secrets(
+        providers=[ProviderKind.TWILIO_SMS, ProviderKind.TWILIO_WHATSAPP],
+        name="auth_token",
+        platform=settings.TWILIO_AUTH_TOKEN,
+    )
 
 
 def twilio_signature_valid(request, *, tenant: Tenant) -> bool:
@@ -136,12 +140,11 @@ SENDGRID_EVENTS = {
 
 
 def sendgrid_public_keys(*, tenant: Tenant) -> list[str]:
-    keys = [
-        account.credentials.get("webhook_public_key")
-        for account in ProviderAccount.objects.filter(provider=ProviderKind.SENDGRID)
-    ]
-    keys.append(settings.SENDGRID_WEBHOOK_PUBLIC_KEY)
-    return [key for key in dict.fromkeys(keys) if key]
+    return account_secrets(
+        providers=[ProviderKind.SENDGRID],
+        name="webhook_public_key",
+        platform=settings.SENDGRID_WEBHOOK_PUBLIC_KEY,
+    )
 
 
 def sendgrid_signature_valid(request, *, tenant: Tenant) -> bool:

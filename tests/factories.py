@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 
 from collections_app.models import Customer, Invoice
 from collections_app.services import invoices_upsert
@@ -81,3 +81,24 @@ def make_invoice(
 def customer_of(invoice: Invoice) -> Customer:
     with scopes_disabled():
         return Customer.objects.get(pk=invoice.customer_id)
+
+
+PROVIDER_CHANNEL = {
+    "sendgrid": "email",
+    "smtp": "email",
+    "twilio_sms": "sms",
+    "twilio_whatsapp": "whatsapp",
+}
+
+
+def make_provider_account(tenant: Tenant, provider: str, credentials: dict, *, sender: str = ""):
+    """A tenant's own provider account, its credentials encrypted as the product stores them."""
+    from messaging.models import ProviderAccount
+
+    with scope(tenant=tenant):
+        account = ProviderAccount(
+            tenant=tenant, channel=PROVIDER_CHANNEL[provider], provider=provider, sender=sender
+        )
+        account.credentials = credentials
+        account.save()
+    return account

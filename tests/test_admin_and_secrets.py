@@ -6,7 +6,7 @@ from django_scopes import scope, scopes_disabled
 
 from messaging.models import ProviderAccount
 from tenants.models import User
-from tests.factories import make_invoice
+from tests.factories import make_invoice, make_provider_account
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,9 @@ def test_admin_is_closed_to_tenant_users(login, owner):
 
 def test_credentials_are_encrypted_at_rest_and_masked(tenant_a, settings):
     settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
-    with scope(tenant=tenant_a):
-        account = ProviderAccount(tenant=tenant_a, channel="sms", provider="twilio_sms")
-        account.credentials = {"account_sid": "AC123", "auth_token": "super-secret-token"}
-        account.save()
+    account = make_provider_account(
+        tenant_a, "twilio_sms", {"account_sid": "AC123", "auth_token": "super-secret-token"}
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT credentials_encrypted FROM messaging_provideraccount WHERE id = %s",

@@ -17,6 +17,7 @@ from django_scopes import scopes_disabled
 
 from collections_app.models import Dispatch
 from config.celery import app as celery_app
+from config.dburl import database_url
 from messaging.models import Message, MessageStatus
 from tests.conftest import require_service
 from tests.factories import make_invoice, make_tenant
@@ -37,15 +38,6 @@ def redis_available() -> bool:
         return False
 
 
-def database_url_for_worker() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def worker(tmp_path):
     require_service(redis_available(), f"Redis is not reachable at {REDIS_URL}")
@@ -59,7 +51,7 @@ def worker(tmp_path):
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "CELERY_BROKER_URL": REDIS_URL,
         "CELERY_QUEUE": queue,
-        "DATABASE_URL": database_url_for_worker(),
+        "DATABASE_URL": database_url(),
         "MESSAGING_OUTBOX_PATH": str(outbox),
     }
     log = open(tmp_path / "worker.log", "w+")

@@ -10,9 +10,9 @@ from django_scopes import scope, scopes_disabled
 from twilio.request_validator import RequestValidator
 
 from collections_app.models import Customer, FollowUpTask, Interaction, InteractionKind
-from messaging.models import InboundMessage, Message, MessagePurpose, ProviderAccount
+from messaging.models import InboundMessage, Message, MessagePurpose
 from messaging.services import whatsapp_session_open
-from tests.factories import make_invoice
+from tests.factories import make_invoice, make_provider_account
 from tests.fakes import FakeProvider, twilio_answer
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +25,12 @@ def twilio_account(tenant_a, settings):
     """The tenant's Twilio account, its API a loopback fake."""
     with FakeProvider(twilio_answer) as fake:
         settings.TWILIO_API_BASE = fake.url
-        with scope(tenant=tenant_a):
-            account = ProviderAccount(
-                tenant=tenant_a, channel="sms", provider="twilio_sms", sender="+5511900000000"
-            )
-            account.credentials = {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN}
-            account.save()
+        make_provider_account(
+            tenant_a,
+            "twilio_sms",
+            {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
+            sender="+5511900000000",
+        )
         yield fake
 
 

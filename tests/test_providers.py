@@ -286,17 +286,12 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
     from django_scopes import scope
 
     from collections_app.engine import ladder_evaluate
-    from messaging.models import Message, ProviderAccount
+    from messaging.models import Message
     from messaging.services import message_send
-    from tests.factories import make_invoice
+    from tests.factories import make_invoice, make_provider_account
 
     day = date(2026, 12, 2)
-    with scope(tenant=tenant_a):
-        account = ProviderAccount(
-            tenant=tenant_a, channel="sms", provider="twilio_sms", sender="+5511900000000"
-        )
-        account.credentials = TWILIO
-        account.save()
+    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
     make_invoice(
         tenant_a,
         due=day,
@@ -343,20 +338,13 @@ def test_a_whatsapp_reminder_starts_the_conversation_with_the_approved_template(
     from django_scopes import scope
 
     from collections_app.engine import ladder_evaluate
-    from messaging.models import Message, ProviderAccount, Template
+    from messaging.models import Message, Template
     from messaging.services import message_send
-    from tests.factories import make_invoice
+    from tests.factories import make_invoice, make_provider_account
 
     day = date(2026, 12, 2)
+    make_provider_account(tenant_a, "twilio_whatsapp", TWILIO, sender="+5511900000000")
     with scope(tenant=tenant_a):
-        account = ProviderAccount(
-            tenant=tenant_a,
-            channel="whatsapp",
-            provider="twilio_whatsapp",
-            sender="+5511900000000",
-        )
-        account.credentials = TWILIO
-        account.save()
         Template.objects.filter(key="due_today", channel="whatsapp").update(
             content_sid="HX" + "4" * 32,
             content_variables=["customer_name", "amount", "payment_link"],
@@ -387,16 +375,12 @@ def test_a_whatsapp_template_naming_an_unknown_variable_fails_its_message(tenant
     from django_scopes import scope
 
     from collections_app.engine import ladder_evaluate
-    from messaging.models import Message, ProviderAccount, Template
+    from messaging.models import Message, Template
     from messaging.services import message_send
-    from tests.factories import make_invoice
+    from tests.factories import make_invoice, make_provider_account
 
+    make_provider_account(tenant_a, "twilio_whatsapp", TWILIO, sender="+55119")
     with scope(tenant=tenant_a):
-        account = ProviderAccount(
-            tenant=tenant_a, channel="whatsapp", provider="twilio_whatsapp", sender="+55119"
-        )
-        account.credentials = TWILIO
-        account.save()
         Template.objects.filter(key="due_today", channel="whatsapp").update(
             content_sid="HX" + "4" * 32, content_variables=["customer_name", "saldo"]
         )

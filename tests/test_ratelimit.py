@@ -11,10 +11,10 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from messaging import ratelimit
-from messaging.models import Message, MessageStatus, ProviderAccount
+from messaging.models import Message, MessageStatus
 from messaging.tasks import send_messages
 from tests.conftest import require_service
-from tests.factories import make_invoice
+from tests.factories import make_invoice, make_provider_account
 from tests.fakes import FakeProvider, twilio_answer
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -71,13 +71,13 @@ def test_a_batch_over_the_providers_rate_sends_what_fits_and_the_rest_waits(
     settings.MESSAGING_PROVIDER_RATES = {"twilio_sms": 1}  # one per second, burst of one
     with FakeProvider(twilio_answer) as fake:
         settings.TWILIO_API_BASE = fake.url
-        with scope(tenant=tenant_a):
-            account = ProviderAccount(
-                tenant=tenant_a, channel="sms", provider="twilio_sms", sender="+5511900000000"
-            )
-            # Credentials unique to this run: a bucket of its own.
-            account.credentials = {"account_sid": f"AC{uuid.uuid4().hex}", "auth_token": "t"}
-            account.save()
+        # Credentials unique to this run: a bucket of its own.
+        make_provider_account(
+            tenant_a,
+            "twilio_sms",
+            {"account_sid": f"AC{uuid.uuid4().hex}", "auth_token": "t"},
+            sender="+5511900000000",
+        )
         day = date(2026, 12, 2)
         for n in range(3):
             make_invoice(

@@ -111,7 +111,8 @@ def test_preview_renders_samples_and_counts_sms_segments(api_a):
         {"channel": "email", "subject": "Fatura {{ invoice_number }}", "body": "Olá <b>"},
     ).json()
     assert email["preview"]["subject"] == "Fatura NF-2026-0042"
-    assert "Olá &lt;b&gt;" not in email["preview"]["html"]  # the author's own markup stays text
+    # The author's own markup is the author's; values from the registry are escaped.
+    assert "<p>Olá <b></p>" in email["preview"]["html"]
     broken = post(api_a, "/api/v1/templates/preview/", {"channel": "sms", "body": "{{ x }}"})
     assert broken.json() == {
         "ok": False,

@@ -9,9 +9,9 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Customer, Interaction, InteractionKind
-from messaging.models import Message, MessageStatus, ProviderAccount
+from messaging.models import Message, MessageStatus
 from messaging.services import message_send
-from tests.factories import make_invoice
+from tests.factories import make_invoice, make_provider_account
 from tests.fakes import FakeProvider, sendgrid_answer
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +24,7 @@ def emailed(tenant_a, settings):
     (the message, the JSON SendGrid received)."""
     with FakeProvider(sendgrid_answer) as fake:
         settings.SENDGRID_API_HOST = fake.url
-        with scope(tenant=tenant_a):
-            account = ProviderAccount(tenant=tenant_a, channel="email", provider="sendgrid")
-            account.credentials = {"api_key": "SG.x"}
-            account.save()
+        make_provider_account(tenant_a, "sendgrid", {"api_key": "SG.x"})
         make_invoice(
             tenant_a,
             due=DAY,

@@ -11,9 +11,9 @@ from twilio.request_validator import RequestValidator
 
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Interaction, InteractionKind
-from messaging.models import Message, MessageStatus, ProviderAccount
+from messaging.models import Message, MessageStatus
 from messaging.services import message_send
-from tests.factories import make_invoice
+from tests.factories import make_invoice, make_provider_account
 from tests.fakes import FakeProvider, twilio_answer
 
 pytestmark = pytest.mark.django_db
@@ -26,12 +26,12 @@ def sent_sms(tenant_a, settings):
     """A reminder sent by SMS through the tenant's Twilio account (a loopback fake)."""
     with FakeProvider(twilio_answer) as fake:
         settings.TWILIO_API_BASE = fake.url
-        with scope(tenant=tenant_a):
-            account = ProviderAccount(
-                tenant=tenant_a, channel="sms", provider="twilio_sms", sender="+5511900000000"
-            )
-            account.credentials = {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN}
-            account.save()
+        make_provider_account(
+            tenant_a,
+            "twilio_sms",
+            {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
+            sender="+5511900000000",
+        )
         make_invoice(
             tenant_a,
             due=DAY,
@@ -122,10 +122,9 @@ def test_a_report_signed_for_another_tenant_cannot_touch_this_one(tenant_a, tena
     # Tenant B has no Twilio account with A's token: refused.
     assert post_status(tenant_b, params).status_code == 403
     # Signed right with B's own token, the id is looked up among B's messages only.
-    with scope(tenant=tenant_b):
-        account = ProviderAccount(tenant=tenant_b, channel="sms", provider="twilio_sms")
-        account.credentials = {"account_sid": "AC" + "2" * 32, "auth_token": "token-de-b"}
-        account.save()
+    make_provider_account(
+        tenant_b, "twilio_sms", {"account_sid": "AC" + "2" * 32, "auth_token": "token-de-b"}
+    )
     assert post_status(tenant_b, params, token="token-de-b").status_code == 204
     assert reload(sent_sms).status == MessageStatus.SENT
 
@@ -164,13 +163,11 @@ def sent_email(tenant_a, settings, signing_key):
 
     with FakeProvider(sendgrid_answer) as fake:
         settings.SENDGRID_API_HOST = fake.url
-        with scope(tenant=tenant_a):
-            account = ProviderAccount(tenant=tenant_a, channel="email", provider="sendgrid")
-            account.credentials = {
-                "api_key": "SG.x",
-                "webhook_public_key": public_key_text(signing_key),
-            }
-            account.save()
+        make_provider_account(
+            tenant_a,
+            "sendgrid",
+            {"api_key": "SG.x", "webhook_public_key": public_key_text(signing_key)},
+        )
         make_invoice(
             tenant_a, due=DAY, customer={"external_id": "E", "name": "Eva", "email": "eva@ex.com"}
         )

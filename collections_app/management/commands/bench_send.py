@@ -30,6 +30,7 @@ from django_scopes import scope, scopes_disabled
 from collections_app.engine.bulk import insert_rows
 from collections_app.models import Customer, Invoice, InvoiceMessage
 from config.celery import app as celery_app
+from config.dburl import database_url
 from messaging.benchfake import FakeTwilio
 from messaging.models import (
     Message,
@@ -42,15 +43,6 @@ from messaging.models import (
 from messaging.services import SEND_BATCH
 from messaging.tasks import send_messages
 from tenants.services import tenant_create
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
 class Command(BaseCommand):
