@@ -89,7 +89,8 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
     """Send one queued message at most once.
 
     Outside the tenant's send window the message stays queued and the outcome says when to try
-    again. A domain reason (paid meanwhile, opted out) cancels it. Otherwise the message is
+    again; so does a send over the tenant's or the provider account's rate limit. A domain
+    reason (paid meanwhile, opted out) cancels it. Otherwise the message is
     claimed queued→sending by a conditional UPDATE — a second worker, a redelivered task or a
     re-run finds nothing to claim and calls no provider. Rendering happens now, so amounts are
     current; a broken template fails this message only. A transient provider error puts it

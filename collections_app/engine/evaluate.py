@@ -2,9 +2,9 @@
 
 Set-based, for many tenants at once. Tenants that share a calendar and an evaluation window are
 evaluated together: the calendar work is done once per step shape (offset, calendar or business
-days), giving the effective due dates whose step day falls in the window; one query returns the
-invoices with those due dates for every tenant of the group, one more the ledger rows they
-already have. The plan is made in memory and written with a handful of bulk inserts. The unique
+days), giving the effective due dates whose step day falls in the window; one statement
+(`due.due_rows`) returns the invoice × step pairs of the group that the ledger does not hold
+yet. The plan is made on plain tuples and written with a handful of bulk inserts. The unique
 ledger row (invoice × step) and the tenant row locks make a run safe to repeat or race."""
 
 from collections import Counter, defaultdict
