@@ -8,6 +8,7 @@ from tenants.models import Role
 from tenants.services import api_key_create
 
 from .factories import make_member, make_tenant
+from .fakes import FakeProvider, sendgrid_answer, twilio_answer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -83,3 +84,19 @@ def login():
         return client
 
     return _login
+
+
+@pytest.fixture
+def twilio(settings):
+    """A loopback fake of Twilio's API, which the twilio SDK is pointed at."""
+    with FakeProvider(twilio_answer) as fake:
+        settings.TWILIO_API_BASE = fake.url
+        yield fake
+
+
+@pytest.fixture
+def sendgrid(settings):
+    """A loopback fake of SendGrid's API, which the sendgrid SDK is pointed at."""
+    with FakeProvider(sendgrid_answer) as fake:
+        settings.SENDGRID_API_HOST = fake.url
+        yield fake

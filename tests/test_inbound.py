@@ -13,7 +13,6 @@ from collections_app.models import Customer, FollowUpTask, Interaction, Interact
 from messaging.models import InboundMessage, Message, MessagePurpose
 from messaging.services import whatsapp_session_open
 from tests.factories import make_invoice, make_provider_account
-from tests.fakes import FakeProvider, twilio_answer
 
 pytestmark = pytest.mark.django_db
 TOKEN = "token-inbound"
@@ -21,17 +20,15 @@ NUMBER = "+5511987654321"
 
 
 @pytest.fixture
-def twilio_account(tenant_a, settings):
+def twilio_account(tenant_a, twilio):
     """The tenant's Twilio account, its API a loopback fake."""
-    with FakeProvider(twilio_answer) as fake:
-        settings.TWILIO_API_BASE = fake.url
-        make_provider_account(
-            tenant_a,
-            "twilio_sms",
-            {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
-            sender="+5511900000000",
-        )
-        yield fake
+    make_provider_account(
+        tenant_a,
+        "twilio_sms",
+        {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
+        sender="+5511900000000",
+    )
+    return twilio
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from messaging.providers.base import OutgoingMessage, TransportError
 from messaging.providers.sendgrid import SendGridProvider
 from messaging.providers.smtp import SMTPProvider
 from messaging.providers.twilio import TwilioSMSProvider, TwilioWhatsAppProvider
-from tests.fakes import Answer, FakeProvider, sendgrid_answer, twilio_answer
+from tests.fakes import Answer
 
 TWILIO = {"account_sid": "AC" + "1" * 32, "auth_token": "token-secreto"}
 
@@ -27,20 +27,6 @@ def outgoing(**kwargs) -> OutgoingMessage:
         "body": "Sua fatura vence hoje: R$ 1.234,50",
     }
     return OutgoingMessage(**{**values, **kwargs})
-
-
-@pytest.fixture
-def twilio(settings):
-    with FakeProvider(twilio_answer) as fake:
-        settings.TWILIO_API_BASE = fake.url
-        yield fake
-
-
-@pytest.fixture
-def sendgrid(settings):
-    with FakeProvider(sendgrid_answer) as fake:
-        settings.SENDGRID_API_HOST = fake.url
-        yield fake
 
 
 # --- Twilio ---------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from collections_app.models import Interaction, InteractionKind
 from messaging.models import Message, MessageStatus
 from messaging.services import message_send
 from tests.factories import make_invoice, make_provider_account
-from tests.fakes import FakeProvider, twilio_answer
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 2)
@@ -22,33 +21,31 @@ TOKEN = "token-do-tenant"
 
 
 @pytest.fixture
-def sent_sms(tenant_a, settings):
+def sent_sms(tenant_a, settings, twilio):
     """A reminder sent by SMS through the tenant's Twilio account (a loopback fake)."""
-    with FakeProvider(twilio_answer) as fake:
-        settings.TWILIO_API_BASE = fake.url
-        make_provider_account(
-            tenant_a,
-            "twilio_sms",
-            {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
-            sender="+5511900000000",
-        )
-        make_invoice(
-            tenant_a,
-            due=DAY,
-            customer={
-                "external_id": "S",
-                "name": "Sara",
-                "phone": "+5511987654321",
-                "preferred_channels": ["sms"],
-            },
-        )
-        with scope(tenant=tenant_a):
-            ladder_evaluate(tenant=tenant_a, today=DAY)
-            message = Message.objects.get()
-            message_send(tenant=tenant_a, message_id=message.pk)
-            message.refresh_from_db()
-        assert message.status == MessageStatus.SENT
-        callback = fake.requests[0].form()["StatusCallback"]
+    make_provider_account(
+        tenant_a,
+        "twilio_sms",
+        {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
+        sender="+5511900000000",
+    )
+    make_invoice(
+        tenant_a,
+        due=DAY,
+        customer={
+            "external_id": "S",
+            "name": "Sara",
+            "phone": "+5511987654321",
+            "preferred_channels": ["sms"],
+        },
+    )
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=DAY)
+        message = Message.objects.get()
+        message_send(tenant=tenant_a, message_id=message.pk)
+        message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    callback = twilio.requests[0].form()["StatusCallback"]
     assert callback == f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{tenant_a.slug}/status/"
     return message
 
@@ -157,26 +154,22 @@ def public_key_text(key) -> str:
 
 
 @pytest.fixture
-def sent_email(tenant_a, settings, signing_key):
+def sent_email(tenant_a, signing_key, sendgrid):
     """A reminder sent by e-mail through the tenant's SendGrid account (a loopback fake)."""
-    from tests.fakes import sendgrid_answer
-
-    with FakeProvider(sendgrid_answer) as fake:
-        settings.SENDGRID_API_HOST = fake.url
-        make_provider_account(
-            tenant_a,
-            "sendgrid",
-            {"api_key": "SG.x", "webhook_public_key": public_key_text(signing_key)},
-        )
-        make_invoice(
-            tenant_a, due=DAY, customer={"external_id": "E", "name": "Eva", "email": "eva@ex.com"}
-        )
-        with scope(tenant=tenant_a):
-            ladder_evaluate(tenant=tenant_a, today=DAY)
-            message = Message.objects.get()
-            message_send(tenant=tenant_a, message_id=message.pk)
-            message.refresh_from_db()
-        assert fake.requests[0].json()["custom_args"] == {"regua_ref": message.ref}
+    make_provider_account(
+        tenant_a,
+        "sendgrid",
+        {"api_key": "SG.x", "webhook_public_key": public_key_text(signing_key)},
+    )
+    make_invoice(
+        tenant_a, due=DAY, customer={"external_id": "E", "name": "Eva", "email": "eva@ex.com"}
+    )
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=DAY)
+        message = Message.objects.get()
+        message_send(tenant=tenant_a, message_id=message.pk)
+        message.refresh_from_db()
+    assert sendgrid.requests[0].json()["custom_args"] == {"regua_ref": message.ref}
     assert message.status == MessageStatus.SENT and message.provider == "sendgrid"
     return message
 
