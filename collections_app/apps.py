@@ -10,17 +10,23 @@ class CollectionsConfig(AppConfig):
 
         from . import defaults  # noqa: F401  (connects tenant_created)
         from .inbound import inbound_handle
-        from .message_context import VARIABLES, message_cancel_reason, message_context
-        from .services import contact_refused_record, message_status_log
+        from .message_context import (
+            VARIABLES,
+            message_cancel_reason,
+            message_context,
+            messages_prefetch,
+        )
+        from .services import contact_refused_record, messages_status_log
 
         hooks.register(
             context_provider=message_context,
             send_guard=message_cancel_reason,
             variables=VARIABLES,
+            prefetch=messages_prefetch,
         )
 
-        def _on_status(sender, message, old_status, new_status, **kwargs):
-            message_status_log(message=message, old_status=old_status, new_status=new_status)
+        def _on_status(sender, changes, **kwargs):
+            messages_status_log(changes=changes)
 
         hooks.message_status_changed.connect(_on_status, weak=False, dispatch_uid="timeline")
 

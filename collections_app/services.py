@@ -378,26 +378,32 @@ def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> i
     return flagged
 
 
-def message_status_log(*, message: Message, old_status: str, new_status: str) -> None:
-    """Write a message's status change into the timeline of the invoice(s) it is about."""
-    if new_status in (MessageStatus.SENDING, MessageStatus.QUEUED):
+def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
+    """Write messages' status changes into the timeline of the invoice(s) they are about:
+    one read of their invoices and one insert for a whole batch."""
+    changes = [c for c in changes if c[2] not in (MessageStatus.SENDING, MessageStatus.QUEUED)]
+    if not changes:
         return
-    link = (
-        InvoiceMessage.objects.with_scope(tenant=message.tenant_id)
-        .filter(message_id=message.pk)
-        .select_related("invoice")
-        .first()
-    )
-    if link is None:
-        return
-    Interaction.objects.create(
-        tenant_id=message.tenant_id,
-        customer_id=link.invoice.customer_id,
-        invoice_id=link.invoice_id,
-        message_id=message.pk,
-        kind=InteractionKind.MESSAGE_STATUS,
-        channel=message.channel,
-        summary=f"{message.channel}: {old_status} → {new_status}"
-        + (f" ({message.error})" if message.error and new_status != MessageStatus.SENT else ""),
-        data={"from": old_status, "to": new_status},
+    links: dict[int, tuple[int, int]] = {}
+    for message_id, invoice_id, customer_id in (
+        InvoiceMessage.objects.with_scope(tenant=changes[0][0].tenant_id)
+        .filter(message_id__in={message.pk for message, _old, _new in changes})
+        .order_by("-id")
+        .values_list("message_id", "invoice_id", "invoice__customer_id")
+    ):
+        links[message_id] = (invoice_id, customer_id)  # the first link wins
+    Interaction.objects.bulk_create(
+        Interaction(
+            tenant_id=message.tenant_id,
+            customer_id=links[message.pk][1],
+            invoice_id=links[message.pk][0],
+            message_id=message.pk,
+            kind=InteractionKind.MESSAGE_STATUS,
+            channel=message.channel,
+            summary=f"{message.channel}: {old_status} → {new_status}"
+            + (f" ({message.error})" if message.error and new_status != MessageStatus.SENT else ""),
+            data={"from": old_status, "to": new_status},
+        )
+        for message, old_status, new_status in changes
+        if message.pk in links
     )

@@ -6,9 +6,17 @@ import json
 import multiprocessing
 import secrets
 import socket
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The listen backlog, fixed when the socket starts listening (in the constructor): the
+    # default of 5 resets connections when many clients connect at once.
+    request_queue_size = 1024
 
 
 def _serve(port_out, latency: float) -> None:
@@ -42,9 +50,7 @@ def _serve(port_out, latency: float) -> None:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    server = _Server(("127.0.0.1", 0), Handler)
     port_out.put(server.server_address[1])
     server.serve_forever()
 
@@ -66,3 +72,43 @@ class FakeTwilio:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.join(timeout=10)
+
+
+def _sdk_sends(url: str, count: int, threads: int) -> tuple[float, float]:
+    """In a child process: `count` Messages.create calls through the bare twilio SDK, with
+    `threads` in flight. Returns (start, end) wall-clock times."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    class _Loopback(TwilioHttpClient):
+        def request(self, method, address, *args, **kwargs):
+            return super().request(
+                method, address.replace("https://api.twilio.com", url), *args, **kwargs
+            )
+
+    local = threading.local()
+
+    def send(k: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = Client(
+                "AC" + "0" * 32, "x", http_client=_Loopback(pool_connections=True)
+            )
+        local.client.messages.create(to=f"+55119{k:08d}", from_="+5511900000000", body="Lembrete")
+
+    started = time.time()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, range(count)))
+    return started, time.time()
+
+
+def sdk_reference(url: str, *, messages: int, processes: int, threads: int) -> float:
+    """The reference for the send benchmark: messages per second of the bare twilio SDK against
+    the same fake, with as many processes and calls in flight as the workers, and nothing
+    else — no database, no broker, no rendering."""
+    ctx = multiprocessing.get_context("spawn")
+    share = [messages // processes + (k < messages % processes) for k in range(processes)]
+    with ctx.Pool(processes) as pool:
+        spans = pool.starmap(_sdk_sends, [(url, count, threads) for count in share])
+    return messages / (max(end for _s, end in spans) - min(start for start, _e in spans))

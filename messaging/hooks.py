@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from django.dispatch import Signal
 
-message_status_changed = Signal()  # sender=Message, message=, old_status=, new_status=
+# sender=Message, changes=[(message, old_status, new_status), …]: one signal per batch of moves.
+message_status_changed = Signal()
 # A provider refused the message's recipient for good: an invalid number or mailbox (`opt_out`
 # False), or the recipient's own opt-out at the provider, e.g. STOP (`opt_out` True).
 contact_refused = Signal()  # sender=Message, message=, reason=, opt_out=
@@ -18,6 +19,7 @@ inbound_received = Signal()  # sender=InboundMessage, inbound=
 
 _context_provider: Callable | None = None
 _send_guard: Callable | None = None
+_prefetch: Callable | None = None
 _variables: dict[str, tuple[str, str]] = {}
 
 
@@ -26,11 +28,14 @@ def register(
     context_provider: Callable,
     send_guard: Callable,
     variables: dict[str, tuple[str, str]] | None = None,
+    prefetch: Callable | None = None,
 ) -> None:
     """`variables` is the documented registry templates are written against:
-    name → (description, sample value)."""
-    global _context_provider, _send_guard, _variables
-    _context_provider, _send_guard = context_provider, send_guard
+    name → (description, sample value). `prefetch(messages)`, if given, is called once for a
+    send batch before the guard and the context of each message, to read what they need
+    for the whole batch at once."""
+    global _context_provider, _send_guard, _variables, _prefetch
+    _context_provider, _send_guard, _prefetch = context_provider, send_guard, prefetch
     _variables = dict(variables or {})
 
 
@@ -42,6 +47,11 @@ def message_context(message) -> dict:
     if _context_provider is None:
         return {}
     return _context_provider(message)
+
+
+def messages_prefetch(messages: list) -> None:
+    if _prefetch is not None and messages:
+        _prefetch(messages)
 
 
 def message_cancel_reason(message) -> str | None:

@@ -1,11 +1,14 @@
 import logging
+import os
+import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -16,7 +19,7 @@ from tenants.selectors import tenant_next_send_time
 from . import hooks
 from .email_html import text_to_html
 from .models import InboundMessage, Message, MessageStatus, ProviderKind
-from .providers import OutgoingMessage, TransportError, provider_for
+from .providers import OutgoingMessage, Provider, SendResult, TransportError, provider_for
 from .ratelimit import send_wait
 from .templating import TemplateRenderError, template_render
 from .unsubscribe import unsubscribe_headers
@@ -46,21 +49,95 @@ class SendOutcome:
     defer_until: datetime | None = None
 
 
-def _transition(message: Message, *, from_status: str, to_status: str, **fields) -> bool:
-    """Conditional status change: true only for the caller whose UPDATE moved the row."""
-    moved = Message.objects.filter(pk=message.pk, status=from_status).update(
-        status=to_status, **fields
+_CHUNK = 200
+
+
+def _transitions(
+    rows: list[tuple[Message, dict]], *, from_status: str, to_status: str
+) -> list[Message]:
+    """Conditional status change of several messages: each row is a message and the fields to
+    set with its new status (the same field names on every row). Only the messages still in
+    `from_status` move, in one UPDATE per chunk; returns those — the caller's win — updated in
+    memory. The domain hears of every move in one `message_status_changed` signal."""
+    if not rows:
+        return []
+    names = sorted(rows[0][1])
+    fields = [Message._meta.get_field(name) for name in names]
+    status_field = Message._meta.get_field("status")
+    quote = connection.ops.quote_name
+    aliases = [f"c{i}" for i in range(len(fields))]
+    assignments = ", ".join(
+        [f"{quote(status_field.column)} = %s"]
+        + [f"{quote(f.column)} = v.{alias}" for f, alias in zip(fields, aliases, strict=True)]
     )
-    if moved:
-        old = message.status
+    moved_ids: set[int] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            params: list = []
+            for message, values in chunk:
+                params.append(message.pk)
+                params.extend(
+                    field.get_db_prep_save(values[field.name], connection) for field in fields
+                )
+            row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+            cursor.execute(
+                f"WITH v(k, {', '.join(aliases)}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "
+                f"UPDATE {quote(Message._meta.db_table)} AS m SET {assignments} FROM v "
+                f"WHERE m.id = v.k AND m.{quote(status_field.column)} = %s RETURNING id",
+                [*params, to_status, from_status],
+            )
+            moved_ids.update(row[0] for row in cursor.fetchall())
+    return _moved(rows, moved_ids, to_status)
+
+
+def _moved(rows: list[tuple[Message, dict]], moved_ids: set[int], to_status: str) -> list[Message]:
+    moved, changes = [], []
+    for message, values in rows:
+        if message.pk not in moved_ids:
+            continue
+        changes.append((message, message.status, to_status))
         message.status = to_status
-        for name, value in fields.items():
-            if not hasattr(value, "resolve_expression"):
-                setattr(message, name, value)
-        hooks.message_status_changed.send(
-            sender=Message, message=message, old_status=old, new_status=to_status
-        )
-    return bool(moved)
+        for name, value in values.items():
+            setattr(message, name, value)
+        moved.append(message)
+    if changes:
+        hooks.message_status_changed.send(sender=Message, changes=changes)
+    return moved
+
+
+def _transition(message: Message, *, from_status: str, to_status: str, **fields) -> bool:
+    """Conditional status change of one message: true only for the caller that moved it."""
+    return bool(_transitions([(message, fields)], from_status=from_status, to_status=to_status))
+
+
+def _claim(messages: list[Message]) -> list[Message]:
+    """queued → sending, counting the attempt, for the messages no one else claimed first."""
+    if not messages:
+        return []
+    now = timezone.now()
+    meta, quote = Message._meta, connection.ops.quote_name
+    status, sending_at, attempts = (
+        quote(meta.get_field(name).column) for name in ("status", "sending_at", "attempts")
+    )
+    prepared_now = meta.get_field("sending_at").get_db_prep_save(now, connection)
+    moved_ids: set[int] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(messages), _CHUNK):
+            ids = [message.pk for message in messages[start : start + _CHUNK]]
+            cursor.execute(
+                f"UPDATE {quote(meta.db_table)} SET {status} = %s, {sending_at} = %s, "
+                f"{attempts} = {attempts} + 1 "
+                f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND {status} = %s RETURNING id",
+                [MessageStatus.SENDING, prepared_now, *ids, MessageStatus.QUEUED],
+            )
+            moved_ids.update(row[0] for row in cursor.fetchall())
+    for message in messages:
+        if message.pk in moved_ids:
+            message.attempts += 1
+    return _moved(
+        [(message, {"sending_at": now}) for message in messages], moved_ids, MessageStatus.SENDING
+    )
 
 
 def message_cancel(*, tenant: Tenant, message: Message, reason: str) -> bool:
@@ -86,65 +163,103 @@ def message_fail(*, tenant: Tenant, message: Message, reason: str) -> bool:
 
 
 def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None) -> SendOutcome:
-    """Send one queued message at most once.
+    """Send one queued message at most once (`messages_send` for one)."""
+    return messages_send(tenant=tenant, message_ids=[message_id], now=now)[message_id]
 
-    Outside the tenant's send window the message stays queued and the outcome says when to try
+
+def messages_send(
+    *, tenant: Tenant, message_ids: list[int], now: datetime | None = None
+) -> dict[int, SendOutcome]:
+    """Send a batch of the tenant's queued messages, each at most once; returns each one's
+    outcome by id.
+
+    Outside the tenant's send window the messages stay queued and the outcome says when to try
     again; so does a send over the tenant's or the provider account's rate limit. A domain
-    reason (paid meanwhile, opted out) cancels it. Otherwise the message is
-    claimed queued→sending by a conditional UPDATE — a second worker, a redelivered task or a
-    re-run finds nothing to claim and calls no provider. Rendering happens now, so amounts are
-    current; a broken template fails this message only. A transient provider error puts it
-    back to queued for a retry; a permanent one fails it with the reason. A crash after the
-    claim leaves it in `sending` for reconciliation, never for a blind resend.
+    reason (paid meanwhile, opted out) cancels a message. The others are claimed
+    queued→sending by a conditional UPDATE — a second worker, a redelivered task or a re-run
+    finds nothing to claim and calls no provider. Rendering happens now, so amounts are
+    current; a broken template fails that message only. The provider calls of the batch are
+    in flight together (MESSAGING_SEND_CONCURRENCY per process), and their results are
+    recorded together. A transient provider error puts a message back to queued for a retry;
+    a permanent one fails it with the reason. A crash after the claim leaves the message in
+    `sending` for reconciliation, never for a blind resend (the exception is raised once the
+    batch's other results are recorded).
     """
-    message = Message.objects.filter(pk=message_id).first()
-    if message is None or message.status != MessageStatus.QUEUED:
-        return SendOutcome(status=message.status if message else "missing")
+    outcomes = {message_id: SendOutcome(status="missing") for message_id in message_ids}
+    queued = []
+    for message in Message.objects.filter(pk__in=message_ids).select_related("template"):
+        if message.status == MessageStatus.QUEUED:
+            queued.append(message)
+        else:
+            outcomes[message.pk] = SendOutcome(status=message.status)
+    if not queued:
+        return outcomes
+    queued.sort(key=lambda message: message.pk)
     opens_at = tenant_next_send_time(tenant=tenant, now=now)
     if opens_at is not None:
-        return SendOutcome(status=message.status, defer_until=opens_at)
-    reason = hooks.message_cancel_reason(message)
-    if reason:
-        message_cancel(tenant=tenant, message=message, reason=reason)
-        return SendOutcome(status=MessageStatus.CANCELLED)
-    try:
-        kind, provider = provider_for(tenant=tenant, channel=message.channel)
-    except TransportError as exc:
-        kind, provider, unavailable = "", None, exc
-    else:
-        unavailable = None
-        wait = send_wait(tenant_id=tenant.pk, provider_key=provider.account_key, provider_kind=kind)
-        if wait:
-            # Over the tenant's or the provider's rate: wait for the next token.
-            return SendOutcome(
-                status=message.status, defer_until=timezone.now() + timedelta(seconds=wait)
+        outcomes.update({m.pk: SendOutcome(status=m.status, defer_until=opens_at) for m in queued})
+        return outcomes
+
+    hooks.messages_prefetch(queued)
+    cancels, sendable = [], []
+    for message in queued:
+        reason = hooks.message_cancel_reason(message)
+        if reason:
+            cancels.append((message, {"error": reason, "failed_at": timezone.now()}))
+        else:
+            sendable.append(message)
+    _transitions(cancels, from_status=MessageStatus.QUEUED, to_status=MessageStatus.CANCELLED)
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.CANCELLED) for m, _ in cancels})
+
+    accounts: dict[str, tuple[str, Provider | None, TransportError | None]] = {}
+    to_claim = []
+    for message in sendable:
+        if message.channel not in accounts:
+            try:
+                kind, provider = provider_for(tenant=tenant, channel=message.channel)
+                accounts[message.channel] = (kind, provider, None)
+            except TransportError as exc:
+                accounts[message.channel] = ("", None, exc)
+        kind, provider, _unavailable = accounts[message.channel]
+        if provider is not None:
+            wait = send_wait(
+                tenant_id=tenant.pk, provider_key=provider.account_key, provider_kind=kind
             )
-    if not _transition(
-        message,
-        from_status=MessageStatus.QUEUED,
-        to_status=MessageStatus.SENDING,
-        sending_at=timezone.now(),
-        attempts=F("attempts") + 1,
-    ):
-        return SendOutcome(status="claimed-elsewhere")
+            if wait:
+                # Over the tenant's or the provider's rate: wait for the next token.
+                outcomes[message.pk] = SendOutcome(
+                    status=message.status, defer_until=timezone.now() + timedelta(seconds=wait)
+                )
+                continue
+        to_claim.append(message)
+    claimed = _claim(to_claim)
+    claimed_ids = {message.pk for message in claimed}
+    outcomes.update(
+        {m.pk: SendOutcome(status="claimed-elsewhere") for m in to_claim if m.pk not in claimed_ids}
+    )
+    _send_claimed(tenant=tenant, messages=claimed, accounts=accounts, outcomes=outcomes)
+    return outcomes
 
-    try:
-        rendered = _render(message)
-    except TemplateRenderError as exc:
-        _transition(
-            message,
-            from_status=MessageStatus.SENDING,
-            to_status=MessageStatus.FAILED,
-            error=f"Template: {exc}",
-            failed_at=timezone.now(),
-        )
-        return SendOutcome(status=MessageStatus.FAILED)
 
-    try:
-        if unavailable is not None:
-            raise unavailable
-        result = provider.send(
-            OutgoingMessage(
+def _send_claimed(*, tenant: Tenant, messages: list[Message], accounts: dict, outcomes: dict):
+    """Render the claimed messages, call their providers together, record the results."""
+    sessions = whatsapp_sessions_open(
+        tenant=tenant, recipients=[m.recipient for m in messages if m.channel == "whatsapp"]
+    )
+    callbacks: dict[str, str] = {}
+    broken, calls = [], []
+    for message in messages:
+        try:
+            rendered = _render(message)
+        except TemplateRenderError as exc:
+            broken.append((message, {"error": f"Template: {exc}", "failed_at": timezone.now()}))
+            continue
+        kind, provider, unavailable = accounts[message.channel]
+        if kind not in callbacks:
+            callbacks[kind] = status_callback_url(tenant=tenant, kind=kind)
+        outgoing = None
+        if unavailable is None:
+            outgoing = OutgoingMessage(
                 ref=message.ref,
                 channel=message.channel,
                 recipient=message.recipient,
@@ -155,47 +270,97 @@ def message_send(*, tenant: Tenant, message_id: int, now: datetime | None = None
                 headers=unsubscribe_headers(message) if message.channel == "email" else {},
                 content_sid=rendered.content_sid,
                 content_variables=rendered.content_variables or {},
-                status_callback=status_callback_url(tenant=tenant, kind=kind),
-                session_open=message.channel == "whatsapp"
-                and whatsapp_session_open(tenant=tenant, recipient=message.recipient),
+                status_callback=callbacks[kind],
+                session_open=message.recipient in sessions,
             )
-        )
-    except TransportError as exc:
-        if exc.permanent:
-            _transition(
-                message,
-                from_status=MessageStatus.SENDING,
-                to_status=MessageStatus.FAILED,
-                error=str(exc),
-                failed_at=timezone.now(),
-                subject=rendered.subject,
-                body=rendered.body,
-            )
-            if exc.bad_contact:
-                hooks.contact_refused.send(
-                    sender=Message, message=message, reason=str(exc), opt_out=exc.opt_out
-                )
-            return SendOutcome(status=MessageStatus.FAILED)
-        _transition(
-            message,
-            from_status=MessageStatus.SENDING,
-            to_status=MessageStatus.QUEUED,
-            error=str(exc),
-        )
-        return SendOutcome(status=MessageStatus.QUEUED, retry=True)
+        calls.append((message, rendered, kind, provider if outgoing else unavailable, outgoing))
+    _transitions(broken, from_status=MessageStatus.SENDING, to_status=MessageStatus.FAILED)
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.FAILED) for m, _ in broken})
 
-    _transition(
-        message,
-        from_status=MessageStatus.SENDING,
-        to_status=MessageStatus.SENT,
-        provider=kind,
-        provider_message_id=result.provider_message_id,
-        subject=rendered.subject,
-        body=rendered.body,
-        sent_at=timezone.now(),
-        error="",
-    )
-    return SendOutcome(status=MessageStatus.SENT)
+    results = _provider_calls([(provider, outgoing) for _m, _r, _k, provider, outgoing in calls])
+    sent, failed, retry, refused, crash = [], [], [], [], None
+    for (message, rendered, kind, *_call), (result, at) in zip(calls, results, strict=True):
+        if isinstance(result, SendResult):
+            sent.append(
+                (
+                    message,
+                    {
+                        "provider": kind,
+                        "provider_message_id": result.provider_message_id,
+                        "subject": rendered.subject,
+                        "body": rendered.body,
+                        "sent_at": at,
+                        "error": "",
+                    },
+                )
+            )
+        elif isinstance(result, TransportError) and result.permanent:
+            failed.append(
+                (
+                    message,
+                    {
+                        "error": str(result),
+                        "failed_at": at,
+                        "subject": rendered.subject,
+                        "body": rendered.body,
+                    },
+                )
+            )
+            if result.bad_contact:
+                refused.append((message, result))
+        elif isinstance(result, TransportError):
+            logger.warning("message %s: transient provider error, to retry: %s", message.pk, result)
+            retry.append((message, {"error": str(result)}))
+        else:
+            crash = crash or result  # the message stays `sending`, for reconciliation
+    _transitions(sent, from_status=MessageStatus.SENDING, to_status=MessageStatus.SENT)
+    _transitions(failed, from_status=MessageStatus.SENDING, to_status=MessageStatus.FAILED)
+    _transitions(retry, from_status=MessageStatus.SENDING, to_status=MessageStatus.QUEUED)
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.SENT) for m, _ in sent})
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.FAILED) for m, _ in failed})
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.QUEUED, retry=True) for m, _ in retry})
+    for message, exc in refused:
+        hooks.contact_refused.send(
+            sender=Message, message=message, reason=str(exc), opt_out=exc.opt_out
+        )
+    if crash is not None:
+        raise crash
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def _send_pool() -> ThreadPoolExecutor:
+    """This process's provider-call threads (made again after a fork). They keep their HTTP
+    clients, so consecutive sends reuse connections; they never touch the database."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.MESSAGING_SEND_CONCURRENCY, thread_name_prefix="regua-send"
+            )
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _provider_call(call) -> tuple[SendResult | BaseException, datetime]:
+    provider, outgoing = call
+    if outgoing is None:
+        return provider, timezone.now()  # the channel has no usable provider: its error
+    try:
+        return provider.send(outgoing), timezone.now()
+    except BaseException as exc:  # handed back to the batch, which records or re-raises it
+        return exc, timezone.now()
+
+
+def _provider_calls(calls: list) -> list:
+    """Each (provider, outgoing message)'s SendResult or exception, and when it came, in
+    order; several calls are in flight at once."""
+    if len(calls) <= 1:
+        return [_provider_call(call) for call in calls]
+    return list(_send_pool().map(_provider_call, calls))
 
 
 def status_callback_url(*, tenant: Tenant, kind: str) -> str:
@@ -295,6 +460,21 @@ def message_status_report(
 WHATSAPP_SESSION = timedelta(hours=24)
 
 
+def whatsapp_sessions_open(
+    *, tenant: Tenant, recipients: list[str], now: datetime | None = None
+) -> set[str]:
+    """Which of these numbers wrote to the tenant on WhatsApp in the last 24 hours (one
+    query): a free-text WhatsApp message to them is let through."""
+    if not recipients:
+        return set()
+    since = (now or timezone.now()) - WHATSAPP_SESSION
+    return set(
+        InboundMessage.objects.filter(
+            channel="whatsapp", sender__in=set(recipients), received_at__gte=since
+        ).values_list("sender", flat=True)
+    )
+
+
 def inbound_record(
     *, tenant: Tenant, channel: str, sender: str, body: str, provider: str, provider_message_id: str
 ) -> InboundMessage | None:
@@ -313,12 +493,8 @@ def inbound_record(
 
 
 def whatsapp_session_open(*, tenant: Tenant, recipient: str, now: datetime | None = None) -> bool:
-    """Whether the customer wrote to the tenant on WhatsApp in the last 24 hours, which lets
-    a free-text WhatsApp message through."""
-    since = (now or timezone.now()) - WHATSAPP_SESSION
-    return InboundMessage.objects.filter(
-        channel="whatsapp", sender=recipient, received_at__gte=since
-    ).exists()
+    """Whether the customer wrote to the tenant on WhatsApp in the last 24 hours."""
+    return recipient in whatsapp_sessions_open(tenant=tenant, recipients=[recipient], now=now)
 
 
 SEND_BATCH = 100

@@ -1,5 +1,6 @@
 import random
-from datetime import timedelta
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from celery import current_app, shared_task
 from django.utils import timezone
@@ -17,6 +18,7 @@ from .services import (
     messages_reconcile_stuck,
     messages_requeue_stale,
     messages_schedule,
+    messages_send,
     messages_upkeep_tenants,
 )
 
@@ -68,14 +70,16 @@ def send_messages(*, message_ids: list[int], tenant) -> dict:
             kwargs={"message_ids": message_ids, "tenant_id": tenant.pk}, eta=opens_at
         )
         return {"deferred": len(message_ids)}
+    outcomes = messages_send(tenant=tenant, message_ids=message_ids)
     counts: dict[str, int] = {}
-    waiting: list[int] = []
-    for message_id in message_ids:
-        outcome = message_send(tenant=tenant, message_id=message_id)
+    waiting: dict[datetime, list[int]] = defaultdict(list)
+    for message_id, outcome in outcomes.items():
         if outcome.defer_until is not None:
-            # The window closed during the batch: the rest waits for it together.
-            opens_at = outcome.defer_until
-            waiting.append(message_id)
+            # Outside the window, or over a rate limit: these wait, one task per second.
+            at = outcome.defer_until
+            if at.microsecond:
+                at = at.replace(microsecond=0) + timedelta(seconds=1)
+            waiting[at].append(message_id)
         elif outcome.retry:
             countdown = _backoff(0)
             messages_schedule(
@@ -87,11 +91,9 @@ def send_messages(*, message_ids: list[int], tenant) -> dict:
                 kwargs={"message_id": message_id, "tenant_id": tenant.pk}, countdown=countdown
             )
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    if waiting:
-        messages_schedule(tenant=tenant, message_ids=waiting, at=opens_at)
-        send_messages.apply_async(
-            kwargs={"message_ids": waiting, "tenant_id": tenant.pk}, eta=opens_at
-        )
+    for at, ids in waiting.items():
+        messages_schedule(tenant=tenant, message_ids=ids, at=at)
+        send_messages.apply_async(kwargs={"message_ids": ids, "tenant_id": tenant.pk}, eta=at)
     return counts
 
 

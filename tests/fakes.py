@@ -32,6 +32,13 @@ class Answer:
     delay: float = 0.0
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The listen backlog is set when the socket starts listening (in the constructor); the
+    # default of 5 resets connections when a send batch connects many at once.
+    request_queue_size = 128
+
+
 class FakeProvider:
     """A threaded HTTP server on 127.0.0.1. `answer` gives the default response (a callable
     of the request, or an Answer); `script` queues one-off answers, used first."""
@@ -41,6 +48,8 @@ class FakeProvider:
         self.script: list[Answer] = []
         self.answer = answer
         self.latency = 0.0
+        # Requests being answered right now, and the most there ever were at once.
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         fake = self
 
@@ -61,12 +70,16 @@ class FakeProvider:
                 with fake._lock:
                     fake.requests.append(recorded)
                     scripted = fake.script.pop(0) if fake.script else None
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 answer = scripted or (
                     fake.answer(recorded) if callable(fake.answer) else fake.answer
                 )
                 delay = answer.delay or fake.latency
                 if delay:
                     time.sleep(delay)
+                with fake._lock:
+                    fake.in_flight -= 1
                 body = answer.body
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 if body is None:
@@ -84,8 +97,7 @@ class FakeProvider:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

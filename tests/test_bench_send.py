@@ -29,6 +29,8 @@ def test_bench_send_sends_every_message_through_workers_and_reports(capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["sent"] == 30 and result["failed"] == 0
     assert result["messages_per_second"] > 0 and result["p95_send_ms"] >= 5
+    assert result["reference_messages_per_second"] > 0 and result["ratio_to_reference"] > 0
+    assert result["retried"] == 0
     with scopes_disabled():
         statuses = set(
             Message.objects.filter(tenant__slug=result["tenant"]).values_list("status", flat=True)

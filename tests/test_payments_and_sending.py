@@ -12,6 +12,7 @@ from django_scopes import scope, scopes_disabled
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Interaction, Invoice, Payment
 from collections_app.services import invoice_record_payment
+from messaging import hooks
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.providers.console import ConsoleProvider
 from messaging.services import message_send
@@ -61,14 +62,21 @@ def test_message_renders_at_send_time_and_is_sent_once(tenant_a, provider_calls)
 
 def test_two_workers_racing_call_the_provider_once(tenant_a, provider_calls):
     _invoice, message = queue_reminder(tenant_a)
+    real_guard = hooks.message_cancel_reason
+    first = []
+
+    def other_worker_claims_meanwhile(msg):
+        # This worker has read the message as queued; another one claims and sends it now.
+        with mock.patch("messaging.hooks.message_cancel_reason", side_effect=real_guard):
+            first.append(message_send(tenant=tenant_a, message_id=message.pk).status)
+        return real_guard(msg)
+
     with scope(tenant=tenant_a):
-        # The second worker loaded the row while it was still queued, but loses the claim.
-        stale = Message.objects.get(pk=message.pk)
-        message_send(tenant=tenant_a, message_id=message.pk)
-        with mock.patch("messaging.services.Message.objects.filter") as filt:
-            filt.return_value.first.return_value = stale
-            filt.return_value.update.return_value = 0
+        with mock.patch(
+            "messaging.hooks.message_cancel_reason", side_effect=other_worker_claims_meanwhile
+        ):
             outcome = message_send(tenant=tenant_a, message_id=message.pk)
+    assert first == ["sent"]
     assert outcome.status == "claimed-elsewhere"
     assert provider_calls.call_count == 1
 

@@ -208,6 +208,9 @@ EMAIL_SECURITY = env("EMAIL_SECURITY", "starttls")
 TWILIO_API_BASE = env("TWILIO_API_BASE", "")
 SENDGRID_API_HOST = env("SENDGRID_API_HOST", "https://api.sendgrid.com")
 PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "15"))
+# Provider calls in flight at once per worker process: a send batch waits on the provider's
+# answers together, not one after the other.
+MESSAGING_SEND_CONCURRENCY = int(env("MESSAGING_SEND_CONCURRENCY", "32"))
 # Send rate limits (messaging/ratelimit.py): sends per second per tenant, and per provider
 # account by provider kind. Shared through Redis when REDIS_URL is set.
 MESSAGING_RATE_LIMITS = env("MESSAGING_RATE_LIMITS", "true").lower() in ("1", "true", "yes")
