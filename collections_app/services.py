@@ -386,7 +386,7 @@ def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
         return
     links: dict[int, tuple[int, int]] = {}
     for message_id, invoice_id, customer_id in (
-        InvoiceMessage.objects.with_scope(tenant=changes[0][0].tenant_id)
+        InvoiceMessage.objects.with_scope(tenant=list({m.tenant_id for m, _old, _new in changes}))
         .filter(message_id__in={message.pk for message, _old, _new in changes})
         .order_by("-id")
         .values_list("message_id", "invoice_id", "invoice__customer_id")
