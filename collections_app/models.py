@@ -15,6 +15,14 @@ def new_payment_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+_TXID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_pix_txid() -> str:
+    """25 characters from [A-Z0-9] (the BR Code's limit), random: unique per invoice."""
+    return "RG" + "".join(secrets.choice(_TXID_ALPHABET) for _ in range(23))
+
+
 class Segment(models.Model):
     """A group of customers with its own ladder. Rules are evaluated in `priority` order; the
     first match wins, else the tenant's default ladder applies."""
@@ -108,6 +116,8 @@ class InvoiceStatus(models.TextChoices):
     PAID = "paid", _("Paid")
     CANCELLED = "cancelled", _("Cancelled")
     WRITTEN_OFF = "written_off", _("Written off")
+    # Replaced by an active agreement: suspended, no reminders, not counted as overdue.
+    IN_AGREEMENT = "in_agreement", _("In agreement")
 
 
 class Invoice(models.Model):
@@ -133,6 +143,8 @@ class Invoice(models.Model):
     days_to_pay = models.IntegerField(null=True, blank=True)
     days_late = models.IntegerField(null=True, blank=True)
     payment_token = models.CharField(max_length=64, unique=True, default=new_payment_token)
+    # The Pix transaction id in the invoice's BR Code, so a Pix notification names the invoice.
+    pix_txid = models.CharField(max_length=25, default=new_pix_txid)
     token_revoked = models.BooleanField(default=False)
     boleto_line = models.CharField(max_length=60, blank=True, default="")
     external_payment_url = models.URLField(max_length=500, blank=True, default="")
@@ -150,6 +162,7 @@ class Invoice(models.Model):
         ordering = ["-due_date", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "external_id"], name="uniq_invoice_ext_id"),
+            models.UniqueConstraint(fields=["tenant", "pix_txid"], name="uniq_invoice_pix_txid"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
         ]
         indexes = [
@@ -176,6 +189,8 @@ class PaymentSource(models.TextChoices):
     GATEWAY = "gateway", _("Payment gateway")
     BANK_FILE = "bank_file", _("Bank file")
     IMPORT = "import", _("Import")
+    # Instalments of an agreement credited to the invoices it replaced.
+    AGREEMENT = "agreement", _("Agreement")
 
 
 class Payment(models.Model):
@@ -188,6 +203,19 @@ class Payment(models.Model):
     source = models.CharField(max_length=12, choices=PaymentSource.choices)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Attribution: the last message sent, or the last click on one, about the invoice within
+    # 7 days before the payment — and that message's step, channel and the customer's segment.
+    attributed_message = models.ForeignKey(
+        "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attributed_via = models.CharField(max_length=10, blank=True, default="")  # message | click
+    attributed_step = models.ForeignKey(
+        "LadderStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attributed_channel = models.CharField(max_length=10, blank=True, default="")
+    attributed_segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -393,6 +421,8 @@ class InteractionKind(models.TextChoices):
     ESCALATION = "escalation", _("Escalation")
     SEGMENT = "segment", _("Segment change")
     OPT_OUT = "opt_out", _("Opt-out")
+    PAYMENT_CLAIM = "payment_claim", _("Debtor says it is paid")
+    AGREEMENT = "agreement", _("Agreement")
     CONTACT_INVALID = "contact_invalid", _("Contact refused by the provider")
     SKIP = "skip", _("Step skipped")
 
@@ -544,7 +574,10 @@ class Agreement(models.Model):
     )
     total_amount = models.DecimalField(max_digits=14, decimal_places=2)
     instalment_count = models.PositiveSmallIntegerField()
+    first_due_date = models.DateField(null=True, blank=True)
     grace_days = models.PositiveSmallIntegerField(default=5)
+    source = models.CharField(max_length=10, default="agent")  # agent | debtor | api
+    ended_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -558,3 +591,24 @@ class Agreement(models.Model):
 
     def __str__(self) -> str:
         return f"Agreement {self.pk} ({self.instalment_count}x)"
+
+
+class PaymentClaim(models.Model):
+    """The debtor says the invoice is paid ("I already paid"), maybe with a proof: an agent
+    checks it (a task) while the reminders pause."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="payment_claims")
+    note = models.CharField(max_length=500, blank=True, default="")
+    proof = models.FileField(upload_to="proofs/%Y/%m/", blank=True)
+    proof_name = models.CharField(max_length=200, blank=True, default="")
+    task = models.ForeignKey(
+        "FollowUpTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "invoice"], name="claim_tenant_invoice")]

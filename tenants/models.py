@@ -79,8 +79,25 @@ class Tenant(models.Model):
     pix_key = models.CharField(max_length=77, blank=True, default="")
     merchant_name = models.CharField(max_length=25, blank=True, default="")
     merchant_city = models.CharField(max_length=15, blank=True, default="")
+    # Charges on an overdue invoice (the payment page shows them apart): a one-off late fine
+    # and default interest pro rata die. For consumer debts (a CPF) the law caps them at 2 %
+    # and 1 % a month whatever is set here.
     late_fine_percent = models.DecimalField(max_digits=5, decimal_places=2, default=2)
     monthly_interest_percent = models.DecimalField(max_digits=5, decimal_places=2, default=1)
+    # Early-payment discount: this percentage off when paid at least `early_discount_days`
+    # before the due date (0 % = none).
+    early_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    early_discount_days = models.PositiveSmallIntegerField(default=0)
+    # "I already paid" on the payment page pauses the invoice's reminders this many days
+    # while an agent checks.
+    paid_claim_pause_days = models.PositiveSmallIntegerField(default=3)
+    # Self-service instalments on the payment page: up to this many monthly instalments (0 =
+    # none: a request becomes a task), none smaller than the minimum amount.
+    instalments_max = models.PositiveSmallIntegerField(default=6)
+    instalment_min_amount = models.DecimalField(max_digits=14, decimal_places=2, default=50)
+    # Days an agreement's instalment may stay unpaid after its due date before the agreement
+    # is broken.
+    agreement_grace_days = models.PositiveSmallIntegerField(default=5)
     brand_color = models.CharField(max_length=7, default="#0f766e")
     logo_url = models.URLField(blank=True, default="")
     payment_webhook_secret = models.CharField(max_length=64, default="", blank=True)

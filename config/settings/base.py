@@ -188,6 +188,9 @@ MESSAGING_DEFAULT_PROVIDERS = {
     "sms": env("SMS_PROVIDER", "console"),
     "whatsapp": env("WHATSAPP_PROVIDER", "console"),
 }
+# Uploaded files (debtors' payment proofs). Private: served only to the tenant's users.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+PAYMENT_PROOF_MAX_BYTES = 5 * 1024 * 1024
 MESSAGING_OUTBOX_PATH = Path(env("MESSAGING_OUTBOX_PATH", str(VAR_DIR / "outbox.jsonl")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "cobranca@regua.local")
 # Platform accounts (used when a tenant has none of its own for the channel).
