@@ -161,6 +161,8 @@ def message_cancel_reason(message: Message) -> str | None:
     if collectable:
         return None
     statuses = {inv.status for inv in invoices}
+    if InvoiceStatus.IN_AGREEMENT in statuses:
+        return "in_agreement"
     if InvoiceStatus.PAID in statuses:
         return "invoice_paid"
     if statuses & {InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF}:

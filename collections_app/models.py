@@ -612,3 +612,6 @@ class PaymentClaim(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "invoice"], name="claim_tenant_invoice")]
+
+    def __str__(self) -> str:
+        return f"Claim on {self.invoice_id}"

@@ -39,7 +39,7 @@ def crc16(payload: str) -> str:
 
 
 def pix_key_kind(key: str) -> str | None:
-    """"cpf", "cnpj", "phone", "email" or "evp" (random key), or None if it is none of them."""
+    """ "cpf", "cnpj", "phone", "email" or "evp" (random key), or None if it is none of them."""
     key = key.strip()
     if re.fullmatch(r"\d{11}", key):
         return "cpf"

@@ -212,12 +212,16 @@ def invoice_record_payment(
     external_id: str | None = None,
     source: str = PaymentSource.API,
     actor=None,
+    thank_you: bool = True,
 ) -> tuple[Payment, bool]:
     """Record a payment against an invoice. Idempotent on `external_id`: a repeat returns the
     first payment and changes nothing. Paid in full → the ladder stops at once (queued
     reminders are cancelled) and, unless the payment is history (invariant 10), the thank-you
-    is queued after commit. Raises PaymentError for a non-positive amount, a future date, or a
-    cancelled invoice."""
+    is queued after commit (`thank_you=False`: never). The payment is attributed to the last
+    message or click before it (`payment_attribute`). More than the invoice's amount leaves
+    the excess on record and gives the team a task to refund or credit it. An instalment paid
+    in full may complete its agreement. Raises PaymentError for a non-positive amount, a
+    future date, or a cancelled invoice."""
     now = timezone.now()
     paid_at = paid_at or now
     if amount is None or amount <= 0:
@@ -241,6 +245,9 @@ def invoice_record_payment(
             source=source,
             recorded_by=actor,
         )
+        if source != PaymentSource.AGREEMENT:
+            payment_attribute(payment=payment, invoice=invoice)
+        excess_before = max(invoice.amount_paid - invoice.amount, 0)
         invoice.amount_paid += amount
         fields = ["amount_paid", "updated_at"]
         became_paid = invoice.status == InvoiceStatus.OPEN and invoice.amount_paid >= invoice.amount
@@ -273,9 +280,105 @@ def invoice_record_payment(
             FollowUpTask.objects.filter(
                 invoice=invoice, status=TaskStatus.OPEN, origin__in=["step", "escalation"]
             ).update(status=TaskStatus.CANCELLED, completed_at=now)
-            if now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
+            if thank_you and now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
                 _queue_thank_you(tenant=tenant, invoice=invoice)
+            if invoice.agreement_id is not None:
+                from .agreements import agreement_instalment_paid
+
+                agreement_instalment_paid(tenant=tenant, invoice=invoice)
+        excess = invoice.amount_paid - invoice.amount - excess_before
+        if excess > 0:
+            _overpayment_task(tenant=tenant, invoice=invoice, payment=payment, excess=excess)
     return payment, True
+
+
+def _overpayment_task(*, tenant: Tenant, invoice: Invoice, payment: Payment, excess) -> None:
+    from .tasks_assignment import task_assigners
+
+    text = (
+        f"Pagamento a maior em {invoice}: {format_money(excess, invoice.currency, tenant.locale)}"
+        " acima do valor — devolver ou abater"
+    )
+    task = FollowUpTask.objects.create(
+        tenant=tenant,
+        customer_id=invoice.customer_id,
+        invoice=invoice,
+        title=text[:200],
+        origin="overpayment",
+        due_on=timezone.localdate(),
+        assignee_id=task_assigners(tenants=[tenant])[tenant.pk].next(),
+    )
+    interaction_log(
+        tenant=tenant,
+        customer_id=invoice.customer_id,
+        invoice=invoice,
+        kind=InteractionKind.TASK,
+        summary=text,
+        data={"task_id": task.pk, "payment_id": payment.pk, "excess": str(excess)},
+    )
+
+
+ATTRIBUTION_WINDOW = timedelta(days=7)
+
+
+def payment_attribute(*, payment: Payment, invoice: Invoice) -> None:
+    """Attribute the payment to the last message sent about the invoice, or the last click on
+    one, within 7 days before it (whichever came last), with that message's step and channel
+    and the customer's segment. Sets the fields on `payment` and saves them."""
+    since = payment.paid_at - ATTRIBUTION_WINDOW
+    sent = (
+        Message.objects.filter(
+            invoice_links__invoice=invoice,
+            purpose=MessagePurpose.REMINDER,
+            sent_at__gte=since,
+            sent_at__lte=payment.paid_at,
+        )
+        .order_by("-sent_at", "-id")
+        .values_list("id", "sent_at")
+        .first()
+    )
+    click = (
+        Interaction.objects.filter(
+            invoice=invoice,
+            kind=InteractionKind.CLICK,
+            message__isnull=False,
+            occurred_at__gte=since,
+            occurred_at__lte=payment.paid_at,
+        )
+        .order_by("-occurred_at", "-id")
+        .values_list("message_id", "occurred_at")
+        .first()
+    )
+    candidates = [
+        (at, via, mid)
+        for via, row in (("message", sent), ("click", click))
+        if row
+        for mid, at in [row]
+    ]
+    if not candidates:
+        return
+    _at, via, message_id = max(candidates)
+    link = (
+        InvoiceMessage.objects.filter(message_id=message_id, invoice=invoice)
+        .select_related("dispatch", "message")
+        .first()
+    )
+    payment.attributed_message_id = message_id
+    payment.attributed_via = via
+    payment.attributed_channel = link.message.channel if link else ""
+    payment.attributed_step_id = link.dispatch.step_id if link and link.dispatch else None
+    payment.attributed_segment_id = (
+        Customer.objects.filter(pk=invoice.customer_id).values_list("segment_id", flat=True).first()
+    )
+    payment.save(
+        update_fields=[
+            "attributed_message",
+            "attributed_via",
+            "attributed_channel",
+            "attributed_step",
+            "attributed_segment",
+        ]
+    )
 
 
 def _was_reminded(invoice: Invoice) -> bool:

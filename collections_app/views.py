@@ -8,14 +8,11 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_scopes import scope, scopes_disabled
 
 from messaging.models import Message
 from tenants.selectors import tenant_today
 
-from .message_context import message_ref_unsign
 from .models import Customer, Dispatch, FollowUpTask, Invoice, InvoiceStatus, TaskStatus
 from .selectors import (
     interactions_recent,
@@ -23,7 +20,6 @@ from .selectors import (
     tasks_open_for,
     timeline_for_invoice,
 )
-from .services import interaction_log
 
 
 def tenant_required(min_role: str = "viewer"):
@@ -136,47 +132,3 @@ def customer_detail(request, pk: int):
             )[:200],
         },
     )
-
-
-@require_GET
-@never_cache
-def payment_page(request, token: str):
-    """The debtor's page: no login, an unguessable token, tenant resolved from the invoice.
-    A valid signed message reference (`?m=`) records the visit as that message's click."""
-    with scopes_disabled():
-        invoice = (
-            Invoice.objects.select_related("tenant", "customer").filter(payment_token=token).first()
-        )
-    if invoice is None or invoice.token_revoked:
-        response = render(request, "collections/payment_not_found.html", status=404)
-        response["X-Robots-Tag"] = "noindex, nofollow"
-        return response
-    tenant = invoice.tenant
-    with scope(tenant=tenant):
-        ref = message_ref_unsign(request.GET.get("m", "")) if request.GET.get("m") else None
-        message = Message.objects.filter(ref=ref).first() if ref else None
-        if message is not None and message.invoice_links.filter(invoice=invoice).exists():
-            interaction_log(
-                tenant=tenant,
-                customer_id=invoice.customer_id,
-                invoice=invoice,
-                message=message,
-                kind="click",
-                channel=message.channel,
-                summary=f"Página de pagamento aberta pelo link do {message.channel}",
-                data={"message_ref": message.ref},
-            )
-        today = tenant_today(tenant=tenant)
-        response = render(
-            request,
-            "collections/payment_page.html",
-            {
-                "invoice": invoice,
-                "tenant": tenant,
-                "today": today,
-                "overdue": invoice.status == InvoiceStatus.OPEN
-                and invoice.effective_due_date < today,
-            },
-        )
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    return response

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from collections_app import views as collection_views
+from collections_app import payment_page, payment_webhook
 from messaging import unsubscribe
 from tenants import views as tenant_views
 
@@ -20,7 +20,15 @@ urlpatterns = [
         name="api_docs",
     ),
     path("api/v1/", include("collections_app.api_urls")),
-    path("p/<str:token>", collection_views.payment_page, name="payment_page"),
+    path("p/<str:token>", payment_page.payment_page, name="payment_page"),
+    path("p/<str:token>/paid", payment_page.claim_paid, name="payment_claim"),
+    path("p/<str:token>/promise", payment_page.promise, name="payment_promise"),
+    path("p/<str:token>/instalments", payment_page.instalments, name="payment_instalments"),
+    path("p/<str:token>/opt-out", payment_page.opt_out, name="payment_opt_out"),
+    path("p/<str:token>/identify", payment_page.identify, name="payment_identify"),
+    path(
+        "webhooks/payments/<slug:tenant>/", payment_webhook.payment_webhook, name="webhook_payments"
+    ),
     path("webhooks/", include("messaging.urls")),
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("", include("collections_app.urls")),

@@ -22,6 +22,7 @@ from messaging.models import Message, MessagePurpose, MessageStatus, Template, n
 from messaging.services import messages_enqueue_many
 from tenants.models import Tenant
 
+from ..agreements import agreements_check
 from ..calendar import BusinessCalendar
 from ..models import (
     DayKind,
@@ -164,9 +165,11 @@ def ladders_evaluate_many(
 
 
 def _prepare(tenants: list[Tenant], today: date) -> None:
-    """Before deciding: close promises whose date passed and put each customer of the tenants
+    """Before deciding: close promises whose date passed, break agreements with an instalment
+    unpaid past its grace period, and put each customer of the tenants
     that have segments in its segment (behaviour classes are kept current by payments)."""
     promises_resolve(tenant=None, today=today)
+    agreements_check(tenants=tenants, today=today)
     segments_assign_many(tenants=tenants)
 
 

@@ -42,3 +42,15 @@ def number(value, digits: int = 1):
     text = f"{float(value):.{int(digits)}f}"
     lang = translation.get_language() or "pt-br"
     return text.replace(".", ",") if lang.startswith("pt") else text
+
+
+@register.filter
+def rate(value):
+    """A percentage as set (2 → "2%", 0.0333 → "0,0333%"), with the locale's decimal mark."""
+    if value is None or value == "":
+        return "—"
+    from decimal import Decimal
+
+    text = format(Decimal(value).normalize(), "f") + "%"
+    lang = translation.get_language() or "pt-br"
+    return text.replace(".", ",") if lang.startswith("pt") else text
