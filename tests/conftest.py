@@ -10,6 +10,7 @@ from tenants.services import api_key_create
 from .factories import make_member, make_tenant
 from .fakes import FakeProvider, sendgrid_answer, twilio_answer
 
+pytest_plugins = ["tests.browser"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -100,3 +101,11 @@ def sendgrid(settings):
     with FakeProvider(sendgrid_answer) as fake:
         settings.SENDGRID_API_HOST = fake.url
         yield fake
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with empty rate-limit counters (the test settings' local cache)."""
+    from django.core.cache import cache
+
+    cache.clear()
