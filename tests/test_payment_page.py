@@ -68,7 +68,9 @@ def pix_code(html: str) -> str:
 def timeline(tenant, invoice):
     with scope(tenant=tenant):
         return list(
-            Interaction.objects.filter(invoice=invoice).order_by("id").values_list("kind", "summary")
+            Interaction.objects.filter(invoice=invoice)
+            .order_by("id")
+            .values_list("kind", "summary")
         )
 
 
@@ -189,10 +191,11 @@ def test_i_already_paid_with_a_proof_pauses_and_makes_a_task(client, debtor_tena
     assert claim.proof_name == "comprovante.pdf" and claim.proof.read() == b"%PDF-1.4 receipt"
     assert claim.task == task and task.invoice_id == invoice.pk
     assert invoice.paused_until == today + timedelta(days=debtor_tenant.paid_claim_pause_days)
-    assert ("payment_claim", "Cliente diz que já pagou (enviou comprovante): “Paguei ontem no "
-            f"Pix” — lembretes pausados até {invoice.paused_until:%d/%m/%Y}") in timeline(
-        debtor_tenant, invoice
-    )
+    assert (
+        "payment_claim",
+        "Cliente diz que já pagou (enviou comprovante): “Paguei ontem no "
+        f"Pix” — lembretes pausados até {invoice.paused_until:%d/%m/%Y}",
+    ) in timeline(debtor_tenant, invoice)
     assert "Estamos conferindo" in page(client, invoice).content.decode()
 
 
