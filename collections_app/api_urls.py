@@ -10,6 +10,7 @@ router.include_root_view = False
 router.register("customers", api.CustomerViewSet, basename="customer")
 router.register("invoices", api.InvoiceViewSet, basename="invoice")
 router.register("payments", api.PaymentViewSet, basename="payment")
+router.register("agreements", api.AgreementViewSet, basename="agreement")
 router.register("messages", api.MessageViewSet, basename="message")
 router.register("interactions", api.InteractionViewSet, basename="interaction")
 router.register("tasks", api.TaskViewSet, basename="task")

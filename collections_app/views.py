@@ -1,6 +1,9 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import wraps
+from zoneinfo import ZoneInfo
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -8,18 +11,31 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from messaging.models import Message
 from tenants.selectors import tenant_today
 
-from .models import Customer, Dispatch, FollowUpTask, Invoice, InvoiceStatus, TaskStatus
+from .agreements import AgreementError, agreement_create
+from .charges import invoice_charges
+from .message_context import payment_url
+from .models import (
+    Customer,
+    Dispatch,
+    FollowUpTask,
+    Invoice,
+    InvoiceStatus,
+    PaymentSource,
+    TaskStatus,
+)
 from .selectors import (
     interactions_recent,
     metrics_with_previous,
     tasks_open_for,
     timeline_for_invoice,
 )
+from .services import PaymentError, invoice_record_payment
 
 
 def tenant_required(min_role: str = "viewer"):
@@ -103,6 +119,7 @@ def invoice_list(request):
 @tenant_required()
 def invoice_detail(request, pk: int):
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    today = tenant_today(tenant=request.tenant)
     return render(
         request,
         "collections/invoice_detail.html",
@@ -112,9 +129,81 @@ def invoice_detail(request, pk: int):
             "dispatches": Dispatch.objects.filter(invoice=invoice)
             .select_related("step")
             .order_by("scheduled_for", "id"),
-            "today": tenant_today(tenant=request.tenant),
+            "today": today,
+            "payment_url": payment_url(invoice),
+            "can_work": request.membership.has_role("agent"),
+            "charges": invoice_charges(tenant=request.tenant, invoice=invoice, today=today),
+            "first_due": today + timedelta(days=7),
         },
     )
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_payment(request, pk: int):
+    """An agent records a payment received outside Régua (manual entry)."""
+    invoice = get_object_or_404(Invoice, pk=pk)
+    tenant = request.tenant
+    try:
+        amount = Decimal((request.POST.get("amount") or "").replace(".", "").replace(",", "."))
+    except InvalidOperation:
+        amount = None
+    paid_on = parse_date(request.POST.get("paid_on") or "") or tenant_today(tenant=tenant)
+    paid_at = datetime.combine(paid_on, time(12), tzinfo=ZoneInfo(tenant.timezone))
+    if paid_on == tenant_today(tenant=tenant):
+        paid_at = min(paid_at, timezone.now())
+    try:
+        if amount is None or amount <= 0 or amount.as_tuple().exponent < -2:
+            raise PaymentError(_("Type the amount, such as 1.234,50."))
+        invoice_record_payment(
+            tenant=tenant,
+            invoice=invoice,
+            amount=amount,
+            paid_at=paid_at,
+            source=PaymentSource.MANUAL,
+            actor=request.user,
+        )
+    except PaymentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Payment recorded."))
+    return redirect("invoice_detail", pk=invoice.pk)
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_agreement(request, pk: int):
+    """An agent sets up an agreement for this invoice, or all the customer's open invoices."""
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    tenant = request.tenant
+    today = tenant_today(tenant=tenant)
+    invoices = [invoice]
+    if request.POST.get("all_open"):
+        invoices = list(Invoice.objects.filter(customer=invoice.customer, status="open"))
+    total_text = (request.POST.get("total") or "").strip()
+    try:
+        total = Decimal(total_text.replace(".", "").replace(",", ".")) if total_text else None
+        agreement = agreement_create(
+            tenant=tenant,
+            customer=invoice.customer,
+            invoices=invoices,
+            instalments=int(request.POST.get("instalments") or 0),
+            first_due_date=parse_date(request.POST.get("first_due") or "") or today,
+            today=today,
+            total=total,
+            actor=request.user,
+        )
+    except (AgreementError, InvalidOperation, ValueError) as exc:
+        messages.error(
+            request, str(exc) if isinstance(exc, AgreementError) else _("Invalid value.")
+        )
+        return redirect("invoice_detail", pk=invoice.pk)
+    messages.success(
+        request,
+        _("Agreement %(id)s created: %(n)s instalments.")
+        % {"id": agreement.pk, "n": agreement.instalment_count},
+    )
+    return redirect("invoice_detail", pk=invoice.pk)
 
 
 @require_GET

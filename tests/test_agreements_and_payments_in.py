@@ -325,3 +325,74 @@ def test_an_overpayment_is_kept_and_handed_to_the_team(tenant_a, agent):
     assert invoice.status == InvoiceStatus.PAID and invoice.amount_paid == Decimal("130.00")
     assert invoice.amount_due == 0
     assert "R$ 30,00" in task.title and task.assignee_id == agent.pk
+
+
+# --- Agents: manual payments and agreements ---------------------------------------------------
+
+
+def test_an_agent_records_a_payment_by_hand_and_a_viewer_cannot(tenant_a, agent, viewer, login):
+    [invoice] = debts(tenant_a, "1234.50")
+    url = f"/invoices/{invoice.pk}/payment/"
+    assert login(viewer).post(url, {"amount": "1.234,50"}).status_code == 403
+    answer = login(agent).post(url, {"amount": "1.234,50"}, follow=True)
+    assert "Pagamento registrado" in answer.content.decode()
+    with scope(tenant=tenant_a):
+        payment = Payment.objects.get()
+        invoice.refresh_from_db()
+    assert payment.source == "manual" and payment.recorded_by_id == agent.pk
+    assert invoice.status == InvoiceStatus.PAID
+    bad = login(agent).post(url, {"amount": "mil reais"}, follow=True).content.decode()
+    assert "Digite o valor" in bad
+
+
+def test_an_agent_sets_up_an_agreement_for_all_open_invoices(tenant_a, agent, login):
+    originals = debts(tenant_a, "300.00", "200.00")
+    answer = login(agent).post(
+        f"/invoices/{originals[0].pk}/agreement/",
+        {"instalments": "5", "total": "500,00", "all_open": "1"},
+        follow=True,
+    )
+    assert "Acordo" in answer.content.decode()
+    with scope(tenant=tenant_a):
+        agreement = Agreement.objects.get()
+        replaced = set(agreement.original_invoices.values_list("pk", flat=True))
+    assert replaced == {o.pk for o in originals} and agreement.created_by_id == agent.pk
+    assert agreement.total_amount == Decimal("500.00") and agreement.instalment_count == 5
+
+
+def test_the_api_creates_lists_and_breaks_agreements(api_a, tenant_a):
+    [invoice] = debts(tenant_a, "900.00")
+    today = tenant_today(tenant=tenant_a)
+    created = api_a.post(
+        "/api/v1/agreements/",
+        {
+            "customer": invoice.customer.external_id,
+            "invoices": [invoice.external_id],
+            "instalment_count": 3,
+            "first_due_date": (today + timedelta(days=3)).isoformat(),
+            "total": "900.00",
+        },
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["original_invoices"] == [invoice.external_id]
+    assert len(body["instalments"]) == 3 and body["status"] == "active"
+    refused = api_a.post(
+        "/api/v1/agreements/",
+        {
+            "customer": invoice.customer.external_id,
+            "invoices": [invoice.external_id],
+            "instalment_count": 2,
+            "first_due_date": today.isoformat(),
+        },
+        content_type="application/json",
+    )
+    assert refused.status_code == 400  # the invoice is in an agreement already
+    broken = api_a.post(f"/api/v1/agreements/{body['id']}/break/")
+    assert broken.status_code == 200 and broken.json()["status"] == "broken"
+    with scope(tenant=tenant_a):
+        invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+    listed = api_a.get("/api/v1/agreements/").json()
+    assert listed["count"] == 1
