@@ -36,7 +36,7 @@ from .models import (
     Payment,
     Segment,
 )
-from .selectors import metrics_with_previous
+from .selectors import metrics_with_previous, recovery_by_step
 
 
 class ScopedQuerysetMixin:
@@ -500,6 +500,12 @@ class CustomerViewSet(
         return qs
 
 
+class PaymentLinkSerializer(serializers.Serializer):
+    reissue = serializers.BooleanField(
+        default=True, help_text="true: a new link replaces the old one; false: no link at all"
+    )
+
+
 class InvoiceViewSet(
     BulkUpsertMixin,
     mixins.ListModelMixin,
@@ -522,6 +528,20 @@ class InvoiceViewSet(
     )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=PaymentLinkSerializer, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"], url_path="revoke-link")
+    def revoke_link(self, request, pk=None):
+        """Revoke the invoice's payment link: the old `/p/<token>` stops working at once.
+        With `reissue` (the default) the invoice gets a new link; without, it has none until
+        reissued."""
+        invoice = self.get_object()
+        options = PaymentLinkSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        invoice = services.invoice_link_revoke(
+            tenant=self.tenant, invoice=invoice, reissue=options.validated_data["reissue"]
+        )
+        return Response(self.get_serializer(invoice).data)
 
     def tenant_queryset(self):
         qs = Invoice.objects.select_related("customer").order_by("id")
@@ -672,6 +692,28 @@ class MetricsView(TenantScopedAPIMixin, APIView):
 
     def tenant_queryset(self):
         return Invoice.objects.none()
+
+
+class RecoveryView(MetricsView):
+    """Recovery per step, channel and segment: reminders sent in the period, delivered,
+    clicked, and the payments attributed to them."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", date), OpenApiParameter("to", date)],
+        responses={200: dict},
+    )
+    def get(self, request):
+        today = tenant_today(tenant=self.tenant)
+        raw_from, raw_to = request.query_params.get("from"), request.query_params.get("to")
+        errors = {}
+        date_to = _parse_day(raw_to, "to", errors) if raw_to else today
+        date_from = _parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
+        if not errors and date_from > date_to:
+            errors["from"] = [_("Must not be after 'to'.")]
+        if errors:
+            return Response(errors, status=400)
+        rows = recovery_by_step(tenant=self.tenant, date_from=date_from, date_to=date_to)
+        return Response({"from": date_from, "to": date_to, "results": rows})
 
 
 def _parse_day(value: str, name: str, errors: dict):

@@ -23,6 +23,7 @@ router.register(
 
 urlpatterns = [
     path("metrics/", api.MetricsView.as_view(), name="api-metrics"),
+    path("metrics/recovery/", api.RecoveryView.as_view(), name="api-recovery"),
     path(
         "invoices/<int:pk>/explain/",
         api_engine.InvoiceExplainView.as_view(),

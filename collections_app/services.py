@@ -194,6 +194,25 @@ def invoice_cancel(*, tenant: Tenant, invoice: Invoice, actor=None) -> Invoice:
     return invoice
 
 
+def invoice_link_revoke(*, tenant: Tenant, invoice: Invoice, reissue: bool = True) -> Invoice:
+    """The old payment link stops working; with `reissue` a new one replaces it (messages
+    sent from now on carry it), else the invoice has no link until reissued."""
+    from .models import new_payment_token
+
+    invoice.payment_token = new_payment_token()
+    invoice.token_revoked = not reissue
+    invoice.save(update_fields=["payment_token", "token_revoked", "updated_at"])
+    interaction_log(
+        tenant=tenant,
+        customer_id=invoice.customer_id,
+        invoice=invoice,
+        kind=InteractionKind.NOTE,
+        summary="Link de pagamento revogado" + (" e reemitido" if reissue else ""),
+        data={"reissued": reissue},
+    )
+    return invoice
+
+
 def cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -> int:
     queued = Message.objects.filter(
         invoice_links__invoice=invoice,

@@ -396,3 +396,46 @@ def test_the_api_creates_lists_and_breaks_agreements(api_a, tenant_a):
     assert invoice.status == InvoiceStatus.OPEN
     listed = api_a.get("/api/v1/agreements/").json()
     assert listed["count"] == 1
+
+
+def test_the_webhook_secret_command_creates_then_rotates(tenant_a, client, capsys):
+    from django.core.management import call_command
+
+    call_command("payment_webhook_secret", tenant_a.slug)
+    first = capsys.readouterr().out.strip()
+    call_command("payment_webhook_secret", tenant_a.slug)
+    assert capsys.readouterr().out.strip() == first  # shown again, not replaced
+    call_command("payment_webhook_secret", tenant_a.slug, "--rotate")
+    second = capsys.readouterr().out.strip()
+    assert first and second.startswith("whsec_") and second != first
+    tenant_a.refresh_from_db()
+    [invoice] = debts(tenant_a, "10.00")
+    event = {"id": "e1", "invoice": invoice.external_id, "amount": "10.00"}
+    assert signed_post(client, tenant_a, event, secret=first).status_code == 403
+    assert signed_post(client, tenant_a, event, secret=second).status_code == 201
+
+
+def test_recovery_per_step_channel_and_segment(tenant_a, api_a):
+    today = tenant_today(tenant=tenant_a)
+    invoice = make_invoice(
+        tenant_a,
+        due=today,
+        amount="120.00",
+        customer={
+            "external_id": "SMS",
+            "name": "Bia",
+            "phone": "+5511987650000",
+            "preferred_channels": ["sms"],
+        },
+    )
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=today)
+        message = Message.objects.get(invoice_links__invoice=invoice)
+        message_send(tenant=tenant_a, message_id=message.pk)
+        invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=Decimal("120.00"))
+    body = api_a.get("/api/v1/metrics/recovery/").json()
+    [row] = body["results"]
+    assert row["channel"] == "sms" and row["step"] == "D0"
+    assert (row["sent"], row["payments"], row["recovered_amount"]) == (1, 1, "120.00")
+    assert row["payment_rate"] == 1.0
+    assert api_a.get("/api/v1/metrics/recovery/?from=2026-13-01").status_code == 400

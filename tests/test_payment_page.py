@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 from html import unescape
+from urllib.parse import urlparse
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -273,3 +274,23 @@ def test_another_tenants_token_never_mixes_scopes(client, debtor_tenant, tenant_
     theirs = make_invoice(tenant_b, due=tenant_today(tenant=tenant_b), amount="77.00")
     assert "Clínica Boa Vista" in page(client, theirs).content.decode()
     assert "Clínica Boa Vista" not in page(client, mine).content.decode()
+
+
+def test_a_revoked_link_stops_working_and_a_reissued_one_works(client, debtor_tenant, api_a):
+    invoice = overdue_invoice(debtor_tenant)
+    old = invoice.payment_token
+    answer = api_a.post(
+        f"/api/v1/invoices/{invoice.pk}/revoke-link/", {}, content_type="application/json"
+    )
+    assert answer.status_code == 200
+    new_url = answer.json()["payment_url"]
+    assert old not in new_url
+    assert client.get(f"/p/{old}").status_code == 404
+    assert client.get(urlparse(new_url).path).status_code == 200
+    gone = api_a.post(
+        f"/api/v1/invoices/{invoice.pk}/revoke-link/",
+        {"reissue": False},
+        content_type="application/json",
+    )
+    assert client.get(urlparse(gone.json()["payment_url"]).path).status_code == 404
+    assert client.get(urlparse(new_url).path).status_code == 404
