@@ -119,7 +119,11 @@ def debtor_claim_paid(
                 + (f": “{claim.note}”" if claim.note else "")
                 + f" — lembretes pausados até {format_day(until, tenant.locale)}"
             ),
-            data={"claim_id": claim.pk, "paused_until": until.isoformat()},
+            data={
+                "claim_id": claim.pk,
+                "paused_until": until.isoformat(),
+                "proof": bool(claim.proof),
+            },
         )
         claim.task = _task(
             tenant,

@@ -9,4 +9,5 @@ urlpatterns = [
     path("invoices/<int:pk>/payment/", views.invoice_payment, name="invoice_payment"),
     path("invoices/<int:pk>/agreement/", views.invoice_agreement, name="invoice_agreement"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("claims/<int:pk>/proof/", views.payment_claim_proof, name="payment_claim_proof"),
 ]

@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -26,6 +27,7 @@ from .models import (
     FollowUpTask,
     Invoice,
     InvoiceStatus,
+    PaymentClaim,
     PaymentSource,
     TaskStatus,
 )
@@ -221,3 +223,19 @@ def customer_detail(request, pk: int):
             )[:200],
         },
     )
+
+
+@require_GET
+@tenant_required()
+def payment_claim_proof(request, pk: int):
+    """The proof a debtor sent with "I already paid", for the tenant's users only."""
+    claim = get_object_or_404(PaymentClaim.objects.exclude(proof=""), pk=pk)
+    kind = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}
+    extension = claim.proof.name.rsplit(".", 1)[-1].lower()
+    response = FileResponse(
+        claim.proof.open("rb"), content_type=kind.get(extension, "application/octet-stream")
+    )
+    response["Content-Disposition"] = f'inline; filename="comprovante-{claim.pk}.{extension}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response

@@ -176,7 +176,8 @@ def test_too_many_page_views_from_one_address_get_429(client, debtor_tenant, set
     assert statuses == {200, 429}
 
 
-def test_i_already_paid_with_a_proof_pauses_and_makes_a_task(client, debtor_tenant, settings):
+def claim_with_proof(client, debtor_tenant, settings) -> PaymentClaim:
+    """ "Já paguei" with a PDF proof, checked as it lands; returns the claim."""
     settings.MEDIA_ROOT = settings.VAR_DIR / "test-media"
     invoice = overdue_invoice(debtor_tenant)
     proof = SimpleUploadedFile("comprovante.pdf", b"%PDF-1.4 receipt", "application/pdf")
@@ -198,6 +199,24 @@ def test_i_already_paid_with_a_proof_pauses_and_makes_a_task(client, debtor_tena
         f"Pix” — lembretes pausados até {invoice.paused_until:%d/%m/%Y}",
     ) in timeline(debtor_tenant, invoice)
     assert "Estamos conferindo" in page(client, invoice).content.decode()
+    return claim
+
+
+def test_i_already_paid_with_a_proof_pauses_and_makes_a_task(client, debtor_tenant, settings):
+    claim = claim_with_proof(client, debtor_tenant, settings)
+    assert claim.proof
+
+
+def test_the_team_opens_the_proof_and_outsiders_cannot(
+    client, debtor_tenant, settings, login, viewer, outsider
+):
+    claim = claim_with_proof(client, debtor_tenant, settings)
+    detail = login(viewer).get(f"/invoices/{claim.invoice_id}/").content.decode()
+    assert f"/claims/{claim.pk}/proof/" in detail
+    proof = login(viewer).get(f"/claims/{claim.pk}/proof/")
+    assert proof.status_code == 200 and proof["Content-Type"] == "application/pdf"
+    assert b"".join(proof.streaming_content) == b"%PDF-1.4 receipt"
+    assert login(outsider).get(f"/claims/{claim.pk}/proof/").status_code == 404
 
 
 def test_a_proof_that_is_not_a_document_is_refused_and_nothing_is_written(client, debtor_tenant):
