@@ -7,7 +7,16 @@ urlpatterns = [
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/<int:pk>/", views.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/payment/", views.invoice_payment, name="invoice_payment"),
+    path(
+        "invoices/<int:pk>/message-preview/",
+        views.invoice_message_preview,
+        name="invoice_message_preview",
+    ),
     path("invoices/<int:pk>/agreement/", views.invoice_agreement, name="invoice_agreement"),
+    path("invoices/<int:pk>/<slug:action>/", views.invoice_action, name="invoice_action"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("tasks/", views.task_list, name="task_list"),
+    path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
+    path("replies/", views.reply_list, name="reply_list"),
     path("claims/<int:pk>/proof/", views.payment_claim_proof, name="payment_claim_proof"),
 ]

@@ -8,22 +8,32 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from messaging.models import Message
+from messaging.models import InboundMessage, Message, Template
 from tenants.selectors import tenant_today
 
+from .agent_actions import (
+    CALL_OUTCOMES,
+    ActionError,
+    call_record,
+    invoice_pause,
+    manual_message_preview,
+    manual_message_send,
+    note_record,
+)
 from .agreements import AgreementError, agreement_create
 from .charges import invoice_charges
+from .engine.explain import invoice_explain
 from .message_context import payment_url
 from .models import (
     Customer,
-    Dispatch,
     FollowUpTask,
     Invoice,
     InvoiceStatus,
@@ -31,13 +41,24 @@ from .models import (
     PaymentSource,
     TaskStatus,
 )
+from .promises import PromiseError, promise_create
 from .selectors import (
     interactions_recent,
     metrics_with_previous,
     tasks_open_for,
     timeline_for_invoice,
 )
-from .services import PaymentError, invoice_record_payment
+from .services import PaymentError, interaction_log, invoice_record_payment
+
+STEP_STATES = {
+    "sent": _lazy("sent"),
+    "task": _lazy("task created"),
+    "skipped": _lazy("skipped"),
+    "dropped": _lazy("dropped"),
+    "stopped": _lazy("stopped"),
+    "not_sent": _lazy("not sent"),
+    "planned": _lazy("planned"),
+}
 
 
 def tenant_required(min_role: str = "viewer"):
@@ -128,10 +149,16 @@ def invoice_detail(request, pk: int):
         {
             "invoice": invoice,
             "timeline": timeline_for_invoice(tenant=request.tenant, invoice=invoice)[:200],
-            "dispatches": Dispatch.objects.filter(invoice=invoice)
-            .select_related("step")
-            .order_by("scheduled_for", "id"),
             "today": today,
+            "steps": [
+                {**entry, "state_label": STEP_STATES.get(entry["state"], entry["state"])}
+                for entry in invoice_explain(tenant=request.tenant, invoice=invoice, today=today)
+            ],
+            "templates": Template.objects.filter(locale=request.tenant.locale).order_by(
+                "channel", "key"
+            ),
+            "call_outcomes": CALL_OUTCOMES,
+            "promise_max": today + timedelta(days=request.tenant.promise_max_days),
             "payment_url": payment_url(invoice),
             "can_work": request.membership.has_role("agent"),
             "charges": invoice_charges(tenant=request.tenant, invoice=invoice, today=today),
@@ -239,3 +266,169 @@ def payment_claim_proof(request, pk: int):
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     return response
+
+
+INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message"}
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_action(request, pk: int, action: str):
+    """An agent's action on an invoice: log a call or a note, record a promise, pause or resume
+    the reminders, or send a message from a template now."""
+    if action not in INVOICE_ACTIONS:
+        raise Http404
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    tenant, user, post = request.tenant, request.user, request.POST
+    today = tenant_today(tenant=tenant)
+    try:
+        if action == "call":
+            call_record(
+                tenant=tenant,
+                invoice=invoice,
+                actor=user,
+                outcome=post.get("outcome", ""),
+                note=post.get("note", ""),
+            )
+            done = _("Call recorded.")
+        elif action == "note":
+            note_record(tenant=tenant, invoice=invoice, actor=user, text=post.get("text", ""))
+            done = _("Note added.")
+        elif action == "promise":
+            promised = parse_date(post.get("date") or "")
+            if promised is None:
+                raise ActionError(_("Choose a date."))
+            promise_create(
+                tenant=tenant, invoice=invoice, promised_date=promised, today=today, actor=user
+            )
+            done = _("Promise recorded: reminders pause until then.")
+        elif action in ("pause", "resume"):
+            until = parse_date(post.get("until") or "") if action == "pause" else None
+            if action == "pause" and until is None:
+                raise ActionError(_("Choose a date."))
+            invoice_pause(tenant=tenant, invoice=invoice, actor=user, until=until, today=today)
+            done = _("Reminders paused.") if until else _("Reminders resumed.")
+        else:
+            template = Template.objects.filter(pk=post.get("template") or 0).first()
+            if template is None:
+                raise ActionError(_("Choose a template."))
+            manual_message_send(tenant=tenant, invoice=invoice, actor=user, template=template)
+            done = _("Message queued.")
+    except (ActionError, PromiseError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("invoice_detail", pk=invoice.pk)
+
+
+@require_GET
+@tenant_required("agent")
+def invoice_message_preview(request, pk: int):
+    """HTMX partial: the chosen template rendered for this invoice, as it would leave now."""
+    invoice = get_object_or_404(Invoice.objects.select_related("customer", "tenant"), pk=pk)
+    template = Template.objects.filter(pk=request.GET.get("template") or 0).first()
+    preview = manual_message_preview(invoice=invoice, template=template) if template else None
+    return render(
+        request,
+        "collections/_message_preview.html",
+        {"preview": preview, "template": template, "invoice": invoice},
+    )
+
+
+TASK_FILTERS = {"mine", "unassigned", "all"}
+TASK_ORIGINS = [
+    ("step", _lazy("Ladder step")),
+    ("escalation", _lazy("Escalation")),
+    ("reply", _lazy("Reply")),
+    ("payment_claim", _lazy("Payment to check")),
+    ("instalments", _lazy("Instalment request")),
+    ("agreement", _lazy("Broken agreement")),
+    ("overpayment", _lazy("Overpayment")),
+]
+
+
+@require_GET
+@tenant_required()
+def task_list(request):
+    """Work queue: open follow-up tasks — mine (the default), unassigned or all — the earliest
+    due first. An HTMX request gets just the rows."""
+    who = request.GET.get("who", "mine")
+    if who not in TASK_FILTERS:
+        who = "mine"
+    qs = (
+        FollowUpTask.objects.filter(status=TaskStatus.OPEN)
+        .select_related("customer", "invoice", "assignee")
+        .order_by("due_on", "id")
+    )
+    if who == "mine":
+        qs = qs.filter(assignee=request.user)
+    elif who == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    if origin := request.GET.get("origin", ""):
+        qs = qs.filter(origin=origin)
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "who": who,
+        "origin": origin,
+        "today": tenant_today(tenant=request.tenant),
+        "can_work": request.membership.has_role("agent"),
+        "origins": TASK_ORIGINS,
+    }
+    template = "collections/_task_rows.html" if request.htmx else "collections/task_list.html"
+    return render(request, template, context)
+
+
+@require_POST
+@tenant_required("agent")
+def task_done(request, pk: int):
+    """Close a task (done), with its timeline entry. HTMX gets an empty answer (the row goes)."""
+    task = get_object_or_404(FollowUpTask, pk=pk)
+    if task.status == TaskStatus.OPEN:
+        task.status = TaskStatus.DONE
+        task.completed_at = timezone.now()
+        task.save(update_fields=["status", "completed_at"])
+        interaction_log(
+            tenant=request.tenant,
+            customer_id=task.customer_id,
+            invoice=task.invoice,
+            kind="task",
+            actor=request.user,
+            summary=f"Tarefa concluída: {task.title}",
+            data={"task_id": task.pk, "status": TaskStatus.DONE},
+        )
+    if request.htmx:
+        return HttpResponse("")
+    messages.success(request, _("Task done."))
+    return redirect(request.POST.get("next") or "task_list")
+
+
+@require_GET
+@tenant_required()
+def reply_list(request):
+    """Work queue: customers' replies waiting for an answer (their open reply tasks), and
+    messages from numbers that match no customer."""
+    tasks = (
+        FollowUpTask.objects.filter(status=TaskStatus.OPEN, origin="reply")
+        .select_related("customer", "invoice", "assignee")
+        .order_by("created_at", "id")[:200]
+    )
+    since = timezone.now() - timedelta(days=30)
+    inbound = list(InboundMessage.objects.filter(received_at__gte=since).order_by("-id")[:200])
+    senders = {m.sender for m in inbound}
+    known = set(
+        Customer.objects.filter(Q(phone__in=senders) | Q(whatsapp__in=senders)).values_list(
+            "phone", "whatsapp"
+        )
+    )
+    known_numbers = {number for pair in known for number in pair if number}
+    unknown = [m for m in inbound if m.sender not in known_numbers]
+    return render(
+        request,
+        "collections/reply_list.html",
+        {
+            "tasks": tasks,
+            "unknown": unknown,
+            "can_work": request.membership.has_role("agent"),
+        },
+    )
