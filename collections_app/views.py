@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from messaging.models import InboundMessage, Message, Template
@@ -51,13 +51,13 @@ from .selectors import (
 from .services import PaymentError, interaction_log, invoice_record_payment
 
 STEP_STATES = {
-    "sent": _lazy("sent"),
-    "task": _lazy("task created"),
-    "skipped": _lazy("skipped"),
-    "dropped": _lazy("dropped"),
-    "stopped": _lazy("stopped"),
-    "not_sent": _lazy("not sent"),
-    "planned": _lazy("planned"),
+    "sent": gettext_lazy("sent"),
+    "task": gettext_lazy("task created"),
+    "skipped": gettext_lazy("skipped"),
+    "dropped": gettext_lazy("dropped"),
+    "stopped": gettext_lazy("stopped"),
+    "not_sent": gettext_lazy("not sent"),
+    "planned": gettext_lazy("planned"),
 }
 
 
@@ -337,13 +337,13 @@ def invoice_message_preview(request, pk: int):
 
 TASK_FILTERS = {"mine", "unassigned", "all"}
 TASK_ORIGINS = [
-    ("step", _lazy("Ladder step")),
-    ("escalation", _lazy("Escalation")),
-    ("reply", _lazy("Reply")),
-    ("payment_claim", _lazy("Payment to check")),
-    ("instalments", _lazy("Instalment request")),
-    ("agreement", _lazy("Broken agreement")),
-    ("overpayment", _lazy("Overpayment")),
+    ("step", gettext_lazy("Ladder step")),
+    ("escalation", gettext_lazy("Escalation")),
+    ("reply", gettext_lazy("Reply")),
+    ("payment_claim", gettext_lazy("Payment to check")),
+    ("instalments", gettext_lazy("Instalment request")),
+    ("agreement", gettext_lazy("Broken agreement")),
+    ("overpayment", gettext_lazy("Overpayment")),
 ]
 
 

@@ -109,3 +109,10 @@ def _fresh_rate_limits():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def outbox(settings, tmp_path):
+    """A private outbox file for the console provider."""
+    settings.MESSAGING_OUTBOX_PATH = tmp_path / "outbox.jsonl"
+    return settings.MESSAGING_OUTBOX_PATH
