@@ -1,11 +1,8 @@
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponse
@@ -17,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from messaging.models import InboundMessage, Message, Template
+from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
 from .agent_actions import (
@@ -59,26 +57,6 @@ STEP_STATES = {
     "not_sent": gettext_lazy("not sent"),
     "planned": gettext_lazy("planned"),
 }
-
-
-def tenant_required(min_role: str = "viewer"):
-    """Login, a current tenant and at least `min_role` in it; checked in the view, so a client
-    asking for an HTMX partial directly gets the same answer."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if request.membership is None:
-                return redirect(f"/tenants/choose/?next={request.path}")
-            if not request.membership.has_role(min_role):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 @require_GET
