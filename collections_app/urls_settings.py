@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views_settings as views
+
+urlpatterns = [
+    path("", views.settings_index, name="settings"),
+    path("company/", views.company_settings, name="settings_company"),
+    path("company/holidays/", views.holiday_add, name="settings_holiday_add"),
+    path(
+        "company/holidays/<int:pk>/delete/",
+        views.holiday_delete,
+        name="settings_holiday_delete",
+    ),
+    path("team/", views.team, name="settings_team"),
+    path("team/<int:pk>/", views.member_change, name="settings_member"),
+    path("api-keys/", views.api_keys, name="settings_api_keys"),
+    path("api-keys/<int:pk>/revoke/", views.api_key_delete, name="settings_api_key_revoke"),
+]
