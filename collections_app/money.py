@@ -26,3 +26,21 @@ def format_day(day: date, locale: str = "pt-br") -> str:
     if locale.lower().startswith("pt"):
         return day.strftime("%d/%m/%Y")
     return format_date(day, "MM/dd/yyyy", locale="en_US")
+
+
+MONTHS_PT = "jan fev mar abr mai jun jul ago set out nov dez".split()
+
+
+def format_month(day: date, locale: str = "pt-br") -> str:
+    """`nov/26` in pt-BR, `Nov 26` in English."""
+    if locale.lower().startswith("pt"):
+        return f"{MONTHS_PT[day.month - 1]}/{day:%y}"
+    return day.strftime("%b %y")
+
+
+def format_percent(fraction, locale: str = "pt-br") -> str:
+    """A fraction as `41,7%` in pt-BR (`41.7%` in English); "—" for None."""
+    if fraction is None:
+        return "—"
+    text = f"{float(fraction) * 100:.1f}%"
+    return text.replace(".", ",") if locale.lower().startswith("pt") else text

@@ -15,7 +15,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Least
+from django.db.models.functions import Coalesce, Least, TruncMonth
 
 from tenants.models import Tenant
 
@@ -45,11 +45,22 @@ def _remaining():
     return F("amount") - F("amount_paid")
 
 
-def metrics_compute(*, tenant: Tenant, date_from: date, date_to: date, today: date) -> dict:
+def _live(segment_id: int | None = None):
+    """Invoices the metrics count: not cancelled nor written off; of one segment if given."""
+    live = Invoice.objects.exclude(status__in=[InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF])
+    if segment_id is not None:
+        live = live.filter(customer__segment_id=segment_id)
+    return live
+
+
+def metrics_compute(
+    *, tenant: Tenant, date_from: date, date_to: date, today: date, segment_id: int | None = None
+) -> dict:
     """The DESIGN metric definitions for [date_from, date_to], as a flat dict: rates as
     fractions (None when nothing to measure), amounts as decimal strings. Cancelled and
-    written-off invoices are left out; due dates are effective due dates."""
-    live = Invoice.objects.exclude(status__in=[InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF])
+    written-off invoices are left out; due dates are effective due dates. With `segment_id`,
+    only that segment's customers count."""
+    live = _live(segment_id)
     paid_in_period = live.filter(status=InvoiceStatus.PAID, paid_on__range=(date_from, date_to))
     speed = paid_in_period.aggregate(
         avg_days_to_pay=Avg("days_to_pay"), avg_days_late=Avg("days_late")
@@ -114,16 +125,63 @@ def metrics_compute(*, tenant: Tenant, date_from: date, date_to: date, today: da
     }
 
 
-def metrics_with_previous(*, tenant: Tenant, date_from: date, date_to: date, today: date) -> dict:
+def metrics_with_previous(
+    *, tenant: Tenant, date_from: date, date_to: date, today: date, segment_id: int | None = None
+) -> dict:
     """The period's metrics and, under `previous`, those of the period of equal length before."""
     length = (date_to - date_from).days + 1
     prev_to = date_from - timedelta(days=1)
     prev_from = prev_to - timedelta(days=length - 1)
-    current = metrics_compute(tenant=tenant, date_from=date_from, date_to=date_to, today=today)
+    current = metrics_compute(
+        tenant=tenant, date_from=date_from, date_to=date_to, today=today, segment_id=segment_id
+    )
     current["previous"] = metrics_compute(
-        tenant=tenant, date_from=prev_from, date_to=prev_to, today=today
+        tenant=tenant, date_from=prev_from, date_to=prev_to, today=today, segment_id=segment_id
     )
     return current
+
+
+def recovery_by_month(
+    *, tenant: Tenant, months: int, today: date, segment_id: int | None = None
+) -> list[dict]:
+    """Recovery over time: for each of the last `months` calendar months (by effective due
+    date, up to today), the amount of the invoices that were not paid in full by their due
+    date and the share of it recovered since — `recovery_rate` month by month."""
+    first = date(today.year, today.month, 1)
+    for _ in range(months - 1):
+        first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    on_time = Q(status=InvoiceStatus.PAID, paid_on__lte=F("effective_due_date"))
+    rows = (
+        _live(segment_id)
+        .filter(effective_due_date__gte=first, effective_due_date__lt=today)
+        .exclude(on_time)
+        .annotate(month=TruncMonth("effective_due_date"))
+        .values("month")
+        .annotate(
+            late_amount=Coalesce(Sum("amount"), ZERO),
+            recovered=Coalesce(Sum(Least(F("amount_paid"), F("amount"))), ZERO),
+        )
+    )
+    by_month = {}
+    for row in rows:
+        month = row["month"]
+        key = month.date() if hasattr(month, "date") and callable(month.date) else month
+        by_month[(key.year, key.month)] = row
+    out, month = [], first
+    while month <= today:
+        row = by_month.get((month.year, month.month))
+        late = row["late_amount"] if row else Decimal("0")
+        recovered = row["recovered"] if row else Decimal("0")
+        out.append(
+            {
+                "month": month,
+                "late_amount": _money(late),
+                "recovered": _money(recovered),
+                "recovery_rate": _ratio(recovered, late),
+            }
+        )
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return out
 
 
 def interactions_recent(*, tenant: Tenant, limit: int = 20):

@@ -28,6 +28,7 @@ from .agent_actions import (
 )
 from .agreements import AgreementError, agreement_create
 from .charges import invoice_charges
+from .charts import bar_chart, funnel
 from .engine.explain import invoice_explain
 from .message_context import payment_url
 from .models import (
@@ -37,12 +38,16 @@ from .models import (
     InvoiceStatus,
     PaymentClaim,
     PaymentSource,
+    Segment,
     TaskStatus,
 )
+from .money import format_money, format_month, format_percent
 from .promises import PromiseError, promise_create
 from .selectors import (
     interactions_recent,
     metrics_with_previous,
+    recovery_by_month,
+    recovery_by_step,
     tasks_open_for,
     timeline_for_invoice,
 )
@@ -68,14 +73,30 @@ def dashboard(request):
     date_from = parse_date(request.GET.get("from") or "") or date_to - timedelta(days=29)
     if date_from > date_to:
         date_from, date_to = date_to, date_from
+    segments = list(Segment.objects.order_by("priority", "id"))
+    segment = next((s for s in segments if str(s.pk) == request.GET.get("segment")), None)
+    segment_id = segment.pk if segment else None
     metrics = metrics_with_previous(
-        tenant=tenant, date_from=date_from, date_to=date_to, today=today
+        tenant=tenant, date_from=date_from, date_to=date_to, today=today, segment_id=segment_id
     )
+    aging = [
+        ("1–15", metrics["aging_1_15"]),
+        ("16–30", metrics["aging_16_30"]),
+        ("31–60", metrics["aging_31_60"]),
+        ("61–90", metrics["aging_61_90"]),
+        ("90+", metrics["aging_90_plus"]),
+    ]
+    months = recovery_by_month(tenant=tenant, months=6, today=today, segment_id=segment_id)
+    steps = recovery_by_step(tenant=tenant, date_from=date_from, date_to=date_to)
+    if segment_id is not None:
+        steps = [row for row in steps if row["segment_id"] == segment_id]
     context = {
         "metrics": metrics,
         "previous": metrics["previous"],
         "date_from": date_from,
         "date_to": date_to,
+        "segments": segments,
+        "segment": segment,
         "interactions": interactions_recent(tenant=tenant, limit=25),
         "open_tasks": FollowUpTask.objects.filter(status=TaskStatus.OPEN).count(),
         "tasks": tasks_open_for(tenant=tenant, user=request.user),
@@ -85,13 +106,25 @@ def dashboard(request):
         "messages_today": Message.objects.filter(
             created_at__gte=timezone.now() - timedelta(days=1)
         ).count(),
-        "aging": [
-            ("1–15", metrics["aging_1_15"]),
-            ("16–30", metrics["aging_16_30"]),
-            ("31–60", metrics["aging_31_60"]),
-            ("61–90", metrics["aging_61_90"]),
-            ("90+", metrics["aging_90_plus"]),
-        ],
+        "aging": aging,
+        "aging_chart": bar_chart(
+            [
+                (label, float(amount), format_money(amount, "BRL", tenant.locale))
+                for label, amount in aging
+            ]
+        ),
+        "months": months,
+        "recovery_chart": bar_chart(
+            [
+                (
+                    format_month(row["month"], tenant.locale),
+                    row["recovery_rate"] or 0.0,
+                    format_percent(row["recovery_rate"], tenant.locale),
+                )
+                for row in months
+            ]
+        ),
+        "funnel": funnel(steps),
     }
     return render(request, "collections/dashboard.html", context)
 

@@ -190,3 +190,22 @@ def test_another_tenants_invoice_and_task_are_404(tenant_a, tenant_b, outsider, 
     assert client.post(f"/tasks/{task.pk}/done/").status_code == 404
     with scope(tenant=tenant_a):
         assert Invoice.objects.get(pk=invoice.pk).amount == Decimal("480.00")
+
+
+def test_the_overview_draws_its_charts_and_filters_by_segment(tenant_a, viewer, login, invoice):
+    from collections_app.models import Ladder, Segment
+
+    with scope(tenant=tenant_a):
+        ladder = Ladder.objects.get(is_default=True)
+        vip = Segment.objects.create(
+            tenant=tenant_a, name="VIP", priority=1, rule={}, ladder=ladder
+        )
+    client = login(viewer)
+    page = client.get("/").content.decode()
+    assert 'data-chart="aging"' in page and 'data-chart="recovery"' in page
+    assert "1–15: R$ 480,00" in page  # the aging chart's accessible title carries the figures
+    filtered = client.get(f"/?segment={vip.pk}")
+    assert filtered.context["segment"] == vip
+    # Nobody is in the VIP segment: its overdue amount is zero.
+    assert filtered.context["metrics"]["overdue_amount"] == "0.00"
+    assert client.get("/").context["metrics"]["overdue_amount"] == "480.00"

@@ -1,7 +1,7 @@
 from django import template
 from django.utils import translation
 
-from ..money import format_day, format_money
+from ..money import format_day, format_money, format_percent
 
 register = template.Library()
 
@@ -28,11 +28,8 @@ def day(value):
 
 @register.filter
 def percent(value):
-    if value is None:
-        return "—"
-    text = f"{float(value) * 100:.1f}%"
-    lang = translation.get_language() or "pt-br"
-    return text.replace(".", ",") if lang.startswith("pt") else text
+    """A fraction as `41,7%` in pt-BR."""
+    return format_percent(value, translation.get_language() or "pt-br")
 
 
 @register.filter
