@@ -32,5 +32,6 @@ urlpatterns = [
     path("webhooks/", include("messaging.urls")),
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("settings/", include("collections_app.urls_settings")),
+    path("settings/", include("messaging.urls_config")),
     path("", include("collections_app.urls")),
 ]

@@ -5,8 +5,6 @@ values, and the registry itself. Provider accounts: the tenant's own accounts pe
 credentials that are written but never read back in full, and a test send."""
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,11 +13,15 @@ from rest_framework.response import Response
 from tenants.api_auth import TenantScopedAPIMixin
 
 from . import hooks
-from .models import Channel, ProviderAccount, ProviderKind, Template, new_message_ref
-from .providers import OutgoingMessage, TransportError, provider_for
+from .config import (
+    LOCALES,
+    PROVIDER_CONFLICT,
+    TEMPLATE_CONFLICT,
+    provider_account_errors,
+    provider_test_send,
+)
+from .models import Channel, ProviderAccount, Template
 from .template_check import CHECKED_FIELDS, template_check, template_check_values
-
-LOCALES = [("pt-br", "Português (Brasil)"), ("en", "English")]
 
 
 class _TenantSaveMixin:
@@ -105,7 +107,7 @@ class TemplateViewSet(
         return Template.objects.order_by("key", "channel", "locale")
 
     conflict_field = "key"
-    conflict_message = gettext_lazy("A template with this key, channel and locale already exists.")
+    conflict_message = TEMPLATE_CONFLICT
 
     @extend_schema(request=TemplatePreviewSerializer, responses=dict)
     @action(detail=False, methods=["post"])
@@ -131,22 +133,6 @@ class TemplateViewSet(
                 for name, (description, sample) in hooks.template_variables().items()
             ]
         )
-
-
-# What each provider can carry and the credentials it needs.
-PROVIDER_CHANNELS = {
-    ProviderKind.CONSOLE: {"email", "sms", "whatsapp"},
-    ProviderKind.SENDGRID: {"email"},
-    ProviderKind.SMTP: {"email"},
-    ProviderKind.TWILIO_SMS: {"sms"},
-    ProviderKind.TWILIO_WHATSAPP: {"whatsapp"},
-}
-REQUIRED_CREDENTIALS = {
-    ProviderKind.SENDGRID: ["api_key"],
-    ProviderKind.SMTP: ["host"],
-    ProviderKind.TWILIO_SMS: ["account_sid", "auth_token"],
-    ProviderKind.TWILIO_WHATSAPP: ["account_sid", "auth_token"],
-}
 
 
 class ProviderAccountSerializer(serializers.ModelSerializer):
@@ -175,25 +161,14 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         channel = attrs.get("channel", getattr(self.instance, "channel", ""))
         provider = attrs.get("provider", getattr(self.instance, "provider", ""))
-        if channel not in PROVIDER_CHANNELS.get(provider, set()):
-            raise serializers.ValidationError(
-                {
-                    "provider": [
-                        _("%(provider)s cannot send %(channel)s.")
-                        % {"provider": provider, "channel": channel}
-                    ]
-                }
-            )
         credentials = attrs.get("credentials")
         if credentials is None and self.instance is not None:
             credentials = self.instance.credentials
-        missing = [
-            k for k in REQUIRED_CREDENTIALS.get(provider, []) if not (credentials or {}).get(k)
-        ]
-        if missing:
-            raise serializers.ValidationError(
-                {"credentials": [_("Missing: %(names)s") % {"names": ", ".join(missing)}]}
-            )
+        errors = provider_account_errors(
+            channel=channel, provider=provider, credentials=credentials or {}
+        )
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
     def create(self, validated_data):
@@ -237,7 +212,7 @@ class ProviderAccountViewSet(
         return ProviderAccount.objects.order_by("channel", "id")
 
     conflict_field = "active"
-    conflict_message = gettext_lazy("The channel already has an active account.")
+    conflict_message = PROVIDER_CONFLICT
 
     @extend_schema(request=TestSendSerializer, responses=dict)
     @action(detail=False, methods=["post"], url_path="test")
@@ -247,23 +222,13 @@ class ProviderAccountViewSet(
         message id, or the provider's error."""
         data = TestSendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        channel, recipient = data.validated_data["channel"], data.validated_data["recipient"]
-        text = _("Test message from Régua for %(tenant)s.") % {"tenant": self.tenant.name}
-        try:
-            kind, provider = provider_for(tenant=self.tenant, channel=channel)
-            result = provider.send(
-                OutgoingMessage(
-                    ref=new_message_ref(),
-                    channel=channel,
-                    recipient=recipient,
-                    subject=text,
-                    body=text,
-                    sender=provider.sender,
-                    session_open=True,  # a test goes to the sender's own phone
-                )
-            )
-        except TransportError as exc:
-            return Response({"ok": False, "error": str(exc)})
+        outcome = provider_test_send(tenant=self.tenant, **data.validated_data)
+        if not outcome.ok:
+            return Response({"ok": False, "error": outcome.error})
         return Response(
-            {"ok": True, "provider": kind, "provider_message_id": result.provider_message_id}
+            {
+                "ok": True,
+                "provider": outcome.provider,
+                "provider_message_id": outcome.provider_message_id,
+            }
         )
