@@ -33,5 +33,6 @@ urlpatterns = [
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path("settings/", include("collections_app.urls_settings")),
     path("settings/", include("messaging.urls_config")),
+    path("settings/", include("collections_app.urls_config")),
     path("", include("collections_app.urls")),
 ]
