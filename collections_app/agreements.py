@@ -33,6 +33,7 @@ from .models import (
     PromiseStatus,
 )
 from .money import format_day, format_money, quantize
+from .stats import stats_refresh_invoices
 from .tasks_assignment import task_assigners
 
 MAX_INSTALMENTS = 60
@@ -148,6 +149,9 @@ def agreement_create(
             )
             for k, (due, amount) in enumerate(plan, 1)
         )
+        stats_refresh_invoices(
+            tenant_id=tenant.pk, invoices=[*locked, *agreement.instalments.all()]
+        )
         first_amount = plan[0][1]
         interaction_log(
             tenant=tenant,
@@ -255,6 +259,7 @@ def agreement_break(*, tenant: Tenant, agreement: Agreement, missed: Invoice | N
 
                 cancel_queued_reminders(tenant=tenant, invoice=inst, reason="invoice_cancelled")
         _settle_originals(tenant=tenant, agreement=agreement, credit=paid)
+        stats_refresh_invoices(tenant_id=tenant.pk, invoices=instalments)
         agreement.status = AgreementStatus.BROKEN
         agreement.ended_at = timezone.now()
         agreement.save(update_fields=["status", "ended_at"])
@@ -295,6 +300,7 @@ def _settle_originals(*, tenant: Tenant, agreement: Agreement, credit: Decimal |
         agreement.original_invoices.select_for_update().order_by("effective_due_date", "id")
     )
     Invoice.objects.filter(pk__in=[i.pk for i in originals]).update(status=InvoiceStatus.OPEN)
+    stats_refresh_invoices(tenant_id=tenant.pk, invoices=originals)
     remaining = credit
     for invoice in originals:
         invoice.refresh_from_db()

@@ -22,6 +22,7 @@ from .models import (
     Segment,
 )
 from .money import format_money
+from .stats import stats_refresh_customers_many
 
 # A customer needs this many paid invoices before their behaviour says anything.
 MIN_HISTORY = 2
@@ -136,6 +137,7 @@ def segments_assign_many(*, tenants: list[Tenant]) -> int:
     ]
     amounts = open_amounts(tenant_ids=need_amounts) if need_amounts else {}
     now, moved, log = timezone.now(), [], []
+    switched: dict[int, list[int]] = {}
     customers = Customer.objects.filter(tenant_id__in=rules, segment_manual=False).only(
         "id", "tenant_id", "segment_id", "segment_reason", "behaviour", "tags"
     )
@@ -153,6 +155,8 @@ def segments_assign_many(*, tenants: list[Tenant]) -> int:
         reason = f"{match.name}: {rule_describe(match.rule, tenant.locale)}" if match else ""
         if segment_id == customer.segment_id and reason == customer.segment_reason:
             continue
+        if segment_id != customer.segment_id:
+            switched.setdefault(customer.tenant_id, []).append(customer.pk)
         customer.segment_id, customer.segment_reason = segment_id, reason
         moved.append(customer)
         log.append(
@@ -170,4 +174,5 @@ def segments_assign_many(*, tenants: list[Tenant]) -> int:
         )
     Customer.objects.bulk_update(moved, ["segment", "segment_reason"], batch_size=1000)
     Interaction.objects.bulk_create(log, batch_size=1000)
+    stats_refresh_customers_many(customers_by_tenant=switched)
     return len(moved)

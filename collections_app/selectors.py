@@ -4,7 +4,6 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Avg,
     Case,
     Count,
     DecimalField,
@@ -15,11 +14,11 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Least, TruncMonth
+from django.db.models.functions import Coalesce
 
 from tenants.models import Tenant
 
-from .models import FollowUpTask, Interaction, Invoice, InvoiceStatus, TaskStatus
+from .models import DailyStat, FollowUpTask, Interaction, Invoice, InvoiceStatus, TaskStatus
 
 ZERO = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=2))
 AGING_BUCKETS = [
@@ -59,69 +58,71 @@ def metrics_compute(
     """The DESIGN metric definitions for [date_from, date_to], as a flat dict: rates as
     fractions (None when nothing to measure), amounts as decimal strings. Cancelled and
     written-off invoices are left out; due dates are effective due dates. With `segment_id`,
-    only that segment's customers count."""
-    live = _live(segment_id)
-    paid_in_period = live.filter(status=InvoiceStatus.PAID, paid_on__range=(date_from, date_to))
-    speed = paid_in_period.aggregate(
-        avg_days_to_pay=Avg("days_to_pay"), avg_days_late=Avg("days_late")
-    )
+    only that segment's customers count.
 
-    due = live.filter(effective_due_date__range=(date_from, date_to))
-    on_time = Q(status=InvoiceStatus.PAID, paid_on__lte=F("effective_due_date"))
+    Read from the daily rollups (`DailyStat`, kept by `collections_app.stats`): a period costs
+    the rows of its days, not its invoices. tests/metrics_oracle.py computes the same figures
+    from the invoices, and the tests check the two agree."""
+    stats = DailyStat.objects.filter(tenant=tenant)
+    if segment_id is not None:
+        stats = stats.filter(segment_id=segment_id)
+    period = Q(day__range=(date_from, date_to))
     # "Not paid in full by the due date" can only be said once the due date has passed.
-    late = ~on_time & Q(effective_due_date__lt=today)
-    overdue_now = Q(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
-    capped_paid = Least(F("amount_paid"), F("amount"))
-    d = due.aggregate(
-        n=Count("id"),
-        due_amount=Coalesce(Sum("amount"), ZERO),
-        on_time_n=Count("id", filter=on_time),
-        on_time_amount=Coalesce(Sum("amount", filter=on_time), ZERO),
-        late_n=Count("id", filter=late),
-        late_amount=Coalesce(Sum("amount", filter=late), ZERO),
-        late_recovered=Coalesce(Sum(capped_paid, filter=late), ZERO),
-        late_recovered_n=Count("id", filter=late & Q(status=InvoiceStatus.PAID)),
-        overdue_now_amount=Coalesce(Sum(_remaining(), filter=overdue_now), ZERO),
+    past = Q(day__lt=today)
+    s = stats.aggregate(
+        n=Coalesce(Sum("due_n", filter=period), 0),
+        due_amount=Coalesce(Sum("due_amount", filter=period), ZERO),
+        on_time_n=Coalesce(Sum("on_time_n", filter=period), 0),
+        on_time_amount=Coalesce(Sum("on_time_amount", filter=period), ZERO),
+        late_n=Coalesce(Sum("late_n", filter=period & past), 0),
+        late_amount=Coalesce(Sum("late_amount", filter=period & past), ZERO),
+        late_recovered=Coalesce(Sum("late_recovered", filter=period & past), ZERO),
+        late_recovered_n=Coalesce(Sum("late_paid_n", filter=period & past), 0),
+        overdue_now_amount=Coalesce(Sum("open_remaining", filter=period & past), ZERO),
+        paid_n=Coalesce(Sum("paid_n", filter=period), 0),
+        paid_days_to_pay=Coalesce(Sum("paid_days_to_pay", filter=period), 0),
+        paid_days_late=Coalesce(Sum("paid_days_late", filter=period), 0),
+        receivables=Coalesce(Sum("open_remaining"), ZERO),
+        overdue=Coalesce(Sum("open_remaining", filter=past), ZERO),
+        invoiced_90=Coalesce(
+            Sum("issued_amount", filter=Q(day__range=(date_to - timedelta(days=89), date_to))),
+            ZERO,
+        ),
+        **{
+            f"aging_{name}": Coalesce(
+                Sum(
+                    "open_remaining",
+                    filter=Q(day__lte=today - timedelta(days=low))
+                    & (Q(day__gte=today - timedelta(days=high)) if high is not None else Q()),
+                ),
+                ZERO,
+            )
+            for name, low, high in AGING_BUCKETS
+        },
     )
-
-    open_now = live.filter(status=InvoiceStatus.OPEN)
-    buckets = {}
-    for name, low, high in AGING_BUCKETS:
-        cond = Q(effective_due_date__lte=today - timedelta(days=low))
-        if high is not None:
-            cond &= Q(effective_due_date__gte=today - timedelta(days=high))
-        buckets[f"aging_{name}"] = Coalesce(Sum(_remaining(), filter=cond), ZERO)
-    o = open_now.aggregate(
-        receivables=Coalesce(Sum(_remaining()), ZERO),
-        overdue=Coalesce(Sum(_remaining(), filter=Q(effective_due_date__lt=today)), ZERO),
-        **buckets,
-    )
-    invoiced_90 = live.filter(issue_date__range=(date_to - timedelta(days=89), date_to)).aggregate(
-        total=Coalesce(Sum("amount"), ZERO)
-    )["total"]
     dso = None
-    if invoiced_90:
-        dso = round(float(o["receivables"] / invoiced_90 * 90), 1)
+    if s["invoiced_90"]:
+        dso = round(float(s["receivables"] / s["invoiced_90"] * 90), 1)
 
-    def _avg(value):
-        return None if value is None else round(float(value), 2)
+    def _avg(total):
+        return round(float(Decimal(total) / s["paid_n"]), 2) if s["paid_n"] else None
 
     return {
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
-        "invoices_due": d["n"],
-        "amount_due": _money(d["due_amount"]),
-        "recovery_rate": _ratio(d["late_recovered"], d["late_amount"]),
-        "recovery_count_rate": _ratio(d["late_recovered_n"], d["late_n"]),
-        "avg_days_to_pay": _avg(speed["avg_days_to_pay"]),
-        "avg_days_late": _avg(speed["avg_days_late"]),
-        "on_time_rate": _ratio(d["on_time_n"], d["n"]),
-        "on_time_amount_rate": _ratio(d["on_time_amount"], d["due_amount"]),
-        "default_rate": _ratio(d["overdue_now_amount"], d["due_amount"]),
-        "overdue_amount": _money(o["overdue"]),
-        "open_receivables": _money(o["receivables"]),
+        "invoices_due": s["n"],
+        "amount_due": _money(s["due_amount"]),
+        "recovery_rate": _ratio(s["late_recovered"], s["late_amount"]),
+        "recovery_count_rate": _ratio(s["late_recovered_n"], s["late_n"]),
+        "avg_days_to_pay": _avg(s["paid_days_to_pay"]),
+        "avg_days_late": _avg(s["paid_days_late"]),
+        "on_time_rate": _ratio(s["on_time_n"], s["n"]),
+        "on_time_amount_rate": _ratio(s["on_time_amount"], s["due_amount"]),
+        "default_rate": _ratio(s["overdue_now_amount"], s["due_amount"]),
+        "overdue_amount": _money(s["overdue"]),
+        "open_receivables": _money(s["receivables"]),
         "dso": dso,
-        **{name: _money(o[name]) for name in buckets},
+        **{f"aging_{name}": _money(s[f"aging_{name}"]) for name, _low, _high in AGING_BUCKETS},
     }
 
 
@@ -146,32 +147,22 @@ def recovery_by_month(
 ) -> list[dict]:
     """Recovery over time: for each of the last `months` calendar months (by effective due
     date, up to today), the amount of the invoices that were not paid in full by their due
-    date and the share of it recovered since — `recovery_rate` month by month."""
+    date and the share of it recovered since — `recovery_rate` month by month. From the
+    daily rollups."""
     first = date(today.year, today.month, 1)
     for _ in range(months - 1):
         first = date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
-    on_time = Q(status=InvoiceStatus.PAID, paid_on__lte=F("effective_due_date"))
-    rows = (
-        _live(segment_id)
-        .filter(effective_due_date__gte=first, effective_due_date__lt=today)
-        .exclude(on_time)
-        .annotate(month=TruncMonth("effective_due_date"))
-        .values("month")
-        .annotate(
-            late_amount=Coalesce(Sum("amount"), ZERO),
-            recovered=Coalesce(Sum(Least(F("amount_paid"), F("amount"))), ZERO),
-        )
-    )
-    by_month = {}
-    for row in rows:
-        month = row["month"]
-        key = month.date() if hasattr(month, "date") and callable(month.date) else month
-        by_month[(key.year, key.month)] = row
+    stats = DailyStat.objects.filter(tenant=tenant, day__gte=first, day__lt=today)
+    if segment_id is not None:
+        stats = stats.filter(segment_id=segment_id)
+    by_month: dict[tuple[int, int], list[Decimal]] = {}
+    for day, late, recovered in stats.values_list("day", "late_amount", "late_recovered"):
+        totals = by_month.setdefault((day.year, day.month), [Decimal("0"), Decimal("0")])
+        totals[0] += late
+        totals[1] += recovered
     out, month = [], first
     while month <= today:
-        row = by_month.get((month.year, month.month))
-        late = row["late_amount"] if row else Decimal("0")
-        recovered = row["recovered"] if row else Decimal("0")
+        late, recovered = by_month.get((month.year, month.month), (Decimal("0"), Decimal("0")))
         out.append(
             {
                 "month": month,

@@ -31,6 +31,7 @@ from .models import (
 )
 from .money import format_money
 from .segments import customers_classify
+from .stats import invoice_days, stats_refresh_customers, stats_refresh_invoices
 
 # DESIGN invariant 10: a payment recorded later than this after it happened is history.
 THANK_YOU_MAX_DELAY = timedelta(days=3)
@@ -96,6 +97,7 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
     ext_ids = {item["external_id"] for item in items}
     existing = {c.external_id: c for c in Customer.objects.filter(external_id__in=ext_ids)}
     out, to_create, to_update = [], [], {}
+    moved: list[int] = []
     with transaction.atomic():
         for item in items:
             customer = existing.get(item["external_id"])
@@ -118,6 +120,8 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
                 ]
             if "segment" in item:
                 segment = item["segment"]
+                if customer.pk and customer.segment_id != (segment.pk if segment else None):
+                    moved.append(customer.pk)
                 customer.segment = segment
                 customer.segment_manual = segment is not None
                 customer.segment_reason = f"{segment.name}: atribuição manual" if segment else ""
@@ -135,6 +139,7 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
                     "updated_at",
                 ],
             )
+        stats_refresh_customers(tenant_id=tenant.pk, customer_ids=moved)
     return out
 
 
@@ -152,6 +157,7 @@ def invoices_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Invoice,
         by_ext = {c.external_id: c for c, _ in customers_upsert(tenant=tenant, items=inline)}
         ext_ids = [item["external_id"] for item in items]
         existing = {i.external_id: i for i in Invoice.objects.filter(external_id__in=ext_ids)}
+        days_before = invoice_days(existing.values())
         out, to_create, to_update = [], [], {}
         now = timezone.now()
         for item in items:
@@ -182,6 +188,9 @@ def invoices_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Invoice,
                 list(to_update.values()),
                 [*INVOICE_FIELDS, "customer", "effective_due_date", "updated_at"],
             )
+        stats_refresh_invoices(
+            tenant_id=tenant.pk, invoices=[inv for inv, _ in out], before=days_before
+        )
     return out
 
 
@@ -191,6 +200,7 @@ def invoice_cancel(*, tenant: Tenant, invoice: Invoice, actor=None) -> Invoice:
             invoice.status = InvoiceStatus.CANCELLED
             invoice.save(update_fields=["status", "updated_at"])
             cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_cancelled")
+            stats_refresh_invoices(tenant_id=tenant.pk, invoices=[invoice])
     return invoice
 
 
@@ -279,6 +289,7 @@ def invoice_record_payment(
             invoice.days_late = max(0, (paid_on - invoice.effective_due_date).days)
             fields += ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
         invoice.save(update_fields=fields)
+        stats_refresh_invoices(tenant_id=tenant.pk, invoices=[invoice])
         interaction_log(
             tenant=tenant,
             customer_id=invoice.customer_id,

@@ -32,6 +32,7 @@ from collections_app.models import (
     Payment,
     Segment,
 )
+from collections_app.stats import stats_refresh
 from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
 from tenants.models import Role, User
 from tenants.services import tenant_create
@@ -204,6 +205,10 @@ class Command(BaseCommand):
         self._reminders(tenant, recent, rng)
         log(f"{len(recent)} reminders with their timeline")
         self._work(tenant, customer_ids, invoice_ids, rng)
+        started = time.perf_counter()
+        with scope(tenant=tenant):
+            rows = stats_refresh(tenant_id=tenant.pk)
+        log(f"{rows} daily rollup rows in {time.perf_counter() - started:.1f} s")
         return tenant
 
     def _payments(self, tenant, paid):
