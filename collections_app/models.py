@@ -659,3 +659,36 @@ class DailyStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.segment_id} {self.day}"
+
+
+class FunnelStat(models.Model):
+    """The funnel per step, channel and segment, by the day the reminders were sent (the
+    tenant's date): how many were sent, delivered and clicked, and the payments attributed
+    to them with the amount. Counters move with each first event — a message reaching
+    `sent`, its first delivery, its first click, a payment attributed to it — which the
+    status transitions make exactly-once; `manage.py rebuild_stats` recomputes them from the
+    messages, clicks and payments. `step_id` and `segment_id` are 0 when there is none."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    step_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=10)
+    segment_id = models.IntegerField(default=0)
+    sent = models.IntegerField(default=0)
+    delivered = models.IntegerField(default=0)
+    clicked = models.IntegerField(default=0)
+    paid = models.IntegerField(default=0)
+    recovered = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "step_id", "channel", "segment_id"],
+                name="uniq_funnel_stat",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.day} {self.step_id} {self.channel}"

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope, scopes_disabled
 
-from messaging.models import Message
+from messaging.models import Message, MessagePurpose
 from tenants.selectors import tenant_today
 
 from .agreements import agreement_plan
@@ -37,10 +37,11 @@ from .debtor import (
     identity_matches,
 )
 from .message_context import message_ref_unsign
-from .models import Invoice, InvoiceStatus, PaymentPromise, PromiseStatus
+from .models import Interaction, Invoice, InvoiceStatus, PaymentPromise, PromiseStatus
 from .money import format_day, format_money
 from .pix import BRCode, PixError
 from .services import interaction_log
+from .stats import funnel_add, funnel_keys
 
 # Requests per client address per minute on the payment pages, and identity attempts per
 # invoice per 15 minutes: enough for a person, not for a script guessing tokens or documents.
@@ -170,6 +171,10 @@ def _record_click(request, invoice: Invoice) -> None:
     message = Message.objects.filter(ref=ref).first() if ref else None
     if message is None or not message.invoice_links.filter(invoice=invoice).exists():
         return
+    first = not Interaction.objects.filter(message=message, kind="click").exists()
+    if first and message.purpose == MessagePurpose.REMINDER:
+        keys = funnel_keys([message])
+        funnel_add((keys[m], "clicked", 1) for m in keys)
     interaction_log(
         tenant=invoice.tenant,
         customer_id=invoice.customer_id,

@@ -1,11 +1,10 @@
 """Reads of the collections domain: the DESIGN metrics, computed in the database."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
     Case,
-    Count,
     DecimalField,
     F,
     IntegerField,
@@ -206,102 +205,57 @@ def timeline_for_invoice(*, tenant: Tenant, invoice: Invoice):
     )
 
 
-def recovery_by_step(*, tenant: Tenant, date_from: date, date_to: date) -> list[dict]:
-    """Per step, channel and segment, for reminders sent in [date_from, date_to] (the tenant's
-    days): messages sent, delivered and clicked, and the payments attributed to them (the
-    last message or click within 7 days before the payment) with the amount they recovered.
-    Payments are counted by their own date in the period."""
-    from zoneinfo import ZoneInfo
+def recovery_by_step(
+    *, tenant: Tenant, date_from: date, date_to: date, segment_id: int | None = None
+) -> list[dict]:
+    """Per step, channel and segment, for the reminders sent in [date_from, date_to] (the
+    tenant's days): how many were sent, delivered and clicked, and the payments attributed
+    to them (the last message or click within 7 days before the payment) with the amount they
+    recovered. Read from the funnel rollups (`FunnelStat`)."""
+    from .models import FunnelStat, LadderStep, Segment
 
-    from messaging.models import MessagePurpose
-
-    from .models import InvoiceMessage, LadderStep, Payment, Segment
-
-    zone = ZoneInfo(tenant.timezone)
-    start = datetime.combine(date_from, time.min, tzinfo=zone)
-    end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
-    rows: dict[tuple, dict] = {}
-
-    def row(step_id, channel, segment_id) -> dict:
-        key = (step_id, channel, segment_id)
-        if key not in rows:
-            rows[key] = {
-                "step_id": step_id,
-                "channel": channel,
-                "segment_id": segment_id,
-                "sent": 0,
-                "delivered": 0,
-                "clicked": 0,
-                "payments": 0,
-                "recovered_amount": Decimal("0"),
-            }
-        return rows[key]
-
-    sent = (
-        InvoiceMessage.objects.filter(
-            message__purpose=MessagePurpose.REMINDER,
-            message__sent_at__gte=start,
-            message__sent_at__lt=end,
-        )
-        .values("dispatch__step_id", "message__channel", "invoice__customer__segment_id")
+    stats = FunnelStat.objects.filter(tenant=tenant, day__range=(date_from, date_to))
+    if segment_id is not None:
+        stats = stats.filter(segment_id=segment_id)
+    rows = list(
+        stats.values("step_id", "channel", "segment_id")
         .annotate(
-            sent=Count("message_id", distinct=True),
-            delivered=Count(
-                "message_id", filter=Q(message__delivered_at__isnull=False), distinct=True
-            ),
+            sent=Sum("sent"),
+            delivered=Sum("delivered"),
+            clicked=Sum("clicked"),
+            payments=Sum("paid"),
+            recovered_amount=Coalesce(Sum("recovered"), ZERO),
         )
+        .order_by("step_id", "channel", "segment_id")
     )
-    for r in sent:
-        target = row(
-            r["dispatch__step_id"], r["message__channel"], r["invoice__customer__segment_id"]
-        )
-        target["sent"] += r["sent"]
-        target["delivered"] += r["delivered"]
-    clicks = (
-        Interaction.objects.filter(
-            kind="click",
-            message__isnull=False,
-            message__sent_at__gte=start,
-            message__sent_at__lt=end,
-        )
-        .values(
-            "message__invoice_links__dispatch__step_id", "message__channel", "customer__segment_id"
-        )
-        .annotate(clicked=Count("message_id", distinct=True))
-    )
-    for r in clicks:
-        row(
-            r["message__invoice_links__dispatch__step_id"],
-            r["message__channel"],
-            r["customer__segment_id"],
-        )["clicked"] += r["clicked"]
-    paid = (
-        Payment.objects.filter(
-            attributed_message__isnull=False, paid_at__gte=start, paid_at__lt=end
-        )
-        .values("attributed_step_id", "attributed_channel", "attributed_segment_id")
-        .annotate(n=Count("id"), amount=Coalesce(Sum("amount"), ZERO))
-    )
-    for r in paid:
-        target = row(r["attributed_step_id"], r["attributed_channel"], r["attributed_segment_id"])
-        target["payments"] += r["n"]
-        target["recovered_amount"] += r["amount"]
     steps = {
         s.pk: s
-        for s in LadderStep.objects.filter(pk__in={k[0] for k in rows}).select_related("ladder")
+        for s in LadderStep.objects.filter(pk__in={r["step_id"] for r in rows}).select_related(
+            "ladder"
+        )
     }
-    segments = dict(Segment.objects.filter(pk__in={k[2] for k in rows}).values_list("pk", "name"))
+    segments = dict(
+        Segment.objects.filter(pk__in={r["segment_id"] for r in rows}).values_list("pk", "name")
+    )
     out = []
-    for (step_id, _channel, segment_id), r in sorted(
-        rows.items(), key=lambda kv: (str(kv[0][0]), kv[0][1] or "", str(kv[0][2]))
-    ):
-        step = steps.get(step_id)
-        r["step"] = step.label if step else None
-        r["offset_days"] = step.offset_days if step else None
-        r["ladder"] = step.ladder.name if step else None
-        r["segment"] = segments.get(segment_id)
-        r["recovered_amount"] = _money(r["recovered_amount"])
-        r["click_rate"] = _ratio(r["clicked"], r["sent"])
-        r["payment_rate"] = _ratio(r["payments"], r["sent"])
-        out.append(r)
+    for r in rows:
+        step = steps.get(r["step_id"])
+        out.append(
+            {
+                "step_id": step.pk if step else None,
+                "step": step.label if step else None,
+                "offset_days": step.offset_days if step else None,
+                "ladder": step.ladder.name if step else None,
+                "channel": r["channel"],
+                "segment_id": r["segment_id"] or None,
+                "segment": segments.get(r["segment_id"]),
+                "sent": r["sent"],
+                "delivered": r["delivered"],
+                "clicked": r["clicked"],
+                "payments": r["payments"],
+                "recovered_amount": _money(r["recovered_amount"]),
+                "click_rate": _ratio(r["clicked"], r["sent"]),
+                "payment_rate": _ratio(r["payments"], r["sent"]),
+            }
+        )
     return out

@@ -31,7 +31,13 @@ from .models import (
 )
 from .money import format_money
 from .segments import customers_classify
-from .stats import invoice_days, stats_refresh_customers, stats_refresh_invoices
+from .stats import (
+    funnel_add,
+    funnel_keys,
+    invoice_days,
+    stats_refresh_customers,
+    stats_refresh_invoices,
+)
 
 # DESIGN invariant 10: a payment recorded later than this after it happened is history.
 THANK_YOU_MAX_DELAY = timedelta(days=3)
@@ -409,6 +415,10 @@ def payment_attribute(*, payment: Payment, invoice: Invoice) -> None:
             "attributed_segment",
         ]
     )
+    message = Message.objects.filter(pk=message_id).first()
+    keys = funnel_keys([message]) if message is not None else {}
+    if message_id in keys:
+        funnel_add([(keys[message_id], "paid", 1), (keys[message_id], "recovered", payment.amount)])
 
 
 def _was_reminded(invoice: Invoice) -> bool:
@@ -472,6 +482,25 @@ def payments_record(*, tenant: Tenant, items: list[dict]) -> list[tuple[Payment,
         ]
 
 
+DELIVERED = {MessageStatus.DELIVERED, MessageStatus.READ}
+
+
+def _funnel_count(changes: list[tuple[Message, str, str]]) -> None:
+    """A reminder reaching `sent` counts as sent; its first delivery (or read) as delivered.
+    Each transition happens once (they are conditional), so each counts once."""
+    counted = []
+    for message, old, new in changes:
+        if message.purpose != MessagePurpose.REMINDER:
+            continue
+        if new == MessageStatus.SENT and old == MessageStatus.SENDING:
+            counted.append((message, "sent"))
+        elif new in DELIVERED and old == MessageStatus.SENT:
+            counted.append((message, "delivered"))
+    if counted:
+        keys = funnel_keys([m for m, _field in counted])
+        funnel_add((keys[m.pk], field, 1) for m, field in counted if m.pk in keys)
+
+
 def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> int:
     """A provider refused the message's recipient for good. Each customer the message was
     about whose current address on the channel is still that recipient gets the channel
@@ -512,11 +541,13 @@ def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> i
 
 
 def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
-    """Write messages' status changes into the timeline of the invoice(s) they are about:
-    one read of their invoices and one insert for a whole batch."""
+    """Write messages' status changes into the timeline of the invoice(s) they are about,
+    and move the funnel's counters (a reminder sent, first delivered): one read of their
+    invoices and one insert for a whole batch."""
     changes = [c for c in changes if c[2] not in (MessageStatus.SENDING, MessageStatus.QUEUED)]
     if not changes:
         return
+    _funnel_count(changes)
     links: dict[int, tuple[int, int]] = {}
     for message_id, invoice_id, customer_id in (
         InvoiceMessage.objects.with_scope(tenant=list({m.tenant_id for m, _old, _new in changes}))

@@ -11,12 +11,16 @@ invoices."""
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Least
 
-from .models import DailyStat, Invoice, InvoiceStatus
+from tenants.models import Tenant
+
+from .models import DailyStat, FunnelStat, Invoice, InvoiceMessage, InvoiceStatus
 
 LOCK_NAMESPACE = 7_310_001  # pg_advisory_xact_lock(namespace, tenant id)
 DUE_FIELDS = (
@@ -157,3 +161,111 @@ def stats_refresh_customers_many(*, customers_by_tenant: dict[int, list[int]]) -
         ):
             days_by_tenant[tenant_id].update(d for d in row if d)
     return stats_refresh_many(days_by_tenant=days_by_tenant)
+
+
+# --- The funnel ----------------------------------------------------------------------------------
+
+FUNNEL_FIELDS = ("sent", "delivered", "clicked", "paid", "recovered")
+FunnelKey = tuple[int, date, int, str, int]  # tenant, day sent, step, channel, segment
+
+
+def funnel_add(increments: Iterable[tuple[FunnelKey, str, object]]) -> None:
+    """Add to the funnel counters: (key, field, amount) items, summed per key, written with
+    one upsert per key that adds to what is there (safe with concurrent writers)."""
+    acc: dict[FunnelKey, dict] = defaultdict(lambda: dict.fromkeys(FUNNEL_FIELDS, 0))
+    for key, field, amount in increments:
+        acc[key][field] += amount
+    if not acc:
+        return
+    table = connection.ops.quote_name(FunnelStat._meta.db_table)
+    keys = ("tenant_id", "day", "step_id", "channel", "segment_id")
+    columns = ", ".join((*keys, *FUNNEL_FIELDS))
+    updates = ", ".join(f"{f} = {table}.{f} + excluded.{f}" for f in FUNNEL_FIELDS)
+    day_field = FunnelStat._meta.get_field("day")
+    money = FunnelStat._meta.get_field("recovered")
+    with connection.cursor() as cursor:
+        for (tenant_id, day, step_id, channel, segment_id), values in acc.items():
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 10)}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+                [
+                    tenant_id,
+                    day_field.get_db_prep_save(day, connection),
+                    step_id,
+                    channel,
+                    segment_id,
+                    values["sent"],
+                    values["delivered"],
+                    values["clicked"],
+                    values["paid"],
+                    money.get_db_prep_save(Decimal(values["recovered"]), connection),
+                ],
+            )
+
+
+def funnel_keys(messages) -> dict[int, FunnelKey]:
+    """Each sent reminder's funnel key: its tenant, the tenant's date it was sent, its step
+    and channel, and its customer's segment (one query for all)."""
+    messages = [m for m in messages if m.sent_at is not None]
+    if not messages:
+        return {}
+    zones = _zones({m.tenant_id for m in messages})
+    links: dict[int, tuple[int, int]] = {}
+    for message_id, step_id, segment_id in (
+        InvoiceMessage.objects.filter(message_id__in=[m.pk for m in messages])
+        .order_by("-id")
+        .values_list("message_id", "dispatch__step_id", "invoice__customer__segment_id")
+    ):
+        links[message_id] = (step_id or 0, segment_id or 0)
+    return {
+        m.pk: (
+            m.tenant_id,
+            m.sent_at.astimezone(zones[m.tenant_id]).date(),
+            links.get(m.pk, (0, 0))[0],
+            m.channel,
+            links.get(m.pk, (0, 0))[1],
+        )
+        for m in messages
+    }
+
+
+def _zones(tenant_ids) -> dict[int, ZoneInfo]:
+    return {
+        pk: ZoneInfo(tz)
+        for pk, tz in Tenant.objects.filter(pk__in=tenant_ids).values_list("pk", "timezone")
+    }
+
+
+def funnel_rebuild(*, tenant_id: int) -> int:
+    """Recompute the tenant's funnel from its reminders, their first clicks and the payments
+    attributed to them. Returns how many rows were written."""
+    from messaging.models import Message, MessagePurpose
+
+    from .models import Interaction, Payment
+
+    with transaction.atomic():
+        reminders = list(
+            Message.objects.filter(
+                tenant_id=tenant_id, purpose=MessagePurpose.REMINDER, sent_at__isnull=False
+            ).only("id", "tenant_id", "channel", "sent_at", "delivered_at")
+        )
+        keys = funnel_keys(reminders)
+        items: list[tuple[FunnelKey, str, object]] = []
+        for message in reminders:
+            items.append((keys[message.pk], "sent", 1))
+            if message.delivered_at is not None:
+                items.append((keys[message.pk], "delivered", 1))
+        clicked = set(
+            Interaction.objects.filter(tenant_id=tenant_id, kind="click", message__isnull=False)
+            .values_list("message_id", flat=True)
+            .distinct()
+        )
+        items += [(keys[mid], "clicked", 1) for mid in clicked if mid in keys]
+        for message_id, amount in Payment.objects.filter(
+            tenant_id=tenant_id, attributed_message__isnull=False
+        ).values_list("attributed_message_id", "amount"):
+            if message_id in keys:
+                items += [(keys[message_id], "paid", 1), (keys[message_id], "recovered", amount)]
+        FunnelStat.objects.filter(tenant_id=tenant_id).delete()
+        funnel_add(items)
+        return FunnelStat.objects.filter(tenant_id=tenant_id).count()

@@ -87,9 +87,9 @@ def dashboard(request):
         ("90+", metrics["aging_90_plus"]),
     ]
     months = recovery_by_month(tenant=tenant, months=6, today=today, segment_id=segment_id)
-    steps = recovery_by_step(tenant=tenant, date_from=date_from, date_to=date_to)
-    if segment_id is not None:
-        steps = [row for row in steps if row["segment_id"] == segment_id]
+    steps = recovery_by_step(
+        tenant=tenant, date_from=date_from, date_to=date_to, segment_id=segment_id
+    )
     context = {
         "metrics": metrics,
         "previous": metrics["previous"],

@@ -168,3 +168,78 @@ def test_another_tenants_invoices_never_reach_this_tenants_rollups(tenant_a, ten
             tenant=tenant_a, date_from=today - timedelta(days=29), date_to=today, today=today
         )
     assert metrics["overdue_amount"] == "100.00"
+
+
+def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a, client):
+    from collections_app.engine import ladder_evaluate
+    from collections_app.message_context import payment_url
+    from collections_app.models import FunnelStat, Invoice
+    from collections_app.selectors import recovery_by_step
+    from collections_app.stats import funnel_rebuild
+    from messaging.models import Message
+    from messaging.services import message_send, message_status_report
+    from tests.factories import make_invoice
+
+    today = tenant_today(tenant=tenant_a)
+    for k in range(4):
+        make_invoice(
+            tenant_a,
+            due=today,
+            amount=f"{100 + k}.00",
+            customer={
+                "external_id": f"S{k}",
+                "name": f"S{k}",
+                "phone": f"+551190000000{k}",
+                "preferred_channels": ["sms"],
+            },
+        )
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=today)
+        messages = list(Message.objects.filter(channel="sms").order_by("id"))
+        for message in messages:
+            message_send(tenant=tenant_a, message_id=message.pk)
+            message_send(tenant=tenant_a, message_id=message.pk)  # a redelivery: no second send
+        for message in messages[:3]:
+            message.refresh_from_db()
+            for status in ("delivered", "read", "delivered"):  # replays and late reports
+                message_status_report(
+                    tenant=tenant_a, status=status, provider_message_id=message.provider_message_id
+                )
+        clicked = messages[0]
+        invoice = Invoice.objects.get(message_links__message=clicked)
+        url = payment_url(invoice, clicked).split("testserver")[-1]
+    for _ in range(2):  # two visits: one click in the funnel
+        client.get(url[url.index("/p/") :])
+    with scope(tenant=tenant_a):
+        invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=invoice.amount)
+        [row] = recovery_by_step(tenant=tenant_a, date_from=today, date_to=today)
+        counted = sorted(
+            FunnelStat.objects.values_list(
+                "day",
+                "step_id",
+                "channel",
+                "segment_id",
+                "sent",
+                "delivered",
+                "clicked",
+                "paid",
+                "recovered",
+            )
+        )
+        funnel_rebuild(tenant_id=tenant_a.pk)
+        rebuilt = sorted(
+            FunnelStat.objects.values_list(
+                "day",
+                "step_id",
+                "channel",
+                "segment_id",
+                "sent",
+                "delivered",
+                "clicked",
+                "paid",
+                "recovered",
+            )
+        )
+    assert (row["sent"], row["delivered"], row["clicked"], row["payments"]) == (4, 3, 1, 1)
+    assert row["recovered_amount"] == f"{invoice.amount:.2f}" and row["step"] == "D0"
+    assert counted == rebuilt

@@ -32,7 +32,7 @@ from collections_app.models import (
     Payment,
     Segment,
 )
-from collections_app.stats import stats_refresh
+from collections_app.stats import funnel_rebuild, stats_refresh
 from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
 from tenants.models import Role, User
 from tenants.services import tenant_create
@@ -207,8 +207,8 @@ class Command(BaseCommand):
         self._work(tenant, customer_ids, invoice_ids, rng)
         started = time.perf_counter()
         with scope(tenant=tenant):
-            rows = stats_refresh(tenant_id=tenant.pk)
-        log(f"{rows} daily rollup rows in {time.perf_counter() - started:.1f} s")
+            rows = stats_refresh(tenant_id=tenant.pk) + funnel_rebuild(tenant_id=tenant.pk)
+        log(f"{rows} rollup rows in {time.perf_counter() - started:.1f} s")
         return tenant
 
     def _payments(self, tenant, paid):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_scopes import scope
 
-from collections_app.stats import stats_refresh
+from collections_app.stats import funnel_rebuild, stats_refresh
 from tenants.models import Tenant
 
 
@@ -23,4 +23,5 @@ class Command(BaseCommand):
         for tenant in tenants:
             with scope(tenant=tenant):
                 rows = stats_refresh(tenant_id=tenant.pk)
-            self.stdout.write(f"{tenant.slug}: {rows} rows")
+                funnel = funnel_rebuild(tenant_id=tenant.pk)
+            self.stdout.write(f"{tenant.slug}: {rows} daily rows, {funnel} funnel rows")

@@ -55,7 +55,7 @@ from collections_app.services import (
     invoice_record_payment,
     invoices_upsert,
 )
-from collections_app.stats import stats_refresh
+from collections_app.stats import funnel_rebuild, stats_refresh
 from messaging.models import Channel, Message, MessagePurpose, MessageStatus, ProviderAccount
 from messaging.services import message_send
 from tenants.models import Membership, Role, Tenant, User
@@ -362,6 +362,7 @@ class Command(BaseCommand):
                     # The history is written around the services in places: recompute the
                     # dashboard's rollups from the invoices once, at the end.
                     stats_refresh(tenant_id=tenant.pk)
+                    funnel_rebuild(tenant_id=tenant.pk)
         except TenantConfigError as exc:
             raise CommandError(str(exc)) from exc
         finally:
