@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -33,6 +34,7 @@ from .engine.explain import invoice_explain
 from .message_context import payment_url
 from .models import (
     Customer,
+    DailyStat,
     FollowUpTask,
     Invoice,
     InvoiceStatus,
@@ -100,9 +102,9 @@ def dashboard(request):
         "interactions": interactions_recent(tenant=tenant, limit=25),
         "open_tasks": FollowUpTask.objects.filter(status=TaskStatus.OPEN).count(),
         "tasks": tasks_open_for(tenant=tenant, user=request.user),
-        "overdue_count": Invoice.objects.filter(
-            status=InvoiceStatus.OPEN, effective_due_date__lt=today
-        ).count(),
+        "overdue_count": DailyStat.objects.filter(day__lt=today).aggregate(
+            n=Coalesce(Sum("open_n"), 0)
+        )["n"],
         "messages_today": Message.objects.filter(
             created_at__gte=timezone.now() - timedelta(days=1)
         ).count(),
