@@ -82,7 +82,7 @@ def test_the_owner_edits_a_ladder_step_inline(live_server, desk, tenant_a, owner
     htmx_settled(page)
     row.get_by_label("Dia em relação ao vencimento").fill("4")
     screenshot(page, "config-ladder-step-form")
-    row.get_by_role("button", name="Salvar passo").click()
+    row.get_by_role("button", name="Salvar etapa").click()
     expect(row).to_have_attribute("data-label", "D+4")
     expect(row.get_by_role("rowheader")).to_have_text("D+4")
     expect(marker(timeline, 4)).to_have_attribute("data-step-id", str(step.pk))
@@ -102,7 +102,7 @@ def test_the_owner_edits_a_ladder_step_inline(live_server, desk, tenant_a, owner
     row.get_by_label("Dia em relação ao vencimento").fill("7")
     row.get_by_label("Canal 1").select_option("")
     row.get_by_label("Canal 2").select_option("")
-    row.get_by_role("button", name="Salvar passo").click()
+    row.get_by_role("button", name="Salvar etapa").click()
     expect(row.locator(f"#step-{step.pk}-offset-errors")).to_have_text(
         "Duas etapas no mesmo dia da régua."
     )
