@@ -23,6 +23,14 @@ def test_bench_dashboard_times_every_page(capsys):
         "tasks",
         "replies",
         "settings",
+        "ladders",
+        "ladder_editor",
+        "ladder_forecast",
+        "segments",
+        "templates",
+        "providers",
+        "team",
+        "api_keys",
     }
     assert all(page["p95_ms"] > 0 for page in result["pages"].values())
     assert result["reference_healthz_p95_ms"] > 0

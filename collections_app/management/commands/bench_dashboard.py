@@ -49,6 +49,14 @@ PAGES = [
     ("tasks", "/tasks/?who=all"),
     ("replies", "/replies/"),
     ("settings", "/settings/company/"),
+    ("ladders", "/settings/ladders/"),
+    ("ladder_editor", "/settings/ladders/{ladder}/"),
+    ("ladder_forecast", "/settings/ladders/{ladder}/preview/"),
+    ("segments", "/settings/segments/"),
+    ("templates", "/settings/templates/"),
+    ("providers", "/settings/providers/"),
+    ("team", "/settings/team/"),
+    ("api_keys", "/settings/api-keys/"),
 ]
 
 
@@ -368,9 +376,15 @@ class Command(BaseCommand):
                 .first()
             )
             segment = Segment.objects.filter(tenant=tenant).order_by("pk").first()
+            ladder = Ladder.objects.get(tenant=tenant, is_default=True)
         client = Client()
         client.force_login(owner)
-        ids = {"invoice": invoice.pk, "customer": invoice.customer_id, "segment": segment.pk}
+        ids = {
+            "invoice": invoice.pk,
+            "customer": invoice.customer_id,
+            "segment": segment.pk,
+            "ladder": ladder.pk,
+        }
         results = {}
         for name, path in [("healthz", "/healthz"), *PAGES]:
             url = path.format(**ids)
