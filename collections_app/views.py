@@ -424,13 +424,14 @@ def task_done(request, pk: int):
 def reply_list(request):
     """Work queue: customers' replies waiting for an answer (their open reply tasks), and
     messages from numbers that match no customer."""
-    tasks = (
+    tasks = Paginator(
         FollowUpTask.objects.filter(status=TaskStatus.OPEN, origin="reply")
         .select_related("customer", "invoice", "assignee")
-        .order_by("created_at", "id")[:200]
-    )
+        .order_by("created_at", "id"),
+        50,
+    ).get_page(request.GET.get("page"))
     since = timezone.now() - timedelta(days=30)
-    inbound = list(InboundMessage.objects.filter(received_at__gte=since).order_by("-id")[:200])
+    inbound = list(InboundMessage.objects.filter(received_at__gte=since).order_by("-id")[:100])
     senders = {m.sender for m in inbound}
     known = set(
         Customer.objects.filter(Q(phone__in=senders) | Q(whatsapp__in=senders)).values_list(
