@@ -269,3 +269,19 @@ def funnel_rebuild(*, tenant_id: int) -> int:
         FunnelStat.objects.filter(tenant_id=tenant_id).delete()
         funnel_add(items)
         return FunnelStat.objects.filter(tenant_id=tenant_id).count()
+
+
+def data_version(*, tenant_id: int) -> str:
+    """A cheap fingerprint of the tenant's invoices and customers — the rollups' totals and
+    the customers' count and last change — for cache keys of figures computed from them."""
+    from django.db.models import Max
+
+    from .models import Customer
+
+    totals = DailyStat.objects.filter(tenant_id=tenant_id).aggregate(
+        n=Sum("due_n"), open_n=Sum("open_n"), open=Sum("open_remaining"), paid=Sum("paid_n")
+    )
+    customers = Customer.objects.filter(tenant_id=tenant_id).aggregate(
+        n=Count("id"), last=Max("updated_at")
+    )
+    return repr((sorted(totals.items()), sorted(customers.items())))

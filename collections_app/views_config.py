@@ -7,10 +7,12 @@ match. Pages read with the viewer role; every write needs admin. Input is valida
 by the same code as the API: `ladder_save` for ladders and steps, `LadderStepSerializer` and
 `SegmentSerializer` for the field types and the segment rules."""
 
+import hashlib
 from decimal import Decimal
 from functools import wraps
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,7 +29,7 @@ from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
 from .api import LadderSerializer, LadderStepSerializer, SegmentSerializer
-from .engine.explain import EXPLAIN_REASONS, tenant_forecast
+from .engine.explain import EXPLAIN_REASONS, tenant_forecast_cached
 from .ladders import STEP_FIELDS, LadderError, ladder_save
 from .models import (
     SKIP_REASONS,
@@ -42,6 +44,7 @@ from .models import (
 )
 from .money import format_money
 from .segments import open_amounts, rule_matches
+from .stats import data_version
 
 PREVIEW_DAYS = 14
 LADDER_CHANGED = "ladder-changed"
@@ -533,7 +536,7 @@ def ladder_preview(request, pk: int):
     step and channel."""
     ladder = get_object_or_404(Ladder, pk=pk)
     start = tenant_today(tenant=request.tenant)
-    forecast = tenant_forecast(tenant=request.tenant, start=start, days=PREVIEW_DAYS)
+    forecast = tenant_forecast_cached(tenant=request.tenant, start=start, days=PREVIEW_DAYS)
     labels = {s.label for s in ladder.steps.filter(active=True)}
     reasons = {**SKIP_REASONS, **EXPLAIN_REASONS}
     context = {
@@ -570,7 +573,33 @@ def _rule_text(rule: dict, currency: str) -> str:
     return _("Customers placed here by hand")
 
 
+SEGMENT_COUNTS_CACHE_SECONDS = 300
+
+
 def _segment_counts(segments: list[Segment]) -> dict[int, dict[str, int]]:
+    """`_segment_counts_now`, kept 5 minutes in the cache: it reads every customer. The key
+    carries the segments' rules and priorities and a fingerprint of the customers and their
+    open amounts, so an edited segment, customer or payment shows at once."""
+    if not segments:
+        return {}
+    tenant_id = segments[0].tenant_id
+    signature = hashlib.sha256(
+        repr(
+            (
+                sorted((s.pk, s.priority, repr(s.rule)) for s in segments),
+                data_version(tenant_id=tenant_id),
+            )
+        ).encode()
+    ).hexdigest()[:16]
+    key = f"regua:segment-counts:{tenant_id}:{signature}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = _segment_counts_now(segments)
+        cache.set(key, counts, SEGMENT_COUNTS_CACHE_SECONDS)
+    return counts
+
+
+def _segment_counts_now(segments: list[Segment]) -> dict[int, dict[str, int]]:
     """Per segment: the customers its rule matches (`matching`, priority aside) and those the
     next evaluation would put in it (`landing`: the first match by priority wins; customers
     placed by hand stay where they are). One pass over the customers, with `rule_matches`."""

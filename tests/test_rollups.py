@@ -243,3 +243,28 @@ def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a,
     assert (row["sent"], row["delivered"], row["clicked"], row["payments"]) == (4, 3, 1, 1)
     assert row["recovered_amount"] == f"{invoice.amount:.2f}" and row["step"] == "D0"
     assert counted == rebuilt
+
+
+def test_the_cached_forecast_follows_ladder_edits_and_payments(tenant_a):
+    from unittest import mock
+
+    from collections_app.engine import explain
+    from collections_app.models import LadderStep
+    from tests.factories import make_invoice
+
+    today = tenant_today(tenant=tenant_a)
+    invoice = make_invoice(tenant_a, due=today + timedelta(days=5), amount="300.00")
+    with scope(tenant=tenant_a):
+        with mock.patch.object(explain, "tenant_forecast", wraps=explain.tenant_forecast) as run:
+            first = explain.tenant_forecast_cached(tenant=tenant_a, start=today, days=14)
+            again = explain.tenant_forecast_cached(tenant=tenant_a, start=today, days=14)
+            assert run.call_count == 1 and again == first  # the second came from the cache
+            step = LadderStep.objects.filter(active=True).order_by("offset_days").first()
+            step.active = False
+            step.save()
+            explain.tenant_forecast_cached(tenant=tenant_a, start=today, days=14)
+            assert run.call_count == 2  # a ladder edit shows at once
+            invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=Decimal("300.00"))
+            paid = explain.tenant_forecast_cached(tenant=tenant_a, start=today, days=14)
+            assert run.call_count == 3  # so does a payment
+    assert paid["totals"]["messages"] <= first["totals"]["messages"]
