@@ -6,6 +6,7 @@ from datetime import date
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from messaging.models import Message, MessagePurpose
 
@@ -14,19 +15,24 @@ from .money import format_day, format_money
 
 # name → (description, sample value)
 VARIABLES: dict[str, tuple[str, str]] = {
-    "customer_name": ("Customer's name", "Maria Souza"),
-    "company_name": ("Your company's name", "Escola Aurora"),
-    "invoice_number": ("Invoice number", "NF-2026-0042"),
-    "amount": ("Amount still due, formatted", "R$ 1.234,50"),
-    "original_amount": ("Invoice amount, formatted", "R$ 1.234,50"),
-    "amount_paid": ("Amount paid so far, formatted", "R$ 0,00"),
-    "due_date": ("Due date, dd/mm/aaaa", "10/12/2026"),
-    "days_overdue": ("Days past the due date (0 if not late)", "3"),
-    "payment_link": ("Link to the payment page", "https://app.regua.com.br/p/abc?m=xyz"),
-    "invoice_count": ("How many invoices the message is about", "1"),
+    "customer_name": (gettext_lazy("Customer's name"), "Maria Souza"),
+    "company_name": (gettext_lazy("Your company's name"), "Escola Aurora"),
+    "invoice_number": (gettext_lazy("Invoice number"), "NF-2026-0042"),
+    "amount": (gettext_lazy("Amount still due, formatted"), "R$ 1.234,50"),
+    "original_amount": (gettext_lazy("Invoice amount, formatted"), "R$ 1.234,50"),
+    "amount_paid": (gettext_lazy("Amount paid so far, formatted"), "R$ 0,00"),
+    "due_date": (gettext_lazy("Due date, dd/mm/aaaa"), "10/12/2026"),
+    "days_overdue": (gettext_lazy("Days past the due date (0 if not late)"), "3"),
+    "payment_link": (
+        gettext_lazy("Link to the payment page"),
+        "https://app.regua.com.br/p/abc?m=xyz",
+    ),
+    "invoice_count": (gettext_lazy("How many invoices the message is about"), "1"),
     "invoices_list": (
-        "One line per invoice (number: amount due (due date)); several when the tenant sends "
-        "one message per customer",
+        gettext_lazy(
+            "One line per invoice (number: amount due (due date)); several when the tenant "
+            "sends one message per customer"
+        ),
         "NF-2026-0042: R$ 1.234,50 (10/12/2026)",
     ),
 }

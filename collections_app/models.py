@@ -173,6 +173,10 @@ class Invoice(models.Model):
             models.Index(fields=["tenant", "effective_due_date"], name="invoice_tenant_due"),
             models.Index(fields=["tenant", "paid_on"], name="invoice_tenant_paid_on"),
             models.Index(fields=["tenant", "issue_date"], name="invoice_tenant_issue"),
+            # The queue sorted by amount, largest first.
+            models.Index(
+                fields=["tenant", "status", "amount"], name="invoice_tenant_status_amount"
+            ),
         ]
 
     def __str__(self) -> str:

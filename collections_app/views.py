@@ -131,11 +131,21 @@ def dashboard(request):
     return render(request, "collections/dashboard.html", context)
 
 
+INVOICE_SORTS = {
+    "due": ("effective_due_date", "id"),
+    "-due": ("-effective_due_date", "-id"),
+    "-amount": ("-amount", "-id"),
+}
+
+
 @require_GET
 @tenant_required()
 def invoice_list(request):
     today = tenant_today(tenant=request.tenant)
-    qs = Invoice.objects.select_related("customer").order_by("effective_due_date", "id")
+    sort = request.GET.get("sort", "due")
+    if sort not in INVOICE_SORTS:
+        sort = "due"
+    qs = Invoice.objects.select_related("customer").order_by(*INVOICE_SORTS[sort])
     status = request.GET.get("status", "overdue")
     if status == "overdue":
         qs = qs.filter(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
@@ -151,7 +161,11 @@ def invoice_list(request):
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     # One view serves the page or, for an HTMX request, just the rows partial it includes.
     template = "collections/_invoice_rows.html" if request.htmx else "collections/invoice_list.html"
-    return render(request, template, {"page": page, "status": status, "q": q, "today": today})
+    return render(
+        request,
+        template,
+        {"page": page, "status": status, "q": q, "sort": sort, "today": today},
+    )
 
 
 @require_GET

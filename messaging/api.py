@@ -129,7 +129,7 @@ class TemplateViewSet(
         """The registry templates are written against: name, description, sample value."""
         return Response(
             [
-                {"name": name, "description": description, "sample": sample}
+                {"name": name, "description": str(description), "sample": sample}
                 for name, (description, sample) in hooks.template_variables().items()
             ]
         )
