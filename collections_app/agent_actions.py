@@ -7,14 +7,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from messaging.models import Message, MessagePurpose, Template
-from messaging.services import messages_enqueue
 from messaging.template_check import template_check_values
 from tenants.models import Tenant
 
 from .message_context import message_context
-from .models import InteractionKind, Invoice, InvoiceMessage, InvoiceStatus
+from .models import InteractionKind, Invoice, InvoiceStatus
 from .money import format_day
-from .services import cancel_queued_reminders, interaction_log
+from .services import cancel_queued_reminders, interaction_log, invoice_message_queue
 
 CALL_OUTCOMES = {
     "reached": "Falou com o cliente",
@@ -108,27 +107,16 @@ def manual_message_send(*, tenant: Tenant, invoice: Invoice, actor, template: Te
     if not check.ok:
         raise ActionError(_("The template has errors; fix it first."))
     with transaction.atomic():
-        message = Message.objects.create(
+        message = invoice_message_queue(
             tenant=tenant,
-            channel=template.channel,
+            invoice=invoice,
             recipient=address,
             template=template,
             purpose=MessagePurpose.MANUAL,
-            subject=template.subject,
-        )
-        InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
-        interaction_log(
-            tenant=tenant,
-            customer_id=invoice.customer_id,
-            invoice=invoice,
-            message=message,
-            kind=InteractionKind.MESSAGE,
-            channel=template.channel,
-            actor=actor,
             summary=f"Mensagem manual ({template.key}): {template.channel} → {address}",
+            actor=actor,
             data={"template": template.key, "manual": True},
         )
-        messages_enqueue(tenant=tenant, message_ids=[message.pk])
     return message
 
 

@@ -24,7 +24,6 @@ from .models import (
     Agreement,
     AgreementStatus,
     Customer,
-    FollowUpTask,
     InteractionKind,
     Invoice,
     InvoiceStatus,
@@ -34,7 +33,6 @@ from .models import (
 )
 from .money import format_day, format_money, quantize
 from .stats import stats_refresh_invoices
-from .tasks_assignment import task_assigners
 
 MAX_INSTALMENTS = 60
 
@@ -243,7 +241,7 @@ def agreement_break(*, tenant: Tenant, agreement: Agreement, missed: Invoice | N
     """Break the agreement (a missed instalment, or an agent's decision): cancel the unpaid
     instalments, credit what was paid to the replaced invoices and reopen them, and give the
     team a task."""
-    from .services import interaction_log
+    from .services import followup_task_create
 
     with transaction.atomic():
         agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
@@ -271,22 +269,13 @@ def agreement_break(*, tenant: Tenant, agreement: Agreement, missed: Invoice | N
         )
         summary = f"Acordo {agreement.pk} quebrado ({reason}): a régua retoma o saldo"
         _log(tenant, agreement, summary)
-        assignee = task_assigners(tenants=[tenant])[tenant.pk].next()
-        task = FollowUpTask.objects.create(
+        followup_task_create(
             tenant=tenant,
             customer_id=agreement.customer_id,
             title=f"Acordo {agreement.pk} quebrado: falar com o cliente",
             origin="agreement",
             notes=summary,
-            due_on=timezone.localdate(),
-            assignee_id=assignee,
-        )
-        interaction_log(
-            tenant=tenant,
-            customer_id=agreement.customer_id,
-            kind=InteractionKind.TASK,
-            summary=task.title,
-            data={"task_id": task.pk, "agreement_id": agreement.pk},
+            data={"agreement_id": agreement.pk},
         )
     return agreement
 

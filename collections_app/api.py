@@ -674,6 +674,18 @@ class MetricsView(TenantScopedAPIMixin, APIView):
     )
     def get(self, request):
         today = tenant_today(tenant=self.tenant)
+        date_from, date_to, errors = self.period(request, today)
+        if errors:
+            return Response(errors, status=400)
+        return Response(
+            metrics_with_previous(
+                tenant=self.tenant, date_from=date_from, date_to=date_to, today=today
+            )
+        )
+
+    @staticmethod
+    def period(request, today):
+        """`from` and `to` from the query (the last 30 days by default), and their errors."""
         raw_from, raw_to = request.query_params.get("from"), request.query_params.get("to")
         errors = {}
         date_to = _parse_day(raw_to, "to", errors) if raw_to else today
@@ -682,13 +694,7 @@ class MetricsView(TenantScopedAPIMixin, APIView):
             errors["from"] = [_("Must not be after 'to'.")]
         if not errors and (date_to - date_from).days > 3660:
             errors["to"] = [_("The period may not exceed 10 years.")]
-        if errors:
-            return Response(errors, status=400)
-        return Response(
-            metrics_with_previous(
-                tenant=self.tenant, date_from=date_from, date_to=date_to, today=today
-            )
-        )
+        return date_from, date_to, errors
 
     def tenant_queryset(self):
         return Invoice.objects.none()
@@ -703,13 +709,7 @@ class RecoveryView(MetricsView):
         responses={200: dict},
     )
     def get(self, request):
-        today = tenant_today(tenant=self.tenant)
-        raw_from, raw_to = request.query_params.get("from"), request.query_params.get("to")
-        errors = {}
-        date_to = _parse_day(raw_to, "to", errors) if raw_to else today
-        date_from = _parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
-        if not errors and date_from > date_to:
-            errors["from"] = [_("Must not be after 'to'.")]
+        date_from, date_to, errors = self.period(request, tenant_today(tenant=self.tenant))
         if errors:
             return Response(errors, status=400)
         rows = recovery_by_step(tenant=self.tenant, date_from=date_from, date_to=date_to)

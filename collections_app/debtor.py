@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from messaging.models import Channel
@@ -27,8 +26,7 @@ from .models import (
 )
 from .money import format_day
 from .promises import promise_create
-from .services import cancel_queued_reminders, interaction_log
-from .tasks_assignment import task_assigners
+from .services import cancel_queued_reminders, followup_task_create, interaction_log
 
 CHANNEL_NAMES = {"email": "E-mail", "sms": "SMS", "whatsapp": "WhatsApp"}
 # The first characters of the CPF/CNPJ a debtor types to see their other invoices.
@@ -55,25 +53,14 @@ def identity_matches(customer: Customer, typed: str) -> bool:
 
 
 def _task(tenant: Tenant, invoice: Invoice, *, title: str, origin: str, notes: str = ""):
-    task = FollowUpTask.objects.create(
+    return followup_task_create(
         tenant=tenant,
         customer_id=invoice.customer_id,
         invoice=invoice,
-        title=title[:200],
+        title=title,
         origin=origin,
-        notes=notes[:2000],
-        due_on=timezone.localdate(),
-        assignee_id=task_assigners(tenants=[tenant])[tenant.pk].next(),
+        notes=notes,
     )
-    interaction_log(
-        tenant=tenant,
-        customer_id=invoice.customer_id,
-        invoice=invoice,
-        kind=InteractionKind.TASK,
-        summary=task.title,
-        data={"task_id": task.pk, "origin": origin},
-    )
-    return task
 
 
 def _proof_kind(proof: UploadedFile) -> tuple[str, str]:

@@ -329,29 +329,53 @@ def invoice_record_payment(
 
 
 def _overpayment_task(*, tenant: Tenant, invoice: Invoice, payment: Payment, excess) -> None:
-    from .tasks_assignment import task_assigners
-
-    text = (
-        f"Pagamento a maior em {invoice}: {format_money(excess, invoice.currency, tenant.locale)}"
-        " acima do valor — devolver ou abater"
-    )
-    task = FollowUpTask.objects.create(
+    followup_task_create(
         tenant=tenant,
         customer_id=invoice.customer_id,
         invoice=invoice,
-        title=text[:200],
+        title=(
+            f"Pagamento a maior em {invoice}: "
+            f"{format_money(excess, invoice.currency, tenant.locale)} acima do valor — "
+            "devolver ou abater"
+        ),
         origin="overpayment",
+        data={"payment_id": payment.pk, "excess": str(excess)},
+    )
+
+
+def followup_task_create(
+    *,
+    tenant: Tenant,
+    customer_id: int,
+    title: str,
+    origin: str,
+    invoice: Invoice | None = None,
+    notes: str = "",
+    data: dict | None = None,
+) -> FollowUpTask:
+    """A task for the team, due today, given to the next agent (`task_assigners`), with its
+    entry in the timeline."""
+    from .tasks_assignment import task_assigners
+
+    task = FollowUpTask.objects.create(
+        tenant=tenant,
+        customer_id=customer_id,
+        invoice=invoice,
+        title=title[:200],
+        origin=origin,
+        notes=notes[:2000],
         due_on=timezone.localdate(),
         assignee_id=task_assigners(tenants=[tenant])[tenant.pk].next(),
     )
     interaction_log(
         tenant=tenant,
-        customer_id=invoice.customer_id,
+        customer_id=customer_id,
         invoice=invoice,
         kind=InteractionKind.TASK,
-        summary=text,
-        data={"task_id": task.pk, "payment_id": payment.pk, "excess": str(excess)},
+        summary=task.title,
+        data={"task_id": task.pk, "origin": origin, **(data or {})},
     )
+    return task
 
 
 ATTRIBUTION_WINDOW = timedelta(days=7)
@@ -443,24 +467,49 @@ def _queue_thank_you(*, tenant: Tenant, invoice: Invoice) -> Message | None:
     )
     if template is None:
         return None
-    message = Message.objects.create(
+    return invoice_message_queue(
         tenant=tenant,
-        channel="email",
+        invoice=invoice,
         recipient=address,
         template=template,
         purpose=MessagePurpose.THANK_YOU,
+        summary=f"Agradecimento: email → {address}",
+        data={"status": MessageStatus.QUEUED},
+    )
+
+
+def invoice_message_queue(
+    *,
+    tenant: Tenant,
+    invoice: Invoice,
+    recipient: str,
+    template: Template,
+    purpose: str,
+    summary: str,
+    actor=None,
+    data: dict | None = None,
+) -> Message:
+    """Queue a message about the invoice from a template (rendered when it leaves), with its
+    timeline entry; the send is queued once the transaction commits."""
+    message = Message.objects.create(
+        tenant=tenant,
+        channel=template.channel,
+        recipient=recipient,
+        template=template,
+        purpose=purpose,
         subject=template.subject,
     )
     InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
     interaction_log(
         tenant=tenant,
-        customer_id=customer.pk,
+        customer_id=invoice.customer_id,
         invoice=invoice,
         message=message,
         kind=InteractionKind.MESSAGE,
-        channel="email",
-        summary=f"Agradecimento: email → {address}",
-        data={"status": MessageStatus.QUEUED},
+        channel=template.channel,
+        actor=actor,
+        summary=summary,
+        data=data,
     )
     messages_enqueue(tenant=tenant, message_ids=[message.pk])
     return message
