@@ -27,13 +27,16 @@ class ActionError(ValueError):
     """An agent's action that cannot be done, with the reason in their language."""
 
 
-def call_record(*, tenant: Tenant, invoice: Invoice, actor, outcome: str, note: str = ""):
+def call_record(
+    *, tenant: Tenant, customer_id: int, actor, outcome: str, note: str = "", invoice=None
+):
+    """A call with the customer, about one invoice or none in particular."""
     if outcome not in CALL_OUTCOMES:
         raise ActionError(_("Choose how the call went."))
     note = note.strip()
     return interaction_log(
         tenant=tenant,
-        customer_id=invoice.customer_id,
+        customer_id=customer_id,
         invoice=invoice,
         kind=InteractionKind.CALL,
         channel="phone",
@@ -43,13 +46,14 @@ def call_record(*, tenant: Tenant, invoice: Invoice, actor, outcome: str, note: 
     )
 
 
-def note_record(*, tenant: Tenant, invoice: Invoice, actor, text: str):
+def note_record(*, tenant: Tenant, customer_id: int, actor, text: str, invoice=None):
+    """A note in the customer's timeline, about one invoice or none in particular."""
     text = text.strip()
     if not text:
         raise ActionError(_("Write the note."))
     return interaction_log(
         tenant=tenant,
-        customer_id=invoice.customer_id,
+        customer_id=customer_id,
         invoice=invoice,
         kind=InteractionKind.NOTE,
         actor=actor,
@@ -81,6 +85,31 @@ def invoice_pause(*, tenant: Tenant, invoice: Invoice, actor, until: date | None
             data={"paused_until": until.isoformat() if until else None},
         )
     return invoice
+
+
+def customer_pause(*, tenant: Tenant, customer, actor, until: date | None, today: date):
+    """Pause every reminder to the customer until a date (inclusive), or resume them."""
+    if until is not None and until < today:
+        raise ActionError(_("The pause must end today or later."))
+    with transaction.atomic():
+        customer.paused_until = until
+        customer.save(update_fields=["paused_until", "updated_at"])
+        if until is not None:
+            for invoice in customer.invoices.filter(status=InvoiceStatus.OPEN):
+                cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="customer_paused")
+        interaction_log(
+            tenant=tenant,
+            customer_id=customer.pk,
+            kind=InteractionKind.NOTE,
+            actor=actor,
+            summary=(
+                f"Lembretes ao cliente pausados até {format_day(until, tenant.locale)}"
+                if until
+                else "Lembretes ao cliente retomados"
+            ),
+            data={"customer_paused_until": until.isoformat() if until else None},
+        )
+    return customer
 
 
 def manual_message_send(*, tenant: Tenant, invoice: Invoice, actor, template: Template) -> Message:

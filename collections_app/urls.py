@@ -15,6 +15,7 @@ urlpatterns = [
     path("invoices/<int:pk>/agreement/", views.invoice_agreement, name="invoice_agreement"),
     path("invoices/<int:pk>/<slug:action>/", views.invoice_action, name="invoice_action"),
     path("customers/<int:pk>/", views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/<slug:action>/", views.customer_action, name="customer_action"),
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("replies/", views.reply_list, name="reply_list"),

@@ -22,6 +22,7 @@ from .agent_actions import (
     CALL_OUTCOMES,
     ActionError,
     call_record,
+    customer_pause,
     invoice_pause,
     manual_message_preview,
     manual_message_send,
@@ -278,8 +279,57 @@ def customer_detail(request, pk: int):
             "timeline": customer.interactions.select_related("invoice").order_by(
                 "-occurred_at", "-id"
             )[:200],
+            "today": tenant_today(tenant=request.tenant),
+            "can_work": request.membership.has_role("agent"),
+            "call_outcomes": CALL_OUTCOMES,
         },
     )
+
+
+CUSTOMER_ACTIONS = {"call", "note", "pause", "resume"}
+
+
+@require_POST
+@tenant_required("agent")
+def customer_action(request, pk: int, action: str):
+    """An agent's action on a customer: log a call or a note, pause or resume all of the
+    customer's reminders."""
+    if action not in CUSTOMER_ACTIONS:
+        raise Http404
+    customer = get_object_or_404(Customer, pk=pk)
+    tenant, user, post = request.tenant, request.user, request.POST
+    try:
+        if action == "call":
+            call_record(
+                tenant=tenant,
+                customer_id=customer.pk,
+                actor=user,
+                outcome=post.get("outcome", ""),
+                note=post.get("note", ""),
+            )
+            done = _("Call recorded.")
+        elif action == "note":
+            note_record(
+                tenant=tenant, customer_id=customer.pk, actor=user, text=post.get("text", "")
+            )
+            done = _("Note added.")
+        else:
+            until = parse_date(post.get("until") or "") if action == "pause" else None
+            if action == "pause" and until is None:
+                raise ActionError(_("Choose a date."))
+            customer_pause(
+                tenant=tenant,
+                customer=customer,
+                actor=user,
+                until=until,
+                today=tenant_today(tenant=tenant),
+            )
+            done = _("Reminders paused.") if until else _("Reminders resumed.")
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("customer_detail", pk=customer.pk)
 
 
 @require_GET
@@ -315,6 +365,7 @@ def invoice_action(request, pk: int, action: str):
         if action == "call":
             call_record(
                 tenant=tenant,
+                customer_id=invoice.customer_id,
                 invoice=invoice,
                 actor=user,
                 outcome=post.get("outcome", ""),
@@ -322,7 +373,13 @@ def invoice_action(request, pk: int, action: str):
             )
             done = _("Call recorded.")
         elif action == "note":
-            note_record(tenant=tenant, invoice=invoice, actor=user, text=post.get("text", ""))
+            note_record(
+                tenant=tenant,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                actor=user,
+                text=post.get("text", ""),
+            )
             done = _("Note added.")
         elif action == "promise":
             promised = parse_date(post.get("date") or "")

@@ -209,3 +209,29 @@ def test_the_overview_draws_its_charts_and_filters_by_segment(tenant_a, viewer, 
     # Nobody is in the VIP segment: its overdue amount is zero.
     assert filtered.context["metrics"]["overdue_amount"] == "0.00"
     assert client.get("/").context["metrics"]["overdue_amount"] == "480.00"
+
+
+def test_an_agent_works_the_customer_page(tenant_a, agent, viewer, login, invoice):
+    customer_id = invoice.customer_id
+    client = login(agent)
+    today = tenant_today(tenant=tenant_a)
+    client.post(f"/customers/{customer_id}/call/", {"outcome": "reached", "note": "ok"})
+    client.post(f"/customers/{customer_id}/note/", {"text": "Prefere WhatsApp"})
+    until = today + timedelta(days=7)
+    client.post(f"/customers/{customer_id}/pause/", {"until": until.isoformat()})
+    with scope(tenant=tenant_a):
+        from collections_app.models import Customer
+
+        customer = Customer.objects.get(pk=customer_id)
+        summaries = list(
+            Interaction.objects.filter(customer_id=customer_id, invoice__isnull=True)
+            .order_by("id")
+            .values_list("kind", "summary")
+        )
+    assert customer.paused_until == until
+    assert ("call", "Falou com o cliente: ok") in summaries
+    assert ("note", "Prefere WhatsApp") in summaries
+    assert ("note", f"Lembretes ao cliente pausados até {until:%d/%m/%Y}") in summaries
+    page = client.get(f"/customers/{customer_id}/").content.decode()
+    assert f"Pausado até {until:%d/%m/%Y}" in page
+    assert login(viewer).post(f"/customers/{customer_id}/note/", {"text": "x"}).status_code == 403
