@@ -524,6 +524,7 @@ class InvoiceViewSet(
             OpenApiParameter("due_from", date),
             OpenApiParameter("due_to", date),
             OpenApiParameter("external_id", str),
+            OpenApiParameter("segment", int, description="the customer's segment id"),
         ]
     )
     def list(self, request, *args, **kwargs):
@@ -552,6 +553,10 @@ class InvoiceViewSet(
             qs = qs.filter(customer__external_id=value)
         if value := params.get("external_id"):
             qs = qs.filter(external_id=value)
+        if value := params.get("segment"):
+            if not value.isdigit():
+                raise serializers.ValidationError({"segment": [_("A segment id.")]})
+            qs = qs.filter(customer__segment_id=int(value))
         for param, lookup in (("due_from", "due_date__gte"), ("due_to", "due_date__lte")):
             if value := params.get(param):
                 parsed = parse_date(value) if len(value) == 10 else None

@@ -1,6 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scope, scopes_disabled
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, throttling
 
 from .services import api_key_authenticate
 
@@ -81,3 +81,18 @@ class TenantScopedAPIMixin:
             request._tenant_scope = None
             ctx.__exit__(None, None, None)
         return response
+
+
+class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
+    """At most API_RATE requests per API key (default 600 a minute), counted in the cache
+    (Redis when configured, so every web process shares the count). Requests without a key
+    are left to authentication, which refuses them."""
+
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        api_key = getattr(user, "api_key", None)
+        if api_key is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": api_key.prefix}

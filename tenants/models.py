@@ -210,3 +210,27 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotentRequest(models.Model):
+    """A POST to the API made with an `Idempotency-Key` header, and the answer it got: the same
+    key with the same request gets the same answer again instead of a second write. `owner` is
+    a hash of the request's Authorization header (each API key has its own keys); `fingerprint`
+    a hash of the method, path and body. Kept 24 hours."""
+
+    owner = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)  # None: still running
+    content_type = models.CharField(max_length=100, blank=True, default="")
+    body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="uniq_idempotency_owner_key")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"

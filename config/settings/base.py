@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "tenants.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,6 +137,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "collections_app.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Requests per API key (tenants.api_auth.ApiKeyRateThrottle); over it, 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.api_auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE", "600/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Régua API",
