@@ -23,6 +23,7 @@ from .models import (
     InvoiceMessage,
     TaskStatus,
 )
+from .services import tasks_emit
 from .tasks_assignment import task_assigners
 
 OPT_OUT_WORDS = {"STOP", "SAIR", "PARAR"}
@@ -114,7 +115,7 @@ def _reply(tenant: Tenant, inbound: InboundMessage, customers: list[Customer]) -
             continue
         if assigner is None:
             assigner = task_assigners(tenants=[tenant])[tenant.pk]
-        FollowUpTask.objects.create(
+        task = FollowUpTask.objects.create(
             tenant=tenant,
             customer=customer,
             invoice_id=invoice_id,
@@ -125,3 +126,4 @@ def _reply(tenant: Tenant, inbound: InboundMessage, customers: list[Customer]) -
             assignee_id=assigner.next(),
             created_at=timezone.now(),
         )
+        tasks_emit(tenant_id=tenant.pk, tasks=[task])

@@ -10,7 +10,6 @@ signed with the tenant's secret (`payment_webhook_secret`): the header
 where the timestamp is Unix seconds, at most 5 minutes old. A missing or wrong signature gets
 403; `id` is the payment's external id, so a replayed notification records nothing twice."""
 
-import hashlib
 import hmac
 import json
 import time
@@ -27,14 +26,9 @@ from tenants.models import Tenant
 
 from .models import Invoice, Payment, PaymentSource
 from .services import PaymentError, invoice_record_payment
+from .signing import payment_signature
 
 MAX_AGE_SECONDS = 300
-
-
-def payment_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The `X-Regua-Signature` value for a body sent at `timestamp`."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={digest.hexdigest()}"
 
 
 def _error(status: int, message: str) -> JsonResponse:

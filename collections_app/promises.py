@@ -15,8 +15,10 @@ from .models import (
     InvoiceStatus,
     PaymentPromise,
     PromiseStatus,
+    WebhookEvent,
 )
 from .money import format_day
+from .webhooks_out import invoice_data, webhook_emit
 
 
 class PromiseError(ValueError):
@@ -70,6 +72,17 @@ def promise_create(
             data={"promise_id": promise.pk, "date": promised_date.isoformat(), "source": source},
         )
         cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="promise_open")
+        webhook_emit(
+            tenant_id=tenant.pk,
+            event=WebhookEvent.PROMISE_CREATED,
+            dedupe_key=f"promise:{promise.pk}",
+            data={
+                "promise_id": promise.pk,
+                "promised_date": promised_date.isoformat(),
+                "source": source,
+                "invoice": invoice_data(invoice),
+            },
+        )
     return promise
 
 

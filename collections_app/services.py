@@ -27,6 +27,7 @@ from .models import (
     PaymentSource,
     PromiseStatus,
     TaskStatus,
+    WebhookEvent,
     contact_addresses,
 )
 from .money import format_money
@@ -38,6 +39,7 @@ from .stats import (
     stats_refresh_customers,
     stats_refresh_invoices,
 )
+from .webhooks_out import invoice_data, webhook_emit, webhook_emit_many
 
 # DESIGN invariant 10: a payment recorded later than this after it happened is history.
 THANK_YOU_MAX_DELAY = timedelta(days=3)
@@ -296,6 +298,20 @@ def invoice_record_payment(
             fields += ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
         invoice.save(update_fields=fields)
         stats_refresh_invoices(tenant_id=tenant.pk, invoices=[invoice])
+        if source != PaymentSource.AGREEMENT:
+            webhook_emit(
+                tenant_id=tenant.pk,
+                event=WebhookEvent.PAYMENT_RECEIVED,
+                dedupe_key=f"payment:{payment.pk}",
+                data={
+                    "payment_id": payment.pk,
+                    "external_id": payment.external_id,
+                    "amount": str(amount),
+                    "paid_at": paid_at.isoformat(),
+                    "source": source,
+                    "invoice": invoice_data(invoice),
+                },
+            )
         interaction_log(
             tenant=tenant,
             customer_id=invoice.customer_id,
@@ -367,6 +383,7 @@ def followup_task_create(
         due_on=timezone.localdate(),
         assignee_id=task_assigners(tenants=[tenant])[tenant.pk].next(),
     )
+    tasks_emit(tenant_id=tenant.pk, tasks=[task])
     interaction_log(
         tenant=tenant,
         customer_id=customer_id,
@@ -532,6 +549,59 @@ def payments_record(*, tenant: Tenant, items: list[dict]) -> list[tuple[Payment,
 
 
 DELIVERED = {MessageStatus.DELIVERED, MessageStatus.READ}
+FAILED = {MessageStatus.FAILED, MessageStatus.UNDELIVERED}
+
+
+def _messages_emit(changes: list[tuple[Message, str, str]]) -> None:
+    """`message.delivered` on a message's first delivery (or read), `message.failed` when it
+    fails for good."""
+    by_event: dict[tuple[int, str], list] = {}
+    for message, old, new in changes:
+        if new in DELIVERED and old not in DELIVERED:
+            event = WebhookEvent.MESSAGE_DELIVERED
+        elif new in FAILED:
+            event = WebhookEvent.MESSAGE_FAILED
+        else:
+            continue
+        by_event.setdefault((message.tenant_id, event), []).append(
+            (
+                f"message:{message.pk}",
+                {
+                    "message_id": message.pk,
+                    "ref": message.ref,
+                    "channel": message.channel,
+                    "recipient": message.recipient,
+                    "purpose": message.purpose,
+                    "status": new,
+                    "error": message.error,
+                },
+            )
+        )
+    for (tenant_id, event), items in by_event.items():
+        webhook_emit_many(tenant_id=tenant_id, event=event, items=items)
+
+
+def tasks_emit(*, tenant_id: int, tasks) -> None:
+    """`task.created` for new follow-up tasks."""
+    webhook_emit_many(
+        tenant_id=tenant_id,
+        event=WebhookEvent.TASK_CREATED,
+        items=(
+            (
+                f"task:{task.pk}",
+                {
+                    "task_id": task.pk,
+                    "title": task.title,
+                    "origin": task.origin,
+                    "due_on": task.due_on.isoformat() if task.due_on else None,
+                    "customer_id": task.customer_id,
+                    "invoice_id": task.invoice_id,
+                    "assignee": getattr(task.assignee, "email", None) if task.assignee_id else None,
+                },
+            )
+            for task in tasks
+        ),
+    )
 
 
 def _funnel_count(changes: list[tuple[Message, str, str]]) -> None:
@@ -597,6 +667,7 @@ def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
     if not changes:
         return
     _funnel_count(changes)
+    _messages_emit(changes)
     links: dict[int, tuple[int, int]] = {}
     for message_id, invoice_id, customer_id in (
         InvoiceMessage.objects.with_scope(tenant=list({m.tenant_id for m, _old, _new in changes}))

@@ -33,6 +33,7 @@ def ladders_tick() -> int:
         for i in range(0, len(tenant_ids), BATCH_TENANTS):
             ladders_evaluate_batch.delay(tenant_ids=tenant_ids[i : i + BATCH_TENANTS], day=day)
     messages_upkeep.delay()
+    webhooks_upkeep.delay()
     return sum(len(ids) for ids in due.values())
 
 
@@ -41,3 +42,51 @@ def ladders_evaluate_batch(*, tenant_ids: list[int], day: str) -> list[dict]:
     """Evaluate these tenants' ladders for their local date `day`."""
     tenants = list(Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"))
     return [r.as_dict() for r in ladders_evaluate_many(tenants=tenants, today=parse_date(day))]
+
+
+@shared_task(acks_late=True)
+def webhook_deliver(*, delivery_id: int) -> str:
+    """Send one outbound webhook delivery, if it is due: claimed by a conditional update, so a
+    duplicate task finds nothing to do. A failed try queues the next one after its backoff."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from .models import DeliveryStatus, WebhookDelivery
+    from .webhooks_out import webhook_attempt
+
+    now = timezone.now()
+    with scopes_disabled():
+        claimed = WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + timedelta(minutes=5))
+        if not claimed:
+            return "not due"
+        delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+        wait = webhook_attempt(delivery=delivery)
+    if wait:
+        webhook_deliver.apply_async(kwargs={"delivery_id": delivery_id}, countdown=wait)
+    return delivery.status
+
+
+@shared_task
+def webhooks_upkeep() -> int:
+    """Queue again the deliveries whose task was lost (due more than 5 minutes ago)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_scopes import scopes_disabled
+
+    from .models import DeliveryStatus, WebhookDelivery
+
+    with scopes_disabled():
+        ids = list(
+            WebhookDelivery.objects.filter(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lt=timezone.now() - timedelta(minutes=5),
+            ).values_list("id", flat=True)[:5000]
+        )
+    for delivery_id in ids:
+        webhook_deliver.delay(delivery_id=delivery_id)
+    return len(ids)

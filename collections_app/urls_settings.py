@@ -15,4 +15,11 @@ urlpatterns = [
     path("team/<int:pk>/", views.member_change, name="settings_member"),
     path("api-keys/", views.api_keys, name="settings_api_keys"),
     path("api-keys/<int:pk>/revoke/", views.api_key_delete, name="settings_api_key_revoke"),
+    path("webhooks/", views.webhooks, name="settings_webhooks"),
+    path("webhooks/<int:pk>/", views.webhook_change, name="settings_webhook"),
+    path(
+        "webhooks/deliveries/<int:pk>/redeliver/",
+        views.webhook_redeliver_view,
+        name="settings_webhook_redeliver",
+    ),
 ]

@@ -18,7 +18,9 @@ from tenants.decorators import tenant_required
 from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, TenantHoliday, User
 from tenants.services import api_key_create, api_key_revoke
 
+from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent, new_webhook_secret
 from .pix import pix_key_kind
+from .webhooks_out import UnsafeURL, url_check, webhook_redeliver
 
 WEEKDAY_LABELS = [
     ("mon", gettext_lazy("Mon")),
@@ -342,3 +344,79 @@ def api_key_delete(request, pk: int):
     api_key_revoke(tenant=request.tenant, key=key)
     messages.success(request, _("Key revoked: it stops working at once."))
     return redirect("settings_api_keys")
+
+
+# --- Outbound webhooks -------------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=gettext_lazy("Events"),
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    description = forms.CharField(label=gettext_lazy("Description"), max_length=200, required=False)
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            url_check(url)
+        except UnsafeURL as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("admin")
+def webhooks(request):
+    """The tenant's webhook endpoints and the last deliveries, with their outcome."""
+    form = WebhookEndpointForm()
+    created = None
+    if request.method == "POST":
+        form = WebhookEndpointForm(request.POST)
+        if form.is_valid():
+            created = WebhookEndpoint.objects.create(
+                tenant=request.tenant,
+                url=form.cleaned_data["url"],
+                events=form.cleaned_data["events"],
+                description=form.cleaned_data["description"],
+            )
+            form = WebhookEndpointForm()
+    deliveries = WebhookDelivery.objects.select_related("endpoint").order_by("-id")[:100]
+    return render(
+        request,
+        "collections/settings/webhooks.html",
+        {
+            "form": form,
+            "created": created,
+            "endpoints": WebhookEndpoint.objects.order_by("id"),
+            "deliveries": deliveries,
+        },
+    )
+
+
+@require_POST
+@tenant_required("admin")
+def webhook_change(request, pk: int):
+    """Pause, resume, rotate the secret of, or remove an endpoint (`do` in the form)."""
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    action = request.POST.get("do", "")
+    if action == "toggle":
+        endpoint.active = not endpoint.active
+        endpoint.save(update_fields=["active"])
+    elif action == "rotate":
+        endpoint.secret = new_webhook_secret()
+        endpoint.save(update_fields=["secret"])
+        messages.success(request, _("New secret: %(secret)s") % {"secret": endpoint.secret})
+    elif action == "delete":
+        endpoint.delete()
+    return redirect("settings_webhooks")
+
+
+@require_POST
+@tenant_required("admin")
+def webhook_redeliver_view(request, pk: int):
+    webhook_redeliver(delivery=get_object_or_404(WebhookDelivery, pk=pk))
+    messages.success(request, _("Sent again."))
+    return redirect("settings_webhooks")

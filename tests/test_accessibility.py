@@ -94,6 +94,7 @@ def test_every_control_on_the_teams_pages_is_labelled(tenant_a, owner, login):
         "/settings/company/",
         "/settings/team/",
         "/settings/api-keys/",
+        "/settings/webhooks/",
         "/settings/ladders/",
         f"/settings/ladders/{ladder.pk}/",
         f"/settings/ladders/{ladder.pk}/steps/{step.pk}/edit/",

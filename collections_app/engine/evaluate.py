@@ -42,6 +42,7 @@ from ..models import (
 from ..promises import promises_resolve
 from ..segments import open_amounts, segments_assign_many
 from ..tasks_assignment import task_assigners
+from ..webhooks_out import overdue_emit
 from .bulk import insert_rows
 from .channels import channels_pick
 from .due import DueInvoice, due_rows
@@ -164,12 +165,37 @@ def ladders_evaluate_many(
     return [results[pk] for pk in ids if pk in results]
 
 
+def _tasks_emit(task_ids: list[int], *, tenant_ids: set[int]) -> None:
+    """`task.created` for the day's new tasks of the tenants that listen for it (one query
+    when none does)."""
+    from ..models import WebhookEndpoint, WebhookEvent
+    from ..services import tasks_emit
+
+    if not task_ids:
+        return
+    listening = {
+        e.tenant_id
+        for e in WebhookEndpoint.objects.filter(tenant_id__in=tenant_ids, active=True)
+        if WebhookEvent.TASK_CREATED in e.events
+    }
+    if not listening:
+        return
+    by_tenant: dict[int, list] = defaultdict(list)
+    for task in FollowUpTask.objects.filter(
+        pk__in=task_ids, tenant_id__in=listening
+    ).select_related("assignee"):
+        by_tenant[task.tenant_id].append(task)
+    for tenant_id, tasks in by_tenant.items():
+        tasks_emit(tenant_id=tenant_id, tasks=tasks)
+
+
 def _prepare(tenants: list[Tenant], today: date) -> None:
     """Before deciding: close promises whose date passed, break agreements with an instalment
     unpaid past its grace period, and put each customer of the tenants
     that have segments in its segment (behaviour classes are kept current by payments)."""
     promises_resolve(tenant=None, today=today)
     agreements_check(tenants=tenants, today=today)
+    overdue_emit(tenants=tenants, today=today)
     segments_assign_many(tenants=tenants)
 
 
@@ -463,8 +489,9 @@ def _write(tenants: dict[int, Tenant], plan: list[Decision], today: date, result
         LINK_FIELDS,
         [(tenant_id, message_ids[i], inv, d) for tenant_id, i, inv, d in links],
     )
-    insert_rows(FollowUpTask, TASK_FIELDS, tasks)
+    task_ids = insert_rows(FollowUpTask, TASK_FIELDS, tasks)
     insert_rows(Interaction, INTERACTION_FIELDS, interactions)
+    _tasks_emit(task_ids, tenant_ids={row[0] for row in tasks})
     messages_enqueue_many(message_ids=message_ids)
 
 

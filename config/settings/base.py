@@ -134,7 +134,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "collections_app.api_pagination.Pagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "collections_app.api_errors.ApiAutoSchema",
     "EXCEPTION_HANDLER": "collections_app.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Requests per API key (tenants.api_auth.ApiKeyRateThrottle); over it, 429 with Retry-After.
@@ -148,6 +148,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {"ChannelEnum": "messaging.models.Channel"},
+    # Requests and answers as separate components: read-only fields are not asked for, and a
+    # field written one way and shown another (an invoice's customer) can say so.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -238,6 +241,9 @@ MESSAGING_PROVIDER_RATES = {
     "twilio_whatsapp": float(env("TWILIO_WHATSAPP_RATE", "30")),
 }
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", "")
+# Outbound webhooks to URLs on private, loopback or link-local addresses are refused unless
+# this is true (development against a local receiver).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 
 LOGGING = {
     "version": 1,

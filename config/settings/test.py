@@ -15,3 +15,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-regua.sqlite3")}
 # Rate-limit counters per test process, cleared between tests (tests/conftest.py).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Webhook tests deliver to receivers on 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE = True
