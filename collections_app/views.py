@@ -1,12 +1,15 @@
+import csv
+import itertools
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -32,11 +35,13 @@ from .agreements import AgreementError, agreement_create
 from .charges import invoice_charges
 from .charts import bar_chart, funnel
 from .engine.explain import invoice_explain
+from .lgpd import customer_erase, customer_export
 from .message_context import payment_url
 from .models import (
     Customer,
     DailyStat,
     FollowUpTask,
+    Interaction,
     Invoice,
     InvoiceStatus,
     PaymentClaim,
@@ -281,6 +286,7 @@ def customer_detail(request, pk: int):
             )[:200],
             "today": tenant_today(tenant=request.tenant),
             "can_work": request.membership.has_role("agent"),
+            "can_admin": request.membership.has_role("admin"),
             "call_outcomes": CALL_OUTCOMES,
         },
     )
@@ -519,4 +525,120 @@ def reply_list(request):
             "unknown": unknown,
             "can_work": request.membership.has_role("agent"),
         },
+    )
+
+
+@require_GET
+@tenant_required("admin")
+def customer_export_view(request, pk: int):
+    """The customer's data as one JSON file (LGPD access request)."""
+    customer = get_object_or_404(Customer, pk=pk)
+    response = JsonResponse(
+        customer_export(customer=customer),
+        encoder=DjangoJSONEncoder,
+        json_dumps_params={"ensure_ascii": False, "indent": 2},
+    )
+    response["Content-Disposition"] = f'attachment; filename="cliente-{customer.pk}.json"'
+    return response
+
+
+@require_POST
+@tenant_required("admin")
+def customer_erase_view(request, pk: int):
+    """Erase the customer's personal data (LGPD), after an explicit confirmation."""
+    customer = get_object_or_404(Customer, pk=pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the confirmation to erase the personal data."))
+    else:
+        customer_erase(tenant=request.tenant, customer=customer, actor=request.user)
+        messages.success(request, _("Personal data erased; the financial records were kept."))
+    return redirect("customer_detail", pk=customer.pk)
+
+
+EXPORT_INVOICE_COLUMNS = [
+    "external_id",
+    "number",
+    "customer_external_id",
+    "customer_name",
+    "amount",
+    "amount_paid",
+    "currency",
+    "issue_date",
+    "due_date",
+    "effective_due_date",
+    "status",
+    "paid_on",
+    "days_late",
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in itertools.chain([header], rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@tenant_required("agent")
+def export_invoices(request):
+    """The tenant's invoices as CSV (optionally `status`, `due_from`, `due_to`), streamed."""
+    qs = Invoice.objects.order_by("id")
+    if status := request.GET.get("status"):
+        qs = qs.filter(status=status)
+    if due_from := parse_date(request.GET.get("due_from") or ""):
+        qs = qs.filter(due_date__gte=due_from)
+    if due_to := parse_date(request.GET.get("due_to") or ""):
+        qs = qs.filter(due_date__lte=due_to)
+    rows = (
+        ["" if value is None else value for value in row]
+        for row in qs.values_list(
+            "external_id",
+            "number",
+            "customer__external_id",
+            "customer__name",
+            "amount",
+            "amount_paid",
+            "currency",
+            "issue_date",
+            "due_date",
+            "effective_due_date",
+            "status",
+            "paid_on",
+            "days_late",
+        ).iterator(chunk_size=5000)
+    )
+    return _csv_response("faturas.csv", EXPORT_INVOICE_COLUMNS, rows)
+
+
+@require_GET
+@tenant_required("agent")
+def export_interactions(request):
+    """The timeline as CSV (optionally `from` and `to`, the tenant's dates), streamed."""
+    qs = Interaction.objects.order_by("occurred_at", "id")
+    if day := parse_date(request.GET.get("from") or ""):
+        qs = qs.filter(occurred_at__date__gte=day)
+    if day := parse_date(request.GET.get("to") or ""):
+        qs = qs.filter(occurred_at__date__lte=day)
+    rows = qs.values_list(
+        "occurred_at",
+        "customer__external_id",
+        "invoice__external_id",
+        "kind",
+        "channel",
+        "summary",
+        "actor__email",
+    ).iterator(chunk_size=5000)
+    return _csv_response(
+        "interacoes.csv",
+        ["occurred_at", "customer", "invoice", "kind", "channel", "summary", "actor"],
+        ([r[0].isoformat(), *("" if v is None else v for v in r[1:])] for r in rows),
     )
