@@ -147,6 +147,9 @@ class Invoice(models.Model):
     pix_txid = models.CharField(max_length=25, default=new_pix_txid)
     token_revoked = models.BooleanField(default=False)
     boleto_line = models.CharField(max_length=60, blank=True, default="")
+    # The bank's reference for the invoice's boleto ("nosso número"): a bank return file names
+    # the invoice it paid by it.
+    bank_reference = models.CharField(max_length=40, blank=True, default="")
     external_payment_url = models.URLField(max_length=500, blank=True, default="")
     disputed = models.BooleanField(default=False)
     paused_until = models.DateField(null=True, blank=True)
@@ -173,6 +176,7 @@ class Invoice(models.Model):
             models.Index(fields=["tenant", "effective_due_date"], name="invoice_tenant_due"),
             models.Index(fields=["tenant", "paid_on"], name="invoice_tenant_paid_on"),
             models.Index(fields=["tenant", "issue_date"], name="invoice_tenant_issue"),
+            models.Index(fields=["tenant", "bank_reference"], name="invoice_tenant_bank_ref"),
             # The queue sorted by amount, largest first.
             models.Index(
                 fields=["tenant", "status", "amount"], name="invoice_tenant_status_amount"
@@ -776,3 +780,66 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint_id} ({self.status})"
+
+
+class BankStatement(models.Model):
+    """A bank file an agent imported: a CNAB 240 or 400 return file, or an OFX statement."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10)  # ofx | cnab240 | cnab400
+    filename = models.CharField(max_length=200)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    credits = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class CreditStatus(models.TextChoices):
+    MATCHED = "matched", _("Matched")
+    UNMATCHED = "unmatched", _("To review")
+    IGNORED = "ignored", _("Ignored")
+
+
+class BankCredit(models.Model):
+    """One credit of a bank file: matched to an invoice (and recorded as its payment), or
+    waiting for an agent in the review queue. `key` identifies it across imports, so a file
+    imported twice records nothing twice."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    statement = models.ForeignKey(BankStatement, on_delete=models.CASCADE, related_name="items")
+    key = models.CharField(max_length=120)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    credited_on = models.DateField()
+    reference = models.CharField(max_length=40, blank=True, default="")  # nosso número
+    description = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=10, choices=CreditStatus.choices)
+    matched_by = models.CharField(max_length=20, blank=True, default="")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.SET_NULL)
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["credited_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="uniq_bank_credit_key")
+        ]
+        indexes = [models.Index(fields=["tenant", "status"], name="bank_credit_tenant_status")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.credited_on}"

@@ -23,5 +23,7 @@ urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("replies/", views.reply_list, name="reply_list"),
+    path("bank/", views.bank, name="bank"),
+    path("bank/credits/<int:pk>/", views.bank_credit_resolve, name="bank_credit"),
     path("claims/<int:pk>/proof/", views.payment_claim_proof, name="payment_claim_proof"),
 ]

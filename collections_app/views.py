@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging.models import InboundMessage, Message, Template
 from tenants.decorators import tenant_required
@@ -32,12 +32,16 @@ from .agent_actions import (
     note_record,
 )
 from .agreements import AgreementError, agreement_create
+from .bank_files import BankFileError
 from .charges import invoice_charges
 from .charts import bar_chart, funnel
 from .engine.explain import invoice_explain
 from .lgpd import customer_erase, customer_export
 from .message_context import payment_url
 from .models import (
+    BankCredit,
+    BankStatement,
+    CreditStatus,
     Customer,
     DailyStat,
     FollowUpTask,
@@ -51,6 +55,7 @@ from .models import (
 )
 from .money import format_money, format_month, format_percent
 from .promises import PromiseError, promise_create
+from .reconciliation import bank_credit_assign, bank_credit_ignore, bank_statement_import
 from .selectors import (
     interactions_recent,
     metrics_with_previous,
@@ -642,3 +647,77 @@ def export_interactions(request):
         ["occurred_at", "customer", "invoice", "kind", "channel", "summary", "actor"],
         ([r[0].isoformat(), *("" if v is None else v for v in r[1:])] for r in rows),
     )
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("agent")
+def bank(request):
+    """Bank reconciliation: import a return file or statement; the credits nothing matched wait
+    here for an agent."""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("Choose a file."))
+        elif upload.size > 20 * 1024 * 1024:
+            messages.error(request, _("The file is too large (at most 20 MB)."))
+        else:
+            try:
+                statement = bank_statement_import(
+                    tenant=request.tenant,
+                    filename=upload.name or "",
+                    content=upload.read(),
+                    actor=request.user,
+                )
+            except BankFileError as exc:
+                messages.error(request, _("The file was not imported: %(error)s") % {"error": exc})
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(credits)s credits read: %(matched)s matched and recorded as payments, "
+                        "%(review)s to review, %(duplicates)s already imported."
+                    )
+                    % {
+                        "credits": statement.credits,
+                        "matched": statement.matched,
+                        "review": statement.credits - statement.matched,
+                        "duplicates": statement.duplicates,
+                    },
+                )
+        return redirect("bank")
+    return render(
+        request,
+        "collections/bank.html",
+        {
+            "statements": BankStatement.objects.select_related("uploaded_by")[:20],
+            "queue": BankCredit.objects.filter(status=CreditStatus.UNMATCHED).select_related(
+                "statement"
+            )[:200],
+        },
+    )
+
+
+@require_POST
+@tenant_required("agent")
+def bank_credit_resolve(request, pk: int):
+    """Assign a credit of the review queue to an invoice (by its number or external id), or
+    ignore it."""
+    credit = get_object_or_404(BankCredit, pk=pk)
+    if request.POST.get("ignore"):
+        bank_credit_ignore(credit=credit, actor=request.user)
+        messages.success(request, _("Credit ignored."))
+        return redirect("bank")
+    ref = (request.POST.get("invoice") or "").strip()
+    invoice = Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
+    if invoice is None:
+        messages.error(request, _("No invoice with that number."))
+    else:
+        try:
+            bank_credit_assign(
+                tenant=request.tenant, credit=credit, invoice=invoice, actor=request.user
+            )
+        except PaymentError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Credit recorded as a payment of %(n)s.") % {"n": invoice})
+    return redirect("bank")

@@ -90,6 +90,7 @@ def test_every_control_on_the_teams_pages_is_labelled(tenant_a, owner, login):
         f"/customers/{invoice.customer_id}/",
         "/tasks/",
         "/replies/",
+        "/bank/",
         "/settings/",
         "/settings/company/",
         "/settings/team/",
