@@ -62,6 +62,7 @@ INVOICE_FIELDS = (
     "issue_date",
     "due_date",
     "boleto_line",
+    "bank_reference",
     "external_payment_url",
     "disputed",
     "paused_until",

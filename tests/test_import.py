@@ -1,0 +1,149 @@
+"""Importing invoices from CSV and XLSX: the mapping guessed from the headers, every row checked
+(CPF/CNPJ, phones, e-mails, dates, decimal comma), all or nothing unless the valid rows are
+asked for, and the same from the terminal with a progress bar."""
+
+import io
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_scopes import scope
+
+from collections_app.importer import (
+    errors_csv,
+    guess_mapping,
+    invoices_import,
+    parse_amount,
+    parse_day,
+    read_table,
+)
+from collections_app.models import Customer, Invoice
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "Código;Número;Valor;Emissão;Vencimento;Código cliente;Cliente;CPF/CNPJ;E-mail;Celular"
+GOOD = [
+    "F-1;NF-1;1.234,50;01/11/2026;01/12/2026;C-1;Maria Souza;529.982.247-25;maria@x.com;"
+    "(11) 98765-4321",
+    "F-2;NF-2;99,90;2026-11-02;2026-12-02;C-2;Acme Ltda;12.ABC.345/01DE-35;;",
+]
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return ("\n".join([HEADER, *lines]) + "\n").encode("utf-8")
+
+
+def test_the_mapping_is_guessed_from_portuguese_headers():
+    headers, rows = read_table("faturas.csv", csv_bytes(*GOOD))
+    mapping = guess_mapping(headers)
+    assert {name: headers[i] for name, i in mapping.items()} == {
+        "external_id": "Código",
+        "number": "Número",
+        "amount": "Valor",
+        "issue_date": "Emissão",
+        "due_date": "Vencimento",
+        "customer_external_id": "Código cliente",
+        "customer_name": "Cliente",
+        "customer_document": "CPF/CNPJ",
+        "customer_email": "E-mail",
+        "customer_phone": "Celular",
+    }
+    assert len(rows) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("1.234,50", "1234.50"), ("1234.5", "1234.5"), ("R$ 99,90", "99.90"), ("1,234.50", "1234.50")],
+)
+def test_amounts_take_a_decimal_comma_or_point(raw, value):
+    assert parse_amount(raw) == Decimal(value)
+
+
+def test_dates_take_brazilian_or_iso_form():
+    assert parse_day("05/12/2026") == parse_day("2026-12-05") == date(2026, 12, 5)
+    with pytest.raises(ValueError):
+        parse_day("31/02/2026")
+
+
+def test_a_clean_file_imports_customers_and_invoices(tenant_a):
+    headers, rows = read_table("f.csv", csv_bytes(*GOOD))
+    with scope(tenant=tenant_a):
+        result = invoices_import(
+            tenant=tenant_a, headers=headers, rows=rows, mapping=guess_mapping(headers)
+        )
+        maria = Customer.objects.get(external_id="C-1")
+        acme = Customer.objects.get(external_id="C-2")
+        invoice = Invoice.objects.get(external_id="F-1")
+    assert (result.imported, result.created, result.written) == (2, 2, True)
+    assert maria.document == "52998224725" and maria.phone == "+5511987654321"
+    assert acme.document == "12ABC34501DE35"  # the alphanumeric CNPJ
+    assert invoice.amount == Decimal("1234.50") and invoice.due_date == date(2026, 12, 1)
+
+
+def test_one_bad_row_stops_the_file_unless_the_valid_rows_are_asked_for(tenant_a):
+    bad = [
+        "F-3;NF-3;abc;01/11/2026;01/12/2026;C-3;Bia;111.111.111-11;not-an-email;123",
+        "F-1;NF-1;10,00;01/11/2026;01/12/2026;C-1;Maria;;;",  # repeats F-1
+    ]
+    headers, rows = read_table("f.csv", csv_bytes(*GOOD, *bad))
+    mapping = guess_mapping(headers)
+    with scope(tenant=tenant_a):
+        refused = invoices_import(tenant=tenant_a, headers=headers, rows=rows, mapping=mapping)
+        assert not Invoice.objects.exists() and not Customer.objects.exists()
+    fields = {(e.row, e.field) for e in refused.errors}
+    assert fields >= {
+        (4, "amount"),
+        (4, "customer_document"),
+        (4, "customer_email"),
+        (4, "customer_phone"),
+    }
+    assert (5, "external_id") in fields and refused.rows_with_errors == 2
+    assert not refused.written
+    report = "".join(errors_csv(refused, headers, rows))
+    assert report.splitlines()[0].startswith("linha;") and "abc" in report
+    with scope(tenant=tenant_a):
+        partial = invoices_import(
+            tenant=tenant_a, headers=headers, rows=rows, mapping=mapping, valid_only=True
+        )
+        assert set(Invoice.objects.values_list("external_id", flat=True)) == {"F-1", "F-2"}
+    assert partial.imported == 2 and partial.written
+
+
+def test_an_xlsx_file_imports_the_same(tenant_a):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER.split(";"))
+    sheet.append(["F-9", "NF-9", 250.5, date(2026, 11, 3), date(2026, 12, 3), "C-9", "Caio"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    headers, rows = read_table("f.xlsx", buffer.getvalue())
+    with scope(tenant=tenant_a):
+        result = invoices_import(
+            tenant=tenant_a, headers=headers, rows=rows, mapping=guess_mapping(headers)
+        )
+        invoice = Invoice.objects.get(external_id="F-9")
+    assert result.imported == 1 and invoice.amount == Decimal("250.50")
+    assert invoice.due_date == date(2026, 12, 3)
+
+
+def test_the_command_imports_with_a_progress_bar_and_refuses_errors(tenant_a, tmp_path, capsys):
+    good = tmp_path / "ok.csv"
+    good.write_bytes(csv_bytes(*GOOD))
+    call_command("import_invoices", tenant_a.slug, str(good))
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["created"] == 2
+    assert "100%" in captured.err and "Mapping:" in captured.err
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes("F-7;NF-7;abc;01/11/2026;01/12/2026;C-7;Duda;;;"))
+    report = tmp_path / "erros.csv"
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_invoices", tenant_a.slug, str(bad), "--errors", str(report))
+    assert "abc" in report.read_text()
+    mapping = json.dumps({"external_id": "Código", "amount": "Valor"})
+    with pytest.raises(CommandError, match="Map a column|Mapeie"):
+        call_command("import_invoices", tenant_a.slug, str(good), "--mapping", mapping)
