@@ -28,7 +28,9 @@ from django.utils.translation import gettext_lazy
 from tenants.models import Tenant
 
 from .documents import document_normalize
+from .models import Invoice
 from .services import invoices_upsert
+from .stats import invoice_days, stats_refresh
 
 CHUNK = 1000
 MAX_ROWS = 500_000
@@ -278,13 +280,20 @@ def invoices_import(
     if result.errors and not valid_only:
         return result
     skipped = result.total - len(valid)
+    days: set[date] = set()
     with transaction.atomic():
+        before = Invoice.objects.filter(external_id__in=[item["external_id"] for item in valid])
+        days |= invoice_days(before.only("effective_due_date", "paid_on", "issue_date"))
         for start in range(0, len(valid), CHUNK):
-            written = invoices_upsert(tenant=tenant, items=valid[start : start + CHUNK])
+            written = invoices_upsert(
+                tenant=tenant, items=valid[start : start + CHUNK], refresh_stats=False
+            )
+            days |= invoice_days(invoice for invoice, _created in written)
             result.created += sum(1 for _inv, created in written if created)
             result.updated += sum(1 for _inv, created in written if not created)
             if progress:
                 progress(result.total + skipped + start + len(written), 2 * result.total)
+        stats_refresh(tenant_id=tenant.pk, days=days)
     result.imported = len(valid)
     result.written = True
     return result

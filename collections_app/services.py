@@ -115,8 +115,7 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
                 customer = Customer(tenant=tenant, external_id=item["external_id"])
                 existing[customer.external_id] = customer
                 to_create.append(customer)
-            elif customer.pk:
-                to_update[customer.pk] = customer
+            state = _customer_state(customer)
             before = _addresses(customer)
             for name in CUSTOMER_FIELDS:
                 if name in item:
@@ -134,6 +133,10 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
                 customer.segment = segment
                 customer.segment_manual = segment is not None
                 customer.segment_reason = f"{segment.name}: atribuição manual" if segment else ""
+            if not created and customer.pk and _customer_state(customer) != state:
+                # Only what changed is written: an import names the same customers again
+                # and again.
+                to_update[customer.pk] = customer
             out.append((customer, created))
         Customer.objects.bulk_create(to_create)
         if to_update:
@@ -152,14 +155,28 @@ def customers_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Custome
     return out
 
 
+def _customer_state(customer: Customer) -> tuple:
+    return (
+        *(getattr(customer, name) for name in CUSTOMER_FIELDS),
+        tuple(customer.invalid_channels or []),
+        customer.segment_id,
+        customer.segment_manual,
+        customer.segment_reason,
+    )
+
+
 def _addresses(customer: Customer) -> dict[str, str]:
     return contact_addresses(email=customer.email, phone=customer.phone, whatsapp=customer.whatsapp)
 
 
-def invoices_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Invoice, bool]]:
+def invoices_upsert(
+    *, tenant: Tenant, items: list[dict], refresh_stats: bool = True
+) -> list[tuple[Invoice, bool]]:
     """Create or update invoices by external_id from validated data, each with `customer` as a
     Customer, or a dict upserted by its external_id. Atomic: all or nothing. The effective due
-    date follows the tenant's calendar. Paid or cancelled invoices keep their status."""
+    date follows the tenant's calendar. Paid or cancelled invoices keep their status. A caller
+    writing many chunks in one transaction (the import) passes `refresh_stats=False` and
+    refreshes the dashboard's rollups once, for all the days it touched."""
     calendar = BusinessCalendar.for_tenant(tenant)
     with transaction.atomic():
         inline = [item["customer"] for item in items if isinstance(item.get("customer"), dict)]
@@ -197,9 +214,10 @@ def invoices_upsert(*, tenant: Tenant, items: list[dict]) -> list[tuple[Invoice,
                 list(to_update.values()),
                 [*INVOICE_FIELDS, "customer", "effective_due_date", "updated_at"],
             )
-        stats_refresh_invoices(
-            tenant_id=tenant.pk, invoices=[inv for inv, _ in out], before=days_before
-        )
+        if refresh_stats:
+            stats_refresh_invoices(
+                tenant_id=tenant.pk, invoices=[inv for inv, _ in out], before=days_before
+            )
     return out
 
 

@@ -1,0 +1,124 @@
+"""Benchmark of getting invoices in: a CSV of N rows through the import (every row checked,
+then written through the same service as the API), and `POST /api/v1/invoices/` with a list
+of M invoices in one request. Each figure comes with a reference measured in the same run:
+reading and checking the rows without writing them, for the import, and one invoice per
+request, for the API."""
+
+import json
+import random
+import secrets
+import time
+from datetime import date, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test import Client
+from django_scopes import scope, scopes_disabled
+
+from collections_app.importer import guess_mapping, invoices_import, read_table
+from tenants.services import api_key_create, tenant_create
+
+HEADER = "Código;Número;Valor;Emissão;Vencimento;Código cliente;Cliente;CPF/CNPJ;E-mail;Celular"
+CPFS = ["52998224725", "11144477735", "39053344705", "86288366757"]
+
+
+def csv_rows(n: int, seed: int = 1) -> bytes:
+    rng = random.Random(seed)
+    today = date.today()
+    lines = [HEADER]
+    customers = n // 10 + 1  # ten invoices per customer, spread over the file
+    for k in range(n):
+        due = today + timedelta(days=rng.randint(-90, 60))
+        c = k % customers
+        lines.append(
+            f"INV-{k:07d};NF-{k:07d};{rng.randint(50, 99999)},{rng.randint(0, 99):02d};"
+            f"{(due - timedelta(days=30)):%d/%m/%Y};{due:%d/%m/%Y};C-{c:06d};"
+            f"Cliente {c};{CPFS[c % 4]};cliente{c}@exemplo.com.br;"
+            f"(11) 9{1000 + c % 9000:04d}-{1000 + c // 9000 % 9000:04d}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+class Command(BaseCommand):
+    help = "Time the CSV import of N rows and the API's bulk invoice upsert of M invoices."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=100_000)
+        parser.add_argument("--api-invoices", type=int, default=1000)
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        if opts["rows"] < 10 or opts["api_invoices"] < 1:
+            raise CommandError("--rows must be at least 10 and --api-invoices at least 1")
+        log = (lambda msg: None) if opts["json"] else (lambda msg: self.stdout.write(msg))
+        slug = f"bench-import-{secrets.token_hex(3)}"
+        with scopes_disabled():
+            tenant = tenant_create(slug=slug, name=slug, owner_email=f"{slug}@bench.local")
+        content = csv_rows(opts["rows"])
+        marks: list[tuple[float, int]] = []
+
+        def progress(done: int, total: int) -> None:
+            marks.append((time.perf_counter(), done))
+
+        started = time.perf_counter()
+        headers, rows = read_table("bench.csv", content)
+        mapping = guess_mapping(headers)
+        with scope(tenant=tenant):
+            # The reference: read and check every row, write nothing (a bad mapping
+            # would show here as errors).
+            ref_started = time.perf_counter()
+            from collections_app.importer import _row_item
+
+            checked = sum(1 for cells in rows if not _row_item(cells, mapping)[1])
+            reference = time.perf_counter() - ref_started
+            started = time.perf_counter()
+            result = invoices_import(
+                tenant=tenant, headers=headers, rows=rows, mapping=mapping, progress=progress
+            )
+        seconds = time.perf_counter() - started
+        log(
+            f"import: {result.imported} rows in {seconds:.1f} s ({checked} checked in "
+            f"{reference:.1f} s)"
+        )
+
+        _key, raw = api_key_create(tenant=tenant, name="bench")
+        client = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+        items = [
+            {
+                "external_id": f"API-{k:06d}",
+                "amount": f"{100 + k % 900}.50",
+                "issue_date": "2026-11-01",
+                "due_date": "2026-12-01",
+                "customer": {"external_id": f"AC-{k % 200}", "name": f"Cliente API {k % 200}"},
+            }
+            for k in range(opts["api_invoices"])
+        ]
+        single = time.perf_counter()
+        answer = client.post(
+            "/api/v1/invoices/", json.dumps(items[0]), content_type="application/json"
+        )
+        single = time.perf_counter() - single
+        api_started = time.perf_counter()
+        answer = client.post(
+            "/api/v1/invoices/", json.dumps(items), content_type="application/json"
+        )
+        api_seconds = time.perf_counter() - api_started
+        if answer.status_code not in (200, 201):
+            raise CommandError(f"The API answered {answer.status_code}: {answer.content[:300]}")
+        log(f"API: {len(items)} invoices in one request in {api_seconds:.2f} s")
+        progress_points = len(marks)
+        summary = {
+            "rows": opts["rows"],
+            "import_seconds": round(seconds, 2),
+            "import_rows_per_second": round(result.imported / seconds, 0) if seconds else None,
+            "import_target_seconds": 60,
+            "import_reference_check_only_seconds": round(reference, 2),
+            "progress_updates": progress_points,
+            "api_invoices": len(items),
+            "api_seconds": round(api_seconds, 3),
+            "api_target_seconds": 2,
+            "api_reference_one_invoice_seconds": round(single, 3),
+            "database": connection.vendor,
+            "tenant": slug,
+        }
+        self.stdout.write(json.dumps(summary))
