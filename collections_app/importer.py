@@ -265,6 +265,7 @@ def invoices_import(
     result = ImportResult(total=len(rows))
     valid: list[dict] = []
     seen: dict[str, int] = {}
+    step = max(1, min(CHUNK, len(rows) // 50))  # about 50 updates while checking
     for number, cells in enumerate(rows, 2):
         item, errors = _row_item(cells, mapping)
         ext = item.get("external_id")
@@ -275,7 +276,7 @@ def invoices_import(
         result.errors += [RowError(number, name, message) for name, message in errors]
         if not errors:
             valid.append(item)
-        if progress and (number - 1) % CHUNK == 0:
+        if progress and (number - 1) % step == 0:
             progress(number - 1, 2 * result.total)
     if result.errors and not valid_only:
         return result
