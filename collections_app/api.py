@@ -9,7 +9,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ from tenants.selectors import tenant_today
 
 from . import services
 from .agreements import AgreementError, agreement_break, agreement_create
+from .api_errors import ApiAutoSchema
 from .documents import document_normalize
 from .ladders import STEP_FIELDS, LadderError, ladder_save
 from .message_context import payment_url
@@ -57,7 +59,55 @@ class TenantPrimaryKeyField(ScopedQuerysetMixin, serializers.PrimaryKeyRelatedFi
 
 
 class TenantSlugField(ScopedQuerysetMixin, serializers.SlugRelatedField):
-    pass
+    def to_internal_value(self, data):
+        # Looked up as given: a NUL would reach PostgreSQL, which refuses it (a 500).
+        if isinstance(data, str) and "\x00" in data:
+            raise serializers.ValidationError(_("Null characters are not allowed."))
+        return super().to_internal_value(data)
+
+
+# The dates the API takes: wide enough for any real invoice, narrow enough that the arithmetic
+# done on them (ladder offsets, periods and the previous period, instalments, forecasts) stays
+# inside Python's calendar.
+DATE_MIN, DATE_MAX = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def date_in_range(value: date) -> None:
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise serializers.ValidationError(_date_range_message())
+
+
+def _date_range_message() -> str:
+    return _("Give a date from %(min)s to %(max)s.") % {
+        "min": DATE_MIN.isoformat(),
+        "max": DATE_MAX.isoformat(),
+    }
+
+
+def parse_day(value: str, name: str, errors: dict):
+    """A query parameter's YYYY-MM-DD date within the API's range, or None with the error added
+    to `errors` under `name`."""
+    try:
+        parsed = parse_date(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors[name] = [_("Use YYYY-MM-DD.")]
+    elif not DATE_MIN <= parsed <= DATE_MAX:
+        errors[name] = [_date_range_message()]
+        parsed = None
+    return parsed
+
+
+def _external_id(data) -> str | None:
+    """The `external_id` an item of a request names, read as its CharField will read it (a
+    string, or a number as text); anything else (an object, a list) is left to the serializer
+    to refuse, not used as a lookup key."""
+    value = data.get("external_id") if isinstance(data, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    # A NUL can't be stored (PostgreSQL refuses it even in a lookup); the field says so.
+    return value if isinstance(value, str) and "\x00" not in value else None
 
 
 def _phone(value: str) -> str:
@@ -130,29 +180,54 @@ class InlineCustomerSerializer(CustomerSerializer):
         extra_kwargs = {"name": {"required": False}}
 
 
-@extend_schema_field(InlineCustomerSerializer)
+class CustomerRefSerializer(serializers.ModelSerializer):
+    """How an invoice shows its customer: enough to find it, not the whole record."""
+
+    class Meta:
+        model = Customer
+        fields = ["id", "external_id", "name"]
+        read_only_fields = fields
+
+
 class CustomerField(serializers.Field):
     """`customer`: an object (upserted by external_id) or an existing customer's external_id."""
 
     def to_representation(self, value):
-        return {"id": value.pk, "external_id": value.external_id, "name": value.name}
+        return CustomerRefSerializer(value).data
 
     def to_internal_value(self, data):
         if isinstance(data, str):
+            if "\x00" in data:
+                raise serializers.ValidationError(_("Null characters are not allowed."))
             customer = Customer.objects.filter(external_id=data).first()
             if customer is None:
                 raise serializers.ValidationError(_("No customer with external_id %s") % data)
             return customer
         if not isinstance(data, dict):
             raise serializers.ValidationError(_("Give an object or a customer external_id"))
-        existing = Customer.objects.filter(external_id=data.get("external_id")).first()
-        named_in_request = data.get("external_id") in self.context.get("named_customers", ())
+        ext = _external_id(data)
+        existing = Customer.objects.filter(external_id=ext).first() if ext else None
+        named_in_request = ext in self.context.get("named_customers", ())
         partial = existing is not None or named_in_request
         serializer = InlineCustomerSerializer(existing, data=data, partial=partial)
         if not partial and not data.get("name"):
             raise serializers.ValidationError({"name": [_("Required for a new customer.")]})
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+
+class CustomerFieldScheme(OpenApiSerializerFieldExtension):
+    """The customer field reads differently from how it is written: a request gives an inline
+    customer or an external_id, an answer shows the customer's reference."""
+
+    target_class = CustomerField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "response":
+            return auto_schema.resolve_serializer(CustomerRefSerializer, direction).ref
+        inline = auto_schema.resolve_serializer(InlineCustomerSerializer, direction).ref
+        external_id = {"type": "string", "description": "an existing customer's external_id"}
+        return {"oneOf": [inline, external_id]}
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
@@ -185,6 +260,10 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            name: {"validators": [date_in_range]}
+            for name in ("issue_date", "due_date", "paused_until")
+        }
         read_only_fields = [
             "id",
             "amount_paid",
@@ -280,7 +359,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
 class InteractionSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
-    invoice = serializers.CharField(source="invoice.external_id", read_only=True, default=None)
+    invoice = serializers.CharField(
+        source="invoice.external_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Interaction
@@ -300,7 +381,9 @@ class InteractionSerializer(serializers.ModelSerializer):
 
 class TaskSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
-    invoice = serializers.CharField(source="invoice.external_id", read_only=True, default=None)
+    invoice = serializers.CharField(
+        source="invoice.external_id", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         from .models import FollowUpTask
@@ -319,6 +402,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = ["id", "customer", "invoice", "title", "created_at", "completed_at"]
+        extra_kwargs = {"due_on": {"validators": [date_in_range]}}
 
     def validate_assignee(self, user):
         tenant = self.context["request"].user.tenant
@@ -382,16 +466,21 @@ class SegmentSerializer(serializers.ModelSerializer):
             )
         kind, value = rule["kind"], rule.get("value")
         if kind == "amount_at_least":
+            # An amount as invoices have them: not negative, not infinite, at most 12 digits
+            # before the decimal point (it is shown as money and compared with amounts).
             try:
-                if Decimal(str(value)) < 0:
+                amount = Decimal(str(value))
+                if not (amount.is_finite() and 0 <= amount < Decimal("1e12")):
                     raise ValueError
             except (ArithmeticError, ValueError) as exc:
                 raise serializers.ValidationError(_("value must be a positive amount.")) from exc
         elif kind == "behaviour" and value not in BEHAVIOURS:
             raise serializers.ValidationError(_("value must be one of %s.") % sorted(BEHAVIOURS))
-        elif kind == "tag" and not (isinstance(value, str) and value):
+        elif kind == "tag" and not (isinstance(value, str) and value and "\x00" not in value):
             raise serializers.ValidationError(_("value must be a tag."))
-        return rule
+        # Only what the rules read is kept: anything else is noise (and a NUL in it is refused
+        # by PostgreSQL's jsonb).
+        return {"kind": kind} if kind == "manual" else {"kind": kind, "value": value}
 
     def validate_name(self, name):
         others = Segment.objects.filter(name=name)
@@ -402,11 +491,42 @@ class SegmentSerializer(serializers.ModelSerializer):
         return name
 
 
+def _one_or_many(schema: dict) -> dict:
+    return {"oneOf": [schema, {"type": "array", "items": schema, "minItems": 1}]}
+
+
+class OneOrManySchema(ApiAutoSchema):
+    """The collection's `POST` as OneOrManyCreateMixin answers it: one object or a list in,
+    the same shape out, 201 when anything was created and 200 when nothing was, and a list's
+    400 with one error object per item."""
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None or self.method != "POST" or self.view.action != "create":
+            return operation
+        body = operation["requestBody"]["content"]["application/json"]
+        body["schema"] = _one_or_many(body["schema"])
+        responses = operation["responses"]
+        responses["201"]["description"] = "At least one item was created."
+        created = responses["201"]["content"]["application/json"]
+        created["schema"] = _one_or_many(created["schema"])
+        responses["200"] = {
+            "content": {"application/json": {"schema": created["schema"]}},
+            "description": "Nothing new: every item was already there (and is updated).",
+        }
+        invalid = responses["400"]["content"]["application/json"]
+        invalid["schema"] = _one_or_many(invalid["schema"])
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+
 class OneOrManyCreateMixin:
     """`POST` takes one object or a list. A list is atomic: one invalid item → 400 with the
     errors per item (empty objects for the valid ones) and nothing written. Subclasses give
     `validate_items(items) -> (validated, errors)` and `write_items(validated) -> [(obj,
     created)]`; the answer is 201 when anything was created, else 200."""
+
+    schema = OneOrManySchema()
 
     def create(self, request, *args, **kwargs):
         many = isinstance(request.data, list)
@@ -437,7 +557,7 @@ class BulkUpsertMixin(OneOrManyCreateMixin):
         # A customer given with its name in one item may be referred to by external_id alone in
         # the others of the same request.
         context["named_customers"] = {
-            item["customer"].get("external_id")
+            _external_id(item["customer"])
             for item in items
             if isinstance(item, dict)
             and isinstance(item.get("customer"), dict)
@@ -447,14 +567,14 @@ class BulkUpsertMixin(OneOrManyCreateMixin):
 
     def validate_items(self, items):
         model = self.get_serializer().Meta.model
-        ext_ids = [i.get("external_id") for i in items if isinstance(i, dict)]
+        ext_ids = [_external_id(i) for i in items]
         existing = {o.external_id: o for o in model.objects.filter(external_id__in=ext_ids)}
         seen, validated, errors = set(), [], []
         for item in items:
             if not isinstance(item, dict):
                 errors.append({"non_field_errors": [_("Each item must be an object.")]})
                 continue
-            instance = existing.get(item.get("external_id"))
+            instance = existing.get(_external_id(item))
             serializer = self.get_serializer(instance, data=item, partial=instance is not None)
             if not serializer.is_valid():
                 errors.append(serializer.errors)
@@ -472,8 +592,14 @@ class BulkUpsertMixin(OneOrManyCreateMixin):
         return type(self).upsert_service(tenant=self.tenant, items=validated)
 
     def perform_update(self, serializer):
+        # The upsert is keyed by external_id: another one here would write to another object
+        # (or create one) instead of the object at this URL.
         data = dict(serializer.validated_data)
-        data.setdefault("external_id", serializer.instance.external_id)
+        current = serializer.instance.external_id
+        if data.setdefault("external_id", current) != current:
+            raise serializers.ValidationError(
+                {"external_id": [_("Cannot be changed: it identifies this object (%s).") % current]}
+            )
         [(obj, _created)] = type(self).upsert_service(tenant=self.tenant, items=[data])
         serializer.instance = obj
 
@@ -482,6 +608,7 @@ class TenantViewSet(TenantScopedAPIMixin, viewsets.GenericViewSet):
     pass
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("external_id", str)]))
 class CustomerViewSet(
     BulkUpsertMixin,
     mixins.ListModelMixin,
@@ -495,7 +622,7 @@ class CustomerViewSet(
 
     def tenant_queryset(self):
         qs = Customer.objects.order_by("id")
-        if ext := self.request.query_params.get("external_id"):
+        if ext := self.query_param("external_id"):
             qs = qs.filter(external_id=ext)
         return qs
 
@@ -547,14 +674,16 @@ class InvoiceViewSet(
     def tenant_queryset(self):
         qs = Invoice.objects.select_related("customer").order_by("id")
         params = self.request.query_params
-        if value := params.get("status"):
+        if value := self.query_param("status"):
             qs = qs.filter(status=value)
-        if value := params.get("customer"):
+        if value := self.query_param("customer"):
             qs = qs.filter(customer__external_id=value)
-        if value := params.get("external_id"):
+        if value := self.query_param("external_id"):
             qs = qs.filter(external_id=value)
         if value := params.get("segment"):
-            if not value.isdigit():
+            # isascii: str.isdigit() also takes "²", which int() refuses; the bound keeps the
+            # id within a database integer.
+            if not (value.isascii() and value.isdigit() and int(value) < 2**63):
                 raise serializers.ValidationError({"segment": [_("A segment id.")]})
             qs = qs.filter(customer__segment_id=int(value))
         for param, lookup in (("due_from", "due_date__gte"), ("due_to", "due_date__lte")):
@@ -593,6 +722,15 @@ class PaymentViewSet(
         return services.payments_record(tenant=self.tenant, items=validated)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", str),
+            OpenApiParameter("channel", str),
+            OpenApiParameter("invoice", str, description="invoice external_id"),
+        ]
+    )
+)
 class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     serializer_class = MessageSerializer
 
@@ -602,16 +740,20 @@ class MessageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
             invoice_external_id=Subquery(links.values("invoice__external_id")[:1]),
             step_offset=Subquery(links.values("dispatch__step__offset_days")[:1]),
         ).order_by("id")
-        params = self.request.query_params
-        if value := params.get("status"):
+        if value := self.query_param("status"):
             qs = qs.filter(status=value)
-        if value := params.get("channel"):
+        if value := self.query_param("channel"):
             qs = qs.filter(channel=value)
-        if value := params.get("invoice"):
+        if value := self.query_param("invoice"):
             qs = qs.filter(invoice_links__invoice__external_id=value)
         return qs
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("invoice", str, description="invoice external_id")]
+    )
+)
 class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     serializer_class = InteractionSerializer
 
@@ -619,11 +761,12 @@ class InteractionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         qs = Interaction.objects.select_related("customer", "invoice").order_by(
             "-occurred_at", "-id"
         )
-        if value := self.request.query_params.get("invoice"):
+        if value := self.query_param("invoice"):
             qs = qs.filter(invoice__external_id=value)
         return qs
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("status", str)]))
 class TaskViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, TenantViewSet
 ):
@@ -633,7 +776,7 @@ class TaskViewSet(
         from .models import FollowUpTask
 
         qs = FollowUpTask.objects.select_related("customer", "invoice").order_by("due_on", "id")
-        if value := self.request.query_params.get("status"):
+        if value := self.query_param("status"):
             qs = qs.filter(status=value)
         return qs
 
@@ -693,8 +836,8 @@ class MetricsView(TenantScopedAPIMixin, APIView):
         """`from` and `to` from the query (the last 30 days by default), and their errors."""
         raw_from, raw_to = request.query_params.get("from"), request.query_params.get("to")
         errors = {}
-        date_to = _parse_day(raw_to, "to", errors) if raw_to else today
-        date_from = _parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
+        date_to = parse_day(raw_to, "to", errors) if raw_to else today
+        date_from = parse_day(raw_from, "from", errors) if raw_from else today - timedelta(days=29)
         if not errors and date_from > date_to:
             errors["from"] = [_("Must not be after 'to'.")]
         if not errors and (date_to - date_from).days > 3660:
@@ -721,16 +864,6 @@ class RecoveryView(MetricsView):
         return Response({"from": date_from, "to": date_to, "results": rows})
 
 
-def _parse_day(value: str, name: str, errors: dict):
-    try:
-        parsed = parse_date(value)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        errors[name] = [_("Use YYYY-MM-DD.")]
-    return parsed
-
-
 class AgreementSerializer(serializers.ModelSerializer):
     """An agreement; on create, `invoices` lists the external ids of the customer's open
     invoices it replaces, and `total` defaults to their amount due with today's charges."""
@@ -750,7 +883,7 @@ class AgreementSerializer(serializers.ModelSerializer):
         required=False,
         write_only=True,
     )
-    first_due_date = serializers.DateField()
+    first_due_date = serializers.DateField(validators=[date_in_range])
 
     class Meta:
         model = Agreement

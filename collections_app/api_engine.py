@@ -7,7 +7,6 @@ tenant-scoped like the rest of the API: another tenant's invoice is a 404."""
 from datetime import date
 
 from django.http import Http404
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,6 +16,7 @@ from rest_framework.views import APIView
 from tenants.api_auth import TenantScopedAPIMixin
 from tenants.selectors import tenant_today
 
+from .api import parse_day
 from .engine.explain import FORECAST_MAX_DAYS, invoice_explain, tenant_forecast
 from .models import Invoice
 
@@ -66,12 +66,7 @@ class ForecastView(TenantScopedAPIMixin, APIView):
         start = tenant_today(tenant=self.tenant)
         raw_start = request.query_params.get("start")
         if raw_start:
-            try:
-                start = parse_date(raw_start)
-            except ValueError:
-                start = None
-            if start is None:
-                errors["start"] = [_("Use YYYY-MM-DD.")]
+            start = parse_day(raw_start, "start", errors)
         days = 30
         raw_days = request.query_params.get("days")
         if raw_days is not None:

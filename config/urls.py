@@ -6,6 +6,8 @@ from collections_app import payment_page, payment_webhook
 from messaging import unsubscribe
 from tenants import views as tenant_views
 
+handler404 = "collections_app.api_errors.not_found"
+
 urlpatterns = [
     path("healthz", tenant_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -88,6 +88,12 @@ class TemplatePreviewSerializer(serializers.Serializer):
     )
 
 
+class TemplateVariableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    sample = serializers.CharField()
+
+
 class TemplateViewSet(
     _TenantSaveMixin,
     TenantScopedAPIMixin,
@@ -123,8 +129,8 @@ class TemplateViewSet(
             status=status.HTTP_200_OK,
         )
 
-    @extend_schema(responses=dict)
-    @action(detail=False, methods=["get"])
+    @extend_schema(responses=TemplateVariableSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
     def variables(self, request):
         """The registry templates are written against: name, description, sample value."""
         return Response(

@@ -7,15 +7,43 @@ from functools import lru_cache
 
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
+
+# The most text (or items) a `*` in a template may produce.
+MAX_REPEAT = 10_000
 
 
 class TemplateRenderError(ValueError):
     """A template that cannot be rendered, with a message fit to show its author."""
 
 
-_text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
-_html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
+class _TemplateEnvironment(SandboxedEnvironment):
+    """The sandbox without the ways a few characters of template could use up a server's
+    memory: no globals (`range`, `lipsum`… are not registry variables either, so the check
+    refuses them), no `**`, and `*` repeating a text or list only up to MAX_REPEAT."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.globals.clear()
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**":
+            raise SecurityError(_("Powers (**) are not allowed in templates."))
+        for seq, times in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                if len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(
+                        _("A repetition (*) may give at most %(max)d characters.")
+                        % {"max": MAX_REPEAT}
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
+_text_env = _TemplateEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+_html_env = _TemplateEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
 
 
 def _env(html: bool) -> SandboxedEnvironment:
@@ -64,5 +92,7 @@ def template_render(source: str, context: dict, *, html: bool = False) -> str:
     template_validate(source, allowed=context.keys(), html=html)
     try:
         return _compiled(source, html).render(**context).strip()
-    except TemplateError as exc:
+    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
+        # Expressions on the values fail at render time (`{{ amount - 1 }}` on a text,
+        # `{{ 1 / 0 }}`): the author's mistake, to be shown like any other.
         raise TemplateRenderError(_("Cannot render: %(error)s") % {"error": exc}) from exc

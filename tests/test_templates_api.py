@@ -41,6 +41,13 @@ def test_a_valid_template_is_saved_and_listed(api_a):
         ("{{ customer_name.__init__.__globals__ }}", "Acesso a atributos e itens não é permitido"),
         ("{{ payment_link['x'] }}", "Acesso a atributos e itens não é permitido"),
         ("{% for x in ().__class__.__base__.__subclasses__() %}{% endfor %}", "não é permitido"),
+        # Expressions that fail on the values, or would use up the server's memory.
+        ("{{ customer_name - 1 }}", "Não foi possível montar o texto"),
+        ("{{ 1 / 0 }}", "Não foi possível montar o texto"),
+        ("{{ amount * 999999999 }}", "no máximo 10000 caracteres"),
+        ("{{ 9 ** 9 ** 9 }}", "Potências (**) não são permitidas"),
+        ("{{ lipsum(999999) }}", "Variável(is) desconhecida(s): lipsum"),
+        ("{% for i in range(99) %}{% endfor %}", "Variável(is) desconhecida(s): range"),
     ],
 )
 def test_broken_or_hostile_templates_are_refused_with_the_reason(api_a, body, message):
