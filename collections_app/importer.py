@@ -206,7 +206,9 @@ def parse_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _row_item(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tuple[str, str]]]:
+def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tuple[str, str]]]:
+    """One row as an item for `invoices_upsert`, and its errors as (field, message)."""
+
     def cell(name: str) -> str:
         index = mapping.get(name)
         return cells[index].strip() if index is not None and index < len(cells) else ""
@@ -267,7 +269,7 @@ def invoices_import(
     seen: dict[str, int] = {}
     step = max(1, min(CHUNK, len(rows) // 50))  # about 50 updates while checking
     for number, cells in enumerate(rows, 2):
-        item, errors = _row_item(cells, mapping)
+        item, errors = row_check(cells, mapping)
         ext = item.get("external_id")
         if ext and ext in seen:
             errors.append(("external_id", _("Repeats row %(row)s.") % {"row": seen[ext]}))

@@ -34,6 +34,44 @@ WEEKDAY_LABELS = [
 UFS = "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()
 
 
+# The company page's sections, in order; the form's model fields follow from them.
+SECTIONS = [
+    (
+        gettext_lazy("Sending"),
+        (
+            "name",
+            "timezone",
+            "state",
+            "send_window_start",
+            "send_window_end",
+            "send_days_list",
+            "run_time",
+            "one_message_per_customer",
+        ),
+    ),
+    (
+        gettext_lazy("Collection rules"),
+        (
+            "late_fine_percent",
+            "monthly_interest_percent",
+            "early_discount_percent",
+            "early_discount_days",
+            "promise_max_days",
+            "paid_claim_pause_days",
+            "instalments_max",
+            "instalment_min_amount",
+            "agreement_grace_days",
+            "escalation_amount",
+        ),
+    ),
+    (
+        gettext_lazy("Pix and branding"),
+        ("pix_key", "merchant_name", "merchant_city", "brand_color", "logo_url"),
+    ),
+]
+FORM_ONLY = {"send_days_list"}  # not a model field: saved into `send_days`
+
+
 class CompanySettingsForm(forms.ModelForm):
     logo_url = forms.URLField(
         label=gettext_lazy("Logo URL"), required=False, assume_scheme="https", max_length=200
@@ -46,30 +84,7 @@ class CompanySettingsForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = [
-            "name",
-            "timezone",
-            "state",
-            "send_window_start",
-            "send_window_end",
-            "run_time",
-            "one_message_per_customer",
-            "late_fine_percent",
-            "monthly_interest_percent",
-            "early_discount_percent",
-            "early_discount_days",
-            "promise_max_days",
-            "paid_claim_pause_days",
-            "instalments_max",
-            "instalment_min_amount",
-            "agreement_grace_days",
-            "escalation_amount",
-            "pix_key",
-            "merchant_name",
-            "merchant_city",
-            "brand_color",
-            "logo_url",
-        ]
+        fields = [name for _label, names in SECTIONS for name in names if name not in FORM_ONLY]
         labels = {
             "name": gettext_lazy("Company name"),
             "timezone": gettext_lazy("Time zone"),
@@ -149,42 +164,6 @@ class CompanySettingsForm(forms.ModelForm):
         if commit:
             tenant.save()
         return tenant
-
-
-SECTIONS = [
-    (
-        gettext_lazy("Sending"),
-        {
-            "name",
-            "timezone",
-            "state",
-            "send_window_start",
-            "send_window_end",
-            "send_days_list",
-            "run_time",
-            "one_message_per_customer",
-        },
-    ),
-    (
-        gettext_lazy("Collection rules"),
-        {
-            "late_fine_percent",
-            "monthly_interest_percent",
-            "early_discount_percent",
-            "early_discount_days",
-            "promise_max_days",
-            "paid_claim_pause_days",
-            "instalments_max",
-            "instalment_min_amount",
-            "agreement_grace_days",
-            "escalation_amount",
-        },
-    ),
-    (
-        gettext_lazy("Pix and branding"),
-        {"pix_key", "merchant_name", "merchant_city", "brand_color", "logo_url"},
-    ),
-]
 
 
 class HolidayForm(forms.ModelForm):

@@ -275,10 +275,11 @@ def test_a_tenant_without_a_secret_accepts_no_notifications(client, tenant_a):
 # --- Attribution and overpayments ------------------------------------------------------------
 
 
-def test_a_payment_is_attributed_to_the_last_message_or_click_within_seven_days(tenant_a):
-    today = tenant_today(tenant=tenant_a)
+def reminded_by_sms(tenant):
+    """An invoice due today whose D0 reminder went out by SMS: (invoice, message)."""
+    today = tenant_today(tenant=tenant)
     invoice = make_invoice(
-        tenant_a,
+        tenant,
         due=today,
         amount="120.00",
         customer={
@@ -288,10 +289,16 @@ def test_a_payment_is_attributed_to_the_last_message_or_click_within_seven_days(
             "preferred_channels": ["sms"],
         },
     )
-    with scope(tenant=tenant_a):
-        ladder_evaluate(tenant=tenant_a, today=today)
+    with scope(tenant=tenant):
+        ladder_evaluate(tenant=tenant, today=today)
         message = Message.objects.get(invoice_links__invoice=invoice)
-        message_send(tenant=tenant_a, message_id=message.pk)
+        message_send(tenant=tenant, message_id=message.pk)
+    return invoice, message
+
+
+def test_a_payment_is_attributed_to_the_last_message_or_click_within_seven_days(tenant_a):
+    invoice, message = reminded_by_sms(tenant_a)
+    with scope(tenant=tenant_a):
         payment, _ = invoice_record_payment(
             tenant=tenant_a, invoice=invoice, amount=Decimal("120.00")
         )
@@ -416,22 +423,8 @@ def test_the_webhook_secret_command_creates_then_rotates(tenant_a, client, capsy
 
 
 def test_recovery_per_step_channel_and_segment(tenant_a, api_a):
-    today = tenant_today(tenant=tenant_a)
-    invoice = make_invoice(
-        tenant_a,
-        due=today,
-        amount="120.00",
-        customer={
-            "external_id": "SMS",
-            "name": "Bia",
-            "phone": "+5511987650000",
-            "preferred_channels": ["sms"],
-        },
-    )
+    invoice, message = reminded_by_sms(tenant_a)
     with scope(tenant=tenant_a):
-        ladder_evaluate(tenant=tenant_a, today=today)
-        message = Message.objects.get(invoice_links__invoice=invoice)
-        message_send(tenant=tenant_a, message_id=message.pk)
         invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=Decimal("120.00"))
     body = api_a.get("/api/v1/metrics/recovery/").json()
     [row] = body["results"]

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
-from collections_app.importer import guess_mapping, invoices_import, read_table
+from collections_app.importer import guess_mapping, invoices_import, read_table, row_check
 from tenants.services import api_key_create, tenant_create
 
 HEADER = "Código;Número;Valor;Emissão;Vencimento;Código cliente;Cliente;CPF/CNPJ;E-mail;Celular"
@@ -67,9 +67,7 @@ class Command(BaseCommand):
             # The reference: read and check every row, write nothing (a bad mapping
             # would show here as errors).
             ref_started = time.perf_counter()
-            from collections_app.importer import _row_item
-
-            checked = sum(1 for cells in rows if not _row_item(cells, mapping)[1])
+            checked = sum(1 for cells in rows if not row_check(cells, mapping)[1])
             reference = time.perf_counter() - ref_started
             started = time.perf_counter()
             result = invoices_import(
