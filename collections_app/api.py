@@ -253,6 +253,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "status",
             "paid_at",
             "boleto_line",
+            "bank_reference",
             "external_payment_url",
             "disputed",
             "paused_until",

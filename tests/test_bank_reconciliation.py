@@ -185,3 +185,30 @@ def test_an_agent_works_the_review_queue(tenant_a, agent, viewer, login):
     assert second.status == CreditStatus.IGNORED
     bad = client.post("/bank/", {"file": SimpleUploadedFile("x.txt", b"nope")}, follow=True)
     assert "não foi importado" in bad.content.decode()
+
+
+def test_the_api_sets_the_nosso_numero_a_return_file_pays_by(tenant_a, api_a):
+    import json as jsonlib
+
+    answer = api_a.post(
+        "/api/v1/invoices/",
+        jsonlib.dumps(
+            {
+                "external_id": "NF-77",
+                "amount": "150.00",
+                "issue_date": "2026-10-16",
+                "due_date": DUE.isoformat(),
+                "bank_reference": "87654321",
+                "customer": {"external_id": "C-77", "name": "Ana"},
+            }
+        ),
+        content_type="application/json",
+    )
+    assert answer.status_code == 201 and answer.json()["bank_reference"] == "87654321"
+    with scope(tenant=tenant_a):
+        bank_statement_import(
+            tenant=tenant_a,
+            filename="r",
+            content=cnab240(("06", "87654321", Decimal("150.00"), DUE)),
+        )
+        assert Invoice.objects.get(external_id="NF-77").status == "paid"
