@@ -1,4 +1,5 @@
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -843,3 +844,60 @@ class BankCredit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} on {self.credited_on}"
+
+
+class ImportStatus(models.TextChoices):
+    DRAFT = "draft", _("Choosing the columns")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Imported")
+    REFUSED = "refused", _("Nothing imported: rows with errors")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """A spreadsheet of invoices uploaded in the dashboard: its columns are mapped (the mapping
+    is remembered for the next file), then a Celery job checks every row and writes them —
+    all or nothing, or explicitly only the valid ones. The file is kept until its rows are
+    written, so a refused import can be run again with "import the valid rows"."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    filename = models.CharField(max_length=200)
+    content = models.BinaryField(default=bytes, editable=False)
+    headers = models.JSONField(default=list)
+    sample = models.JSONField(default=list)  # the first rows, for the mapping preview
+    rows = models.PositiveIntegerField(default=0)
+    mapping = models.JSONField(default=dict)  # Régua field → column index
+    valid_only = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.DRAFT
+    )
+    imported = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    rows_with_errors = models.PositiveIntegerField(default=0)
+    errors_report = models.TextField(blank=True, default="")
+    failure = models.TextField(blank=True, default="")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.REFUSED, ImportStatus.FAILED)
+
+    @property
+    def valid_rows(self) -> int:
+        return self.rows - self.rows_with_errors

@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_date
 from messaging.tasks import messages_upkeep
 from tenants.models import Tenant
 from tenants.selectors import tenant_local_now
+from tenants.tasks import TenantTask
 
 from .engine import ladders_evaluate_many
 from .engine.evaluate import BATCH_TENANTS
@@ -90,3 +91,15 @@ def webhooks_upkeep() -> int:
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id=delivery_id)
     return len(ids)
+
+
+@shared_task(base=TenantTask, acks_late=True)
+def import_run(*, job_id: int, tenant) -> str:
+    """Run an import started in the dashboard (see `import_jobs`)."""
+    from .import_jobs import import_job_run
+    from .models import ImportJob
+
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return "gone"
+    return import_job_run(job=job).status

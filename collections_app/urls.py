@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_import
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -23,6 +23,11 @@ urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("replies/", views.reply_list, name="reply_list"),
+    path("imports/", views_import.imports, name="imports"),
+    path("imports/<int:pk>/", views_import.import_detail, name="import_detail"),
+    path("imports/<int:pk>/preview/", views_import.import_preview, name="import_preview"),
+    path("imports/<int:pk>/status/", views_import.import_status, name="import_status"),
+    path("imports/<int:pk>/errors.csv", views_import.import_errors, name="import_errors"),
     path("bank/", views.bank, name="bank"),
     path("bank/credits/<int:pk>/", views.bank_credit_resolve, name="bank_credit"),
     path("claims/<int:pk>/proof/", views.payment_claim_proof, name="payment_claim_proof"),

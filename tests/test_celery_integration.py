@@ -140,3 +140,53 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
     assert len(worker["outbox"].read_text().splitlines()) == 1
     with scopes_disabled():
         assert Message.objects.filter(tenant=tenant).count() == 1
+
+
+def test_an_import_runs_in_the_worker_and_its_progress_bar_moves(worker, monkeypatch):
+    """The dashboard's import, queued to a real worker: the page's polled status shows the
+    bar advancing while the worker's transaction is open, then the outcome."""
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from collections_app import tasks
+    from collections_app.management.commands.bench_import import csv_rows
+    from collections_app.models import ImportJob, ImportStatus, Invoice
+    from tenants.models import Role
+    from tests.factories import make_member
+
+    tenant = make_tenant("integration-import")
+    client = Client()
+    client.force_login(make_member(tenant, Role.AGENT))
+    monkeypatch.setattr(
+        tasks.import_run, "delay", lambda **kw: worker["publish"](tasks.import_run, **kw)
+    )
+    rows = 8000
+    answer = client.post("/imports/", {"file": SimpleUploadedFile("erp.csv", csv_rows(rows))})
+    assert answer.status_code == 302
+    with scopes_disabled():
+        job = ImportJob.objects.get(tenant=tenant)
+    form = {f"map_{name}": str(index) for name, index in job.mapping.items()}
+    assert client.post(f"/imports/{job.pk}/", {**form, "mode": "all"}).status_code == 302
+
+    seen: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        part = client.get(f"/imports/{job.pk}/status/").content.decode()
+        if "hx-trigger" not in part:
+            break
+        seen.append(int(re.search(r'data-percent="(\d+)"', part)[1]))
+        time.sleep(0.1)
+    else:
+        worker["log"].seek(0)
+        pytest.fail(f"import not finished; worker log:\n{worker['log'].read()[-4000:]}")
+    with scopes_disabled():
+        job.refresh_from_db()
+        assert job.status == ImportStatus.DONE, job.failure
+        assert job.imported == rows
+        assert Invoice.objects.filter(tenant=tenant).count() == rows
+    moving = sorted(set(p for p in seen if 0 < p < 100))
+    assert seen == sorted(seen), seen  # never goes back
+    assert len(moving) >= 3, seen  # it moved while the job ran
+    assert any(p > 50 for p in moving), seen  # …through the writing half too

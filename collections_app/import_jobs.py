@@ -1,0 +1,240 @@
+"""Imports from the dashboard: an uploaded spreadsheet becomes an `ImportJob`; the user maps its
+columns (helped by the mapping remembered from earlier files, then by the headers' words) and
+starts it; a Celery job checks and writes the rows (`importer.invoices_import`), publishing its
+progress to the "progress" cache for the page's live bar, and keeps the error report."""
+
+import logging
+import time
+
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tenants.models import Tenant
+
+from .importer import (
+    FIELDS,
+    ImportFileError,
+    _plain,
+    errors_csv,
+    guess_mapping,
+    invoices_import,
+    read_table,
+    row_check,
+)
+from .models import ImportJob, ImportStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_BYTES = 50 * 1024 * 1024
+SAMPLE_ROWS = 5
+# A running job whose progress has not moved for this long is taken to have lost its worker:
+# a redelivered task may run it again (its transaction was rolled back with the worker).
+STALE_SECONDS = 120
+PROGRESS_EVERY = 0.5  # seconds between progress publications
+
+
+def _progress_key(job: ImportJob) -> str:
+    return f"import-progress:{job.token}"
+
+
+def import_progress(job: ImportJob) -> dict | None:
+    """The running job's latest progress: {"done", "total", "phase", "at"}, or None."""
+    try:
+        return caches["progress"].get(_progress_key(job))
+    except Exception:  # the progress is a convenience: never fail a page for it
+        logger.warning("import progress unavailable", exc_info=True)
+        return None
+
+
+def _progress_publish(job: ImportJob, done: int, total: int, phase: str) -> None:
+    value = {"done": done, "total": total, "phase": phase, "at": time.time()}
+    try:
+        caches["progress"].set(_progress_key(job), value, timeout=24 * 3600)
+    except Exception:
+        logger.warning("import progress not published", exc_info=True)
+
+
+def mapping_remembered(*, tenant: Tenant, headers: list[str]) -> dict[str, int]:
+    """The mapping for a new file: each field goes to the column whose header it was mapped
+    from in the tenant's most recent imports; the rest are guessed from the headers' words."""
+    columns = {_plain(h): i for i, h in enumerate(headers) if h.strip()}
+    mapping: dict[str, int] = {}
+    recent = (
+        ImportJob.objects.filter(tenant=tenant)
+        .exclude(status=ImportStatus.DRAFT)
+        .only("headers", "mapping")[:20]
+    )
+    for job in recent:
+        for name, index in job.mapping.items():
+            if name in mapping or name not in FIELDS or not 0 <= index < len(job.headers):
+                continue
+            column = columns.get(_plain(job.headers[index]))
+            if column is not None and column not in mapping.values():
+                mapping[name] = column
+    for name, index in guess_mapping(headers).items():
+        if name not in mapping and index not in mapping.values():
+            mapping[name] = index
+    return mapping
+
+
+def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=None) -> ImportJob:
+    """Read the file (refusing one that is not a table) and keep it, with the mapping to
+    propose. Raises ImportFileError."""
+    if len(content) > MAX_BYTES:
+        raise ImportFileError(
+            _("The file is too large (at most %(mb)s MB).") % {"mb": MAX_BYTES // 2**20}
+        )
+    headers, rows = read_table(filename, content)
+    if not rows:
+        raise ImportFileError(_("The file has a header but no rows."))
+    if not any(h for h in headers):
+        raise ImportFileError(_("The first row must name the columns."))
+    return ImportJob.objects.create(
+        tenant=tenant,
+        filename=filename[:200],
+        content=content,
+        headers=headers,
+        sample=[list(r) for r in rows[:SAMPLE_ROWS]],
+        rows=len(rows),
+        mapping=mapping_remembered(tenant=tenant, headers=headers),
+        uploaded_by=actor,
+    )
+
+
+def mapping_from_form(job: ImportJob, data) -> dict[str, int]:
+    """The mapping a submitted form chose: `map_<field>` = a column index, or empty."""
+    mapping: dict[str, int] = {}
+    for name in FIELDS:
+        raw = (data.get(f"map_{name}") or "").strip()
+        if raw.isdigit() and int(raw) < len(job.headers):
+            mapping[name] = int(raw)
+    return mapping
+
+
+def mapping_problems(mapping: dict[str, int]) -> list[str]:
+    """What keeps a mapping from being used: required fields left out, a column used twice."""
+    problems = []
+    missing = [str(label) for n, (label, req) in FIELDS.items() if req and n not in mapping]
+    if missing:
+        problems.append(
+            _("Choose a column for each required field: %(fields)s.")
+            % {"fields": ", ".join(missing)}
+        )
+    used = list(mapping.values())
+    if len(used) != len(set(used)):
+        problems.append(_("Each column can go to only one field."))
+    return problems
+
+
+def preview(job: ImportJob, mapping: dict[str, int]) -> list[dict]:
+    """The sample rows as they would be read with this mapping: per row, each mapped field's
+    value as understood (or its error)."""
+    out = []
+    for offset, cells in enumerate(job.sample):
+        item, errors = row_check(cells, mapping)
+        problems = dict(errors)
+        values = {**item, **{f"customer_{k}": v for k, v in item.get("customer", {}).items()}}
+        out.append(
+            {
+                "row": offset + 2,
+                "cells": [
+                    {
+                        "field": name,
+                        "label": FIELDS[name][0],
+                        "value": values.get(name),
+                        "error": problems.get(name),
+                    }
+                    for name in FIELDS
+                    if name in mapping
+                ],
+                "ok": not errors,
+            }
+        )
+    return out
+
+
+def import_job_start(*, job: ImportJob, mapping: dict[str, int], valid_only: bool) -> None:
+    """Queue the job with this mapping (checked by the caller with `mapping_problems`)."""
+    from .tasks import import_run
+
+    updated = (
+        ImportJob.objects.filter(
+            pk=job.pk, status__in=[ImportStatus.DRAFT, ImportStatus.REFUSED, ImportStatus.FAILED]
+        )
+        .exclude(content=b"")
+        .update(mapping=mapping, valid_only=valid_only, status=ImportStatus.QUEUED)
+    )
+    if not updated:
+        raise ImportFileError(_("This import has already run."))
+    job.refresh_from_db()
+    _progress_publish(job, 0, 2 * job.rows, "queued")
+    transaction.on_commit(
+        lambda: import_run.delay(job_id=job.pk, tenant_id=job.tenant_id)  # type: ignore[attr-defined]
+    )
+
+
+def _claim(job: ImportJob) -> bool:
+    """Take the job: a queued one, or a running one whose worker went silent (a redelivery
+    after a lost worker). A duplicate task finds nothing to take."""
+    now = timezone.now()
+    if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=now
+    ):
+        return True
+    progress = import_progress(job) or {}
+    silent = time.time() - progress.get("at", 0) > STALE_SECONDS
+    return bool(
+        silent
+        and ImportJob.objects.filter(
+            Q(started_at=job.started_at), pk=job.pk, status=ImportStatus.RUNNING
+        ).update(started_at=now)
+    )
+
+
+def import_job_run(*, job: ImportJob) -> ImportJob:
+    """The Celery job's body: check every row, write them as the job says, keep the counts
+    and the error report. The file is dropped once its rows are written."""
+    if not _claim(job):
+        return job
+    job.refresh_from_db()
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY or done >= total:
+            last = now
+            _progress_publish(job, done, total, "checking" if done < job.rows else "writing")
+
+    _progress_publish(job, 0, 2 * job.rows, "checking")
+    try:
+        headers, rows = read_table(job.filename, bytes(job.content))
+        result = invoices_import(
+            tenant=job.tenant,
+            headers=headers,
+            rows=rows,
+            mapping=job.mapping,
+            valid_only=job.valid_only,
+            progress=progress,
+        )
+    except ImportFileError as exc:
+        job.status, job.failure = ImportStatus.FAILED, str(exc)
+    except Exception:
+        logger.exception("import %s failed", job.pk)
+        job.status = ImportStatus.FAILED
+        job.failure = _("An unexpected error stopped the import; nothing was written.")
+    else:
+        job.status = ImportStatus.DONE if result.written else ImportStatus.REFUSED
+        job.failure = ""
+        job.imported, job.created, job.updated = result.imported, result.created, result.updated
+        job.rows_with_errors = result.rows_with_errors
+        job.errors_report = "".join(errors_csv(result, headers, rows)) if result.errors else ""
+        if result.written:
+            job.content = b""
+    job.finished_at = timezone.now()
+    job.save()
+    _progress_publish(job, 2 * job.rows, 2 * job.rows, job.status)
+    return job

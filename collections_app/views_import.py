@@ -1,0 +1,141 @@
+"""The import screens: upload a spreadsheet, map its columns with a preview, follow the job's
+progress live, download the error report."""
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants.decorators import tenant_required
+
+from .import_jobs import (
+    MAX_BYTES,
+    import_job_create,
+    import_job_start,
+    import_progress,
+    mapping_from_form,
+    mapping_problems,
+    preview,
+)
+from .importer import FIELDS, ImportFileError
+from .models import ImportJob, ImportStatus
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("agent")
+def imports(request):
+    """The upload form and the tenant's recent imports."""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            messages.error(request, _("Choose a file."))
+            return redirect("imports")
+        if upload.size > MAX_BYTES:
+            messages.error(
+                request, _("The file is too large (at most %(mb)s MB).") % {"mb": MAX_BYTES >> 20}
+            )
+            return redirect("imports")
+        try:
+            job = import_job_create(
+                tenant=request.tenant,
+                filename=upload.name or "",
+                content=upload.read(),
+                actor=request.user,
+            )
+        except ImportFileError as exc:
+            messages.error(request, _("The file was not read: %(error)s") % {"error": exc})
+            return redirect("imports")
+        return redirect("import_detail", pk=job.pk)
+    jobs = ImportJob.objects.defer("content", "errors_report", "sample").select_related(
+        "uploaded_by"
+    )[:30]
+    return render(request, "collections/imports.html", {"jobs": jobs})
+
+
+def _mapping_context(job: ImportJob, mapping: dict[str, int]) -> dict:
+    return {
+        "job": job,
+        "fields": [
+            {"name": name, "label": label, "required": required, "column": mapping.get(name)}
+            for name, (label, required) in FIELDS.items()
+        ],
+        "columns": list(enumerate(job.headers)),
+        "preview": preview(job, mapping),
+        "problems": mapping_problems(mapping),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("agent")
+def import_detail(request, pk: int):
+    """A draft: the mapping form and its preview; a job: its progress or its outcome. POST
+    starts the job (or runs a refused one again with only its valid rows)."""
+    job = get_object_or_404(ImportJob.objects.select_related("uploaded_by"), pk=pk)
+    if request.method == "POST":
+        if job.status == ImportStatus.REFUSED and request.POST.get("valid_only_now"):
+            mapping, valid_only = job.mapping, True
+        else:
+            mapping = mapping_from_form(job, request.POST)
+            valid_only = request.POST.get("mode") == "valid_only"
+            problems = mapping_problems(mapping)
+            if problems:
+                for problem in problems:
+                    messages.error(request, problem)
+                return render(
+                    request,
+                    "collections/import_detail.html",
+                    _mapping_context(job, mapping),
+                    status=400,
+                )
+        try:
+            import_job_start(job=job, mapping=mapping, valid_only=valid_only)
+        except ImportFileError as exc:
+            messages.error(request, str(exc))
+        return redirect("import_detail", pk=job.pk)
+    context = _mapping_context(job, job.mapping) if job.status == ImportStatus.DRAFT else {}
+    context.update(job=job, progress=_progress(job))
+    return render(request, "collections/import_detail.html", context)
+
+
+@require_POST
+@tenant_required("agent")
+def import_preview(request, pk: int):
+    """The preview for the mapping being chosen (HTMX, on each change)."""
+    job = get_object_or_404(ImportJob, pk=pk, status=ImportStatus.DRAFT)
+    mapping = mapping_from_form(job, request.POST)
+    return render(request, "collections/_import_preview.html", _mapping_context(job, mapping))
+
+
+def _progress(job: ImportJob) -> dict:
+    total = max(2 * job.rows, 1)
+    if job.finished:
+        done = total
+    else:
+        done = min((import_progress(job) or {}).get("done", 0), total)
+    return {"percent": 100 * done // total}
+
+
+@require_GET
+@tenant_required("agent")
+def import_status(request, pk: int):
+    """The progress bar, polled while the job runs; once it ends, the outcome (and the page
+    stops polling, since the outcome has no trigger)."""
+    job = get_object_or_404(ImportJob.objects.defer("content", "errors_report"), pk=pk)
+    return render(
+        request, "collections/_import_status.html", {"job": job, "progress": _progress(job)}
+    )
+
+
+@require_GET
+@tenant_required("agent")
+def import_errors(request, pk: int):
+    """The error report: each failing row as it was in the file, with its errors."""
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
+    if not job.errors_report:
+        return HttpResponse(_("This import has no errors."), status=404)
+    response = HttpResponse(job.errors_report.encode("utf-8-sig"), content_type="text/csv")
+    stem = job.filename.rsplit(".", 1)[0] or "importacao"
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-erros.csv")
+    return response

@@ -1,0 +1,247 @@
+"""Importing from the dashboard: upload, map the columns with a preview (the mapping is
+remembered for the next file), a job that checks every row and writes all or nothing — or,
+asked explicitly, the valid rows — with its progress and a downloadable error report."""
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_scopes import scopes_disabled
+
+from collections_app import import_jobs
+from collections_app.import_jobs import _progress_publish, import_job_run
+from collections_app.models import Customer, ImportJob, ImportStatus, Invoice
+from collections_app.tasks import import_run
+from tests.test_import import GOOD, csv_bytes
+
+pytestmark = pytest.mark.django_db
+
+BAD = "F-3;NF-3;abc;31/02/2026;01/12/2026;C-3;Zé;111.111.111-12;nao-e-email;123"
+
+
+def upload(client, content: bytes, name: str = "faturas.csv"):
+    return client.post("/imports/", {"file": SimpleUploadedFile(name, content)})
+
+
+def uploaded(client, content: bytes, name: str = "faturas.csv") -> ImportJob:
+    answer = upload(client, content, name)
+    assert answer.status_code == 302, answer.content[:500]
+    with scopes_disabled():
+        job = ImportJob.objects.latest("id")
+    assert answer["Location"] == f"/imports/{job.pk}/"
+    return job
+
+
+@pytest.fixture
+def start(django_capture_on_commit_callbacks):
+    """POST the job's form; the job queued on commit runs here (tests run Celery eagerly)."""
+
+    def _start(client, job: ImportJob, data: dict):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(f"/imports/{job.pk}/", data)
+
+    return _start
+
+
+def form(job: ImportJob, mode: str = "all", **override) -> dict:
+    data = {f"map_{name}": str(index) for name, index in job.mapping.items()}
+    data.update(override)
+    data["mode"] = mode
+    return data
+
+
+def test_an_upload_proposes_a_mapping_and_previews_the_first_rows(login, agent):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD, BAD))
+    assert job.status == ImportStatus.DRAFT and job.rows == 3
+    assert job.headers[job.mapping["amount"]] == "Valor"
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    # Each field offers the file's columns, the guessed one selected.
+    assert f'<option value="{job.mapping["amount"]}" selected>Valor</option>' in page
+    # The preview shows the rows as read: money and dates in pt-BR, phones in E.164…
+    assert "R$ 1.234,50" in page and "01/12/2026" in page and "+5511987654321" in page
+    # …and, on the bad row, what is wrong with each cell.
+    assert "“abc” is not an amount" in page or "“abc” não é um valor" in page
+    assert page.count('class="cell-error"') >= 4
+    assert 'name="mode" value="valid_only"' in page
+
+
+def test_changing_a_column_redraws_the_preview(login, agent):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD))
+    # Map the amount to the "Número" column: every row's amount is now an error.
+    data = form(job, map_amount=str(job.headers.index("Número")))
+    data["map_number"] = ""
+    part = client.post(f"/imports/{job.pk}/preview/", data).content.decode()
+    assert part.startswith('<section id="preview"')
+    assert part.count('class="cell-error"') == 2
+    # Leaving out a required field says which.
+    data = form(job, map_due_date="")
+    part = client.post(f"/imports/{job.pk}/preview/", data).content.decode()
+    assert 'role="alert"' in part and ("Due date" in part or "Vencimento" in part)
+
+
+def test_a_clean_file_is_imported_by_the_job(start, login, agent, tenant_a):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD))
+    answer = start(client, job, form(job))
+    assert answer.status_code == 302
+    job.refresh_from_db()
+    # Tests run Celery eagerly: the job has run by now.
+    assert job.status == ImportStatus.DONE
+    assert (job.imported, job.created, job.updated, job.rows_with_errors) == (2, 2, 0, 0)
+    assert bytes(job.content) == b""  # the file is dropped once written
+    with scopes_disabled():
+        assert Invoice.objects.filter(tenant=tenant_a).count() == 2
+        assert Customer.objects.get(tenant=tenant_a, external_id="C-1").phone == "+5511987654321"
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert "hx-trigger" not in page  # finished: nothing polls
+    assert "2 invoices imported" in page or "2 faturas importadas" in page
+    listing = client.get("/imports/").content.decode()
+    assert f'data-import="{job.pk}"' in listing and "faturas.csv" in listing
+
+
+def test_errors_stop_the_file_then_the_valid_rows_can_be_imported_explicitly(
+    start, login, agent, tenant_a
+):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(GOOD[0], BAD, GOOD[1]))
+    start(client, job, form(job))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.REFUSED and job.rows_with_errors == 1
+    with scopes_disabled():
+        assert not Invoice.objects.filter(tenant=tenant_a).exists()  # nothing half-written
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert 'name="valid_only_now"' in page and f"/imports/{job.pk}/errors.csv" in page
+
+    report = client.get(f"/imports/{job.pk}/errors.csv")
+    assert report["Content-Type"] == "text/csv"
+    assert "attachment" in report["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0] == "linha" and rows[0][-1] == "erros"
+    assert [r[0] for r in rows[1:]] == ["3"]  # the file's row 3, as it was
+    assert rows[1][1:-1] == BAD.split(";")
+    assert "abc" in rows[1][-1] and "111.111.111-12" in rows[1][-1]
+
+    start(client, job, {"valid_only_now": "1"})
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and job.valid_only
+    assert (job.imported, job.rows_with_errors) == (2, 1)
+    with scopes_disabled():
+        assert set(Invoice.objects.values_list("external_id", flat=True)) == {"F-1", "F-2"}
+    # A finished import cannot be started again.
+    start(client, job, {"valid_only_now": "1"})
+    with scopes_disabled():
+        assert Invoice.objects.filter(tenant=tenant_a).count() == 2
+
+
+def test_choosing_valid_rows_up_front_imports_them_and_reports_the_rest(start, login, agent):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(GOOD[0], BAD))
+    start(client, job, form(job, mode="valid_only"))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE and (job.imported, job.rows_with_errors) == (1, 1)
+    assert client.get(f"/imports/{job.pk}/errors.csv").status_code == 200
+
+
+def test_a_mapping_without_a_required_field_is_refused_and_nothing_runs(start, login, agent):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD))
+    answer = start(client, job, form(job, map_amount=""))
+    assert answer.status_code == 400
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DRAFT
+    # One column for two fields is refused too.
+    answer = start(client, job, form(job, map_number=str(job.mapping["amount"])))
+    assert answer.status_code == 400
+
+
+def test_the_mapping_is_remembered_for_the_next_file(start, login, agent):
+    client = login(agent)
+    # Headers nothing would guess: the user maps them by hand once.
+    header = "Doc;Cli;Nome do sacado;Quanto;Emitida;Vence"
+    lines = [header, "A-1;K-1;Maria;10,00;01/11/2026;01/12/2026"]
+    first = uploaded(client, ("\n".join(lines) + "\n").encode())
+    mapping = {
+        "external_id": "0",
+        "customer_external_id": "1",
+        "customer_name": "2",
+        "amount": "3",
+        "issue_date": "4",
+        "due_date": "5",
+    }
+    start(client, first, {f"map_{k}": v for k, v in mapping.items()})
+    first.refresh_from_db()
+    assert first.status == ImportStatus.DONE
+    # The next file has the same columns in another order, and one more.
+    header2 = "Vence;Quanto;Doc;Obs;Emitida;Nome do sacado;Cli"
+    lines2 = [header2, "02/12/2026;20,00;A-2;x;01/11/2026;João;K-2"]
+    second = uploaded(client, ("\n".join(lines2) + "\n").encode())
+    named = {name: second.headers[i] for name, i in second.mapping.items()}
+    assert named["external_id"] == "Doc" and named["amount"] == "Quanto"
+    assert named["due_date"] == "Vence" and named["customer_name"] == "Nome do sacado"
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [(b"", "vazio.csv"), (b"PK\x03\x04garbage", "quebrado.xlsx"), (b"A;B\n", "so-cabecalho.csv")],
+)
+def test_an_unreadable_file_is_refused_with_the_reason(login, agent, content, name):
+    client = login(agent)
+    answer = upload(client, content, name)
+    assert answer.status_code == 302 and answer["Location"] == "/imports/"
+    page = client.get("/imports/").content.decode()
+    assert "The file was not read" in page or "O arquivo não foi lido" in page
+    with scopes_disabled():
+        assert not ImportJob.objects.exists()
+
+
+def test_the_progress_bar_follows_the_running_job(login, agent):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD))
+    with scopes_disabled():
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
+    job.refresh_from_db()
+    _progress_publish(job, 1, 4, "checking")
+    part = client.get(f"/imports/{job.pk}/status/").content.decode()
+    assert 'hx-trigger="every 1s"' in part
+    assert 'value="25"' in part and 'data-percent="25"' in part
+    _progress_publish(job, 3, 4, "writing")
+    assert 'value="75"' in client.get(f"/imports/{job.pk}/status/").content.decode()
+
+
+def test_a_duplicate_task_does_not_run_the_import_twice(start, login, agent, tenant_a, monkeypatch):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD))
+    start(client, job, form(job))
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE
+    calls = []
+    monkeypatch.setattr(import_jobs, "invoices_import", lambda **kw: calls.append(kw))
+    assert import_run(job_id=job.pk, tenant_id=tenant_a.pk) == ImportStatus.DONE
+    assert calls == []
+
+
+def test_a_running_job_whose_worker_went_silent_is_taken_again(agent, tenant_a, login):
+    client = login(agent)
+    job = uploaded(client, csv_bytes(*GOOD))
+    with scopes_disabled():
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
+        job.refresh_from_db()
+        # Progress published a moment ago: a live worker has it; a redelivery leaves it.
+        _progress_publish(job, 1, 4, "checking")
+        assert import_job_run(job=job).status == ImportStatus.RUNNING
+        import_jobs.caches["progress"].delete(import_jobs._progress_key(job))
+        assert import_job_run(job=job).status == ImportStatus.DONE
+        assert Invoice.objects.filter(tenant=tenant_a).count() == 2
+
+
+def test_roles_and_tenants(login, agent, viewer, outsider):
+    job = uploaded(login(agent), csv_bytes(*GOOD))
+    for path in ("/imports/", f"/imports/{job.pk}/"):
+        assert login(viewer).get(path).status_code == 403
+    assert login(viewer).post("/imports/", {}).status_code == 403
+    for path in (f"/imports/{job.pk}/", f"/imports/{job.pk}/status/"):
+        assert login(outsider).get(path).status_code == 404
+    assert login(outsider).post(f"/imports/{job.pk}/", form(job)).status_code == 404
