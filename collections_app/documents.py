@@ -3,6 +3,8 @@ format issued since July 2026 included: 12 letters or digits, then 2 check digit
 
 import re
 
+from django.utils.translation import gettext as _
+
 
 def _clean(value: str) -> str:
     return re.sub(r"[.\-/\s]", "", value or "").upper()
@@ -34,13 +36,21 @@ def document_normalize(value: str) -> str:
     doc = _clean(value)
     if re.fullmatch(r"\d{11}", doc):
         if len(set(doc)) == 1 or _cpf_check(doc[:9]) != doc[9:]:
-            raise ValueError(f"Invalid CPF {value!r}: check digits do not match")
+            raise ValueError(
+                _("“%(value)s” is not a valid CPF: the check digits do not match.")
+                % {"value": value}
+            )
         return doc
     if re.fullmatch(r"[0-9A-Z]{12}\d{2}", doc):
         if len(set(doc)) == 1 or _cnpj_check(doc[:12]) != doc[12:]:
-            raise ValueError(f"Invalid CNPJ {value!r}: check digits do not match")
+            raise ValueError(
+                _("“%(value)s” is not a valid CNPJ: the check digits do not match.")
+                % {"value": value}
+            )
         return doc
-    raise ValueError(f"{value!r} is neither a CPF (11 digits) nor a CNPJ (14 characters)")
+    raise ValueError(
+        _("“%(value)s” is neither a CPF (11 digits) nor a CNPJ (14 characters).") % {"value": value}
+    )
 
 
 def is_cpf(document: str) -> bool:

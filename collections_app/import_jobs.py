@@ -156,8 +156,12 @@ def preview(job: ImportJob, mapping: dict[str, int]) -> list[dict]:
     return out
 
 
-def import_job_start(*, job: ImportJob, mapping: dict[str, int], valid_only: bool) -> None:
-    """Queue the job with this mapping (checked by the caller with `mapping_problems`)."""
+def import_job_start(
+    *, job: ImportJob, mapping: dict[str, int], valid_only: bool, enqueue: bool = True
+) -> None:
+    """Queue the job with this mapping (checked by the caller with `mapping_problems`): the
+    Celery task is sent once the transaction commits, unless `enqueue` is false (the caller
+    then runs `import_job_run` itself, as the benchmark does)."""
     from .tasks import import_run
 
     updated = (
@@ -171,9 +175,8 @@ def import_job_start(*, job: ImportJob, mapping: dict[str, int], valid_only: boo
         raise ImportFileError(_("This import has already run."))
     job.refresh_from_db()
     _progress_publish(job, 0, 2 * job.rows, "queued")
-    transaction.on_commit(
-        lambda: import_run.delay(job_id=job.pk, tenant_id=job.tenant_id)  # type: ignore[attr-defined]
-    )
+    if enqueue:
+        transaction.on_commit(lambda: import_run.delay(job_id=job.pk, tenant_id=job.tenant_id))
 
 
 def _claim(job: ImportJob) -> bool:

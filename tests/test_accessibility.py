@@ -8,10 +8,12 @@ from html.parser import HTMLParser
 import pytest
 from django_scopes import scope
 
+from collections_app.import_jobs import import_job_create
 from collections_app.models import Ladder, Segment
 from messaging.models import Template
 from tenants.selectors import tenant_today
 from tests.factories import make_invoice
+from tests.test_import import GOOD, csv_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +84,9 @@ def test_every_control_on_the_teams_pages_is_labelled(tenant_a, owner, login):
         )
         template = Template.objects.filter(channel="sms").first()
         step = ladder.steps.first()
+        draft = import_job_create(
+            tenant=tenant_a, filename="faturas.csv", content=csv_bytes(*GOOD, "x;;;;;;;;;")
+        )
     client = login(owner)
     pages = [
         "/",
@@ -91,6 +96,8 @@ def test_every_control_on_the_teams_pages_is_labelled(tenant_a, owner, login):
         "/tasks/",
         "/replies/",
         "/bank/",
+        "/imports/",
+        f"/imports/{draft.pk}/",
         "/settings/",
         "/settings/company/",
         "/settings/team/",
