@@ -5,6 +5,7 @@ progress to the "progress" cache for the page's live bar, and keeps the error re
 
 import logging
 import time
+from collections.abc import Callable
 
 from django.core.cache import caches
 from django.db import transaction
@@ -197,9 +198,12 @@ def _claim(job: ImportJob) -> bool:
     )
 
 
-def import_job_run(*, job: ImportJob) -> ImportJob:
+def import_job_run(
+    *, job: ImportJob, on_progress: Callable[[int, int], None] | None = None
+) -> ImportJob:
     """The Celery job's body: check every row, write them as the job says, keep the counts
-    and the error report. The file is dropped once its rows are written."""
+    and the error report. The file is dropped once its rows are written. `on_progress(done,
+    total)` is told of every step too (the terminal's progress bar)."""
     if not _claim(job):
         return job
     job.refresh_from_db()
@@ -207,6 +211,8 @@ def import_job_run(*, job: ImportJob) -> ImportJob:
 
     def progress(done: int, total: int) -> None:
         nonlocal last
+        if on_progress:
+            on_progress(done, total)
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY or done >= total:
             last = now

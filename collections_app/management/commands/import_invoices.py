@@ -5,14 +5,14 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django_scopes import scope
 
-from collections_app.importer import (
-    FIELDS,
-    ImportFileError,
-    errors_csv,
-    guess_mapping,
-    invoices_import,
-    read_table,
+from collections_app.import_jobs import (
+    import_job_create,
+    import_job_run,
+    import_job_start,
+    mapping_problems,
 )
+from collections_app.importer import FIELDS, ImportFileError
+from collections_app.models import ImportStatus
 from tenants.models import Tenant
 
 
@@ -27,7 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument(
             "--mapping",
-            help='JSON {"field": "Column header", …}; default: guessed from the headers',
+            help=(
+                'JSON {"field": "Column header", …}; default: the mapping of earlier imports, '
+                "else guessed from the headers"
+            ),
         )
         parser.add_argument("--valid-only", action="store_true", help="import the valid rows")
         parser.add_argument("--errors", help="write the error report (CSV) to this file")
@@ -39,52 +42,54 @@ class Command(BaseCommand):
         path = Path(opts["file"])
         if not path.is_file():
             raise CommandError(f"No file {path}")
-        try:
-            headers, rows = read_table(path.name, path.read_bytes())
-        except ImportFileError as exc:
-            raise CommandError(str(exc)) from exc
-        mapping = guess_mapping(headers)
-        if opts["mapping"]:
+        with scope(tenant=tenant):
+            # The same job as the dashboard's (listed there with the others), run here.
             try:
-                named = json.loads(opts["mapping"])
-                mapping = {field: headers.index(column) for field, column in named.items()}
-            except (ValueError, AttributeError) as exc:
-                raise CommandError(f"--mapping: {exc}") from exc
-            unknown = set(mapping) - set(FIELDS)
-            if unknown:
-                raise CommandError(f"--mapping: unknown fields {sorted(unknown)}")
-        self.stderr.write(
-            "Mapping: " + ", ".join(f"{field} ← {headers[i]!r}" for field, i in mapping.items())
-        )
-        try:
-            with scope(tenant=tenant):
-                result = invoices_import(
-                    tenant=tenant,
-                    headers=headers,
-                    rows=rows,
-                    mapping=mapping,
-                    valid_only=opts["valid_only"],
-                    progress=self._progress,
+                job = import_job_create(
+                    tenant=tenant, filename=path.name, content=path.read_bytes()
                 )
-        except ImportFileError as exc:
-            raise CommandError(str(exc)) from exc
+            except ImportFileError as exc:
+                raise CommandError(str(exc)) from exc
+            mapping = job.mapping  # remembered from earlier imports, else guessed
+            if opts["mapping"]:
+                try:
+                    named = json.loads(opts["mapping"])
+                    mapping = {field: job.headers.index(column) for field, column in named.items()}
+                except (ValueError, AttributeError) as exc:
+                    raise CommandError(f"--mapping: {exc}") from exc
+                unknown = set(mapping) - set(FIELDS)
+                if unknown:
+                    raise CommandError(f"--mapping: unknown fields {sorted(unknown)}")
+            problems = mapping_problems(mapping)
+            if problems:
+                job.delete()
+                raise CommandError(" ".join(problems))
+            self.stderr.write(
+                "Mapping: "
+                + ", ".join(f"{field} ← {job.headers[i]!r}" for field, i in mapping.items())
+            )
+            import_job_start(job=job, mapping=mapping, valid_only=opts["valid_only"], enqueue=False)
+            job = import_job_run(job=job, on_progress=self._progress)
         sys.stderr.write("\n")
-        if result.errors and opts["errors"]:
-            Path(opts["errors"]).write_text("".join(errors_csv(result, headers, rows)))
-        for error in result.errors[:20]:
-            self.stderr.write(f"row {error.row}, {error.field}: {error.message}")
+        if job.status == ImportStatus.FAILED:
+            raise CommandError(job.failure)
+        if job.errors_report and opts["errors"]:
+            Path(opts["errors"]).write_text(job.errors_report, encoding="utf-8")
+        for line in job.errors_report.splitlines()[1:21]:
+            self.stderr.write(line)
         summary = {
-            "rows": result.total,
-            "imported": result.imported,
-            "created": result.created,
-            "updated": result.updated,
-            "rows_with_errors": result.rows_with_errors,
-            "written": result.written,
+            "rows": job.rows,
+            "imported": job.imported,
+            "created": job.created,
+            "updated": job.updated,
+            "rows_with_errors": job.rows_with_errors,
+            "written": job.status == ImportStatus.DONE,
+            "import": job.pk,
         }
         self.stdout.write(json.dumps(summary))
-        if result.errors and not result.written:
+        if job.status == ImportStatus.REFUSED:
             raise CommandError(
-                f"{result.rows_with_errors} row(s) with errors: nothing was imported "
+                f"{job.rows_with_errors} row(s) with errors: nothing was imported "
                 "(fix them, or use --valid-only)"
             )
 
