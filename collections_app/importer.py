@@ -78,6 +78,49 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# A model spreadsheet for the upload page: headers the mapping recognises, and one example row.
+TEMPLATE_ROWS = [
+    [
+        "Código",
+        "Número",
+        "Valor",
+        "Emissão",
+        "Vencimento",
+        "Descrição",
+        "Linha digitável",
+        "Nosso número",
+        "Código cliente",
+        "Cliente",
+        "CPF/CNPJ",
+        "E-mail",
+        "Celular",
+        "WhatsApp",
+    ],
+    [
+        "FAT-0001",
+        "NF 1234",
+        "1.234,50",
+        "01/11/2026",
+        "01/12/2026",
+        "Mensalidade de novembro",
+        "",
+        "00012345",
+        "CLI-001",
+        "Maria Souza",
+        "529.982.247-25",
+        "maria@exemplo.com.br",
+        "(11) 98765-4321",
+        "(11) 98765-4321",
+    ],
+]
+
+
+def template_csv() -> str:
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerows(TEMPLATE_ROWS)
+    return out.getvalue()
+
+
 class ImportFileError(ValueError):
     """A file that cannot be read as a table, with the reason."""
 

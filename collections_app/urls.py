@@ -24,6 +24,7 @@ urlpatterns = [
     path("tasks/<int:pk>/done/", views.task_done, name="task_done"),
     path("replies/", views.reply_list, name="reply_list"),
     path("imports/", views_import.imports, name="imports"),
+    path("imports/template.csv", views_import.import_template, name="import_template"),
     path("imports/<int:pk>/", views_import.import_detail, name="import_detail"),
     path("imports/<int:pk>/preview/", views_import.import_preview, name="import_preview"),
     path("imports/<int:pk>/status/", views_import.import_status, name="import_status"),

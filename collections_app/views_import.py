@@ -19,7 +19,7 @@ from .import_jobs import (
     mapping_problems,
     preview,
 )
-from .importer import FIELDS, ImportFileError
+from .importer import FIELDS, ImportFileError, template_csv
 from .models import ImportJob, ImportStatus
 
 
@@ -138,4 +138,13 @@ def import_errors(request, pk: int):
     response = HttpResponse(job.errors_report.encode("utf-8-sig"), content_type="text/csv")
     stem = job.filename.rsplit(".", 1)[0] or "importacao"
     response["Content-Disposition"] = content_disposition_header(True, f"{stem}-erros.csv")
+    return response
+
+
+@require_GET
+@tenant_required("agent")
+def import_template(request):
+    """A model spreadsheet: the headers the mapping recognises, and an example row."""
+    response = HttpResponse(template_csv().encode("utf-8-sig"), content_type="text/csv")
+    response["Content-Disposition"] = content_disposition_header(True, "modelo-faturas.csv")
     return response

@@ -245,3 +245,15 @@ def test_roles_and_tenants(login, agent, viewer, outsider):
     for path in (f"/imports/{job.pk}/", f"/imports/{job.pk}/status/"):
         assert login(outsider).get(path).status_code == 404
     assert login(outsider).post(f"/imports/{job.pk}/", form(job)).status_code == 404
+
+
+def test_the_model_spreadsheet_maps_every_field_and_its_example_is_valid(start, login, agent):
+    client = login(agent)
+    assert 'href="/imports/template.csv"' in client.get("/imports/").content.decode()
+    model = client.get("/imports/template.csv")
+    assert "attachment" in model["Content-Disposition"]
+    job = uploaded(client, model.content, "modelo-faturas.csv")
+    assert set(job.mapping) == set(import_jobs.FIELDS)
+    start(client, job, form(job))
+    job.refresh_from_db()
+    assert (job.status, job.created) == (ImportStatus.DONE, 1)
