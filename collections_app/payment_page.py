@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import wraps
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.shortcuts import redirect, render
@@ -63,6 +64,15 @@ def _over_limit(key: str, limit: int, seconds: int) -> bool:
 
 
 def _client(request) -> str:
+    """The visitor's address. Behind `TRUSTED_PROXY_COUNT` proxies it is the X-Forwarded-For
+    entry the outermost of them added (entries further left come from the visitor and can be
+    forged); with no proxy configured the header is ignored for the same reason."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        forwarded = [entry.strip() for entry in forwarded if entry.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 

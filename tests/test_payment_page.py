@@ -176,6 +176,25 @@ def test_too_many_page_views_from_one_address_get_429(client, debtor_tenant, set
     assert statuses == {200, 429}
 
 
+def test_behind_a_proxy_the_limit_counts_each_visitor_not_the_proxy(
+    client, debtor_tenant, settings
+):
+    invoice = overdue_invoice(debtor_tenant)
+    url = f"/p/{invoice.payment_token}"
+    # With no proxy configured X-Forwarded-For is ignored: a visitor could forge it.
+    forging = [client.get(url, HTTP_X_FORWARDED_FOR=f"192.0.2.{k}").status_code for k in range(61)]
+    assert forging[60] == 429
+    # Behind one proxy (the only REMOTE_ADDR, itself over the limit now), each visitor is the
+    # entry the proxy appended; entries the visitor sent, to its left, change nothing.
+    settings.TRUSTED_PROXY_COUNT = 1
+    visitor = [
+        client.get(url, HTTP_X_FORWARDED_FOR=f"10.9.9.{k}, 203.0.113.7").status_code
+        for k in range(61)
+    ]
+    assert visitor[:60] == [200] * 60 and visitor[60] == 429
+    assert client.get(url, HTTP_X_FORWARDED_FOR="198.51.100.4").status_code == 200
+
+
 def claim_with_proof(client, debtor_tenant, settings) -> PaymentClaim:
     """ "Já paguei" with a PDF proof, checked as it lands; returns the claim."""
     settings.MEDIA_ROOT = settings.VAR_DIR / "test-media"

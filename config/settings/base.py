@@ -147,13 +147,22 @@ SPECTACULAR_SETTINGS = {
     "`Authorization: Api-Key <key>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "messaging.models.Channel"},
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "messaging.models.Channel",
+        "WebhookEventEnum": "collections_app.models.WebhookEvent",
+        "WebhookDeliveryEventEnum": "collections_app.api_webhooks.DELIVERY_EVENTS",
+    },
     # Requests and answers as separate components: read-only fields are not asked for, and a
     # field written one way and shown another (an invoice's customer) can say so.
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Enums as components (drf-spectacular's default), then Idempotency-Key on every POST.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "collections_app.api_errors.idempotency_hook",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -217,6 +226,9 @@ MESSAGING_DEFAULT_PROVIDERS = {
 # Uploaded files (debtors' payment proofs). Private: served only to the tenant's users.
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 PAYMENT_PROOF_MAX_BYTES = 5 * 1024 * 1024
+# How many reverse proxies (load balancer, nginx…) stand in front of the web process: the
+# payment page's per-address limits then read the visitor's address from X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(env("TRUSTED_PROXY_COUNT", "0"))
 MESSAGING_OUTBOX_PATH = Path(env("MESSAGING_OUTBOX_PATH", str(VAR_DIR / "outbox.jsonl")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "cobranca@regua.local")
 # Platform accounts (used when a tenant has none of its own for the channel).
