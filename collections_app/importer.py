@@ -249,6 +249,14 @@ def parse_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _zeros_restored(raw: str) -> str:
+    """A CPF or CNPJ that a spreadsheet kept as a number lost its leading zeros
+    (012.345.678-90 → 1234567890): put them back; the check digits still decide."""
+    if raw.isdigit() and len(raw) in (9, 10, 12, 13):
+        return raw.zfill(11 if len(raw) < 11 else 14)
+    return raw
+
+
 def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tuple[str, str]]]:
     """One row as an item for `invoices_upsert`, and its errors as (field, message)."""
 
@@ -271,7 +279,7 @@ def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tup
             elif name in ("issue_date", "due_date"):
                 item[name] = parse_day(raw)
             elif name == "customer_document":
-                customer["document"] = document_normalize(raw)
+                customer["document"] = document_normalize(_zeros_restored(raw))
             elif name in ("customer_phone", "customer_whatsapp"):
                 customer[name.removeprefix("customer_")] = parse_phone(raw)
             elif name == "customer_email":

@@ -119,6 +119,11 @@ def test_an_xlsx_file_imports_the_same(tenant_a):
     sheet = book.active
     sheet.append(HEADER.split(";"))
     sheet.append(["F-9", "NF-9", 250.5, date(2026, 11, 3), date(2026, 12, 3), "C-9", "Caio"])
+    # Numbers as a spreadsheet keeps them: the CPF 012.345.678-90 lost its leading zero, the
+    # CNPJ 00.123.456/0001-49 its two, the phone is a plain number.
+    day = date(2026, 11, 3)
+    sheet.append(["F-10", 10, 99, day, day, "C-10", "Ana", 1234567890, "", 11987654321])
+    sheet.append(["F-11", 11, 99, day, day, "C-11", "Bela Ltda", 123456000149])
     buffer = io.BytesIO()
     book.save(buffer)
     headers, rows = read_table("f.xlsx", buffer.getvalue())
@@ -127,8 +132,12 @@ def test_an_xlsx_file_imports_the_same(tenant_a):
             tenant=tenant_a, headers=headers, rows=rows, mapping=guess_mapping(headers)
         )
         invoice = Invoice.objects.get(external_id="F-9")
-    assert result.imported == 1 and invoice.amount == Decimal("250.50")
+        ana = Customer.objects.get(external_id="C-10")
+        bela = Customer.objects.get(external_id="C-11")
+    assert result.imported == 3 and invoice.amount == Decimal("250.50")
     assert invoice.due_date == date(2026, 12, 3)
+    assert (ana.document, ana.phone) == ("01234567890", "+5511987654321")
+    assert bela.document == "00123456000149"
 
 
 def test_the_command_imports_with_a_progress_bar_and_refuses_errors(tenant_a, tmp_path, capsys):
