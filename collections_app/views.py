@@ -643,12 +643,8 @@ def bank(request):
     """Bank reconciliation: import a return file or statement; the credits nothing matched wait
     here for an agent."""
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            messages.error(request, _("Choose a file."))
-        elif upload.size > 20 * 1024 * 1024:
-            messages.error(request, _("The file is too large (at most 20 MB)."))
-        else:
+        upload = file_upload(request, max_bytes=20 * 1024 * 1024)
+        if upload is not None:
             try:
                 statement = bank_statement_import(
                     tenant=request.tenant,
@@ -683,6 +679,20 @@ def bank(request):
             )[:200],
         },
     )
+
+
+def file_upload(request, *, max_bytes: int):
+    """The form's `file`, or None after telling the user why not (none chosen, too large)."""
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a file."))
+    elif upload.size > max_bytes:
+        messages.error(
+            request, _("The file is too large (at most %(mb)s MB).") % {"mb": max_bytes >> 20}
+        )
+    else:
+        return upload
+    return None
 
 
 @require_POST

@@ -21,6 +21,7 @@ from .import_jobs import (
 )
 from .importer import FIELDS, ImportFileError, template_csv
 from .models import ImportJob, ImportStatus
+from .views import file_upload
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,14 +29,8 @@ from .models import ImportJob, ImportStatus
 def imports(request):
     """The upload form and the tenant's recent imports."""
     if request.method == "POST":
-        upload = request.FILES.get("file")
+        upload = file_upload(request, max_bytes=MAX_BYTES)
         if upload is None:
-            messages.error(request, _("Choose a file."))
-            return redirect("imports")
-        if upload.size > MAX_BYTES:
-            messages.error(
-                request, _("The file is too large (at most %(mb)s MB).") % {"mb": MAX_BYTES >> 20}
-            )
             return redirect("imports")
         try:
             job = import_job_create(
