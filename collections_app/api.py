@@ -8,6 +8,7 @@ import phonenumbers
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -55,7 +56,20 @@ class ScopedQuerysetMixin:
 
 
 class TenantPrimaryKeyField(ScopedQuerysetMixin, serializers.PrimaryKeyRelatedField):
-    pass
+    def to_internal_value(self, data):
+        # The items of a list validated by one serializer often name the same few objects (a
+        # segment): each is read once.
+        key = (type(data), data) if isinstance(data, int | str) else None
+        if key in self.found:
+            return self.found[key]
+        value = super().to_internal_value(data)
+        if key is not None:
+            self.found[key] = value
+        return value
+
+    @cached_property
+    def found(self) -> dict:
+        return {}
 
 
 class TenantSlugField(ScopedQuerysetMixin, serializers.SlugRelatedField):
@@ -120,6 +134,30 @@ def _phone(value: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise serializers.ValidationError(_("Invalid phone number: %s") % value)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class ReusableSerializers:
+    """Validates the items of a list with one serializer for new objects and one for partial
+    updates, instead of one per item: DRF builds a serializer's fields anew for each serializer,
+    which for a ModelSerializer costs more than checking an item. Each item goes through
+    `is_valid()` as with a serializer of its own, so its validated data and errors are the
+    same."""
+
+    def __init__(self, build):
+        self.build = build
+        self.by_partial = {}
+
+    def validate(self, instance, data, *, partial: bool):
+        serializer = self.by_partial.get(partial)
+        if serializer is None:
+            serializer = self.build(instance, data=data, partial=partial)
+            self.by_partial[partial] = serializer
+        else:
+            serializer.instance, serializer.initial_data = instance, data
+            for cached in ("_validated_data", "_errors", "_data"):
+                vars(serializer).pop(cached, None)
+        serializer.is_valid()
+        return serializer
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -193,27 +231,44 @@ class CustomerField(serializers.Field):
     """`customer`: an object (upserted by external_id) or an existing customer's external_id."""
 
     def to_representation(self, value):
-        return CustomerRefSerializer(value).data
+        return self.reference.to_representation(value)
+
+    @cached_property
+    def reference(self) -> CustomerRefSerializer:
+        return CustomerRefSerializer()
+
+    @cached_property
+    def inline(self) -> ReusableSerializers:
+        return ReusableSerializers(InlineCustomerSerializer)
 
     def to_internal_value(self, data):
         if isinstance(data, str):
             if "\x00" in data:
                 raise serializers.ValidationError(_("Null characters are not allowed."))
-            customer = Customer.objects.filter(external_id=data).first()
+            customer = self.existing_customer(data)
             if customer is None:
                 raise serializers.ValidationError(_("No customer with external_id %s") % data)
             return customer
         if not isinstance(data, dict):
             raise serializers.ValidationError(_("Give an object or a customer external_id"))
         ext = _external_id(data)
-        existing = Customer.objects.filter(external_id=ext).first() if ext else None
+        existing = self.existing_customer(ext) if ext else None
         named_in_request = ext in self.context.get("named_customers", ())
         partial = existing is not None or named_in_request
-        serializer = InlineCustomerSerializer(existing, data=data, partial=partial)
         if not partial and not data.get("name"):
             raise serializers.ValidationError({"name": [_("Required for a new customer.")]})
-        serializer.is_valid(raise_exception=True)
+        serializer = self.inline.validate(existing, data, partial=partial)
+        if serializer.errors:
+            raise serializers.ValidationError(serializer.errors)
         return dict(serializer.validated_data)
+
+    def existing_customer(self, external_id: str) -> Customer | None:
+        """The customer with this external_id, from those the view read for the whole request
+        (`customers` in the context) when it has it."""
+        known = self.context.get("customers", {})
+        if external_id in known:
+            return known[external_id]
+        return Customer.objects.filter(external_id=external_id).first()
 
 
 class CustomerFieldScheme(OpenApiSerializerFieldExtension):
@@ -541,7 +596,7 @@ class OneOrManyCreateMixin:
             results = self.write_items(validated)
         except services.PaymentError as exc:
             return Response({"non_field_errors": [str(exc)]}, status=400)
-        data = [self.get_serializer(obj).data for obj, _created in results]
+        data = self.get_serializer([obj for obj, _created in results], many=True).data
         any_created = any(created for _obj, created in results)
         code = status.HTTP_201_CREATED if any_created else status.HTTP_200_OK
         return Response(data if many else data[0], status=code)
@@ -553,31 +608,27 @@ class BulkUpsertMixin(OneOrManyCreateMixin):
     upsert_service = None
 
     def get_serializer_context(self):
-        context = super().get_serializer_context()
-        items = self.request.data if isinstance(self.request.data, list) else [self.request.data]
-        # A customer given with its name in one item may be referred to by external_id alone in
-        # the others of the same request.
-        context["named_customers"] = {
-            _external_id(item["customer"])
-            for item in items
-            if isinstance(item, dict)
-            and isinstance(item.get("customer"), dict)
-            and item["customer"].get("name")
-        }
-        return context
+        return {**super().get_serializer_context(), **self.items_context}
+
+    @cached_property
+    def items_context(self) -> dict:
+        """What the serializers need to know about the request's items as a whole, worked out
+        once per request rather than once per item."""
+        return {}
 
     def validate_items(self, items):
-        model = self.get_serializer().Meta.model
+        model = self.get_serializer_class().Meta.model
         ext_ids = [_external_id(i) for i in items]
         existing = {o.external_id: o for o in model.objects.filter(external_id__in=ext_ids)}
+        validators = ReusableSerializers(self.get_serializer)
         seen, validated, errors = set(), [], []
         for item in items:
             if not isinstance(item, dict):
                 errors.append({"non_field_errors": [_("Each item must be an object.")]})
                 continue
             instance = existing.get(_external_id(item))
-            serializer = self.get_serializer(instance, data=item, partial=instance is not None)
-            if not serializer.is_valid():
+            serializer = validators.validate(instance, item, partial=instance is not None)
+            if serializer.errors:
                 errors.append(serializer.errors)
                 continue
             ext = serializer.validated_data["external_id"]
@@ -644,6 +695,29 @@ class InvoiceViewSet(
 ):
     serializer_class = InvoiceSerializer
     upsert_service = staticmethod(services.invoices_upsert)
+
+    @cached_property
+    def items_context(self) -> dict:
+        data = self.request.data
+        items = [i for i in (data if isinstance(data, list) else [data]) if isinstance(i, dict)]
+        inline = [i["customer"] for i in items if isinstance(i.get("customer"), dict)]
+        referred = {_external_id(c) for c in inline}
+        referred.update(i["customer"] for i in items if isinstance(i.get("customer"), str))
+        # A NUL never reaches the database (PostgreSQL refuses it even in a lookup).
+        referred = {ext for ext in referred if ext is not None and "\x00" not in ext}
+        customers = dict.fromkeys(referred)
+        if referred:
+            customers.update(
+                (c.external_id, c) for c in Customer.objects.filter(external_id__in=referred)
+            )
+        return {
+            # A customer given with its name in one item may be referred to by external_id
+            # alone in the others of the same request.
+            "named_customers": {_external_id(c) for c in inline if c.get("name")},
+            # The existing customers the items refer to, read in one query (None: no such
+            # customer).
+            "customers": customers,
+        }
 
     @extend_schema(
         parameters=[
