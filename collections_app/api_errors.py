@@ -6,6 +6,8 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tenants import idempotency
+
 
 def exception_handler(exc, context):
     """DRF's handler, plus Django validation errors as 400 with their messages."""
@@ -96,3 +98,60 @@ class ApiAutoSchema(AutoSchema):
     def validation_error_schema(self) -> dict:
         self.registry.register_on_missing(VALIDATION_ERROR)
         return VALIDATION_ERROR.ref
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": idempotency.HEADER,
+    "required": False,
+    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
+    "description": "A value unique to this operation (a UUID, say) that makes retrying the POST "
+    f"safe. The first request runs and its answer is kept for {idempotency.KEEP_HOURS} hours: "
+    "the same key with the same request (method, path and body) gets that answer again, with "
+    "`Idempotent-Replayed: true`, and writes nothing. The same key with a different request is "
+    "refused with 422; while the first request is still running, with 409. Keys belong to the "
+    "API key that sends them. A 5xx or 429 answer is not kept, so its retry runs for real.",
+}
+IDEMPOTENCY_RESPONSES = {
+    "409": "A request with this Idempotency-Key is still running; retry later.",
+    "422": "This Idempotency-Key was used for a different request; use a new key.",
+}
+REPLAYED_HEADER = {
+    "description": "`true` when this is the kept answer to an earlier request with the same "
+    "Idempotency-Key (nothing was written this time).",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+def idempotency_hook(result, generator, request, public, **kwargs):
+    """drf-spectacular postprocessing hook: every POST under /api/ (where
+    `tenants.idempotency` applies) documents the `Idempotency-Key` header, its 409 and 422, and
+    the `Idempotent-Replayed` header of a replayed answer. A hook rather than part of
+    `ApiAutoSchema`, so it sees every operation in its final shape (schema subclasses add
+    responses after `ApiAutoSchema` is done)."""
+    error_ref = None
+    for path, methods in result.get("paths", {}).items():
+        operation = methods.get("post")
+        if operation is None or not path.startswith("/api/"):
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(p.get("name") == idempotency.HEADER for p in parameters):
+            parameters.append(dict(IDEMPOTENCY_PARAMETER))
+        responses = operation.setdefault("responses", {})
+        for code, response in responses.items():
+            if code not in IDEMPOTENCY_RESPONSES:
+                response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER
+        for code, description in IDEMPOTENCY_RESPONSES.items():
+            if error_ref is None:
+                schemas = result.setdefault("components", {}).setdefault("schemas", {})
+                schemas.setdefault(ERROR.name, ERROR.schema)
+                error_ref = ERROR.ref
+            responses.setdefault(
+                code,
+                {
+                    "content": {"application/json": {"schema": error_ref}},
+                    "description": description,
+                },
+            )
+        operation["responses"] = dict(sorted(responses.items()))
+    return result

@@ -3,7 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from messaging import api as messaging_api
 
-from . import api, api_engine
+from . import api, api_engine, api_webhooks
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -19,6 +19,12 @@ router.register("segments", api.SegmentViewSet, basename="segment")
 router.register("templates", messaging_api.TemplateViewSet, basename="template")
 router.register(
     "provider-accounts", messaging_api.ProviderAccountViewSet, basename="provider-account"
+)
+router.register(
+    "webhook-endpoints", api_webhooks.WebhookEndpointViewSet, basename="webhook-endpoint"
+)
+router.register(
+    "webhook-deliveries", api_webhooks.WebhookDeliveryViewSet, basename="webhook-delivery"
 )
 
 urlpatterns = [

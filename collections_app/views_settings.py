@@ -18,9 +18,15 @@ from tenants.decorators import tenant_required
 from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, TenantHoliday, User
 from tenants.services import api_key_create, api_key_revoke
 
-from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent, new_webhook_secret
+from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .pix import pix_key_kind
-from .webhooks_out import UnsafeURL, url_check, webhook_redeliver
+from .webhooks_out import (
+    UnsafeURL,
+    WebhookError,
+    url_check,
+    webhook_redeliver,
+    webhook_secret_rotate,
+)
 
 WEEKDAY_LABELS = [
     ("mon", gettext_lazy("Mon")),
@@ -385,9 +391,8 @@ def webhook_change(request, pk: int):
         endpoint.active = not endpoint.active
         endpoint.save(update_fields=["active"])
     elif action == "rotate":
-        endpoint.secret = new_webhook_secret()
-        endpoint.save(update_fields=["secret"])
-        messages.success(request, _("New secret: %(secret)s") % {"secret": endpoint.secret})
+        secret = webhook_secret_rotate(endpoint=endpoint)
+        messages.success(request, _("New secret: %(secret)s") % {"secret": secret})
     elif action == "delete":
         endpoint.delete()
     return redirect("settings_webhooks")
@@ -396,6 +401,10 @@ def webhook_change(request, pk: int):
 @require_POST
 @tenant_required("admin")
 def webhook_redeliver_view(request, pk: int):
-    webhook_redeliver(delivery=get_object_or_404(WebhookDelivery, pk=pk))
-    messages.success(request, _("Sent again."))
+    try:
+        webhook_redeliver(delivery=get_object_or_404(WebhookDelivery, pk=pk))
+    except WebhookError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Sent again."))
     return redirect("settings_webhooks")

@@ -8,12 +8,17 @@ the payment webhook Régua receives: `X-Regua-Signature: sha256=<HMAC-SHA256 of
 else is retried with exponential backoff (1 minute doubling, 8 attempts over about two
 hours), then the delivery is marked failed. `dedupe_key` names the event's subject, so the same
 event never reaches an endpoint twice, whatever re-runs happen. URLs that resolve to private,
-loopback or link-local addresses are refused unless WEBHOOKS_ALLOW_PRIVATE is set."""
+loopback or link-local addresses are refused unless WEBHOOKS_ALLOW_PRIVATE is set.
+
+The settings page (`views_settings`) and the API (`api_webhooks`) manage endpoints and
+deliveries through the same checks and operations here: `url_check`, `webhook_secret_rotate`,
+`webhook_redeliver` and `webhook_ping`."""
 
 import ipaddress
 import json
 import socket
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -23,17 +28,25 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, new_webhook_secret
 from .signing import payment_signature
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SECONDS = 60
 TIMEOUT_SECONDS = 10
+# The event of a test delivery an admin asks for (`webhook_ping`): sent to the endpoint
+# whatever it subscribed to, never emitted by anything else.
+PING_EVENT = "ping"
 
 
 class UnsafeURL(ValueError):
     """A webhook URL Régua will not call, with the reason."""
+
+
+class WebhookError(ValueError):
+    """An operation on an endpoint or delivery that its state does not allow, with the reason."""
 
 
 def url_check(url: str) -> None:
@@ -41,17 +54,26 @@ def url_check(url: str) -> None:
     network (the workers' own network must not be reachable through a tenant's webhook)."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UnsafeURL("Use an http(s) URL with a host name.")
+        raise UnsafeURL(_("Use an http(s) URL with a host name."))
+    try:
+        port = parts.port
+    except ValueError as exc:  # out of range: URL validators let ports up to 99999 through
+        raise UnsafeURL(_("Use a port from 1 to 65535.")) from exc
     if settings.WEBHOOKS_ALLOW_PRIVATE:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise UnsafeURL(f"The host {parts.hostname} does not resolve.") from exc
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
+        raise UnsafeURL(
+            _("The host %(host)s does not resolve.") % {"host": parts.hostname}
+        ) from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:
-            raise UnsafeURL(f"{parts.hostname} is a private or local address ({address}).")
+            raise UnsafeURL(
+                _("%(host)s is a private or local address (%(address)s).")
+                % {"host": parts.hostname, "address": address}
+            )
 
 
 def webhook_emit(*, tenant_id: int, event: str, dedupe_key: str, data: dict) -> int:
@@ -168,11 +190,45 @@ def webhook_attempt(*, delivery: WebhookDelivery) -> float | None:
 
 
 def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
-    """An admin sends a delivery again (e.g. after fixing their endpoint)."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+    """An admin sends a delivery again (e.g. after fixing their endpoint), with a fresh round
+    of attempts. Only a settled one (delivered or failed): a pending one is being sent or
+    waits for its next try, and a second send could cross the first. WebhookError if so."""
+    resent = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .exclude(status=DeliveryStatus.PENDING)
+        .update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
+    )
+    if not resent:
+        raise WebhookError(_("This delivery is still pending: it is retried on its own."))
+    _queue([delivery.pk])
+
+
+def webhook_secret_rotate(*, endpoint: WebhookEndpoint) -> str:
+    """A new signing secret for the endpoint, in force for the next attempt; returns it."""
+    endpoint.secret = new_webhook_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint.secret
+
+
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A test delivery (`ping`) to the endpoint, active or not, signed, logged and retried like
+    any other, so an admin can check their receiver and its signature check."""
+    now = timezone.now()
+    payload = {
+        "event": PING_EVENT,
+        "created_at": now,
+        "data": {"endpoint_id": endpoint.pk, "url": endpoint.url},
+    }
+    delivery = WebhookDelivery.objects.create(
+        tenant_id=endpoint.tenant_id,
+        endpoint=endpoint,
+        event=PING_EVENT,
+        dedupe_key=f"ping:{uuid.uuid4().hex}",
+        payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+        next_attempt_at=now,
     )
     _queue([delivery.pk])
+    return delivery
 
 
 def invoice_data(invoice) -> dict:

@@ -6,7 +6,11 @@ for 24 hours; the same key with the same request gets that answer again (with
 `Idempotent-Replayed: true`) and writes nothing. The same key with a different request is
 refused with 422, and a key whose first request is still running gets 409. Keys are per API
 key: the owner is a hash of the Authorization header. An answer of 5xx is not kept, so the
-request can be retried for real."""
+request can be retried for real; nor is a 429 (over the rate limit), whose retry after
+Retry-After must run rather than get the 429 again.
+
+The OpenAPI schema declares all this on every POST
+(`collections_app.api_errors.idempotency_hook`)."""
 
 import hashlib
 from datetime import timedelta
@@ -19,7 +23,8 @@ from django.utils.translation import gettext as _
 from .models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
-KEEP = timedelta(hours=24)
+KEEP_HOURS = 24
+KEEP = timedelta(hours=KEEP_HOURS)
 MAX_KEY_LENGTH = 255
 
 
@@ -54,7 +59,8 @@ class IdempotencyMiddleware:
         except IntegrityError:
             return self._replay(owner, key, fingerprint)
         response = self.get_response(request)
-        if response.status_code >= 500 or getattr(response, "streaming", False):
+        kept = response.status_code < 500 and response.status_code != 429
+        if not kept or getattr(response, "streaming", False):
             record.delete()
             return response
         record.status = response.status_code

@@ -8,6 +8,7 @@ from django_scopes import scope
 
 from collections_app.models import Payment
 from tenants.api_auth import ApiKeyRateThrottle
+from tenants.idempotency import MAX_KEY_LENGTH
 from tenants.models import IdempotentRequest
 from tests.conftest import api_client_for
 from tests.factories import make_invoice
@@ -113,3 +114,54 @@ def test_invoices_filter_by_segment(tenant_a, api_a):
     body = api_a.get(f"/api/v1/invoices/?segment={vip.pk}").json()
     assert [row["external_id"] for row in body["results"]] == [a.external_id]
     assert api_a.get("/api/v1/invoices/?segment=vip").status_code == 400
+
+
+def test_every_post_documents_the_idempotency_key(client):
+    schema = client.get("/api/schema/?format=json").json()
+    posts = {
+        path: methods["post"]
+        for path, methods in schema["paths"].items()
+        if path.startswith("/api/v1/") and "post" in methods
+    }
+    assert "/api/v1/payments/" in posts and "/api/v1/webhook-endpoints/" in posts
+    for path, operation in posts.items():
+        [header] = [
+            p
+            for p in operation["parameters"]
+            if p["in"] == "header" and p["name"] == "Idempotency-Key"
+        ]
+        assert header["required"] is False, path
+        assert header["schema"] == {"type": "string", "maxLength": MAX_KEY_LENGTH}, path
+        responses = operation["responses"]
+        assert {"409", "422"} <= set(responses), path
+        for code in ("409", "422"):
+            body = responses[code]["content"]["application/json"]["schema"]
+            assert body == {"$ref": "#/components/schemas/Error"}, path
+        for code, response in responses.items():
+            if code not in ("409", "422"):
+                assert "Idempotent-Replayed" in response["headers"], (path, code)
+    # Only POSTs: the middleware leaves the other methods alone.
+    for methods in schema["paths"].values():
+        for method, operation in methods.items():
+            if method != "post":
+                names = [p["name"] for p in operation.get("parameters", [])]
+                assert "Idempotency-Key" not in names
+
+
+def test_a_rate_limited_post_is_not_kept(tenant_a, api_a):
+    body = {"external_id": "C-9", "name": "Di"}
+    with mock.patch.dict(ApiKeyRateThrottle.THROTTLE_RATES, {"api_key": "1/min"}):
+        api_a.get("/api/v1/customers/")
+        refused = post(api_a, "/api/v1/customers/", body, key="after-429")
+    assert refused.status_code == 429
+    assert not IdempotentRequest.objects.filter(key="after-429").exists()
+    # After Retry-After, the same key runs for real instead of replaying the 429.
+    retried = post(api_a, "/api/v1/customers/", body, key="after-429")
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
+
+
+def test_a_key_over_the_limit_is_a_400(api_a):
+    body = {"external_id": "C-8", "name": "Eva"}
+    too_long = post(api_a, "/api/v1/customers/", body, key="k" * (MAX_KEY_LENGTH + 1))
+    assert too_long.status_code == 400 and "detail" in too_long.json()
+    assert post(api_a, "/api/v1/customers/", body, key="k" * MAX_KEY_LENGTH).status_code == 201
