@@ -3,7 +3,9 @@
 Errors are per field and say what is wrong: a syntax error with its line, a variable that is
 not in the registry, attribute or item access (the way out of the sandbox that injection
 payloads such as `{{ ''.__class__.__mro__ }}` try), an e-mail without a subject, an SMS longer
-than MAX_SMS_SEGMENTS segments, a WhatsApp Content SID or variable mapping that cannot work.
+than MAX_SMS_SEGMENTS segments, a WhatsApp Content SID or variable mapping that cannot work, a
+template over the rendering limits of `template_limits` with the samples (too long a text, too
+many loop iterations or macro calls…).
 The preview renders every part with the samples, and gives the SMS's encoding and segments."""
 
 import re
@@ -58,7 +60,10 @@ def template_check(
         except TemplateRenderError as exc:
             check.add(name, str(exc))
     if channel == "email" and "body" not in check.errors:
-        check.preview["html"] = text_to_html(template_render(body, samples, html=True))
+        try:  # escaping makes the text longer: it may go over a limit the plain text did not
+            check.preview["html"] = text_to_html(template_render(body, samples, html=True))
+        except TemplateRenderError as exc:
+            check.add("body", str(exc))
     if channel == "sms" and "body" in check.preview:
         size = sms_size(check.preview["body"])
         check.preview["sms"] = {

@@ -1,53 +1,42 @@
 """Tenant-authored templates: Jinja2's SandboxedEnvironment over a flat context of prepared
 values. Undefined variables are errors; so is any attribute or item access, since the context
-holds only ready-to-print values — which also shuts the door on `{{ ''.__class__ }}` tricks."""
+holds only ready-to-print values — which also shuts the door on `{{ ''.__class__ }}` tricks.
+Rendering is held to the size, work and nesting limits of `template_limits`, the same when a
+template is checked before saving and when a message is sent."""
 
 from collections.abc import Iterable
 from functools import lru_cache
 
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 
-# The most text (or items) a `*` in a template may produce.
-MAX_REPEAT = 10_000
+from .template_limits import (
+    MAX_NESTING,
+    MAX_SOURCE,
+    LimitedEnvironment,
+    bracket_depth,
+    number_too_large,
+    render_limited,
+    tree_depth,
+)
 
 
 class TemplateRenderError(ValueError):
     """A template that cannot be rendered, with a message fit to show its author."""
 
 
-class _TemplateEnvironment(SandboxedEnvironment):
-    """The sandbox without the ways a few characters of template could use up a server's
-    memory: no globals (`range`, `lipsum`… are not registry variables either, so the check
-    refuses them), no `**`, and `*` repeating a text or list only up to MAX_REPEAT."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.globals.clear()
-
-    def call_binop(self, context, operator, left, right):
-        if operator == "**":
-            raise SecurityError(_("Powers (**) are not allowed in templates."))
-        for seq, times in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                if len(seq) * times > MAX_REPEAT:
-                    raise SecurityError(
-                        _("A repetition (*) may give at most %(max)d characters.")
-                        % {"max": MAX_REPEAT}
-                    )
-        return super().call_binop(context, operator, left, right)
+_text_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
+_html_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
 
 
-_text_env = _TemplateEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True)
-_html_env = _TemplateEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True)
-
-
-def _env(html: bool) -> SandboxedEnvironment:
+def _env(html: bool) -> LimitedEnvironment:
     return _html_env if html else _text_env
+
+
+def _too_nested() -> TemplateRenderError:
+    return TemplateRenderError(
+        _("The template nests too deeply: at most %(max)d levels.") % {"max": MAX_NESTING}
+    )
 
 
 def template_validate(source: str, *, allowed: Iterable[str], html: bool = False) -> None:
@@ -60,14 +49,28 @@ def template_validate(source: str, *, allowed: Iterable[str], html: bool = False
 def _validate(source: str, allowed: frozenset, html: bool) -> None:
     # Cached: the same template is checked against the same variables for every message it
     # renders (a failing check raises, and is not cached).
+    if len(source) > MAX_SOURCE:
+        raise TemplateRenderError(
+            _("A template may have at most %(max)d characters.") % {"max": MAX_SOURCE}
+        )
     env = _env(html)
     try:
+        # The parser recurses on brackets: counted on the tokens first, so how deep they may
+        # go does not depend on how deep the caller's stack already is.
+        if bracket_depth(env, source) > MAX_NESTING:
+            raise _too_nested()
         ast = env.parse(source)
     except TemplateError as exc:
         raise TemplateRenderError(
             _("Syntax error on line %(line)s: %(error)s")
             % {"line": getattr(exc, "lineno", "?"), "error": getattr(exc, "message", exc)}
         ) from exc
+    except RecursionError as exc:
+        raise _too_nested() from exc
+    except ValueError as exc:  # an integer literal longer than Python converts
+        raise TemplateRenderError(str(number_too_large())) from exc
+    if tree_depth(ast) > MAX_NESTING:
+        raise _too_nested()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         raise TemplateRenderError(
             _(
@@ -88,11 +91,21 @@ def _compiled(source: str, html: bool):
     return _env(html).from_string(source)
 
 
+# Expressions on the values fail at render time (`{{ amount - 1 }}` on a text, `{{ 1 / 0 }}`),
+# and so does a template over a limit: the author's mistake, to be shown like any other.
+_RENDER_ERRORS = (TemplateError, ArithmeticError, TypeError, ValueError)
+
+
 def template_render(source: str, context: dict, *, html: bool = False) -> str:
+    """The text of the template with the context, within the limits of `template_limits`."""
     template_validate(source, allowed=context.keys(), html=html)
     try:
-        return _compiled(source, html).render(**context).strip()
-    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
-        # Expressions on the values fail at render time (`{{ amount - 1 }}` on a text,
-        # `{{ 1 / 0 }}`): the author's mistake, to be shown like any other.
+        template = _compiled(source, html)
+    except (SyntaxError, RecursionError) as exc:
+        raise _too_nested() from exc  # Python's own limits, e.g. on nested loops
+    except _RENDER_ERRORS as exc:
+        raise TemplateRenderError(_("Cannot render: %(error)s") % {"error": exc}) from exc
+    try:
+        return render_limited(template, context).strip()
+    except (*_RENDER_ERRORS, RecursionError) as exc:
         raise TemplateRenderError(_("Cannot render: %(error)s") % {"error": exc}) from exc
