@@ -6,12 +6,14 @@ progress to the "progress" cache for the page's live bar, and keeps the error re
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.core.cache import caches
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
 
@@ -173,6 +175,8 @@ def import_job_start(
         .update(mapping=mapping, valid_only=valid_only, status=ImportStatus.QUEUED)
     )
     if not updated:
+        if not job.content:
+            raise ImportFileError(_("This import's file is no longer kept: upload it again."))
         raise ImportFileError(_("This import has already run."))
     job.refresh_from_db()
     _progress_publish(job, 0, 2 * job.rows, "queued")
@@ -247,3 +251,39 @@ def import_job_run(
     job.save()
     _progress_publish(job, 2 * job.rows, 2 * job.rows, job.status)
     return job
+
+
+KEEP_DAYS = 7
+
+
+def imports_upkeep() -> dict:
+    """Housekeeping, from beat's tick: send again the jobs whose task was lost (queued for
+    ten minutes, or running with a silent worker: `_claim` decides); forget files no one
+    went on with after KEEP_DAYS (drafts, and refused or failed imports, whose counts and
+    error report stay)."""
+    from .tasks import import_run
+
+    now = timezone.now()
+    old = now - timedelta(days=KEEP_DAYS)
+    with scopes_disabled():
+        stuck = ImportJob.objects.filter(
+            Q(status=ImportStatus.QUEUED, created_at__lt=now - timedelta(minutes=10))
+            | Q(status=ImportStatus.RUNNING, started_at__lt=now - timedelta(seconds=STALE_SECONDS))
+        ).only("id", "tenant_id", "token")
+        resent = 0
+        for job in stuck:
+            progress = import_progress(job) or {}
+            if time.time() - progress.get("at", 0) > STALE_SECONDS:
+                import_run.delay(job_id=job.pk, tenant_id=job.tenant_id)
+                resent += 1
+        dropped, _kinds = ImportJob.objects.filter(
+            status=ImportStatus.DRAFT, created_at__lt=old
+        ).delete()
+        cleared = (
+            ImportJob.objects.filter(
+                status__in=[ImportStatus.REFUSED, ImportStatus.FAILED], created_at__lt=old
+            )
+            .exclude(content=b"")
+            .update(content=b"")
+        )
+    return {"resent": resent, "drafts_deleted": dropped, "files_dropped": cleared}

@@ -35,6 +35,7 @@ def ladders_tick() -> int:
             ladders_evaluate_batch.delay(tenant_ids=tenant_ids[i : i + BATCH_TENANTS], day=day)
     messages_upkeep.delay()
     webhooks_upkeep.delay()
+    imports_upkeep.delay()
     return sum(len(ids) for ids in due.values())
 
 
@@ -91,6 +92,14 @@ def webhooks_upkeep() -> int:
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id=delivery_id)
     return len(ids)
+
+
+@shared_task
+def imports_upkeep() -> dict:
+    """Send again the imports whose task was lost; forget the files of old unfinished ones."""
+    from .import_jobs import imports_upkeep as upkeep
+
+    return upkeep()
 
 
 @shared_task(base=TenantTask, acks_late=True)

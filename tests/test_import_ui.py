@@ -4,13 +4,15 @@ asked explicitly, the valid rows — with its progress and a downloadable error 
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from collections_app import import_jobs
-from collections_app.import_jobs import _progress_publish, import_job_run
+from collections_app.import_jobs import _progress_publish, import_job_run, imports_upkeep
 from collections_app.models import Customer, ImportJob, ImportStatus, Invoice
 from collections_app.tasks import import_run
 from tests.test_import import GOOD, csv_bytes
@@ -257,3 +259,31 @@ def test_the_model_spreadsheet_maps_every_field_and_its_example_is_valid(start, 
     start(client, job, form(job))
     job.refresh_from_db()
     assert (job.status, job.created) == (ImportStatus.DONE, 1)
+
+
+def test_upkeep_resends_lost_jobs_and_forgets_old_files(start, login, agent, tenant_a):
+    client = login(agent)
+    now = timezone.now()
+    lost = uploaded(client, csv_bytes(*GOOD))
+    draft = uploaded(client, csv_bytes(*GOOD))
+    refused = uploaded(client, csv_bytes(GOOD[0], BAD))
+    start(client, refused, form(refused))
+    with scopes_disabled():
+        # A job queued 20 minutes ago whose task never arrived…
+        ImportJob.objects.filter(pk=lost.pk).update(
+            status=ImportStatus.QUEUED, created_at=now - timedelta(minutes=20)
+        )
+        # …a draft and a refused import left for eight days.
+        eight_days = now - timedelta(days=8)
+        ImportJob.objects.filter(pk__in=[draft.pk, refused.pk]).update(created_at=eight_days)
+    assert imports_upkeep() == {"resent": 1, "drafts_deleted": 1, "files_dropped": 1}
+    with scopes_disabled():
+        lost.refresh_from_db()
+        refused.refresh_from_db()
+        assert lost.status == ImportStatus.DONE  # the task sent again ran it (eager)
+        assert not ImportJob.objects.filter(pk=draft.pk).exists()
+        assert bytes(refused.content) == b"" and refused.errors_report  # the report stays
+    page = client.get(f"/imports/{refused.pk}/").content.decode()
+    assert 'name="valid_only_now"' not in page
+    start(client, refused, {"valid_only_now": "1"})
+    assert "não é mais guardado" in client.get("/imports/").content.decode()
