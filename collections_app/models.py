@@ -899,6 +899,10 @@ class ImportJob(models.Model):
         return self.status in (ImportStatus.DONE, ImportStatus.REFUSED, ImportStatus.FAILED)
 
     @property
+    def in_progress(self) -> bool:
+        return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+    @property
     def valid_rows(self) -> int:
         return self.rows - self.rows_with_errors
 

@@ -202,6 +202,8 @@ def test_an_unreadable_file_is_refused_with_the_reason(login, agent, content, na
 def test_the_progress_bar_follows_the_running_job(login, agent):
     client = login(agent)
     job = uploaded(client, csv_bytes(*GOOD))
+    # A draft has nothing running: its status does not poll.
+    assert "hx-trigger" not in client.get(f"/imports/{job.pk}/status/").content.decode()
     with scopes_disabled():
         ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING)
     job.refresh_from_db()
