@@ -44,6 +44,26 @@ class CredentialField:
     label: str
     secret: bool = False
     choices: tuple[tuple[str, str], ...] = ()
+    number_range: tuple[int, int] | None = None  # a whole number within these bounds
+
+    def problem(self, value) -> str | None:
+        """What is wrong with a value given for this credential, if anything."""
+        if self.choices and value not in {key for key, _label in self.choices}:
+            options = ", ".join(key for key, _label in self.choices)
+            return _("%(field)s: use one of %(options)s.") % {
+                "field": self.label,
+                "options": options,
+            }
+        if self.number_range:
+            low, high = self.number_range
+            text = str(value).strip()
+            if not text.isdigit() or not low <= int(text) <= high:
+                return _("%(field)s: use a whole number from %(low)s to %(high)s.") % {
+                    "field": self.label,
+                    "low": low,
+                    "high": high,
+                }
+        return None
 
 
 _TWILIO_FIELDS = (
@@ -55,7 +75,7 @@ CREDENTIAL_FIELDS: dict[str, tuple[CredentialField, ...]] = {
     ProviderKind.SENDGRID: (CredentialField("api_key", gettext_lazy("API key"), secret=True),),
     ProviderKind.SMTP: (
         CredentialField("host", gettext_lazy("Host")),
-        CredentialField("port", gettext_lazy("Port")),
+        CredentialField("port", gettext_lazy("Port"), number_range=(1, 65535)),
         CredentialField("username", gettext_lazy("User name")),
         CredentialField("password", gettext_lazy("Password"), secret=True),
         CredentialField(
@@ -87,7 +107,13 @@ def provider_account_errors(*, channel: str, provider: str, credentials: dict) -
     missing = [k for k in REQUIRED_CREDENTIALS.get(provider, []) if not credentials.get(k)]
     if missing:
         return {"credentials": [_("Missing: %(names)s") % {"names": ", ".join(missing)}]}
-    return {}
+    problems = [
+        problem
+        for field in CREDENTIAL_FIELDS.get(provider, ())
+        if credentials.get(field.name) not in (None, "")
+        and (problem := field.problem(credentials[field.name]))
+    ]
+    return {"credentials": problems} if problems else {}
 
 
 @dataclass(frozen=True)

@@ -311,6 +311,21 @@ def test_a_refused_form_does_not_echo_the_typed_secret(login, admin, tenant_a):
     assert accounts_of(tenant_a) == []
 
 
+def test_an_smtp_port_that_is_not_a_port_is_refused_on_the_form(login, admin, tenant_a):
+    data = {
+        "channel": "email",
+        "provider": "smtp",
+        "active": "on",
+        "credential_host": "smtp.exemplo.com.br",
+        "credential_port": "vinte e cinco",
+        "credential_security": "starttls",
+    }
+    response = login(admin).post("/settings/providers/new/", data)
+    errors = response.content.decode().split('id="credentials-errors"', 1)[1].split("</ul>")[0]
+    assert "Porta: use um número inteiro de 1 a 65535." in errors
+    assert accounts_of(tenant_a) == []
+
+
 def test_a_provider_that_cannot_carry_the_channel_is_refused(login, admin, tenant_a):
     response = login(admin).post("/settings/providers/new/", account_data(channel="email"))
     page = response.content.decode()

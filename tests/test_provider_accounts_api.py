@@ -7,6 +7,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from messaging.models import ProviderAccount
+from tests.factories import make_provider_account
 from tests.fakes import Answer, FakeProvider, twilio_answer
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,19 @@ def test_an_account_is_stored_encrypted_and_shown_masked(api_a):
         (twilio_account(channel="email"), "provider"),  # Twilio SMS cannot send e-mail
         (twilio_account(credentials={"account_sid": SID}), "credentials"),
         ({"channel": "email", "provider": "sendgrid", "credentials": {}}, "credentials"),
+        # An SMTP port that is not a port, a security mode that does not exist.
+        (
+            {"channel": "email", "provider": "smtp", "credentials": {"host": "h", "port": "25a"}},
+            "credentials",
+        ),
+        (
+            {"channel": "email", "provider": "smtp", "credentials": {"host": "h", "port": 70000}},
+            "credentials",
+        ),
+        (
+            {"channel": "email", "provider": "smtp", "credentials": {"host": "h", "security": "x"}},
+            "credentials",
+        ),
     ],
 )
 def test_an_account_that_cannot_work_is_refused(api_a, data, field):
@@ -107,3 +121,13 @@ def test_a_channel_without_an_account_tests_the_platform_default(api_a):
         api_a, "/api/v1/provider-accounts/test/", {"channel": "email", "recipient": "a@ex.com"}
     ).json()
     assert response["ok"] is True and response["provider"] == "console"
+
+
+def test_an_smtp_account_saved_with_a_bad_port_fails_its_test_send_with_the_reason(api_a, tenant_a):
+    # Stored before ports were checked: the test send says what is wrong, no 500.
+    make_provider_account(tenant_a, "smtp", {"host": "h", "port": "abc"})
+    answer = post(
+        api_a, "/api/v1/provider-accounts/test/", {"channel": "email", "recipient": "a@b.com.br"}
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": False, "error": "SMTP port 'abc' is not a number"}

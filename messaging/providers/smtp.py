@@ -23,9 +23,16 @@ class SMTPProvider(Provider):
         if not host:
             raise TransportError("SMTP host is not configured", permanent=True)
         security = creds.get("security", "starttls")
+        try:
+            port = int(creds.get("port") or (465 if security == "ssl" else 587))
+        except (TypeError, ValueError):
+            # Saved before ports were checked: say so instead of failing with a traceback.
+            raise TransportError(
+                f"SMTP port {creds.get('port')!r} is not a number", permanent=True
+            ) from None
         backend = EmailBackend(
             host=host,
-            port=int(creds.get("port") or (465 if security == "ssl" else 587)),
+            port=port,
             username=creds.get("username") or None,
             password=creds.get("password") or None,
             use_tls=security == "starttls",
