@@ -27,6 +27,7 @@ from .config import (
     CREDENTIAL_FIELDS,
     LOCALES,
     PROVIDER_CONFLICT,
+    REQUIRED_CREDENTIALS,
     TEMPLATE_CONFLICT,
     provider_account_errors,
     provider_test_send,
@@ -289,6 +290,14 @@ class ProviderAccountForm(forms.ModelForm):
             field.label = spec.label
             self.fields[name] = field
             self.credential_names.append(name)
+            optional = spec.name not in REQUIRED_CREDENTIALS.get(provider, ())
+            if self.keeps_credentials and stored.get(spec.name) and optional:
+                # Blank keeps a stored value: removing an optional one is said explicitly.
+                self.fields[f"clear_{spec.name}"] = forms.BooleanField(
+                    required=False,
+                    label=_("Remove the stored %(field)s") % {"field": spec.label},
+                )
+                self.credential_names.append(f"clear_{spec.name}")
 
     @property
     def account_fields(self):
@@ -306,7 +315,11 @@ class ProviderAccountForm(forms.ModelForm):
             for spec in CREDENTIAL_FIELDS.get(provider, ())
         }
         current = self.instance.credentials if self.keeps_credentials else {}
-        self.credentials = {**current, **{k: v for k, v in typed.items() if v}}
+        removed = {name for name in current if cleaned.get(f"clear_{name}")}
+        self.credentials = {
+            **{k: v for k, v in current.items() if k not in removed},
+            **{k: v for k, v in typed.items() if v},
+        }
         if channel and provider:
             errors = provider_account_errors(
                 channel=channel, provider=provider, credentials=self.credentials

@@ -357,6 +357,20 @@ def test_editing_keeps_a_secret_left_blank(login, owner, tenant_a):
     assert stored.credentials == {"account_sid": SID, "auth_token": TOKEN}
 
 
+def test_an_optional_stored_credential_can_be_removed(login, owner, tenant_a):
+    creds = {"host": "smtp.exemplo.com.br", "username": "cobranca", "password": "s3nha"}
+    account = make_provider_account(tenant_a, "smtp", creds)
+    client = login(owner)
+    page = client.get(f"/settings/providers/{account.pk}/").content.decode()
+    # The optional ones offer a removal; the required host does not.
+    assert 'name="clear_password"' in page and 'name="clear_username"' in page
+    assert 'name="clear_host"' not in page
+    data = {"channel": "email", "provider": "smtp", "active": "on", "clear_password": "on"}
+    assert client.post(f"/settings/providers/{account.pk}/", data).status_code == 302
+    [stored] = accounts_of(tenant_a)
+    assert stored.credentials == {"host": "smtp.exemplo.com.br", "username": "cobranca"}
+
+
 def test_the_form_offers_the_channels_providers_and_their_credentials(login, admin):
     page = (
         login(admin).get("/settings/providers/new/?channel=email&provider=smtp", **HTMX)
