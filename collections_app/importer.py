@@ -30,6 +30,7 @@ from tenants.models import Tenant
 from .documents import document_normalize
 from .models import Invoice
 from .services import invoices_upsert
+from .spreadsheets import row_safe
 from .stats import invoice_days, stats_refresh
 
 CHUNK = 1000
@@ -362,5 +363,6 @@ def errors_csv(result: ImportResult, headers: list[str], rows: list[list[str]]) 
         by_row.setdefault(error.row, []).append(f"{FIELDS[error.field][0]}: {error.message}")
     writer.writerow(["linha", *headers, "erros"])
     for row_number in sorted(by_row):
-        writer.writerow([row_number, *rows[row_number - 2], " | ".join(by_row[row_number])])
+        cells = [row_number, *rows[row_number - 2], " | ".join(by_row[row_number])]
+        writer.writerow(row_safe(cells))
     yield out.getvalue()

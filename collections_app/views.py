@@ -65,6 +65,7 @@ from .selectors import (
     timeline_for_invoice,
 )
 from .services import PaymentError, interaction_log, invoice_record_payment
+from .spreadsheets import row_safe
 
 STEP_STATES = {
     "sent": gettext_lazy("sent"),
@@ -586,7 +587,7 @@ class _Echo:
 def _csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in itertools.chain([header], rows)),
+        (writer.writerow(row_safe(row)) for row in itertools.chain([header], rows)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -109,3 +109,45 @@ def test_invoices_and_the_timeline_export_as_csv(tenant_a, agent, viewer, login,
     lines = list(csv.reader(io.StringIO(b"".join(timeline.streaming_content).decode())))
     assert lines[0] == ["occurred_at", "customer", "invoice", "kind", "channel", "summary", "actor"]
     assert any(line[3] == "payment" for line in lines[1:])
+
+
+def test_exported_text_that_looks_like_a_formula_stays_text(tenant_a, agent, login):
+    """A debtor's words (a reply, a name) must not run as a formula in the finance team's
+    spreadsheet; amounts, negative ones included, stay numbers."""
+    today = tenant_today(tenant=tenant_a)
+    invoice = make_invoice(
+        tenant_a,
+        due=today,
+        amount="50.00",
+        customer={"external_id": '=HYPERLINK("http://x")', "name": "@SUM(A1:A9)"},
+    )
+    with scope(tenant=tenant_a):
+        Interaction.objects.create(
+            tenant=tenant_a,
+            customer=invoice.customer,
+            invoice=invoice,
+            kind="note",
+            summary="-2+3+cmd|' /C calc'!A0",
+        )
+    client = login(agent)
+    invoices = b"".join(client.get("/exports/invoices.csv").streaming_content).decode()
+    [row] = list(csv.reader(io.StringIO(invoices)))[1:]
+    assert row[2] == '\'=HYPERLINK("http://x")' and row[3] == "'@SUM(A1:A9)"
+    assert row[4] == "50.00"
+    timeline = b"".join(client.get("/exports/interactions.csv").streaming_content).decode()
+    notes = [line for line in csv.reader(io.StringIO(timeline)) if line[3] == "note"]
+    assert notes[0][5] == "'-2+3+cmd|' /C calc'!A0"
+
+
+def test_cell_safe_leaves_numbers_alone():
+    from collections_app.spreadsheets import cell_safe
+
+    assert [cell_safe(v) for v in ("-12.50", "+5", "-3,2", 7, None, "abc")] == [
+        "-12.50",
+        "+5",
+        "-3,2",
+        7,
+        None,
+        "abc",
+    ]
+    assert cell_safe("=1+1") == "'=1+1" and cell_safe("\t=x") == "'\t=x"
