@@ -784,9 +784,10 @@ class PaymentViewSet(
 
     def validate_items(self, items):
         validated, errors = [], []
+        validators = ReusableSerializers(self.get_serializer)
         for item in items:
-            serializer = self.get_serializer(data=item)
-            if serializer.is_valid():
+            serializer = validators.validate(None, item, partial=False)
+            if not serializer.errors:
                 validated.append(serializer.validated_data)
                 errors.append({})
             else:

@@ -183,6 +183,7 @@ def test_payments_api_records_a_list_atomically_and_idempotently(api_a, tenant_a
         ({"invoice": "NOPE", "amount": "1"}, "invoice"),
         ({"invoice": "INV-P", "amount": "0"}, "amount"),
         ({"invoice": "INV-P", "amount": "1", "paid_at": "2999-01-01T00:00:00Z"}, "paid_at"),
+        ("not an object", "non_field_errors"),
     ],
 )
 def test_payments_api_refuses_bad_items_and_writes_nothing(api_a, tenant_a, item, field):
@@ -193,6 +194,14 @@ def test_payments_api_refuses_bad_items_and_writes_nothing(api_a, tenant_a, item
     )
     assert response.status_code == 400
     assert response.json()[0] == {} and field in response.json()[1]
+    # The same errors as the item alone (one serializer checks the whole list).
+    alone = api_a.post("/api/v1/payments/", json.dumps([item]), content_type="application/json")
+    assert alone.json()[0] == response.json()[1]
+    # An invalid item first does not leak its errors into the next.
+    reversed_ = api_a.post(
+        "/api/v1/payments/", json.dumps([item, good]), content_type="application/json"
+    )
+    assert reversed_.json()[1] == {}
     with scopes_disabled():
         assert not Payment.objects.exists()
         assert Invoice.objects.get(external_id="INV-P").amount_paid == 0
