@@ -117,21 +117,6 @@ def mapping_from_form(job: ImportJob, data) -> dict[str, int]:
     return mapping
 
 
-def mapping_problems(mapping: dict[str, int]) -> list[str]:
-    """What keeps a mapping from being used: required fields left out, a column used twice."""
-    problems = []
-    missing = [str(label) for n, (label, req) in FIELDS.items() if req and n not in mapping]
-    if missing:
-        problems.append(
-            _("Choose a column for each required field: %(fields)s.")
-            % {"fields": ", ".join(missing)}
-        )
-    used = list(mapping.values())
-    if len(used) != len(set(used)):
-        problems.append(_("Each column can go to only one field."))
-    return problems
-
-
 def preview(job: ImportJob, mapping: dict[str, int]) -> list[dict]:
     """The sample rows as they would be read with this mapping: per row, each mapped field's
     value as understood (or its error)."""
@@ -175,13 +160,19 @@ def import_job_start(
         .update(mapping=mapping, valid_only=valid_only, status=ImportStatus.QUEUED)
     )
     if not updated:
-        if not job.content:
+        if job.status in (ImportStatus.REFUSED, ImportStatus.FAILED):
+            # Those can run again unless upkeep has dropped their file.
             raise ImportFileError(_("This import's file is no longer kept: upload it again."))
         raise ImportFileError(_("This import has already run."))
-    job.refresh_from_db()
+    job.mapping, job.valid_only, job.status = mapping, valid_only, ImportStatus.QUEUED
     _progress_publish(job, 0, 2 * job.rows, "queued")
     if enqueue:
         transaction.on_commit(lambda: import_run.delay(job_id=job.pk, tenant_id=job.tenant_id))
+
+
+def _worker_silent(job: ImportJob) -> bool:
+    """No progress published for STALE_SECONDS: whatever ran the job is gone."""
+    return time.time() - (import_progress(job) or {}).get("at", 0) > STALE_SECONDS
 
 
 def _claim(job: ImportJob) -> bool:
@@ -192,10 +183,8 @@ def _claim(job: ImportJob) -> bool:
         status=ImportStatus.RUNNING, started_at=now
     ):
         return True
-    progress = import_progress(job) or {}
-    silent = time.time() - progress.get("at", 0) > STALE_SECONDS
     return bool(
-        silent
+        _worker_silent(job)
         and ImportJob.objects.filter(
             Q(started_at=job.started_at), pk=job.pk, status=ImportStatus.RUNNING
         ).update(started_at=now)
@@ -210,7 +199,7 @@ def import_job_run(
     total)` is told of every step too (the terminal's progress bar)."""
     if not _claim(job):
         return job
-    job.refresh_from_db()
+    job.refresh_from_db(fields=["status", "started_at"])
     last = 0.0
 
     def progress(done: int, total: int) -> None:
@@ -272,8 +261,7 @@ def imports_upkeep() -> dict:
         ).only("id", "tenant_id", "token")
         resent = 0
         for job in stuck:
-            progress = import_progress(job) or {}
-            if time.time() - progress.get("at", 0) > STALE_SECONDS:
+            if _worker_silent(job):
                 import_run.delay(job_id=job.pk, tenant_id=job.tenant_id)
                 resent += 1
         dropped, _kinds = ImportJob.objects.filter(

@@ -300,6 +300,21 @@ def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tup
     return item, errors
 
 
+def mapping_problems(mapping: dict[str, int]) -> list[str]:
+    """What keeps a mapping from being used: required fields left out, a column used twice."""
+    problems = []
+    missing = [str(label) for n, (label, req) in FIELDS.items() if req and n not in mapping]
+    if missing:
+        problems.append(
+            _("Choose a column for each required field: %(fields)s.")
+            % {"fields": ", ".join(missing)}
+        )
+    used = list(mapping.values())
+    if len(used) != len(set(used)):
+        problems.append(_("Each column can go to only one field."))
+    return problems
+
+
 def invoices_import(
     *,
     tenant: Tenant,
@@ -311,11 +326,9 @@ def invoices_import(
 ) -> ImportResult:
     """Check every row, then write (see the module's docstring). `progress(done, total)` is
     called as the work goes: each row counts once when checked and once when written."""
-    missing = [n for n, (_l, required) in FIELDS.items() if required and n not in mapping]
-    if missing:
-        raise ImportFileError(
-            _("Map a column to each required field: %(fields)s.") % {"fields": ", ".join(missing)}
-        )
+    problems = mapping_problems(mapping)
+    if problems:
+        raise ImportFileError(" ".join(problems))
     result = ImportResult(total=len(rows))
     valid: list[dict] = []
     seen: dict[str, int] = {}

@@ -905,7 +905,3 @@ class ImportJob(models.Model):
     @property
     def valid_rows(self) -> int:
         return self.rows - self.rows_with_errors
-
-    @property
-    def has_file(self) -> bool:
-        return bool(self.content)

@@ -2,6 +2,7 @@
 progress live, download the error report."""
 
 from django.contrib import messages
+from django.db.models.functions import Length
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
@@ -16,10 +17,9 @@ from .import_jobs import (
     import_job_start,
     import_progress,
     mapping_from_form,
-    mapping_problems,
     preview,
 )
-from .importer import FIELDS, ImportFileError, template_csv
+from .importer import FIELDS, ImportFileError, mapping_problems, template_csv
 from .models import ImportJob, ImportStatus
 from .views import file_upload
 
@@ -49,6 +49,17 @@ def imports(request):
     return render(request, "collections/imports.html", {"jobs": jobs})
 
 
+def _job(pk: int, **filters) -> ImportJob:
+    """The job without its file and error report, which can be large, but with the size of
+    the file still kept (`file_bytes`: a refused import can run again while it is)."""
+    jobs = (
+        ImportJob.objects.defer("content", "errors_report")
+        .annotate(file_bytes=Length("content"))
+        .select_related("uploaded_by")
+    )
+    return get_object_or_404(jobs, pk=pk, **filters)
+
+
 def _mapping_context(job: ImportJob, mapping: dict[str, int]) -> dict:
     return {
         "job": job,
@@ -67,7 +78,7 @@ def _mapping_context(job: ImportJob, mapping: dict[str, int]) -> dict:
 def import_detail(request, pk: int):
     """A draft: the mapping form and its preview; a job: its progress or its outcome. POST
     starts the job (or runs a refused one again with only its valid rows)."""
-    job = get_object_or_404(ImportJob.objects.select_related("uploaded_by"), pk=pk)
+    job = _job(pk)
     if request.method == "POST":
         if job.status == ImportStatus.REFUSED and request.POST.get("valid_only_now"):
             mapping, valid_only = job.mapping, True
@@ -98,7 +109,7 @@ def import_detail(request, pk: int):
 @tenant_required("agent")
 def import_preview(request, pk: int):
     """The preview for the mapping being chosen (HTMX, on each change)."""
-    job = get_object_or_404(ImportJob, pk=pk, status=ImportStatus.DRAFT)
+    job = _job(pk, status=ImportStatus.DRAFT)
     mapping = mapping_from_form(job, request.POST)
     return render(request, "collections/_import_preview.html", _mapping_context(job, mapping))
 
@@ -117,7 +128,7 @@ def _progress(job: ImportJob) -> dict:
 def import_status(request, pk: int):
     """The progress bar, polled while the job runs; once it ends, the outcome (and the page
     stops polling, since the outcome has no trigger)."""
-    job = get_object_or_404(ImportJob.objects.defer("content", "errors_report"), pk=pk)
+    job = _job(pk)
     return render(
         request, "collections/_import_status.html", {"job": job, "progress": _progress(job)}
     )

@@ -9,9 +9,8 @@ from collections_app.import_jobs import (
     import_job_create,
     import_job_run,
     import_job_start,
-    mapping_problems,
 )
-from collections_app.importer import FIELDS, ImportFileError
+from collections_app.importer import FIELDS, ImportFileError, mapping_problems
 from collections_app.models import ImportStatus
 from tenants.models import Tenant
 
