@@ -99,9 +99,7 @@ def webhook_emit_many(*, tenant_id: int, event: str, items: Iterable[tuple[str, 
             endpoint=endpoint,
             event=event,
             dedupe_key=dedupe_key[:120],
-            payload=json.loads(
-                json.dumps({"event": event, "created_at": now, "data": data}, cls=DjangoJSONEncoder)
-            ),
+            payload=_payload(event, now, data),
             next_attempt_at=now,
         )
         for endpoint in endpoints
@@ -121,6 +119,12 @@ def webhook_emit_many(*, tenant_id: int, event: str, items: Iterable[tuple[str, 
     )
     _queue(ids)
     return len(created) if ids else 0
+
+
+def _payload(event: str, now, data: dict) -> dict:
+    """The body a receiver gets, as JSON types (dates and decimals as strings)."""
+    body = {"event": event, "created_at": now, "data": data}
+    return json.loads(json.dumps(body, cls=DjangoJSONEncoder))
 
 
 def _queue(delivery_ids: list[int]) -> None:
@@ -214,17 +218,12 @@ def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """A test delivery (`ping`) to the endpoint, active or not, signed, logged and retried like
     any other, so an admin can check their receiver and its signature check."""
     now = timezone.now()
-    payload = {
-        "event": PING_EVENT,
-        "created_at": now,
-        "data": {"endpoint_id": endpoint.pk, "url": endpoint.url},
-    }
     delivery = WebhookDelivery.objects.create(
         tenant_id=endpoint.tenant_id,
         endpoint=endpoint,
         event=PING_EVENT,
         dedupe_key=f"ping:{uuid.uuid4().hex}",
-        payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+        payload=_payload(PING_EVENT, now, {"endpoint_id": endpoint.pk, "url": endpoint.url}),
         next_attempt_at=now,
     )
     _queue([delivery.pk])
