@@ -157,6 +157,15 @@ class Invoice(models.Model):
     agreement = models.ForeignKey(
         "Agreement", null=True, blank=True, on_delete=models.SET_NULL, related_name="instalments"
     )
+    # The spreadsheet import that last wrote the invoice (its result page links to them).
+    import_job = models.ForeignKey(
+        "ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -178,6 +187,7 @@ class Invoice(models.Model):
             models.Index(fields=["tenant", "paid_on"], name="invoice_tenant_paid_on"),
             models.Index(fields=["tenant", "issue_date"], name="invoice_tenant_issue"),
             models.Index(fields=["tenant", "bank_reference"], name="invoice_tenant_bank_ref"),
+            models.Index(fields=["tenant", "import_job"], name="invoice_tenant_import"),
             # The queue sorted by amount, largest first.
             models.Index(
                 fields=["tenant", "status", "amount"], name="invoice_tenant_status_amount"
@@ -869,6 +879,10 @@ class ImportJob(models.Model):
     sample = models.JSONField(default=list)  # the first rows, for the mapping preview
     rows = models.PositiveIntegerField(default=0)
     mapping = models.JSONField(default=dict)  # Régua field → column index
+    # How the date columns are read: "auto" (each as its values show) or dmy/mdy/ymd.
+    date_format = models.CharField(max_length=4, default="auto")
+    # Per column, what its values show (`column_formats.column_profile`), read at upload.
+    column_formats = models.JSONField(default=list)
     valid_only = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=ImportStatus.choices, default=ImportStatus.DRAFT
@@ -877,7 +891,9 @@ class ImportJob(models.Model):
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     rows_with_errors = models.PositiveIntegerField(default=0)
+    payments = models.PositiveIntegerField(default=0)  # recorded from paid dates
     errors_report = models.TextField(blank=True, default="")
+    first_errors = models.JSONField(default=list)  # shown on the page; the report has all
     failure = models.TextField(blank=True, default="")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
