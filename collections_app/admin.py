@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from .documents import MAX_TYPED, document_normalize
 from .models import (
     Agreement,
     Customer,
@@ -14,11 +16,40 @@ from .models import (
 )
 
 
+class DocumentFormField(forms.CharField):
+    """A CPF or CNPJ typed as people write it (a formatted CNPJ has 18 characters), kept
+    bare."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return ""
+        try:
+            return document_normalize(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "tenant", "external_id", "email", "phone", "segment"]
     list_filter = ["tenant"]
     search_fields = ["name", "external_id", "email", "document"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "document":
+            return DocumentFormField(
+                label=db_field.verbose_name, required=False, max_length=MAX_TYPED
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            # A formatted CPF/CNPJ finds the bare one stored.
+            search_term = document_normalize(search_term)
+        except ValueError:
+            pass
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(Invoice)

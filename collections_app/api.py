@@ -136,6 +136,31 @@ def _phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+class DocumentField(serializers.CharField):
+    """A CPF or CNPJ as people type it — with or without its punctuation, an alphanumeric
+    CNPJ in any case — checked and kept bare. Normalised before any length rule: a formatted
+    CNPJ has 18 characters, the stored one 14."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault(
+            "help_text",
+            "CPF or CNPJ (the alphanumeric CNPJ included), with or without punctuation; "
+            "stored without it, letters in upper case.",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not value:
+            return ""
+        try:
+            return document_normalize(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
 class ReusableSerializers:
     """Validates the items of a list with one serializer for new objects and one for partial
     updates, instead of one per item: DRF builds a serializer's fields anew for each serializer,
@@ -162,6 +187,7 @@ class ReusableSerializers:
 
 class CustomerSerializer(serializers.ModelSerializer):
     external_id = serializers.CharField(max_length=100)
+    document = DocumentField()
     preferred_channels = serializers.ListField(
         child=serializers.ChoiceField(Channel.choices), required=False
     )
@@ -197,14 +223,6 @@ class CustomerSerializer(serializers.ModelSerializer):
         # Setting a segment by hand pins the customer there; null hands it back to the rules.
         fields["segment"] = TenantPrimaryKeyField(Segment, allow_null=True, required=False)
         return fields
-
-    def validate_document(self, value):
-        if not value:
-            return ""
-        try:
-            return document_normalize(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
 
     def validate_phone(self, value):
         return _phone(value)

@@ -43,11 +43,16 @@ class DebtorError(ValueError):
 
 
 def identity_matches(customer: Customer, typed: str) -> bool:
-    """Whether `typed` is the first IDENTITY_CHARS characters of the customer's CPF/CNPJ
-    (punctuation ignored). A customer without a document cannot be confirmed."""
+    """Whether `typed` is the first IDENTITY_CHARS characters of the customer's CPF/CNPJ, or
+    the whole of it (punctuation and case ignored). A customer without a document cannot be
+    confirmed."""
     document = (customer.document or "").upper()
     given = "".join(ch for ch in typed.upper() if ch.isalnum())
-    if len(document) < IDENTITY_CHARS or len(given) != IDENTITY_CHARS:
+    if len(document) < IDENTITY_CHARS:
+        return False
+    if len(given) == len(document):
+        return secrets.compare_digest(document, given)
+    if len(given) != IDENTITY_CHARS:
         return False
     return secrets.compare_digest(document[:IDENTITY_CHARS], given)
 

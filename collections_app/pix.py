@@ -3,8 +3,8 @@
 A static BR Code is a chain of TLV fields — two-digit id, two-digit length, value — ending in a
 CRC16-CCITT (polynomial 0x1021, initial value 0xFFFF) of everything before it, the CRC field's
 own id and length included. The merchant account (id 26) carries the GUI `br.gov.bcb.pix` and
-the tenant's Pix key; the additional data (id 62) carries the txid that names the invoice in
-the payment notification."""
+the tenant's Pix key (in the form `tenants.pix_keys` keeps); the additional data (id 62)
+carries the txid that names the invoice in the payment notification."""
 
 import binascii
 import re
@@ -12,7 +12,11 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tenants.pix_keys import pix_key_kind, pix_key_normalize
+
 from .money import quantize
+
+__all__ = ["BRCode", "PixError", "brcode_parse", "crc16", "pix_key_kind"]
 
 GUI = "br.gov.bcb.pix"
 TXID_RE = re.compile(r"^[A-Za-z0-9]{1,25}$")
@@ -38,22 +42,6 @@ def crc16(payload: str) -> str:
     return f"{binascii.crc_hqx(payload.encode(), 0xFFFF):04X}"
 
 
-def pix_key_kind(key: str) -> str | None:
-    """ "cpf", "cnpj", "phone", "email" or "evp" (random key), or None if it is none of them."""
-    key = key.strip()
-    if re.fullmatch(r"\d{11}", key):
-        return "cpf"
-    if re.fullmatch(r"[0-9A-Z]{12}\d{2}", key):
-        return "cnpj"
-    if re.fullmatch(r"\+55\d{10,11}", key):
-        return "phone"
-    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", key) and len(key) <= 77:
-        return "email"
-    if re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", key):
-        return "evp"
-    return None
-
-
 @dataclass(frozen=True)
 class BRCode:
     key: str
@@ -64,7 +52,12 @@ class BRCode:
     description: str = ""
 
     def payload(self) -> str:
-        if pix_key_kind(self.key) is None:
+        try:
+            # Keys are kept normalised; one saved before that rule existed is normalised here.
+            key = pix_key_normalize(self.key)
+        except ValueError:
+            key = ""
+        if not key:
             raise PixError("The Pix key is not a CPF, CNPJ, phone (+55…), e-mail or random key")
         if self.txid != "***" and not TXID_RE.match(self.txid):
             raise PixError("The txid must be 1 to 25 letters or digits")
@@ -72,7 +65,7 @@ class BRCode:
         city = _ascii(self.merchant_city, 15)
         if not name or not city:
             raise PixError("The merchant name and city are required")
-        account = _field("00", GUI) + _field("01", self.key.strip())
+        account = _field("00", GUI) + _field("01", key)
         if self.description:
             room = 99 - len(account) - 4
             account += _field("02", _ascii(self.description, room)) if room > 0 else ""

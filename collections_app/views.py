@@ -35,6 +35,7 @@ from .agreements import AgreementError, agreement_create
 from .bank_files import BankFileError
 from .charges import invoice_charges
 from .charts import bar_chart, funnel
+from .documents import document_normalize
 from .engine.explain import invoice_explain
 from .lgpd import customer_erase, customer_export
 from .message_context import payment_url
@@ -166,7 +167,13 @@ def invoice_list(request):
     if q := request.GET.get("q", "").strip():
         # The customers first, then the invoices: each "contains" test stays on one table,
         # where its trigram index (PostgreSQL) answers it.
-        named = list(Customer.objects.filter(name__icontains=q).values_list("id", flat=True)[:500])
+        customers = Q(name__icontains=q)
+        try:
+            # A CPF or CNPJ as people type it (to answer a data subject's request, say).
+            customers |= Q(document=document_normalize(q))
+        except ValueError:
+            pass
+        named = list(Customer.objects.filter(customers).values_list("id", flat=True)[:500])
         qs = qs.filter(
             Q(number__icontains=q) | Q(external_id__icontains=q) | Q(customer_id__in=named)
         )

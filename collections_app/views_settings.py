@@ -19,7 +19,6 @@ from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, TenantHol
 from tenants.services import api_key_create, api_key_revoke
 
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .pix import pix_key_kind
 from .webhooks_out import (
     UnsafeURL,
     WebhookError,
@@ -137,14 +136,6 @@ class CompanySettingsForm(forms.ModelForm):
         value = self.cleaned_data["timezone"]
         if value not in available_timezones():
             raise forms.ValidationError(_("Unknown time zone."))
-        return value
-
-    def clean_pix_key(self):
-        value = self.cleaned_data["pix_key"].strip()
-        if value and pix_key_kind(value) is None:
-            raise forms.ValidationError(
-                _("Use a CPF or CNPJ (digits only), a phone (+55…), an e-mail or a random key.")
-            )
         return value
 
     def clean_brand_color(self):

@@ -3,10 +3,13 @@ import secrets
 from datetime import time
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
+
+from .pix_keys import pix_key_normalize
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -112,6 +115,14 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        # Every form that edits a tenant (the company page, the admin) keeps the Pix key in
+        # the one form the BR Code carries, or refuses it saying what is wrong.
+        try:
+            self.pix_key = pix_key_normalize(self.pix_key)
+        except ValueError as exc:
+            raise ValidationError({"pix_key": str(exc)}) from exc
 
     @property
     def send_weekdays(self) -> set[int]:
