@@ -1,38 +1,38 @@
 """Reading bank files: CNAB 240 and CNAB 400 return files (*retorno*) and OFX statements, into
-the credits they report.
+the credits they report and the movements that are not payments.
 
 - **CNAB 240** (FEBRABAN): detail records (type 3) of the *cobrança* segments T and U. T carries
   the movement code and the nosso número, and the U after it the amount paid and the dates.
-  Movements 06 (liquidação) and 17 (liquidação após baixa) are payments; the others (entries,
-  rejections, write-offs) are not credits.
-- **CNAB 400**: one detail record (type 1) per movement. The movement code (06 liquidação),
-  the date and the amount paid sit at the same positions for the large banks, but the nosso
-  número does not: it is read at the positions of the bank named in the header (Itaú 341,
-  Bradesco 237, Banco do Brasil 001, Santander 033, Caixa 104).
+  Which codes are payments is the bank's table (`bank_layouts.LAYOUTS_240`; FEBRABAN's 06 and
+  17 for a bank not listed there).
+- **CNAB 400**: one detail record per movement (type 1; Banco do Brasil also type 7). Where the
+  movement code, the dates, the amount paid and the nosso número sit, and which codes are
+  payments, is the layout of the bank named in the header (`bank_layouts.LAYOUTS_400`).
 - **OFX**: every `<STMTTRN>` with a positive amount is a credit, its FITID its identity. A Pix
   txid of ours in its memo names the invoice.
 
-A line that cannot be read stops the file with its line number: nothing is recorded from a file
-that is not understood."""
+A movement that is not a payment (an entry, a rejection, a write-off, a fee, a code the bank's
+table does not list) is kept in `BankFile.not_payments` with its code and the bank's words, so
+the import can say so. Files come as banks and people's tools leave them: trailing spaces
+trimmed, CRLF, LF or CR, Latin-1/Windows-1252 or UTF-8, an EOF byte (0x1A), blank lines, a
+header one character longer than the layout. A line that cannot be read stops the file with its
+line number, and so does a file whose detail records are all unknown: nothing is recorded from a
+file that is not understood."""
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .bank_layouts import FEBRABAN_LAYOUT_240, LAYOUTS_240, LAYOUTS_400
 
 TXID_RE = re.compile(r"\bRG[A-Z0-9]{23}\b")
-PAID_MOVEMENTS_240 = {"06", "17"}
-PAID_MOVEMENTS_400 = {"06", "07", "08"}  # liquidação normal, por conta, em cartório
-# CNAB 400: where each bank puts the nosso número (1-based, inclusive).
-NOSSO_NUMERO_400 = {
-    "341": (63, 70),  # Itaú
-    "237": (71, 82),  # Bradesco
-    "001": (64, 80),  # Banco do Brasil
-    "033": (63, 70),  # Santander
-    "104": (57, 73),  # Caixa
-}
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+EOF = "\x1a"  # DOS end-of-file mark some banks' systems still append
 
 
 class BankFileError(ValueError):
@@ -49,26 +49,94 @@ class Credit:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class NotPayment:
+    """A movement of the file that moves no money to the account: listed, never dropped."""
+
+    code: str
+    description: str
+    line: int
+    reference: str = ""
+
+
+@dataclass
+class BankFile:
+    kind: str  # "ofx" | "cnab240" | "cnab400"
+    bank: str = ""  # the bank's code in the header (CNAB)
+    credits: list[Credit] = field(default_factory=list)
+    not_payments: list[NotPayment] = field(default_factory=list)
+
+    def not_payments_by_code(self) -> list[tuple[str, str, int]]:
+        """(code, description, how many), in the order the codes first appear."""
+        counts = Counter((n.code, n.description) for n in self.not_payments)
+        return [(code, description, n) for (code, description), n in counts.items()]
+
+
+def not_payments_summary(counts: list[tuple[str, str, int]]) -> str:
+    """For the import's result: "3 records were not payments: 02 (Entrada confirmada) ×2,
+    09 (Baixa) ×1." — or "" when every record was a payment."""
+    if not counts:
+        return ""
+    total = sum(n for _code, _description, n in counts)
+    listed = ", ".join(f"{code} ({description}) ×{n}" for code, description, n in counts)
+    return ngettext(
+        "%(n)s record was not a payment: %(listed)s.",
+        "%(n)s records were not payments: %(listed)s.",
+        total,
+    ) % {"n": total, "listed": listed}
+
+
 def bank_file_parse(content: bytes) -> tuple[str, list[Credit]]:
     """The file's kind ("ofx", "cnab240", "cnab400") and its credits."""
-    text = content.decode("latin-1")
-    if "<OFX>" in text.upper() or "OFXHEADER" in text.upper():
-        return "ofx", _ofx(text)
-    lines = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+    read = bank_file_read(content)
+    return read.kind, read.credits
+
+
+def bank_file_read(content: bytes) -> BankFile:
+    """The whole reading of a file: its kind, bank, credits and the movements that are not
+    payments. Raises BankFileError, with the line, for anything it cannot read."""
+    text = _decode(content)
+    head = text.lstrip()[:4096].upper()
+    if "<OFX>" in head or "OFXHEADER" in head or "<OFX>" in text.upper():
+        return _ofx(text)
+    lines = [(n, line) for n, line in enumerate(LINE_BREAK.split(text), 1) if line.strip()]
     if not lines:
         raise BankFileError(_("The file is empty."))
-    width = len(lines[0])
-    if width == 240:
-        return "cnab240", _cnab240(lines)
-    if width == 400:
-        return "cnab400", _cnab400(lines)
+    number, header = lines[0]
+    if header.startswith("01REMESSA") or (header[7:8] == "0" and header[142:143] == "1"):
+        raise BankFileError(
+            _("Line %(n)s: this is a remessa file (the one sent to the bank), not a return file.")
+            % {"n": number}
+        )
+    width = len(header.rstrip()) if len(header.rstrip()) > 240 else len(header)
+    if header[:9] == "02RETORNO" or width in (400, 401):
+        return _cnab400(lines)
+    # A CNAB 240 file header: bank, batch 0000, record type 0 (its tail may have been trimmed).
+    if width in (240, 241) or (header[:3].isdigit() and header[7:8] == "0" and width < 240):
+        return _cnab240(lines)
     raise BankFileError(
         _(
             "Not a CNAB 240 or 400 return file nor an OFX statement (its first line has "
             "%(width)s characters)."
         )
-        % {"width": width}
+        % {"width": len(header)}
     )
+
+
+def _decode(content: bytes) -> str:
+    """UTF-8 when the bytes are UTF-8 (an accent then takes one column, as it should),
+    else Windows-1252, else Latin-1 (which never fails)."""
+    if content.startswith(b"\xef\xbb\xbf"):
+        content = content[3:]
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = content.decode("latin-1")
+    return text.replace(EOF, "")
 
 
 def _field(line: str, start: int, end: int) -> str:
@@ -76,17 +144,40 @@ def _field(line: str, start: int, end: int) -> str:
     return line[start - 1 : end]
 
 
+def _fixed(lines: list[tuple[int, str]], width: int) -> list[tuple[int, str]]:
+    """Each line at the layout's width: trimmed trailing spaces padded back; a header one
+    character too long (a common writer's slip) cut; anything else too long refused."""
+    fixed = []
+    for index, (number, line) in enumerate(lines):
+        if len(line) > width:
+            extra = line[width:]
+            if extra.strip() and not (index == 0 and len(line) == width + 1):
+                message = (
+                    _("%(where)s: has %(n)s characters, CNAB 240 needs 240.")
+                    if width == 240
+                    else _("%(where)s: has %(n)s characters, CNAB 400 needs 400.")
+                )
+                raise BankFileError(
+                    message % {"where": _("Line %(n)s") % {"n": number}, "n": len(line)}
+                )
+            line = line[:width]
+        fixed.append((number, line.ljust(width)))
+    return fixed
+
+
 def _money(raw: str, where: str) -> Decimal:
     if not raw.strip().isdigit():
         raise BankFileError(
             _("%(where)s: the amount “%(raw)s” is not a number.") % {"where": where, "raw": raw}
         )
-    return Decimal(int(raw)) / 100
+    return (Decimal(int(raw)) / 100).quantize(Decimal("0.01"))
 
 
-def _day(raw: str, where: str) -> date:
+def _day(raw: str, where: str, *, year_first: bool = False) -> date:
     raw = raw.strip()
     try:
+        if len(raw) == 8 and year_first:
+            return date(int(raw[0:4]), int(raw[4:6]), int(raw[6:8]))
         if len(raw) == 8:
             return date(int(raw[4:8]), int(raw[2:4]), int(raw[0:2]))
         if len(raw) == 6:
@@ -98,20 +189,54 @@ def _day(raw: str, where: str) -> date:
     )
 
 
-def _cnab240(lines: list[str]) -> list[Credit]:
-    credits, pending_t = [], None
-    bank = _field(lines[0], 1, 3)
-    for number, line in enumerate(lines, 1):
+def _blank(raw: str) -> bool:
+    return not raw.strip("0 ")
+
+
+def _describe(layout, code: str, amount: Decimal | None) -> str:
+    """The bank's words for a movement that is not a payment."""
+    description = layout.codes.get(code)
+    if description is None:
+        return _("code not in the bank's table") if code.strip() else _("no code")
+    if amount is not None:  # a payment code, but no money came with it
+        return _("%(what)s, without an amount paid") % {"what": description}
+    return description
+
+
+def _nothing_recognised(details: int, seen: Counter) -> BankFileError:
+    """Detail records were read but none is a movement this reader knows."""
+    if not details:
+        return BankFileError(
+            _("The file has no movement records (only headers and trailers): nothing to import.")
+        )
+    what = ", ".join(f"{value} ({n})" for value, n in seen.most_common(5))
+    return BankFileError(
+        _(
+            "The file has %(n)s detail records but none is a cobrança movement this reader "
+            "knows (%(what)s): nothing was imported."
+        )
+        % {"n": details, "what": what}
+    )
+
+
+def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
+    lines = _fixed(lines, 240)
+    bank = _field(lines[0][1], 1, 3)
+    layout = LAYOUTS_240.get(bank, FEBRABAN_LAYOUT_240)
+    result = BankFile(kind="cnab240", bank=bank)
+    pending_t, details, unknown_segments = None, 0, Counter()
+    for number, line in lines:
         where = _("Line %(n)s") % {"n": number}
-        if len(line) != 240:
-            raise BankFileError(
-                _("%(where)s: has %(n)s characters, CNAB 240 needs 240.")
-                % {"where": where, "n": len(line)}
-            )
         if _field(line, 8, 8) != "3":
             continue
+        details += 1
         segment = _field(line, 14, 14)
         if segment == "T":
+            if pending_t is not None:
+                raise BankFileError(
+                    _("%(where)s: a segment T without its segment U.")
+                    % {"where": _("Line %(n)s") % {"n": pending_t[0]}}
+                )
             pending_t = (number, line)
         elif segment == "U":
             if pending_t is None:
@@ -120,56 +245,98 @@ def _cnab240(lines: list[str]) -> list[Credit]:
                 )
             t_number, t_line = pending_t
             pending_t = None
-            if _field(t_line, 16, 17) not in PAID_MOVEMENTS_240:
-                continue
-            reference = _field(t_line, 38, 57).strip()
-            # The credit date, or the payment date when the bank left it blank.
-            credited = _field(line, 146, 153)
-            day = _day(credited if credited.strip("0 ") else _field(line, 138, 145), where)
-            credits.append(
-                Credit(
-                    key=f"cnab240:{bank}:{reference}:{day.isoformat()}:{t_number}",
-                    amount=_money(_field(line, 78, 92), where),
-                    credited_on=day,
-                    reference=reference.lstrip("0") or reference,
-                    description=f"CNAB 240 {bank} nosso número {reference}",
-                )
-            )
-    return credits
+            _cnab240_title(result, layout, bank, t_number, t_line, line, where)
+        else:
+            unknown_segments[_("segment %(s)s") % {"s": segment.strip() or "?"}] += 1
+    if pending_t is not None:
+        raise BankFileError(
+            _("%(where)s: a segment T without its segment U.")
+            % {"where": _("Line %(n)s") % {"n": pending_t[0]}}
+        )
+    if not result.credits and not result.not_payments:
+        raise _nothing_recognised(details, unknown_segments)
+    return result
 
 
-def _cnab400(lines: list[str]) -> list[Credit]:
-    header = lines[0]
+def _cnab240_title(result, layout, bank, t_number, t_line, u_line, where) -> None:
+    code = _field(t_line, 16, 17)
+    raw_reference = _field(t_line, *layout.nosso_numero).strip()
+    reference = raw_reference.lstrip("0") or raw_reference
+    amount = _money(_field(u_line, 78, 92), where) if code in layout.payments else None
+    if not amount or amount < 0:
+        result.not_payments.append(
+            NotPayment(code, _describe(layout, code, amount), t_number, reference)
+        )
+        return
+    # The credit date, or the payment date when the bank left it blank.
+    credited = _field(u_line, 146, 153)
+    day = _day(credited if not _blank(credited) else _field(u_line, 138, 145), where)
+    result.credits.append(
+        Credit(
+            key=f"cnab240:{bank}:{raw_reference}:{day.isoformat()}:{t_number}",
+            amount=amount,
+            credited_on=day,
+            reference=reference,
+            description=f"CNAB 240 {layout.name} nosso número {raw_reference}",
+        )
+    )
+
+
+def _cnab400(lines: list[tuple[int, str]]) -> BankFile:
+    lines = _fixed(lines, 400)
+    number, header = lines[0]
     if _field(header, 1, 1) != "0":
         raise BankFileError(_("Line 1: a CNAB 400 file starts with its header (type 0)."))
     bank = _field(header, 77, 79)
-    if bank not in NOSSO_NUMERO_400:
+    layout = LAYOUTS_400.get(bank)
+    if layout is None:
         raise BankFileError(
             _("Line 1: bank %(bank)s is not supported for CNAB 400.") % {"bank": bank}
         )
-    start, end = NOSSO_NUMERO_400[bank]
-    credits = []
-    for number, line in enumerate(lines, 1):
+    result = BankFile(kind="cnab400", bank=bank)
+    details, unknown = 0, Counter()
+    for number, line in lines[1:]:
         where = _("Line %(n)s") % {"n": number}
-        if len(line) != 400:
-            raise BankFileError(
-                _("%(where)s: has %(n)s characters, CNAB 400 needs 400.")
-                % {"where": where, "n": len(line)}
-            )
-        if _field(line, 1, 1) != "1" or _field(line, 109, 110) not in PAID_MOVEMENTS_400:
+        record = _field(line, 1, 1)
+        if record in ("0", "9"):
             continue
-        reference = _field(line, start, end).strip()
-        day = _day(_field(line, 111, 116), where)
-        credits.append(
-            Credit(
-                key=f"cnab400:{bank}:{reference}:{day.isoformat()}:{_field(line, 395, 400)}",
-                amount=_money(_field(line, 254, 266), where),
-                credited_on=day,
-                reference=reference.lstrip("0") or reference,
-                description=f"CNAB 400 {bank} nosso número {reference}",
-            )
+        details += 1
+        if record not in layout.nosso_numero:
+            # Banks' optional records (type 2 messages, type 4 or 5 apportionments…) carry
+            # no movement of their own; a file made only of them is refused below.
+            unknown[_("record type %(t)s") % {"t": record}] += 1
+            continue
+        _cnab400_title(result, layout, bank, number, line, where)
+    if not result.credits and not result.not_payments:
+        raise _nothing_recognised(details, unknown)
+    return result
+
+
+def _cnab400_title(result, layout, bank, number, line, where) -> None:
+    code = _field(line, *layout.code)
+    raw_reference = _field(line, *layout.nosso_numero[_field(line, 1, 1)]).strip()
+    reference = raw_reference.lstrip("0") or raw_reference
+    amount = _money(_field(line, *layout.amount), where) if code in layout.payments else None
+    if not amount or amount < 0:
+        result.not_payments.append(
+            NotPayment(code, _describe(layout, code, amount), number, reference)
         )
-    return credits
+        return
+    credited = _field(line, *layout.credited)
+    if _blank(credited):
+        day = _day(_field(line, *layout.occurred), where)
+    else:
+        day = _day(credited, where, year_first=len(credited) == 8)
+    sequence = _field(line, 395, 400)
+    result.credits.append(
+        Credit(
+            key=f"cnab400:{bank}:{raw_reference}:{day.isoformat()}:{sequence}",
+            amount=amount,
+            credited_on=day,
+            reference=reference,
+            description=f"CNAB 400 {layout.name} nosso número {raw_reference}",
+        )
+    )
 
 
 def _tag(block: str, name: str) -> str:
@@ -177,22 +344,38 @@ def _tag(block: str, name: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _ofx(text: str) -> list[Credit]:
-    credits = []
+def _ofx_amount(raw: str, where: str) -> Decimal:
+    """Amounts as banks write them (1234.56, 1234,56 or 1.234,56): with a comma, the comma
+    is the decimal separator and dots group thousands."""
+    cleaned = raw.replace(" ", "")
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        raise BankFileError(
+            _("%(where)s: the amount “%(raw)s” is not a number.") % {"where": where, "raw": raw}
+        ) from None
+
+
+def _ofx(text: str) -> BankFile:
+    result = BankFile(kind="ofx")
     blocks = re.findall(
         r"<STMTTRN>(.*?)(?:</STMTTRN>|(?=<STMTTRN>)|</BANKTRANLIST>)", text, re.S | re.I
     )
+    if not blocks:
+        raise BankFileError(_("The statement has no transactions: nothing to import."))
     for number, block in enumerate(blocks, 1):
         where = _("Transaction %(n)s") % {"n": number}
-        raw_amount = _tag(block, "TRNAMT").replace(",", ".")
-        try:
-            amount = Decimal(raw_amount)
-        except InvalidOperation:
-            raise BankFileError(
-                _("%(where)s: the amount “%(raw)s” is not a number.")
-                % {"where": where, "raw": raw_amount}
-            ) from None
+        amount = _ofx_amount(_tag(block, "TRNAMT"), where)
         if amount <= 0:
+            result.not_payments.append(
+                NotPayment(
+                    _tag(block, "TRNTYPE").upper() or "DEBIT",
+                    _("debit or zero amount"),
+                    number,
+                )
+            )
             continue
         posted = _tag(block, "DTPOSTED")[:8]
         if not (len(posted) == 8 and posted.isdigit()):
@@ -210,7 +393,7 @@ def _ofx(text: str) -> list[Credit]:
             raise BankFileError(_("%(where)s: no FITID (the transaction's id).") % {"where": where})
         memo = " ".join(filter(None, (_tag(block, "NAME"), _tag(block, "MEMO"))))
         txid = TXID_RE.search(memo.upper())
-        credits.append(
+        result.credits.append(
             Credit(
                 key=f"ofx:{fitid}",
                 amount=amount.quantize(Decimal("0.01")),
@@ -219,4 +402,4 @@ def _ofx(text: str) -> list[Credit]:
                 description=memo[:200],
             )
         )
-    return credits
+    return result

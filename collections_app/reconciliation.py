@@ -9,7 +9,9 @@ Each credit is matched, in this order:
 A match is recorded as the invoice's payment (source "bank_file"; idempotent on the credit).
 A credit that matches nothing, or more than one invoice, waits in the review queue until an
 agent assigns it to an invoice or ignores it. The whole file is one transaction, and a credit
-already imported (the same file again, or overlapping statements) is skipped."""
+already imported (the same file again, or overlapping statements) is skipped. The movements of
+the file that are not payments (entries, rejections, write-offs, fees) are not recorded; the
+result lists them per code (`statement.not_payments`) so the agent is told."""
 
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +22,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 
-from .bank_files import Credit, bank_file_parse
+from .bank_files import Credit, bank_file_read
 from .models import (
     BankCredit,
     BankStatement,
@@ -67,12 +69,17 @@ def _paid_at(tenant: Tenant, day) -> datetime:
 
 
 def bank_statement_import(*, tenant: Tenant, filename: str, content: bytes, actor=None):
-    """Import a bank file. Raises BankFileError (nothing written) for a file it can't read."""
-    kind, credits = bank_file_parse(content)
+    """Import a bank file. Raises BankFileError (nothing written) for a file it can't read,
+    including one whose detail records are all unknown. The statement returned carries
+    `not_payments`: (code, the bank's description, how many) for the file's movements that
+    are not payments."""
+    read = bank_file_read(content)
+    credits = read.credits
     with transaction.atomic():
         statement = BankStatement.objects.create(
-            tenant=tenant, kind=kind, filename=filename[:200], uploaded_by=actor
+            tenant=tenant, kind=read.kind, filename=filename[:200], uploaded_by=actor
         )
+        statement.not_payments = read.not_payments_by_code()
         known = set(
             BankCredit.objects.filter(key__in=[c.key for c in credits]).values_list(
                 "key", flat=True

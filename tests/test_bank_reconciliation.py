@@ -23,21 +23,22 @@ def put(line: list[str], start: int, value: str) -> None:
     line[start - 1 : start - 1 + len(value)] = list(value)
 
 
-def cnab240(*payments: tuple[str, str, Decimal, date]) -> bytes:
-    """A CNAB 240 return file: (movement, nosso número, amount paid, credit date) per title."""
+def cnab240(*payments: tuple[str, str, Decimal, date], bank: str = "001") -> bytes:
+    """A CNAB 240 return file: (movement, nosso número, amount paid, credit date) per title,
+    the nosso número in the 20 positions FEBRABAN gives it (Banco do Brasil keeps them so)."""
     header = [" "] * 240
-    put(header, 1, "341")
+    put(header, 1, bank)
     put(header, 8, "0")
     lines = ["".join(header)]
     for movement, nosso, amount, day in payments:
         t = [" "] * 240
-        put(t, 1, "341")
+        put(t, 1, bank)
         put(t, 8, "3")
         put(t, 14, "T")
         put(t, 16, movement)
         put(t, 38, nosso.rjust(20, "0"))
         u = [" "] * 240
-        put(u, 1, "341")
+        put(u, 1, bank)
         put(u, 8, "3")
         put(u, 14, "U")
         put(u, 78, f"{int(amount * 100):015d}")
