@@ -2,8 +2,11 @@
 
 By default the Brazilian national *bank* calendar: weekends, national holidays, Carnaval
 Monday and Tuesday, Good Friday and Corpus Christi (the `holidays` package keeps Carnaval and
-Corpus Christi only among optional days, so they are derived from Easter here), plus the
-tenant's state holidays and the dates the tenant adds."""
+Corpus Christi only among optional days, so they are derived from Easter here), and the last
+business day of the year, when banks do not serve the public and boletos due that day are paid
+on the next business day without charges (CMN rule, as FEBRABAN announces each year: 31
+December, or the Friday before when it falls on a weekend); plus the tenant's state holidays
+and the dates the tenant adds."""
 
 from datetime import date, timedelta
 from functools import lru_cache
@@ -22,6 +25,16 @@ def _bank_holidays(year: int, state: str) -> frozenset[date]:
     days.update({e - timedelta(days=48), e - timedelta(days=47), e - timedelta(days=2)})
     days.add(e + timedelta(days=60))
     return frozenset(days)
+
+
+@lru_cache(maxsize=64)
+def year_end_closing(year: int) -> date:
+    """The last business day of the year on the national calendar: banks are closed to the
+    public, so it is no business day either."""
+    day = date(year, 12, 31)
+    while day.weekday() >= 5 or day in _bank_holidays(year, ""):
+        day -= timedelta(days=1)
+    return day
 
 
 class BusinessCalendar:
@@ -58,6 +71,7 @@ class BusinessCalendar:
             day.weekday() < 5
             and day not in self.extra
             and day not in _bank_holidays(day.year, self.state)
+            and day != year_end_closing(day.year)
         )
 
     def next_business_day(self, day: date) -> date:
@@ -79,7 +93,8 @@ class BusinessCalendar:
         return day
 
     def next_send_day(self, day: date) -> date:
-        """Messages leave on the tenant's send days that are not holidays."""
+        """Messages leave on the tenant's send days that are not holidays (the year's last
+        business day is no holiday: only the banks are closed)."""
         for _ in range(370):
             if (
                 day.weekday() in self.send_weekdays
