@@ -167,13 +167,15 @@ def invoice_list(request):
     if q := request.GET.get("q", "").strip():
         # The customers first, then the invoices: each "contains" test stays on one table,
         # where its trigram index (PostgreSQL) answers it.
-        customers = Q(name__icontains=q)
+        named = list(Customer.objects.filter(name__icontains=q).values_list("id", flat=True)[:500])
         try:
-            # A CPF or CNPJ as people type it (to answer a data subject's request, say).
-            customers |= Q(document=document_normalize(q))
+            # A CPF or CNPJ as people type it (to answer a data subject's request, say): a
+            # query of its own, so the name's stays on its trigram index.
+            document = document_normalize(q)
         except ValueError:
             pass
-        named = list(Customer.objects.filter(customers).values_list("id", flat=True)[:500])
+        else:
+            named += Customer.objects.filter(document=document).values_list("id", flat=True)[:50]
         qs = qs.filter(
             Q(number__icontains=q) | Q(external_id__icontains=q) | Q(customer_id__in=named)
         )
