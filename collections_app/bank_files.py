@@ -32,6 +32,7 @@ from .bank_layouts import FEBRABAN_LAYOUT_240, LAYOUTS_240, LAYOUTS_400
 
 TXID_RE = re.compile(r"\bRG[A-Z0-9]{23}\b")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+BALANCE_LINE = re.compile(r"\s*SALDO\b", re.IGNORECASE)
 EOF = "\x1a"  # DOS end-of-file mark some banks' systems still append
 
 
@@ -203,6 +204,15 @@ def _describe(layout, code: str, amount: Decimal | None) -> str:
     return description
 
 
+def _recognised(result: BankFile, layout) -> bool:
+    """Whether any detail record is a movement of the bank's table (a payment or not)."""
+    return bool(result.credits) or any(n.code in layout.codes for n in result.not_payments)
+
+
+def _unknown_codes(result: BankFile) -> Counter:
+    return Counter(_("code %(c)s") % {"c": n.code.strip() or "?"} for n in result.not_payments)
+
+
 def _nothing_recognised(details: int, seen: Counter) -> BankFileError:
     """Detail records were read but none is a movement this reader knows."""
     if not details:
@@ -225,7 +235,7 @@ def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
     layout = LAYOUTS_240.get(bank, FEBRABAN_LAYOUT_240)
     result = BankFile(kind="cnab240", bank=bank)
     pending_t, details, unknown_segments = None, 0, Counter()
-    for number, line in lines:
+    for record, (number, line) in enumerate(lines, 1):
         where = _("Line %(n)s") % {"n": number}
         if _field(line, 8, 8) != "3":
             continue
@@ -237,15 +247,15 @@ def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
                     _("%(where)s: a segment T without its segment U.")
                     % {"where": _("Line %(n)s") % {"n": pending_t[0]}}
                 )
-            pending_t = (number, line)
+            pending_t = (number, line, record)
         elif segment == "U":
             if pending_t is None:
                 raise BankFileError(
                     _("%(where)s: a segment U without its segment T.") % {"where": where}
                 )
-            t_number, t_line = pending_t
+            t_number, t_line, t_record = pending_t
             pending_t = None
-            _cnab240_title(result, layout, bank, t_number, t_line, line, where)
+            _cnab240_title(result, layout, bank, (t_number, t_record), t_line, line, where)
         else:
             unknown_segments[_("segment %(s)s") % {"s": segment.strip() or "?"}] += 1
     if pending_t is not None:
@@ -253,12 +263,15 @@ def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
             _("%(where)s: a segment T without its segment U.")
             % {"where": _("Line %(n)s") % {"n": pending_t[0]}}
         )
-    if not result.credits and not result.not_payments:
-        raise _nothing_recognised(details, unknown_segments)
+    if not _recognised(result, layout):
+        raise _nothing_recognised(details, unknown_segments + _unknown_codes(result))
     return result
 
 
-def _cnab240_title(result, layout, bank, t_number, t_line, u_line, where) -> None:
+def _cnab240_title(result, layout, bank, t_at, t_line, u_line, where) -> None:
+    # t_at: segment T's line in the file (shown to people) and its place among the records
+    # (in the key, so a copy of the file with blank lines in it is still the same file).
+    t_number, t_record = t_at
     code = _field(t_line, 16, 17)
     raw_reference = _field(t_line, *layout.nosso_numero).strip()
     reference = raw_reference.lstrip("0") or raw_reference
@@ -273,7 +286,7 @@ def _cnab240_title(result, layout, bank, t_number, t_line, u_line, where) -> Non
     day = _day(credited if not _blank(credited) else _field(u_line, 138, 145), where)
     result.credits.append(
         Credit(
-            key=f"cnab240:{bank}:{raw_reference}:{day.isoformat()}:{t_number}",
+            key=f"cnab240:{bank}:{raw_reference}:{day.isoformat()}:{t_record}",
             amount=amount,
             credited_on=day,
             reference=reference,
@@ -307,8 +320,8 @@ def _cnab400(lines: list[tuple[int, str]]) -> BankFile:
             unknown[_("record type %(t)s") % {"t": record}] += 1
             continue
         _cnab400_title(result, layout, bank, number, line, where)
-    if not result.credits and not result.not_payments:
-        raise _nothing_recognised(details, unknown)
+    if not _recognised(result, layout):
+        raise _nothing_recognised(details, unknown + _unknown_codes(result))
     return result
 
 
@@ -368,6 +381,11 @@ def _ofx(text: str) -> BankFile:
     for number, block in enumerate(blocks, 1):
         where = _("Transaction %(n)s") % {"n": number}
         amount = _ofx_amount(_tag(block, "TRNAMT"), where)
+        memo = " ".join(filter(None, (_tag(block, "NAME"), _tag(block, "MEMO"))))
+        if BALANCE_LINE.match(memo):
+            # Some banks (Itaú, Banco do Brasil) write the day's balance as a transaction.
+            result.not_payments.append(NotPayment("SALDO", _("balance line"), number))
+            continue
         if amount <= 0:
             result.not_payments.append(
                 NotPayment(
@@ -391,7 +409,6 @@ def _ofx(text: str) -> BankFile:
         fitid = _tag(block, "FITID")
         if not fitid:
             raise BankFileError(_("%(where)s: no FITID (the transaction's id).") % {"where": where})
-        memo = " ".join(filter(None, (_tag(block, "NAME"), _tag(block, "MEMO"))))
         txid = TXID_RE.search(memo.upper())
         result.credits.append(
             Credit(
