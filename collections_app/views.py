@@ -32,7 +32,7 @@ from .agent_actions import (
     note_record,
 )
 from .agreements import AgreementError, agreement_create
-from .bank_files import BankFileError
+from .bank_files import BankFileError, not_payments_summary
 from .charges import invoice_charges
 from .charts import bar_chart, funnel
 from .documents import document_normalize
@@ -678,6 +678,9 @@ def bank(request):
                         "duplicates": statement.duplicates,
                     },
                 )
+                # Entries, rejections, write-offs, fees: named per code, never dropped unseen.
+                if summary := not_payments_summary(statement.not_payments):
+                    messages.info(request, summary)
         return redirect("bank")
     return render(
         request,

@@ -213,3 +213,27 @@ def test_the_api_sets_the_nosso_numero_a_return_file_pays_by(tenant_a, api_a):
             content=cnab240(("06", "87654321", Decimal("150.00"), DUE)),
         )
         assert Invoice.objects.get(external_id="NF-77").status == "paid"
+
+
+def test_the_bank_page_names_the_records_that_were_not_payments(tenant_a, agent, login):
+    """A real Bradesco return: six payments read, and its entry confirmation named by code."""
+    from pathlib import Path
+
+    real = Path(__file__).parent / "fixtures" / "bank_files" / "cnab400" / "bradesco.ret"
+    upload = SimpleUploadedFile("CB110412.RET", real.read_bytes())
+    answer = login(agent).post("/bank/", {"file": upload}, follow=True).content.decode()
+    assert "6 créditos lidos" in answer
+    assert "1 registro não era pagamento: 02 (Entrada confirmada) ×1." in answer
+    with scope(tenant=tenant_a):
+        assert BankCredit.objects.count() == 6
+
+
+def test_a_file_of_unknown_records_is_refused_on_the_bank_page(tenant_a, agent, login):
+    from pathlib import Path
+
+    real = Path(__file__).parent / "fixtures" / "bank_files" / "cnab240" / "inter_pagamentos.ret"
+    upload = SimpleUploadedFile("CI240.ret", real.read_bytes())
+    answer = login(agent).post("/bank/", {"file": upload}, follow=True).content.decode()
+    assert "não foi importado" in answer and "nenhum é um movimento de cobrança" in answer
+    with scope(tenant=tenant_a):
+        assert not BankStatement.objects.exists()
