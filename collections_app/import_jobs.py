@@ -16,14 +16,16 @@ from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
+from tenants.selectors import tenant_today
 
+from .column_formats import AUTO, DATE_FORMATS, columns_profile, detected_order
+from .import_mapping import DATE_FIELDS, FIELDS, KINDS, _plain, guess_mapping
 from .importer import (
-    FIELDS,
     ImportFileError,
-    _plain,
     errors_csv,
-    guess_mapping,
+    first_errors,
     invoices_import,
+    read_rules,
     read_table,
     row_check,
 )
@@ -60,27 +62,43 @@ def _progress_publish(job: ImportJob, done: int, total: int, phase: str) -> None
         logger.warning("import progress not published", exc_info=True)
 
 
-def mapping_remembered(*, tenant: Tenant, headers: list[str]) -> dict[str, int]:
-    """The mapping for a new file: each field goes to the column whose header it was mapped
-    from in the tenant's most recent imports; the rest are guessed from the headers' words."""
+def mapping_remembered(
+    *, tenant: Tenant, headers: list[str], profiles: list[dict] | None = None
+) -> tuple[dict[str, int], str]:
+    """The mapping for a new file, and its date format: each field goes to the column whose
+    header it was mapped from in the tenant's most recent imports; the rest are guessed from
+    the headers' words. The date format chosen for the same date columns is proposed again
+    unless this file's dates show another."""
     columns = {_plain(h): i for i, h in enumerate(headers) if h.strip()}
     mapping: dict[str, int] = {}
+    date_format = AUTO
     recent = (
         ImportJob.objects.filter(tenant=tenant)
         .exclude(status=ImportStatus.DRAFT)
-        .only("headers", "mapping")[:20]
+        .only("headers", "mapping", "date_format")[:20]
     )
     for job in recent:
+        dates_from_here = False
         for name, index in job.mapping.items():
-            if name in mapping or name not in FIELDS or not 0 <= index < len(job.headers):
+            if name not in FIELDS or not 0 <= index < len(job.headers):
                 continue
             column = columns.get(_plain(job.headers[index]))
-            if column is not None and column not in mapping.values():
+            if column is None:
+                continue
+            if name not in mapping:
                 mapping[name] = column
+            dates_from_here |= name in DATE_FIELDS and mapping[name] == column
+        if dates_from_here and date_format == AUTO and job.date_format in DATE_FORMATS:
+            date_format = job.date_format
     for name, index in guess_mapping(headers).items():
-        if name not in mapping and index not in mapping.values():
+        typed = {KINDS[n] for n, i in mapping.items() if i == index and n in KINDS}
+        if name not in mapping and (name not in KINDS or typed <= {KINDS[name]}):
             mapping[name] = index
-    return mapping
+    if date_format != AUTO and profiles:
+        shown = {detected_order(profiles[mapping[n]]) for n in DATE_FIELDS if n in mapping}
+        if shown - {None, date_format}:
+            date_format = AUTO  # this file's own dates say otherwise
+    return mapping, date_format
 
 
 def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=None) -> ImportJob:
@@ -95,6 +113,8 @@ def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=No
         raise ImportFileError(_("The file has a header but no rows."))
     if not any(h for h in headers):
         raise ImportFileError(_("The first row must name the columns."))
+    profiles = columns_profile(rows, len(headers))
+    mapping, date_format = mapping_remembered(tenant=tenant, headers=headers, profiles=profiles)
     return ImportJob.objects.create(
         tenant=tenant,
         filename=filename[:200],
@@ -102,7 +122,9 @@ def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=No
         headers=headers,
         sample=[list(r) for r in rows[:SAMPLE_ROWS]],
         rows=len(rows),
-        mapping=mapping_remembered(tenant=tenant, headers=headers),
+        mapping=mapping,
+        date_format=date_format,
+        column_formats=profiles,
         uploaded_by=actor,
     )
 
@@ -117,12 +139,25 @@ def mapping_from_form(job: ImportJob, data) -> dict[str, int]:
     return mapping
 
 
-def preview(job: ImportJob, mapping: dict[str, int]) -> list[dict]:
-    """The sample rows as they would be read with this mapping: per row, each mapped field's
-    value as understood (or its error)."""
+def date_format_from_form(data) -> str:
+    """The date format a submitted form chose (`date_format`), "auto" when none or unknown."""
+    chosen = (data.get("date_format") or "").strip()
+    return chosen if chosen in DATE_FORMATS else AUTO
+
+
+def preview(job: ImportJob, mapping: dict[str, int], date_format: str = AUTO) -> list[dict]:
+    """The sample rows as they would be read with this mapping and date format: per row,
+    each mapped field's value as understood (or its error). The dates and amounts are read
+    the way their whole column is written, as the import will."""
+    rules = read_rules(
+        mapping,
+        profiles=job.column_formats,
+        date_format=date_format,
+        today=tenant_today(tenant=job.tenant),
+    )
     out = []
     for offset, cells in enumerate(job.sample):
-        item, errors = row_check(cells, mapping)
+        item, errors = row_check(cells, mapping, rules)
         problems = dict(errors)
         values = {**item, **{f"customer_{k}": v for k, v in item.get("customer", {}).items()}}
         out.append(
@@ -145,19 +180,31 @@ def preview(job: ImportJob, mapping: dict[str, int]) -> list[dict]:
 
 
 def import_job_start(
-    *, job: ImportJob, mapping: dict[str, int], valid_only: bool, enqueue: bool = True
+    *,
+    job: ImportJob,
+    mapping: dict[str, int],
+    valid_only: bool,
+    date_format: str | None = None,
+    enqueue: bool = True,
 ) -> None:
-    """Queue the job with this mapping (checked by the caller with `mapping_problems`): the
-    Celery task is sent once the transaction commits, unless `enqueue` is false (the caller
-    then runs `import_job_run` itself, as the benchmark does)."""
+    """Queue the job with this mapping and date format (None: the job's; both checked by the
+    caller with `mapping_problems`): the Celery task is sent once the transaction commits,
+    unless `enqueue` is false (the caller then runs `import_job_run` itself, as the benchmark
+    does)."""
     from .tasks import import_run
 
+    date_format = date_format or job.date_format
     updated = (
         ImportJob.objects.filter(
             pk=job.pk, status__in=[ImportStatus.DRAFT, ImportStatus.REFUSED, ImportStatus.FAILED]
         )
         .exclude(content=b"")
-        .update(mapping=mapping, valid_only=valid_only, status=ImportStatus.QUEUED)
+        .update(
+            mapping=mapping,
+            date_format=date_format,
+            valid_only=valid_only,
+            status=ImportStatus.QUEUED,
+        )
     )
     if not updated:
         if job.status in (ImportStatus.REFUSED, ImportStatus.FAILED):
@@ -165,6 +212,7 @@ def import_job_start(
             raise ImportFileError(_("This import's file is no longer kept: upload it again."))
         raise ImportFileError(_("This import has already run."))
     job.mapping, job.valid_only, job.status = mapping, valid_only, ImportStatus.QUEUED
+    job.date_format = date_format
     _progress_publish(job, 0, 2 * job.rows, "queued")
     if enqueue:
         transaction.on_commit(lambda: import_run.delay(job_id=job.pk, tenant_id=job.tenant_id))
@@ -219,8 +267,11 @@ def import_job_run(
             headers=headers,
             rows=rows,
             mapping=job.mapping,
+            date_format=job.date_format,
+            profiles=job.column_formats or None,
             valid_only=job.valid_only,
             progress=progress,
+            import_job_id=job.pk,
         )
     except ImportFileError as exc:
         job.status, job.failure = ImportStatus.FAILED, str(exc)
@@ -232,8 +283,10 @@ def import_job_run(
         job.status = ImportStatus.DONE if result.written else ImportStatus.REFUSED
         job.failure = ""
         job.imported, job.created, job.updated = result.imported, result.created, result.updated
+        job.payments = result.payments
         job.rows_with_errors = result.rows_with_errors
         job.errors_report = "".join(errors_csv(result, headers, rows)) if result.errors else ""
+        job.first_errors = first_errors(result, rows, job.mapping)
         if result.written:
             job.content = b""
     job.finished_at = timezone.now()

@@ -1,83 +1,81 @@
-"""Importing invoices from a spreadsheet: CSV (any delimiter, UTF-8 or Latin-1) or XLSX.
+"""Importing invoices from a spreadsheet: CSV (any common delimiter and encoding) or XLSX.
 
 The file's columns are mapped to Régua's fields (`guess_mapping` proposes a mapping from the
-headers; the user confirms or changes it). Every row is checked before anything is written:
-CPF/CNPJ check digits (the alphanumeric CNPJ included), phones to E.164, e-mails, dates as
-dd/mm/aaaa or ISO, amounts with a decimal comma or point. Then either nothing is written if any
-row has an error (`all_or_nothing`, the default), or only the valid rows are (`valid_only`,
-chosen explicitly) — never a silent partial write. The valid rows go in through the same
-service as the API (`invoices_upsert`: by external id, customers inline), in chunks inside one
-transaction, with a progress callback after each chunk."""
+headers, in Portuguese or English, camelCase or not; the user confirms or changes it; one
+column may feed several fields). Each date and amount column is read the way the whole column
+is written (`column_formats`): an ambiguous date column is refused until its format is chosen.
+Every row is checked before anything is written: CPF/CNPJ check digits (the alphanumeric CNPJ
+included), phones to E.164, e-mails, dates, amounts. Then either nothing is written if any row
+has an error (`all_or_nothing`, the default), or only the valid rows are (`valid_only`, chosen
+explicitly) — never a silent partial write. The valid rows go in through the same service as
+the API (`invoices_upsert`: by external id, customers inline), in chunks inside one
+transaction, with a progress callback after each chunk; a paid date records the payment, as
+history (`import_payments`)."""
 
 import csv
 import io
-import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from tenants.models import Tenant
+from tenants.selectors import tenant_today
 
+from .column_formats import (
+    AUTO,
+    DATE_FORMATS,
+    DMY,
+    NUMBER_EXAMPLES,
+    PT_BR,
+    DateOrderError,
+    column_order,
+    columns_profile,
+    number_locale,
+    read_date,
+    read_flag,
+    read_number,
+)
 from .documents import document_normalize
-from .models import Invoice
+from .import_mapping import (
+    ALIASES,
+    AMOUNT_FIELDS,
+    DATE_FIELDS,
+    FIELDS,
+    KINDS,
+    _plain,
+    date_columns,
+    guess_mapping,
+    mapping_problems,
+)
+from .import_payments import payments_import
+from .models import Invoice, InvoiceStatus
 from .services import invoices_upsert
-from .spreadsheets import row_safe
+from .spreadsheets import MAX_ROWS, ImportFileError, read_table, row_safe
 from .stats import invoice_days, stats_refresh
 
+# Imported from here by the pages, the command and the benchmark.
+__all__ = [
+    "ALIASES",
+    "FIELDS",
+    "KINDS",
+    "MAX_ROWS",
+    "ImportFileError",
+    "_plain",
+    "date_columns",
+    "guess_mapping",
+    "mapping_problems",
+    "read_table",
+]
+
 CHUNK = 1000
-MAX_ROWS = 500_000
-
-# Régua's fields: name → (label, required).
-FIELDS: dict[str, tuple[str, bool]] = {
-    "external_id": (gettext_lazy("Invoice id in your system"), True),
-    "number": (gettext_lazy("Invoice number"), False),
-    "amount": (gettext_lazy("Amount"), True),
-    "issue_date": (gettext_lazy("Issue date"), True),
-    "due_date": (gettext_lazy("Due date"), True),
-    "description": (gettext_lazy("Description"), False),
-    "boleto_line": (gettext_lazy("Boleto line"), False),
-    "bank_reference": (gettext_lazy("Nosso número"), False),
-    "customer_external_id": (gettext_lazy("Customer id in your system"), True),
-    "customer_name": (gettext_lazy("Customer name"), True),
-    "customer_document": (gettext_lazy("CPF/CNPJ"), False),
-    "customer_email": (gettext_lazy("E-mail"), False),
-    "customer_phone": (gettext_lazy("Phone"), False),
-    "customer_whatsapp": (gettext_lazy("WhatsApp"), False),
-}
-# Header words (without accents, lower case) that usually name each field.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "external_id": (
-        "id",
-        "id fatura",
-        "codigo",
-        "codigo fatura",
-        "external id",
-        "documento fiscal",
-    ),
-    "number": ("numero", "nf", "nota", "nota fiscal", "fatura", "invoice", "number"),
-    "amount": ("valor", "valor original", "amount", "total"),
-    "issue_date": ("emissao", "data emissao", "data de emissao", "issue date"),
-    "due_date": ("vencimento", "data vencimento", "data de vencimento", "due date", "due"),
-    "description": ("descricao", "historico", "description"),
-    "boleto_line": ("linha digitavel", "boleto"),
-    "bank_reference": ("nosso numero",),
-    "customer_external_id": ("codigo cliente", "id cliente", "cliente id", "customer id"),
-    "customer_name": ("cliente", "nome", "nome cliente", "razao social", "customer", "name"),
-    "customer_document": ("cpf", "cnpj", "cpf/cnpj", "cpf cnpj", "documento", "document"),
-    "customer_email": ("email", "e-mail"),
-    "customer_phone": ("telefone", "celular", "fone", "phone"),
-    "customer_whatsapp": ("whatsapp",),
-}
-
+FIRST_ERRORS = 20  # kept with the job for its page; the CSV report has them all
 
 # A model spreadsheet for the upload page: headers the mapping recognises, and one example row.
 TEMPLATE_ROWS = [
@@ -96,13 +94,16 @@ TEMPLATE_ROWS = [
         "E-mail",
         "Celular",
         "WhatsApp",
+        "Data de pagamento",
+        "Valor pago",
+        "Contestada",
     ],
     [
         "FAT-0001",
         "NF 1234",
         "1.234,50",
-        "01/11/2026",
-        "01/12/2026",
+        "15/11/2026",
+        "15/12/2026",
         "Mensalidade de novembro",
         "",
         "00012345",
@@ -112,6 +113,9 @@ TEMPLATE_ROWS = [
         "maria@exemplo.com.br",
         "(11) 98765-4321",
         "(11) 98765-4321",
+        "",
+        "",
+        "não",
     ],
 ]
 
@@ -120,10 +124,6 @@ def template_csv() -> str:
     out = io.StringIO()
     csv.writer(out, delimiter=";").writerows(TEMPLATE_ROWS)
     return out.getvalue()
-
-
-class ImportFileError(ValueError):
-    """A file that cannot be read as a table, with the reason."""
 
 
 @dataclass
@@ -139,6 +139,7 @@ class ImportResult:
     imported: int = 0
     created: int = 0
     updated: int = 0
+    payments: int = 0
     errors: list[RowError] = field(default_factory=list)
     written: bool = False
 
@@ -147,97 +148,61 @@ class ImportResult:
         return len({e.row for e in self.errors})
 
 
-def _plain(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return re.sub(r"[\s_]+", " ", text).strip().lower()
+@dataclass
+class ReadRules:
+    """How a mapping's columns are read: each date field's order (None: not chosen yet), each
+    amount field's number symbols, and the tenant's today (no payment in the future)."""
+
+    dates: dict[str, str | None] = field(default_factory=dict)
+    numbers: dict[str, str] = field(default_factory=dict)
+    today: date | None = None
 
 
-def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]]]:
-    """The header and the rows (as text) of a CSV or XLSX file."""
-    if filename.lower().endswith(".xlsx") or content[:4] == b"PK\x03\x04":
-        return _read_xlsx(content)
-    for encoding in ("utf-8-sig", "latin-1"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if not text.strip():
-        raise ImportFileError(_("The file is empty."))
+def read_rules(
+    mapping: dict[str, int],
+    *,
+    profiles: list[dict] | None,
+    date_format: str = AUTO,
+    today: date | None = None,
+) -> ReadRules:
+    def profile(name: str) -> dict:
+        index = mapping.get(name)
+        return profiles[index] if profiles and index is not None and index < len(profiles) else {}
+
+    return ReadRules(
+        dates={name: column_order(profile(name), date_format) for name in DATE_FIELDS},
+        numbers={name: number_locale(profile(name)) for name in AMOUNT_FIELDS},
+        today=today,
+    )
+
+
+def parse_amount(raw: str, locale: str = PT_BR) -> Decimal:
+    """An amount written with the column's number symbols (`locale`)."""
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=";,\t|")
-    except csv.Error:
-        dialect = csv.excel
-    rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
-    if len(rows) > MAX_ROWS + 1:
-        raise ImportFileError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS})
-    return [h.strip() for h in rows[0]], rows[1:]
-
-
-def _read_xlsx(content: bytes) -> tuple[list[str], list[list[str]]]:
-    from openpyxl import load_workbook
-
-    try:
-        sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise ImportFileError(_("This is not a readable XLSX file.")) from exc
-    rows = []
-    for values in sheet.iter_rows(values_only=True):
-        cells = [
-            "" if v is None else (v.isoformat()[:10] if isinstance(v, date) else str(v))
-            for v in values
-        ]
-        if any(c.strip() for c in cells):
-            rows.append(cells)
-    if not rows:
-        raise ImportFileError(_("The file is empty."))
-    return [h.strip() for h in rows[0]], rows[1:]
-
-
-def guess_mapping(headers: list[str]) -> dict[str, int]:
-    """Régua's field → the column it is probably in, from the headers' words."""
-    mapping: dict[str, int] = {}
-    plain = [_plain(h) for h in headers]
-    for name, aliases in ALIASES.items():
-        for index, header in enumerate(plain):
-            if index not in mapping.values() and (
-                header == name.replace("_", " ") or header in aliases
-            ):
-                mapping[name] = index
-                break
-    return mapping
-
-
-def parse_amount(raw: str) -> Decimal:
-    text = raw.strip().replace("R$", "").replace(" ", "")
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})*(,\d{1,2})?", text) or re.fullmatch(
-        r"-?\d+,\d{1,2}", text
-    ):
-        text = text.replace(".", "").replace(",", ".")  # 1.234,50 → 1234.50
-    elif re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d{1,2})?", text):
-        text = text.replace(",", "")  # 1,234.50 → 1234.50
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
+        value = read_number(raw, locale)
+    except ValueError:
         raise ValueError(
-            _("“%(raw)s” is not an amount (use 1.234,50 or 1234.50).") % {"raw": raw}
+            _("“%(raw)s” is not an amount written like this column's (%(example)s).")
+            % {"raw": raw, "example": NUMBER_EXAMPLES[locale]}
         ) from None
     if value <= 0 or value.as_tuple().exponent < -2:
         raise ValueError(_("The amount must be positive, with at most two decimals."))
     return value
 
 
-def parse_day(raw: str) -> date:
-    text = raw.strip()
-    match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+def parse_day(raw: str, order: str | None = DMY) -> date:
+    """A date in the column's order (None: the column's format is not chosen yet)."""
+    if order is None:
+        raise ValueError(_("Day or month first? Choose the date format."))
     try:
-        if match:
-            return date(int(match[3]), int(match[2]), int(match[1]))
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text[:10]):
-            return date.fromisoformat(text[:10])
+        return read_date(raw.strip(), order)
+    except DateOrderError:
+        raise ValueError(
+            _("“%(raw)s” is not a date in this column's format (%(format)s).")
+            % {"raw": raw, "format": DATE_FORMATS[order]}
+        ) from None
     except ValueError:
-        pass
-    raise ValueError(_("“%(raw)s” is not a date (use dd/mm/aaaa or aaaa-mm-dd).") % {"raw": raw})
+        raise ValueError(_("“%(raw)s” is not a date.") % {"raw": raw}) from None
 
 
 def parse_phone(raw: str) -> str:
@@ -250,6 +215,15 @@ def parse_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def parse_flag(raw: str) -> tuple[bool, bool]:
+    try:
+        return read_flag(raw)
+    except ValueError:
+        raise ValueError(
+            _("“%(raw)s” is not yes or no (use sim/não, yes/no, true/false or 1/0).") % {"raw": raw}
+        ) from None
+
+
 def _zeros_restored(raw: str) -> str:
     """A CPF or CNPJ that a spreadsheet kept as a number lost its leading zeros
     (012.345.678-90 → 1234567890): put them back; the check digits still decide."""
@@ -258,8 +232,14 @@ def _zeros_restored(raw: str) -> str:
     return raw
 
 
-def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tuple[str, str]]]:
-    """One row as an item for `invoices_upsert`, and its errors as (field, message)."""
+DEFAULT_RULES = ReadRules()
+
+
+def row_check(
+    cells: list[str], mapping: dict[str, int], rules: ReadRules = DEFAULT_RULES
+) -> tuple[dict, list[tuple[str, str]]]:
+    """One row as an item for `invoices_upsert` (with `paid_date` and `paid_amount` when
+    given, for the payment), and its errors as (field, message)."""
 
     def cell(name: str) -> str:
         index = mapping.get(name)
@@ -268,6 +248,7 @@ def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tup
     errors: list[tuple[str, str]] = []
     item: dict = {}
     customer: dict = {}
+    says_paid = False
     for name, (_label, required) in FIELDS.items():
         raw = cell(name)
         if not raw:
@@ -275,10 +256,12 @@ def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tup
                 errors.append((name, _("Required.")))
             continue
         try:
-            if name == "amount":
-                item[name] = parse_amount(raw)
-            elif name in ("issue_date", "due_date"):
-                item[name] = parse_day(raw)
+            if name in AMOUNT_FIELDS:
+                item[name] = parse_amount(raw, rules.numbers.get(name, PT_BR))
+            elif name in DATE_FIELDS:
+                item[name] = parse_day(raw, rules.dates.get(name, DMY))
+            elif name == "disputed":
+                item["disputed"], says_paid = parse_flag(raw)
             elif name == "customer_document":
                 customer["document"] = document_normalize(_zeros_restored(raw))
             elif name in ("customer_phone", "customer_whatsapp"):
@@ -296,23 +279,46 @@ def row_check(cells: list[str], mapping: dict[str, int]) -> tuple[dict, list[tup
             errors.append((name, str(exc)))
     if "issue_date" in item and "due_date" in item and item["due_date"] < item["issue_date"]:
         errors.append(("due_date", _("The due date is before the issue date.")))
+    errors += _history_errors(item, says_paid=says_paid, today=rules.today)
     item["customer"] = customer
     return item, errors
 
 
-def mapping_problems(mapping: dict[str, int]) -> list[str]:
-    """What keeps a mapping from being used: required fields left out, a column used twice."""
-    problems = []
-    missing = [str(label) for n, (label, req) in FIELDS.items() if req and n not in mapping]
-    if missing:
-        problems.append(
-            _("Choose a column for each required field: %(fields)s.")
-            % {"fields": ", ".join(missing)}
-        )
-    used = list(mapping.values())
-    if len(used) != len(set(used)):
-        problems.append(_("Each column can go to only one field."))
-    return problems
+def _history_errors(item: dict, *, says_paid: bool, today: date | None) -> list[tuple[str, str]]:
+    errors = []
+    paid_date, paid_amount = item.get("paid_date"), item.get("paid_amount")
+    if paid_date and today and paid_date > today:
+        errors.append(("paid_date", _("The paid date is in the future.")))
+    if paid_amount is not None and not paid_date:
+        errors.append(("paid_amount", _("A paid amount needs the paid date.")))
+    if paid_amount is not None and "amount" in item and paid_amount > item["amount"]:
+        errors.append(("paid_amount", _("More than the invoice's amount.")))
+    if says_paid and not paid_date:
+        errors.append(("disputed", _("Says the invoice was paid: map the paid date column too.")))
+    return errors
+
+
+def _state_errors(valid: list[tuple[int, dict]]) -> list[RowError]:
+    """Rows whose payment the invoice on record cannot take (cancelled, written off, in an
+    agreement): found with one query per chunk, before anything is written."""
+    paying = {item["external_id"]: row for row, item in valid if item.get("paid_date")}
+    blocked = [InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF, InvoiceStatus.IN_AGREEMENT]
+    ext_ids = list(paying)
+    errors = []
+    for start in range(0, len(ext_ids), CHUNK):
+        found = Invoice.objects.filter(
+            external_id__in=ext_ids[start : start + CHUNK], status__in=blocked
+        ).values_list("external_id", "status")
+        for ext, status in found:
+            errors.append(
+                RowError(
+                    paying[ext],
+                    "paid_date",
+                    _("The invoice is %(status)s: no payment can be recorded.")
+                    % {"status": InvoiceStatus(status).label.lower()},
+                )
+            )
+    return errors
 
 
 def invoices_import(
@@ -321,20 +327,32 @@ def invoices_import(
     headers: list[str],
     rows: list[list[str]],
     mapping: dict[str, int],
+    date_format: str = AUTO,
+    profiles: list[dict] | None = None,
     valid_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    import_job_id: int | None = None,
 ) -> ImportResult:
-    """Check every row, then write (see the module's docstring). `progress(done, total)` is
-    called as the work goes: each row counts once when checked and once when written."""
-    problems = mapping_problems(mapping)
+    """Check every row, then write (see the module's docstring). `profiles` are the columns'
+    `column_profile`s (read from `rows` when not given). `progress(done, total)` is called
+    as the work goes: each row counts once when checked and once when written. The invoices
+    written are marked with `import_job_id`."""
+    if profiles is None:
+        profiles = columns_profile(rows, len(headers))
+    problems = mapping_problems(
+        mapping, headers=headers, profiles=profiles, date_format=date_format
+    )
     if problems:
         raise ImportFileError(" ".join(problems))
+    rules = read_rules(
+        mapping, profiles=profiles, date_format=date_format, today=tenant_today(tenant=tenant)
+    )
     result = ImportResult(total=len(rows))
-    valid: list[dict] = []
+    valid: list[tuple[int, dict]] = []
     seen: dict[str, int] = {}
     step = max(1, min(CHUNK, len(rows) // 50))  # about 50 updates while checking
     for number, cells in enumerate(rows, 2):
-        item, errors = row_check(cells, mapping)
+        item, errors = row_check(cells, mapping, rules)
         ext = item.get("external_id")
         if ext and ext in seen:
             errors.append(("external_id", _("Repeats row %(row)s.") % {"row": seen[ext]}))
@@ -342,29 +360,59 @@ def invoices_import(
             seen[ext] = number
         result.errors += [RowError(number, name, message) for name, message in errors]
         if not errors:
-            valid.append(item)
+            valid.append((number, item))
         if progress and (number - 1) % step == 0:
             progress(number - 1, 2 * result.total)
+    state_errors = _state_errors(valid)
+    if state_errors:
+        result.errors = sorted(result.errors + state_errors, key=lambda e: e.row)
+        refused = {e.row for e in state_errors}
+        valid = [(row, item) for row, item in valid if row not in refused]
     if result.errors and not valid_only:
         return result
-    skipped = result.total - len(valid)
+    items = [item for _row, item in valid]
+    skipped = result.total - len(items)
     days: set[date] = set()
     with transaction.atomic():
-        before = Invoice.objects.filter(external_id__in=[item["external_id"] for item in valid])
+        before = Invoice.objects.filter(external_id__in=[item["external_id"] for item in items])
         days |= invoice_days(before.only("effective_due_date", "paid_on", "issue_date"))
-        for start in range(0, len(valid), CHUNK):
-            written = invoices_upsert(
-                tenant=tenant, items=valid[start : start + CHUNK], refresh_stats=False
-            )
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            written = invoices_upsert(tenant=tenant, items=chunk, refresh_stats=False)
+            if import_job_id is not None:
+                Invoice.objects.filter(pk__in=[inv.pk for inv, _created in written]).update(
+                    import_job_id=import_job_id
+                )
+            history = [
+                (invoice, item["paid_date"], item.get("paid_amount"))
+                for (invoice, _created), item in zip(written, chunk, strict=True)
+                if item.get("paid_date")
+            ]
+            result.payments += payments_import(tenant=tenant, items=history)
             days |= invoice_days(invoice for invoice, _created in written)
             result.created += sum(1 for _inv, created in written if created)
             result.updated += sum(1 for _inv, created in written if not created)
             if progress:
                 progress(result.total + skipped + start + len(written), 2 * result.total)
         stats_refresh(tenant_id=tenant.pk, days=days)
-    result.imported = len(valid)
+    result.imported = len(items)
     result.written = True
     return result
+
+
+def first_errors(
+    result: ImportResult, rows: list[list[str]], mapping: dict[str, int]
+) -> list[dict]:
+    """The first errors, for the job's page (the CSV report has them all): {"row", "field",
+    "value" (the cell as it was), "message"}."""
+    out = []
+    for error in result.errors[:FIRST_ERRORS]:
+        cells, index = rows[error.row - 2], mapping.get(error.field)
+        value = cells[index] if index is not None and index < len(cells) else ""
+        out.append(
+            {"row": error.row, "field": error.field, "value": value[:100], "message": error.message}
+        )
+    return out
 
 
 def errors_csv(result: ImportResult, headers: list[str], rows: list[list[str]]) -> Iterator[str]:

@@ -293,6 +293,21 @@ def cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) ->
     return sum(message_cancel(tenant=tenant, message=m, reason=reason) for m in queued)
 
 
+PAID_FIELDS = ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
+
+
+def invoice_paid_in_full(*, tenant: Tenant, invoice: Invoice, paid_at: datetime) -> list[str]:
+    """Mark the invoice (in memory) paid in full at `paid_at`: its status, and the local date
+    and figures the metrics average. Returns the fields set, for the caller to save."""
+    paid_on = paid_at.astimezone(ZoneInfo(tenant.timezone)).date()
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = paid_at
+    invoice.paid_on = paid_on
+    invoice.days_to_pay = (paid_on - invoice.issue_date).days
+    invoice.days_late = max(0, (paid_on - invoice.effective_due_date).days)
+    return list(PAID_FIELDS)
+
+
 def invoice_record_payment(
     *,
     tenant: Tenant,
@@ -342,13 +357,7 @@ def invoice_record_payment(
         fields = ["amount_paid", "updated_at"]
         became_paid = invoice.status == InvoiceStatus.OPEN and invoice.amount_paid >= invoice.amount
         if became_paid:
-            paid_on = paid_at.astimezone(ZoneInfo(tenant.timezone)).date()
-            invoice.status = InvoiceStatus.PAID
-            invoice.paid_at = paid_at
-            invoice.paid_on = paid_on
-            invoice.days_to_pay = (paid_on - invoice.issue_date).days
-            invoice.days_late = max(0, (paid_on - invoice.effective_due_date).days)
-            fields += ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
+            fields += invoice_paid_in_full(tenant=tenant, invoice=invoice, paid_at=paid_at)
         invoice.save(update_fields=fields)
         stats_refresh_invoices(tenant_id=tenant.pk, invoices=[invoice])
         if source != PaymentSource.AGREEMENT:

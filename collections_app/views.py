@@ -46,6 +46,7 @@ from .models import (
     Customer,
     DailyStat,
     FollowUpTask,
+    ImportJob,
     Interaction,
     Invoice,
     InvoiceStatus,
@@ -179,13 +180,25 @@ def invoice_list(request):
         qs = qs.filter(
             Q(number__icontains=q) | Q(external_id__icontains=q) | Q(customer_id__in=named)
         )
+    imported = None
+    if (job_id := request.GET.get("import", "")).isdigit():
+        # The invoices a spreadsheet import last wrote (its result page links here).
+        imported = ImportJob.objects.filter(pk=int(job_id)).only("id", "filename").first()
+        qs = qs.filter(import_job=imported) if imported else qs.none()
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     # One view serves the page or, for an HTMX request, just the rows partial it includes.
     template = "collections/_invoice_rows.html" if request.htmx else "collections/invoice_list.html"
     return render(
         request,
         template,
-        {"page": page, "status": status, "q": q, "sort": sort, "today": today},
+        {
+            "page": page,
+            "status": status,
+            "q": q,
+            "sort": sort,
+            "today": today,
+            "imported": imported,
+        },
     )
 
 

@@ -11,15 +11,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tenants.decorators import tenant_required
 
+from .column_formats import DATE_FORMATS
 from .import_jobs import (
     MAX_BYTES,
+    date_format_from_form,
     import_job_create,
     import_job_start,
     import_progress,
     mapping_from_form,
     preview,
 )
-from .importer import FIELDS, ImportFileError, mapping_problems, template_csv
+from .import_mapping import FIELDS, date_columns, mapping_problems
+from .importer import ImportFileError, template_csv
 from .models import ImportJob, ImportStatus
 from .views import file_upload
 
@@ -60,7 +63,13 @@ def _job(pk: int, **filters) -> ImportJob:
     return get_object_or_404(jobs, pk=pk, **filters)
 
 
-def _mapping_context(job: ImportJob, mapping: dict[str, int]) -> dict:
+def _problems(job: ImportJob, mapping: dict[str, int], date_format: str) -> list[str]:
+    return mapping_problems(
+        mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
+    )
+
+
+def _mapping_context(job: ImportJob, mapping: dict[str, int], date_format: str) -> dict:
     return {
         "job": job,
         "fields": [
@@ -68,8 +77,13 @@ def _mapping_context(job: ImportJob, mapping: dict[str, int]) -> dict:
             for name, (label, required) in FIELDS.items()
         ],
         "columns": list(enumerate(job.headers)),
-        "preview": preview(job, mapping),
-        "problems": mapping_problems(mapping),
+        "preview": preview(job, mapping, date_format),
+        "problems": _problems(job, mapping, date_format),
+        "date_format": date_format,
+        "date_formats": list(DATE_FORMATS.items()),
+        "date_columns": date_columns(
+            mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
+        ),
     }
 
 
@@ -81,27 +95,32 @@ def import_detail(request, pk: int):
     job = _job(pk)
     if request.method == "POST":
         if job.status == ImportStatus.REFUSED and request.POST.get("valid_only_now"):
-            mapping, valid_only = job.mapping, True
+            mapping, valid_only, date_format = job.mapping, True, job.date_format
         else:
             mapping = mapping_from_form(job, request.POST)
+            date_format = date_format_from_form(request.POST)
             valid_only = request.POST.get("mode") == "valid_only"
-            problems = mapping_problems(mapping)
+            problems = _problems(job, mapping, date_format)
             if problems:
                 for problem in problems:
                     messages.error(request, problem)
                 return render(
                     request,
                     "collections/import_detail.html",
-                    _mapping_context(job, mapping),
+                    _mapping_context(job, mapping, date_format),
                     status=400,
                 )
         try:
-            import_job_start(job=job, mapping=mapping, valid_only=valid_only)
+            import_job_start(
+                job=job, mapping=mapping, valid_only=valid_only, date_format=date_format
+            )
         except ImportFileError as exc:
             messages.error(request, str(exc))
         return redirect("import_detail", pk=job.pk)
-    context = _mapping_context(job, job.mapping) if job.status == ImportStatus.DRAFT else {}
-    context.update(job=job, progress=_progress(job))
+    context = {}
+    if job.status == ImportStatus.DRAFT:
+        context = _mapping_context(job, job.mapping, job.date_format)
+    context.update(job=job, progress=_progress(job), first_errors=_first_errors(job))
     return render(request, "collections/import_detail.html", context)
 
 
@@ -111,7 +130,16 @@ def import_preview(request, pk: int):
     """The preview for the mapping being chosen (HTMX, on each change)."""
     job = _job(pk, status=ImportStatus.DRAFT)
     mapping = mapping_from_form(job, request.POST)
-    return render(request, "collections/_import_preview.html", _mapping_context(job, mapping))
+    context = _mapping_context(job, mapping, date_format_from_form(request.POST))
+    return render(request, "collections/_import_preview.html", context)
+
+
+def _first_errors(job: ImportJob) -> list[dict]:
+    """The job's first errors (its page lists them; the CSV report has them all)."""
+    return [
+        {**error, "label": FIELDS[error["field"]][0] if error["field"] in FIELDS else ""}
+        for error in job.first_errors
+    ]
 
 
 def _progress(job: ImportJob) -> dict:
@@ -129,9 +157,8 @@ def import_status(request, pk: int):
     """The progress bar, polled while the job runs; once it ends, the outcome (and the page
     stops polling, since the outcome has no trigger)."""
     job = _job(pk)
-    return render(
-        request, "collections/_import_status.html", {"job": job, "progress": _progress(job)}
-    )
+    context = {"job": job, "progress": _progress(job), "first_errors": _first_errors(job)}
+    return render(request, "collections/_import_status.html", context)
 
 
 @require_GET

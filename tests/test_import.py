@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 HEADER = "Código;Número;Valor;Emissão;Vencimento;Código cliente;Cliente;CPF/CNPJ;E-mail;Celular"
 GOOD = [
-    "F-1;NF-1;1.234,50;01/11/2026;01/12/2026;C-1;Maria Souza;529.982.247-25;maria@x.com;"
+    "F-1;NF-1;1.234,50;16/11/2026;16/12/2026;C-1;Maria Souza;529.982.247-25;maria@x.com;"
     "(11) 98765-4321",
     "F-2;NF-2;99,90;2026-11-02;2026-12-02;C-2;Acme Ltda;12.ABC.345/01DE-35;;",
 ]
@@ -55,11 +55,28 @@ def test_the_mapping_is_guessed_from_portuguese_headers():
 
 
 @pytest.mark.parametrize(
-    ("raw", "value"),
-    [("1.234,50", "1234.50"), ("1234.5", "1234.5"), ("R$ 99,90", "99.90"), ("1,234.50", "1234.50")],
+    ("raw", "locale", "value"),
+    [
+        ("1.234,50", "pt_BR", "1234.50"),
+        ("1234,5", "pt_BR", "1234.5"),
+        ("R$ 99,90", "pt_BR", "99.90"),
+        ("R$\u00a01.234.567,00", "pt_BR", "1234567.00"),
+        ("1.234", "pt_BR", "1234"),
+        ("1234.5", "en_US", "1234.5"),
+        ("1,234.50", "en_US", "1234.50"),
+        ("$ 55.94", "en_US", "55.94"),
+    ],
 )
-def test_amounts_take_a_decimal_comma_or_point(raw, value):
-    assert parse_amount(raw) == Decimal(value)
+def test_amounts_are_read_with_their_columns_number_symbols(raw, locale, value):
+    assert parse_amount(raw, locale) == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "locale"), [("1234.50", "pt_BR"), ("1,234.50", "pt_BR"), ("99,90", "en_US")]
+)
+def test_an_amount_written_unlike_its_column_is_an_error_not_a_guess(raw, locale):
+    with pytest.raises(ValueError, match="não é um valor escrito como os desta coluna"):
+        parse_amount(raw, locale)
 
 
 def test_dates_take_brazilian_or_iso_form():
@@ -80,7 +97,7 @@ def test_a_clean_file_imports_customers_and_invoices(tenant_a):
     assert (result.imported, result.created, result.written) == (2, 2, True)
     assert maria.document == "52998224725" and maria.phone == "+5511987654321"
     assert acme.document == "12ABC34501DE35"  # the alphanumeric CNPJ
-    assert invoice.amount == Decimal("1234.50") and invoice.due_date == date(2026, 12, 1)
+    assert invoice.amount == Decimal("1234.50") and invoice.due_date == date(2026, 12, 16)
 
 
 def test_one_bad_row_stops_the_file_unless_the_valid_rows_are_asked_for(tenant_a):
@@ -151,7 +168,7 @@ def test_the_command_imports_with_a_progress_bar_and_refuses_errors(tenant_a, tm
         job = ImportJob.objects.get(tenant=tenant_a)
     assert (job.status, job.created) == (ImportStatus.DONE, 2)
     bad = tmp_path / "bad.csv"
-    bad.write_bytes(csv_bytes("F-7;NF-7;abc;01/11/2026;01/12/2026;C-7;Duda;;;"))
+    bad.write_bytes(csv_bytes("F-7;NF-7;abc;21/11/2026;21/12/2026;C-7;Duda;;;"))
     report = tmp_path / "erros.csv"
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command("import_invoices", tenant_a.slug, str(bad), "--errors", str(report))

@@ -47,7 +47,9 @@ def start(django_capture_on_commit_callbacks):
 
 
 def form(job: ImportJob, mode: str = "all", **override) -> dict:
+    """The mapping form as proposed (columns, date format), with `override`n fields."""
     data = {f"map_{name}": str(index) for name, index in job.mapping.items()}
+    data["date_format"] = job.date_format
     data.update(override)
     data["mode"] = mode
     return data
@@ -62,7 +64,7 @@ def test_an_upload_proposes_a_mapping_and_previews_the_first_rows(login, agent):
     # Each field offers the file's columns, the guessed one selected.
     assert f'<option value="{job.mapping["amount"]}" selected>Valor</option>' in page
     # The preview shows the rows as read: money and dates in pt-BR, phones in E.164…
-    assert "R$ 1.234,50" in page and "01/12/2026" in page and "+5511987654321" in page
+    assert "R$ 1.234,50" in page and "16/12/2026" in page and "+5511987654321" in page
     # …and, on the bad row, what is wrong with each cell.
     assert "“abc” não é um valor" in page and "não é um CPF válido" in page
     assert page.count('class="cell-error"') >= 4
@@ -154,16 +156,21 @@ def test_a_mapping_without_a_required_field_is_refused_and_nothing_runs(start, l
     assert answer.status_code == 400
     job.refresh_from_db()
     assert job.status == ImportStatus.DRAFT
-    # One column for two fields is refused too.
-    answer = start(client, job, form(job, map_number=str(job.mapping["amount"])))
+    # A column may feed several fields, but not an amount and a date: the message names them.
+    answer = start(client, job, form(job, map_due_date=str(job.mapping["amount"])))
     assert answer.status_code == 400
+    assert "“Valor” e “Vencimento” não podem vir da mesma coluna (“Valor”)." in (
+        answer.content.decode()
+    )
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DRAFT
 
 
 def test_the_mapping_is_remembered_for_the_next_file(start, login, agent):
     client = login(agent)
     # Headers nothing would guess: the user maps them by hand once.
     header = "Doc;Cli;Nome do sacado;Quanto;Emitida;Vence"
-    lines = [header, "A-1;K-1;Maria;10,00;01/11/2026;01/12/2026"]
+    lines = [header, "A-1;K-1;Maria;10,00;21/11/2026;21/12/2026"]
     first = uploaded(client, ("\n".join(lines) + "\n").encode())
     mapping = {
         "external_id": "0",
@@ -178,7 +185,7 @@ def test_the_mapping_is_remembered_for_the_next_file(start, login, agent):
     assert first.status == ImportStatus.DONE
     # The next file has the same columns in another order, and one more.
     header2 = "Vence;Quanto;Doc;Obs;Emitida;Nome do sacado;Cli"
-    lines2 = [header2, "02/12/2026;20,00;A-2;x;01/11/2026;João;K-2"]
+    lines2 = [header2, "22/12/2026;20,00;A-2;x;22/11/2026;João;K-2"]
     second = uploaded(client, ("\n".join(lines2) + "\n").encode())
     named = {name: second.headers[i] for name, i in second.mapping.items()}
     assert named["external_id"] == "Doc" and named["amount"] == "Quanto"
