@@ -176,3 +176,61 @@ def test_the_command_imports_with_a_progress_bar_and_refuses_errors(tenant_a, tm
     mapping = json.dumps({"external_id": "Código", "amount": "Valor"})
     with pytest.raises(CommandError, match="Escolha uma coluna para cada campo obrigatório"):
         call_command("import_invoices", tenant_a.slug, str(good), "--mapping", mapping)
+
+
+def test_the_command_takes_the_date_format_and_refuses_an_ambiguous_column_by_name(
+    tenant_a, tmp_path, capsys
+):
+    us = tmp_path / "us.csv"
+    us.write_bytes(
+        b"InvoiceNumber,CustomerID,InvoiceAmount,InvoiceDate,DueDate\n"
+        b"0000611365,0379-NEVHP,55.94,1/2/2013,2/1/2013\n"
+    )
+    with pytest.raises(CommandError) as refused:
+        call_command("import_invoices", tenant_a.slug, str(us))
+    assert "“InvoiceDate”" in str(refused.value) and "“DueDate”" in str(refused.value)
+    assert "--date-format dmy or mdy" in str(refused.value)
+    with scopes_disabled():
+        assert not ImportJob.objects.exists()  # a refused command leaves no draft behind
+    call_command("import_invoices", tenant_a.slug, str(us), "--date-format", "mdy")
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["created"] == 1
+    with scope(tenant=tenant_a):
+        invoice = Invoice.objects.get(external_id="0000611365")
+        assert (invoice.issue_date, invoice.due_date) == (date(2013, 1, 2), date(2013, 2, 1))
+        assert invoice.customer.name == "0379-NEVHP"  # the code, with no name column
+        assert invoice.amount == Decimal("55.94")
+
+
+def test_the_command_maps_one_header_to_several_fields_and_names_unknown_ones(
+    tenant_a, tmp_path, capsys
+):
+    sheet = tmp_path / "erp.csv"
+    sheet.write_bytes(b"Doc;Quem;Quanto;Quando;Vence\nD-1;Loja Sol;10,00;15/11/2026;15/12/2026\n")
+    mapping = {
+        "external_id": "Doc",
+        "number": "Doc",
+        "customer_external_id": "Quem",
+        "customer_name": "Quem",
+        "amount": "Quanto",
+        "issue_date": "Quando",
+        "due_date": "Vence",
+    }
+    call_command("import_invoices", tenant_a.slug, str(sheet), "--mapping", json.dumps(mapping))
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["created"] == 1
+    with scope(tenant=tenant_a):
+        invoice = Invoice.objects.get()
+        assert (invoice.number, invoice.customer.external_id) == ("D-1", "Loja Sol")
+    with pytest.raises(CommandError, match="no column 'Valor' in the file"):
+        call_command(
+            "import_invoices", tenant_a.slug, str(sheet), "--mapping", '{"amount": "Valor"}'
+        )
+    with pytest.raises(CommandError, match="unknown fields"):
+        call_command("import_invoices", tenant_a.slug, str(sheet), "--mapping", '{"valor": "Doc"}')
+
+
+def test_the_command_exits_non_zero_when_nothing_was_imported(tenant_a, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes("F-7;NF-7;abc;21/11/2026;21/12/2026;C-7;Duda;;;"))
+    with pytest.raises(CommandError, match="Nothing was imported"):
+        call_command("import_invoices", tenant_a.slug, str(bad), "--valid-only")

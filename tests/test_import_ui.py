@@ -4,7 +4,7 @@ asked explicitly, the valid rows — with its progress and a downloadable error 
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,6 +15,7 @@ from collections_app import import_jobs
 from collections_app.import_jobs import _progress_publish, import_job_run, imports_upkeep
 from collections_app.models import Customer, ImportJob, ImportStatus, Invoice
 from collections_app.tasks import import_run
+from tests.factories import make_invoice
 from tests.test_import import GOOD, csv_bytes
 
 pytestmark = pytest.mark.django_db
@@ -296,3 +297,83 @@ def test_upkeep_resends_lost_jobs_and_forgets_old_files(start, login, agent, ten
     assert 'name="valid_only_now"' not in page
     start(client, refused, {"valid_only_now": "1"})
     assert "não é mais guardado" in client.get("/imports/").content.decode()
+
+
+US_HEADER = "Código;Código cliente;Valor;Emissão;Vencimento"
+
+
+def test_an_ambiguous_date_column_is_asked_for_with_both_readings_and_remembered(
+    start, login, agent, tenant_a
+):
+    client = login(agent)
+    # Every date fits day first and month first: the screen asks, it does not guess.
+    lines = [
+        US_HEADER,
+        "A-1;K-1;10,00;03/04/2026;05/06/2026",
+        "A-2;K-2;20,00;01/02/2026;02/03/2026",
+    ]
+    job = uploaded(client, ("\n".join(lines) + "\n").encode())
+    assert job.date_format == "auto"
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    assert 'name="date_format" value="auto" checked' in page
+    assert "Todas as datas de “Emissão” podem ser lidas com o dia ou com o mês primeiro" in page
+    assert "01/02/2026 → 1 de fevereiro de 2026 (dia/mês) ou 2 de janeiro de 2026 (mês/dia)" in page
+    # Unread until chosen: the preview's date cells say so.
+    assert "Dia ou mês primeiro? Escolha o formato das datas." in page
+    # Starting without choosing is refused, naming the column.
+    answer = start(client, job, form(job))
+    assert answer.status_code == 400 and "“Vencimento”" in answer.content.decode()
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DRAFT
+    # Choosing month first redraws the preview (HTMX) with the dates read that way.
+    part = client.post(f"/imports/{job.pk}/preview/", form(job, date_format="mdy")).content
+    part = part.decode()
+    assert 'role="alert"' not in part and "04/03/2026" in part and "06/05/2026" in part
+    part = client.post(f"/imports/{job.pk}/preview/", form(job, date_format="dmy")).content
+    assert "03/04/2026" in part.decode()
+    start(client, job, form(job, date_format="mdy"))
+    job.refresh_from_db()
+    assert (job.status, job.date_format) == (ImportStatus.DONE, "mdy")
+    with scopes_disabled():
+        assert Invoice.objects.get(tenant=tenant_a, external_id="A-1").due_date.month == 5
+    # The next file with the same columns gets the choice proposed.
+    again = uploaded(client, ("\n".join([lines[0], "A-3;K-3;5,00;01/02/2026;02/03/2026"])).encode())
+    assert again.date_format == "mdy"
+    assert (
+        'name="date_format" value="mdy" checked'
+        in client.get(f"/imports/{again.pk}/").content.decode()
+    )
+    # …but not for a file whose dates say otherwise.
+    other = uploaded(client, ("\n".join([lines[0], "A-4;K-4;5,00;25/02/2026;26/03/2026"])).encode())
+    assert other.date_format == "auto"
+
+
+def test_the_result_page_lists_the_first_errors_and_links_to_the_imported_invoices(
+    start, login, agent, tenant_a, tenant_b, outsider
+):
+    client = login(agent)
+    bad = [f"E-{n};NF;abc;16/11/2026;16/12/2026;C-9;Zé;;;" for n in range(25)]
+    job = uploaded(client, csv_bytes(*GOOD, *bad))
+    start(client, job, form(job, mode="valid_only"))
+    job.refresh_from_db()
+    assert (job.status, job.imported, job.rows_with_errors) == (ImportStatus.DONE, 2, 25)
+    page = client.get(f"/imports/{job.pk}/").content.decode()
+    # The first 20 errors inline, cell by cell; the report has all 25.
+    assert "Os primeiros 20 erros" in page
+    assert page.count("data-error-row=") == 20
+    assert '<tr data-error-row="4"><td class="num">4</td><td>Valor</td><td>abc</td>' in page
+    assert "“abc” não é um valor escrito como os desta coluna (1.234,50)" in page
+    report = client.get(f"/imports/{job.pk}/errors.csv").content.decode("utf-8-sig")
+    assert len(report.splitlines()) == 26
+    # The imported invoices, one click away.
+    link = f"/invoices/?status=all&amp;import={job.pk}"
+    assert link in page
+    listing = client.get(link.replace("&amp;", "&")).content.decode()
+    assert "Faturas gravadas pela importação de “faturas.csv”" in listing
+    assert "NF-1" in listing and "NF-2" in listing
+    with scopes_disabled():
+        other = make_invoice(tenant_a, external_id="NOT-IMPORTED", due=date(2026, 12, 20))
+    assert other.number not in client.get(link.replace("&amp;", "&")).content.decode()
+    # Another tenant's import lists nothing of either tenant.
+    foreign = login(outsider).get(link.replace("&amp;", "&")).content.decode()
+    assert "NF-1" not in foreign and "Faturas gravadas" not in foreign
