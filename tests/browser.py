@@ -43,7 +43,19 @@ def screenshot(page, name: str) -> Path:
     directory = artifacts_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{re.sub(r'[^A-Za-z0-9._-]+', '-', name)}.png"
+    # A full-page capture stretches the viewport to the page's height and back. Chromium then
+    # reports one scroll position to scripts and restores another at the next input, so a click
+    # right after it pressed one element and released on another (the ladder step's "Salvar"
+    # landed on its form). Put the page back where it was, and let two frames pass.
+    where = page.evaluate("[scrollX, scrollY]")
     page.screenshot(path=str(path), full_page=True)
+    page.evaluate(
+        """([x, y]) => new Promise(done => {
+            scrollTo(x, y);
+            requestAnimationFrame(() => requestAnimationFrame(done));
+        })""",
+        where,
+    )
     return path
 
 

@@ -10,7 +10,7 @@ from tenants.services import api_key_create
 from .factories import make_member, make_tenant
 from .fakes import FakeProvider, sendgrid_answer, twilio_answer
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.clock"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

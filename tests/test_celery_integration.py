@@ -4,7 +4,6 @@
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from datetime import date
@@ -19,6 +18,7 @@ from collections_app.models import Dispatch
 from config.celery import app as celery_app
 from config.dburl import database_url
 from messaging.models import Message, MessageStatus
+from tests.clock import clocked_command
 from tests.conftest import require_service
 from tests.factories import make_invoice, make_tenant
 
@@ -56,9 +56,7 @@ def worker(tmp_path):
     }
     log = open(tmp_path / "worker.log", "w+")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
+        clocked_command(
             "celery",
             "-A",
             "config",
@@ -70,7 +68,7 @@ def worker(tmp_path):
             "--without-gossip",
             "--without-mingle",
             "--loglevel=INFO",
-        ],
+        ),
         cwd=BASE_DIR,
         env=env,
         stdout=log,
