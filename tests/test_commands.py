@@ -81,6 +81,18 @@ def test_run_ladders_refuses_a_bad_date(tenant_a):
         call_command("run_ladders", "--tenant", "nope")
 
 
+@pytest.mark.clock("2026-12-03T10:00-03:00")
+def test_run_ladders_warns_that_another_date_sends_for_real(tenant_a, capsys):
+    call_command("run_ladders", "--date", "2026-12-04")
+    err = capsys.readouterr().err
+    assert "--date 04/12/2026 is not today for tenant-a (03/12/2026)" in err
+    assert "sent for real" in err and "--dry-run" in err
+
+    for args in (["--date", "2026-12-04", "--dry-run"], ["--date", "2026-12-03"], []):
+        call_command("run_ladders", *args)
+        assert capsys.readouterr().err == "", args
+
+
 def test_business_calendar_knows_bank_holidays():
     from collections_app.calendar import BusinessCalendar
 

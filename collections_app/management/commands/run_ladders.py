@@ -34,6 +34,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--date {opts['date']!r} must be YYYY-MM-DD")
         if opts["tenant"] and not Tenant.objects.filter(slug=opts["tenant"]).exists():
             raise CommandError(f"No tenant with slug {opts['tenant']!r}")
+        if day and not opts["dry_run"]:
+            self._warn_other_day(day, opts["tenant"])
         results = ladders_run(
             today_for=(lambda t: day) if day else (lambda t: tenant_today(tenant=t)),
             tenant_slug=opts["tenant"],
@@ -61,3 +63,19 @@ class Command(BaseCommand):
             summary["planned"] = [p for r in results for p in r.planned]
         if opts["json"]:
             self.stdout.write(json.dumps(summary, ensure_ascii=False))
+
+    def _warn_other_day(self, day, slug: str | None) -> None:
+        """--date sends for real: a day that is not the tenant's today would send messages
+        dated for that day now (a future day's "vencida em 04/12" on 03/12)."""
+        tenants = Tenant.objects.filter(slug=slug) if slug else Tenant.objects.all()
+        todays = {t.slug: tenant_today(tenant=t) for t in tenants.only("slug", "timezone")}
+        others = sorted(f"{s} ({d:%d/%m/%Y})" for s, d in todays.items() if d != day)
+        if others:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"Warning: --date {day:%d/%m/%Y} is not today for "
+                    f"{', '.join(others[:5])}{' …' if len(others) > 5 else ''}. "
+                    "Messages are sent for real now, as if today were that day. "
+                    "Use --dry-run to preview without sending."
+                )
+            )
