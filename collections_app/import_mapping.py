@@ -213,9 +213,10 @@ def date_columns(
         order = column_order(profile, date_format)
         example = ambiguous_example(profile)
         examples = profile.get("examples", {})
-        sample = next(
-            (examples[k] for k in (order, "both", "iso", "serial", "same") if k in examples), ""
-        )
+        # A value that shows how the column is read: one only that order fits when the
+        # column says it itself, one the chosen order decides when chosen.
+        kinds = (order, "both") if date_format == AUTO else ("both", order)
+        sample = next((examples[k] for k in (*kinds, "iso", "serial", "same") if k in examples), "")
         try:
             reading = long_date(read_date(sample, order)) if sample and order else ""
         except ValueError:
