@@ -1,13 +1,18 @@
 # Régua — two commands for a newcomer: `make run` and `make test`.
-PYTHON ?= python3.11
-VENV := .venv
+# The newest supported Python that runs (3.13, 3.12, then 3.11), on PATH or under pyenv;
+# `make PYTHON=python3.12 …` chooses one.
+PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
+	for p in python$$v $$HOME/.pyenv/versions/$$v*/bin/python$$v; do \
+	$$p -c 'import venv' >/dev/null 2>&1 && { echo $$p; exit 0; }; done; done)
+PORT ?= 8000
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup migrate demo worker lint format messages clean
+.PHONY: run test smoke setup migrate demo worker lint format messages clean print-python
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is required (none found)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
@@ -22,19 +27,33 @@ demo: migrate
 	$(PY) manage.py seed_demo --if-empty
 
 ## Embedded mode: SQLite (WAL), Celery worker + beat on the filesystem broker, console providers.
+## `make run PORT=8001` serves on another port (links in messages follow it).
+run demo: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: demo
 	@echo ""
-	@echo "  Régua is starting on http://127.0.0.1:8000/"
+	@echo "  Régua is starting on http://127.0.0.1:$(PORT)/"
 	@echo "  Demo login: demo@regua.local / demo-regua-2026"
 	@echo "  (messages go to the console and to var/outbox.jsonl; nothing leaves this machine)"
 	@echo ""
 	@trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A config worker --beat --pool=threads --concurrency=4 --loglevel=INFO & \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 ## The whole suite; SQLite unless DATABASE_URL is set.
 test: setup
 	$(PY) -m pytest -q
+
+## On a Python other than the suite's (CI: the newest installed): import everything, migrate a
+## fresh embedded database, seed the demo and run a few fast test files.
+smoke: setup
+	$(PY) -c "import django, sys; print('Python', sys.version.split()[0], 'Django', django.get_version())"
+	$(PY) manage.py check
+	rm -rf var/smoke && REGUA_VAR_DIR=$(CURDIR)/var/smoke $(PY) manage.py migrate --noinput -v0
+	REGUA_VAR_DIR=$(CURDIR)/var/smoke $(PY) manage.py seed_demo
+	REGUA_VAR_DIR=$(CURDIR)/var/smoke $(PY) -m pytest -q tests/test_engine.py tests/test_web.py tests/test_api_invoices.py tests/test_payment_page.py
+
+print-python:
+	@echo $(PYTHON)
 
 worker: setup
 	$(VENV)/bin/celery -A config worker --pool=threads --concurrency=8 --loglevel=INFO

@@ -6,8 +6,11 @@ the code. No database and no Docker needed."""
 import ast
 import importlib.util
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -357,3 +360,49 @@ def test_makefile_has_run_and_test_targets():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for target in ("run", "test"):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), f"no `make {target}`"
+
+
+def _stub(directory: Path, name: str, works: bool) -> None:
+    stub = directory / name
+    stub.write_text(f"#!/bin/sh\nexit {0 if works else 1}\n")
+    stub.chmod(0o755)
+
+
+def test_makefile_takes_the_newest_python_that_runs(tmp_path):
+    # A pyenv shim for a version that is installed but not selected fails when run: skipped.
+    _stub(tmp_path, "python3.13", works=False)
+    _stub(tmp_path, "python3.12", works=True)
+    _stub(tmp_path, "python3.11", works=True)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    found = subprocess.run(
+        ["make", "-s", "print-python"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert found.stdout.strip() == "python3.12", found.stderr
+    requires = re.search(r'requires-python\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text())
+    assert all(v in SpecifierSet(requires.group(1)) for v in ("3.11", "3.12", "3.13"))
+
+
+def test_makefile_run_serves_on_the_port_given():
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "runserver 127.0.0.1:8123" in dry and "http://127.0.0.1:8123/" in dry
+
+
+def test_the_embedded_broker_names_its_host():
+    """kombu warns "No hostname was supplied" on every connection to a host-less URL."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "REDIS_", "CELERY_", "DATABASE_"))
+    }
+    code = (
+        "import logging; logging.basicConfig(level=logging.WARNING);"
+        "from config.celery import app; c = app.connection_for_write(); c.info(); print(c.as_uri())"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("filesystem://"), ran.stdout
+    assert "No hostname" not in ran.stderr, ran.stderr

@@ -170,7 +170,7 @@ SPECTACULAR_SETTINGS = {
 # CELERY_BROKER_URL) for the production shape.
 BROKER_DIR = VAR_DIR / "broker"
 REDIS_URL = env("REDIS_URL", "")
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost//")
 # The cache holds only short-lived counters (the payment page's rate limits): shared through
 # Redis when there is one, else in the process (the embedded mode's single web process).
 CACHES = {

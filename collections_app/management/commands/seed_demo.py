@@ -18,6 +18,7 @@ import csv
 import logging
 import random
 import string
+import time as time_module
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -37,6 +38,7 @@ from django_scopes import scope
 
 from collections_app.documents import _cnpj_check, _cpf_check
 from collections_app.engine import ladder_evaluate
+from collections_app.import_payments import payments_import
 from collections_app.models import (
     Customer,
     Dispatch,
@@ -45,14 +47,11 @@ from collections_app.models import (
     InteractionKind,
     Invoice,
     InvoiceStatus,
-    PaymentSource,
 )
 from collections_app.money import format_day, quantize
 from collections_app.services import (
-    THANK_YOU_MAX_DELAY,
     customers_upsert,
     interaction_log,
-    invoice_record_payment,
     invoices_upsert,
 )
 from collections_app.stats import funnel_rebuild, stats_refresh
@@ -283,17 +282,6 @@ def _past(moment: datetime) -> datetime:
     return min(moment, timezone.now())
 
 
-def _record_payment(tenant: Tenant, invoice: Invoice, row: SourceRow, paid_at: datetime) -> None:
-    invoice_record_payment(
-        tenant=tenant,
-        invoice=invoice,
-        amount=invoice.amount,
-        paid_at=paid_at,
-        external_id=f"demo-pay-{row.invoice_number}",
-        source=PaymentSource.IMPORT,
-    )
-
-
 def _max_id(model) -> int:
     return model.objects.aggregate(m=Max("id"))["m"] or 0
 
@@ -356,11 +344,13 @@ class Command(BaseCommand):
             # `--if-empty` run starts clean. Celery sends queued on commit find the messages
             # already sent and do nothing.
             with transaction.atomic():
+                self._step(f"Creating the demo tenant from {source}")
                 tenant = self._create_tenant(slug)
                 with scope(tenant=tenant):
                     summary = self._seed(tenant, rows, today)
                     # The history is written around the services in places: recompute the
                     # dashboard's rollups from the invoices once, at the end.
+                    self._step("Dashboard figures")
                     stats_refresh(tenant_id=tenant.pk)
                     funnel_rebuild(tenant_id=tenant.pk)
         except TenantConfigError as exc:
@@ -388,6 +378,14 @@ class Command(BaseCommand):
         )
 
     # --- steps ---------------------------------------------------------------------------
+
+    def _step(self, text: str) -> None:
+        """One line of progress (the first `make run` waits on this command)."""
+        if not hasattr(self, "_started"):
+            self._started = time_module.monotonic()
+        elapsed = time_module.monotonic() - self._started
+        self.stdout.write(f"  [{elapsed:5.1f} s] {text}…")
+        self.stdout.flush()
 
     def _create_tenant(self, slug: str) -> Tenant:
         tenant = tenant_create(
@@ -445,6 +443,7 @@ class Command(BaseCommand):
             return settled <= today
 
         customer_ids = sorted({r.customer_id for r in rows})
+        self._step(f"{len(customer_ids)} customers and {len(rows)} invoices")
         customers = {
             c.external_id: c
             for c, _created in customers_upsert(
@@ -471,23 +470,25 @@ class Command(BaseCommand):
         invoices = invoices_upsert(tenant=tenant, items=invoice_items)
 
         # Payments settled during the replayed month are recorded on their day, after that
-        # day's reminders, so the history reads "reminded, then paid". A payment the service
-        # would still treat as news (invariant 10) is recorded before any reminder exists
-        # instead: the whole demo is history and sends no thank-you.
+        # day's reminders, so the history reads "reminded, then paid"; the others before any
+        # reminder exists. Both go through the import's set-based history writer: the whole
+        # demo is history and sends no thank-you (invariant 10).
         history_start = today - timedelta(days=HISTORY_DAYS - 1)
-        now = timezone.now()
-        payments_on: dict[date, list[tuple[Invoice, SourceRow, datetime]]] = defaultdict(list)
+        earlier: list[tuple[Invoice, date, None]] = []
+        payments_on: dict[date, list[tuple[Invoice, date, None]]] = defaultdict(list)
         for (invoice, _created), row in zip(invoices, rows, strict=True):
             if not is_paid(row):
                 continue
             settled = row.settled_date + shift
-            paid_at = _past(_local(settled, time(10), tz))
-            if settled >= history_start and now - paid_at > THANK_YOU_MAX_DELAY:
-                payments_on[settled].append((invoice, row, paid_at))
-            else:
-                _record_payment(tenant, invoice, row, paid_at)
+            (payments_on[settled] if settled >= history_start else earlier).append(
+                (invoice, settled, None)
+            )
+        self._step(f"{len(earlier)} payments of the earlier history")
+        payments_import(tenant=tenant, items=earlier)
 
+        self._step(f"Replaying {HISTORY_DAYS} days of reminders and payments")
         sent = self._replay_engine(tenant, today, tz, payments_on)
+        self._step("Calls, promises and tasks of the finance team")
         agent = User.objects.get(email=AGENT_EMAIL)
         self._human_work(tenant, today, tz, agent)
 
@@ -510,7 +511,7 @@ class Command(BaseCommand):
         tenant: Tenant,
         today: date,
         tz: ZoneInfo,
-        payments_on: dict[date, list[tuple[Invoice, SourceRow, datetime]]],
+        payments_on: dict[date, list[tuple[Invoice, date, None]]],
     ) -> int:
         """Run the daily evaluation for the last HISTORY_DAYS days in order and send what each
         day queued at that day's window opening, without needing a worker. The engine and the
@@ -563,8 +564,7 @@ class Command(BaseCommand):
             Dispatch.objects.filter(pk__gt=marks[Dispatch]).update(created_at=evaluated_at)
             FollowUpTask.objects.filter(pk__gt=marks[FollowUpTask]).update(created_at=evaluated_at)
             # After the moves above: payment rows carry their own time already.
-            for invoice, row, paid_at in payments_on.get(day, []):
-                _record_payment(tenant, invoice, row, paid_at)
+            payments_import(tenant=tenant, items=payments_on.get(day, []))
         return sent
 
     def _human_work(self, tenant: Tenant, today: date, tz: ZoneInfo, agent: User) -> None:
