@@ -144,9 +144,11 @@ def mapping_problems(
     headers: list[str] | None = None,
     profiles: list[dict] | None = None,
     date_format: str = AUTO,
+    ask_dates: bool = True,
 ) -> list[str]:
     """What keeps a mapping from being used: required fields left out, fields of different
-    kinds from one column (named), a date column whose format must be chosen."""
+    kinds from one column (named), a date column whose format must be chosen (left out with
+    `ask_dates=False`, for a page that asks with `date_columns`)."""
     problems = []
     missing = [str(label) for n, (label, req) in FIELDS.items() if req and n not in mapping]
     if missing:
@@ -172,7 +174,7 @@ def mapping_problems(
     if date_format not in DATE_FORMATS:
         problems.append(_("Choose the date format."))
     for column in date_columns(mapping, headers=headers, profiles=profiles, date_format=AUTO):
-        if column["ambiguous"] and date_format == AUTO:
+        if column["ambiguous"] and date_format == AUTO and ask_dates:
             problems.append(
                 _(
                     "Every date in “%(column)s” can be read day first or month first "

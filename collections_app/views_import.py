@@ -63,13 +63,22 @@ def _job(pk: int, **filters) -> ImportJob:
     return get_object_or_404(jobs, pk=pk, **filters)
 
 
-def _problems(job: ImportJob, mapping: dict[str, int], date_format: str) -> list[str]:
+def _problems(
+    job: ImportJob, mapping: dict[str, int], date_format: str, *, ask_dates: bool = True
+) -> list[str]:
     return mapping_problems(
-        mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
+        mapping,
+        headers=job.headers,
+        profiles=job.column_formats,
+        date_format=date_format,
+        ask_dates=ask_dates,
     )
 
 
 def _mapping_context(job: ImportJob, mapping: dict[str, int], date_format: str) -> dict:
+    dates = date_columns(
+        mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
+    )
     return {
         "job": job,
         "fields": [
@@ -78,12 +87,12 @@ def _mapping_context(job: ImportJob, mapping: dict[str, int], date_format: str) 
         ],
         "columns": list(enumerate(job.headers)),
         "preview": preview(job, mapping, date_format),
-        "problems": _problems(job, mapping, date_format),
+        # An ambiguous date column is asked for beside the date format, with its examples.
+        "problems": _problems(job, mapping, date_format, ask_dates=False),
         "date_format": date_format,
         "date_formats": list(DATE_FORMATS.items()),
-        "date_columns": date_columns(
-            mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
-        ),
+        "date_columns": dates,
+        "ask_date_format": any(column["order"] is None for column in dates),
     }
 
 

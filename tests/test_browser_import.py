@@ -146,3 +146,45 @@ def test_an_agent_imports_ibms_file_as_it_is_and_every_row_lands(
     assert page.locator("#rows tbody tr").count() == 25  # the first page of 2,466
     phone.close()
     context.close()
+
+
+def test_an_ambiguous_date_column_is_asked_for_once_and_the_preview_follows(
+    live_server, browser, tenant_a, agent, tmp_path
+):
+    sheet = tmp_path / "us-export.csv"
+    sheet.write_text(  # a US export: every date fits both readings
+        "InvoiceNumber,CustomerID,InvoiceAmount,InvoiceDate,DueDate\n"
+        'INV-1,C-1,"1,234.50",3/4/2026,4/3/2026\n'
+        "INV-2,C-2,99.90,1/2/2026,2/1/2026\n"
+    )
+    context = browser.new_context(**DESKTOP, timezone_id="America/Sao_Paulo")
+    page = context.new_page()
+    log_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/imports/")
+    page.get_by_label("Planilha (CSV ou XLSX)").set_input_files(str(sheet))
+    page.get_by_role("button", name="Enviar").click()
+    page.get_by_role("heading", name="Qual coluna tem cada campo?").wait_for()
+    asking = page.locator(".date-columns li.ask")
+    assert asking.count() == 2
+    assert "1/2/2026 → 1 de fevereiro de 2026 (dia/mês) ou 2 de janeiro de 2026 (mês/dia)" in (
+        asking.first.inner_text()
+    )
+    assert "Dia ou mês primeiro?" in page.locator("#preview table").inner_text()
+    screenshot(page, "import-ambiguous-desktop")
+    phone = browser.new_context(**PHONE)
+    phone_page = phone.new_page()
+    log_in(phone_page, live_server, agent)
+    phone_page.goto(page.url)
+    phone_page.locator(".date-columns li.ask").first.wait_for()
+    screenshot(phone_page, "import-ambiguous-phone")
+    phone.close()
+
+    page.get_by_label("mês/dia/ano", exact=True).check()
+    page.wait_for_function("document.querySelectorAll('.date-columns li.ask').length === 0")
+    row = page.locator('#preview tr[data-row="2"]').inner_text()
+    assert "04/03/2026" in row and "03/04/2026" in row and "R$ 1.234,50" in row
+    page.get_by_role("button", name="Verificar e importar").click()
+    page.get_by_text("2 faturas importadas: 2 novas, 0 atualizadas.").wait_for()
+    with scopes_disabled():
+        assert Invoice.objects.get(external_id="INV-1").due_date.isoformat() == "2026-04-03"
+    context.close()

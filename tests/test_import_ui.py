@@ -316,13 +316,15 @@ def test_an_ambiguous_date_column_is_asked_for_with_both_readings_and_remembered
     assert job.date_format == "auto"
     page = client.get(f"/imports/{job.pk}/").content.decode()
     assert 'name="date_format" value="auto" checked' in page
-    assert "Todas as datas de “Emissão” podem ser lidas com o dia ou com o mês primeiro" in page
+    assert page.count('class="ask"') == 2  # Emissão and Vencimento, each asked for
+    assert "dia ou mês primeiro? Escolha o formato das datas acima." in page
     assert "01/02/2026 → 1 de fevereiro de 2026 (dia/mês) ou 2 de janeiro de 2026 (mês/dia)" in page
     # Unread until chosen: the preview's date cells say so.
     assert "Dia ou mês primeiro? Escolha o formato das datas." in page
     # Starting without choosing is refused, naming the column.
     answer = start(client, job, form(job))
-    assert answer.status_code == 400 and "“Vencimento”" in answer.content.decode()
+    assert answer.status_code == 400
+    assert "Todas as datas de “Vencimento” podem ser lidas" in answer.content.decode()
     job.refresh_from_db()
     assert job.status == ImportStatus.DRAFT
     # Choosing month first redraws the preview (HTMX) with the dates read that way.
