@@ -24,6 +24,12 @@ ENV = "REGUA_TEST_NOW"
 SUITE_NOW = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
 
 
+# For a test whose data is written for the suite's day (constants such as DAY = 2026-12-02), or
+# whose scenario needs an ordinary business day (an invoice due today gets its D0 reminder today,
+# which a 31 December or a Carnaval Monday never gives): it stays there on the hard days too.
+on_the_suite_day = pytest.mark.clock(SUITE_NOW.isoformat())
+
+
 def parse_instant(text: str) -> datetime:
     """An ISO 8601 instant; one without an offset is São Paulo time, like the tenants'."""
     when = datetime.fromisoformat(text)

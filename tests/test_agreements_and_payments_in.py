@@ -31,6 +31,7 @@ from collections_app.services import invoice_record_payment
 from messaging.models import Message, MessageStatus
 from messaging.services import message_send
 from tenants.selectors import tenant_today
+from tests.clock import on_the_suite_day
 from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
@@ -296,6 +297,7 @@ def reminded_by_sms(tenant):
     return invoice, message
 
 
+@on_the_suite_day  # an invoice due today gets its D0 today: a business day
 def test_a_payment_is_attributed_to_the_last_message_or_click_within_seven_days(tenant_a):
     invoice, message = reminded_by_sms(tenant_a)
     with scope(tenant=tenant_a):
@@ -422,6 +424,7 @@ def test_the_webhook_secret_command_creates_then_rotates(tenant_a, client, capsy
     assert signed_post(client, tenant_a, event, secret=second).status_code == 201
 
 
+@on_the_suite_day  # an invoice due today gets its D0 today: a business day
 def test_recovery_per_step_channel_and_segment(tenant_a, api_a):
     invoice, message = reminded_by_sms(tenant_a)
     with scope(tenant=tenant_a):

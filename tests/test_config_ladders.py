@@ -13,6 +13,7 @@ from collections_app.engine.explain import tenant_forecast
 from collections_app.models import Dispatch, Ladder, LadderStep, Segment
 from tenants.models import Role
 from tenants.selectors import tenant_today
+from tests.clock import on_the_suite_day
 from tests.factories import make_invoice, make_member
 
 pytestmark = [pytest.mark.django_db]
@@ -265,6 +266,7 @@ def test_deactivated_step_leaves_the_timeline_and_can_come_back(login, admin, te
     assert d_1.active is True
 
 
+@on_the_suite_day  # an invoice due today gets its D0 today: a business day
 def test_removing_a_step_deletes_it_unless_it_already_ran(login, admin, tenant_a):
     client = login(admin)
     ladder = default_ladder(tenant_a)

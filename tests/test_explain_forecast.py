@@ -15,9 +15,10 @@ from collections_app.engine import ladder_evaluate
 from collections_app.engine.explain import invoice_explain, tenant_forecast
 from collections_app.models import Invoice, Ladder, LadderStep, Segment
 from collections_app.services import invoice_record_payment
+from tests.clock import on_the_suite_day
 from tests.factories import customer_of, make_invoice
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, on_the_suite_day]  # its days are written for 2026-12-02
 
 # A Wednesday with no holiday around it (as in test_engine).
 TODAY = date(2026, 12, 2)

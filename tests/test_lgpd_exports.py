@@ -15,9 +15,13 @@ from collections_app.models import Customer, Interaction, Invoice, Payment
 from collections_app.services import invoice_record_payment
 from messaging.models import InboundMessage, Message
 from tenants.selectors import tenant_today
+from tests.clock import on_the_suite_day
 from tests.factories import make_invoice
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    on_the_suite_day,  # maria's invoice is due today and gets its D0 today: a business day
+]
 
 
 @pytest.fixture

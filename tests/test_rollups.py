@@ -21,6 +21,7 @@ from collections_app.services import (
     invoices_upsert,
 )
 from tenants.selectors import tenant_today
+from tests.clock import on_the_suite_day
 from tests.metrics_oracle import metrics_from_invoices
 
 pytestmark = pytest.mark.django_db
@@ -170,6 +171,7 @@ def test_another_tenants_invoices_never_reach_this_tenants_rollups(tenant_a, ten
     assert metrics["overdue_amount"] == "100.00"
 
 
+@on_the_suite_day  # an invoice due today gets its D0 today: a business day
 def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a, client):
     from collections_app.engine import ladder_evaluate
     from collections_app.message_context import payment_url

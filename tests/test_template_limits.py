@@ -22,6 +22,7 @@ from messaging.template_check import template_check
 from messaging.template_limits import MAX_OUTPUT, MAX_SOURCE, TemplateLimitError
 from messaging.templating import TemplateRenderError, template_render
 from tenants.models import Role
+from tests.clock import on_the_suite_day
 from tests.factories import make_invoice, make_member, make_provider_account
 
 SAMPLES = {name: sample for name, (_description, sample) in VARIABLES.items()}
@@ -220,6 +221,7 @@ def test_the_settings_page_refuses_and_previews_the_reason(login, tenant_a):
 TWILIO = {"account_sid": "AC" + "1" * 32, "auth_token": "secret-token"}
 
 
+@on_the_suite_day  # its invoice is due on 2026-12-02
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["nested loops", "output"])
 def test_a_message_whose_template_goes_over_a_limit_fails_with_the_reason(tenant_a, twilio, name):

@@ -11,10 +11,11 @@ from collections_app.engine import ladder_evaluate
 from collections_app.models import Customer, Interaction, InteractionKind
 from messaging.models import Message, MessageStatus
 from messaging.services import message_send
+from tests.clock import on_the_suite_day
 from tests.factories import make_invoice, make_provider_account
 from tests.fakes import FakeProvider, sendgrid_answer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, on_the_suite_day]  # its days are written for 2026-12-02
 DAY = date(2026, 12, 2)
 
 
