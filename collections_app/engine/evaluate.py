@@ -544,6 +544,22 @@ class _Escalations:
         return reason
 
 
+def parallel_workers(requested: int) -> int:
+    """How many batches can be evaluated at once here: `requested` on PostgreSQL outside a
+    transaction; one on SQLite, which has a single writer (the batches then run in turn)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return max(1, requested)
+
+
+def one_writer_note(requested: int) -> str:
+    """What a command says when it cannot evaluate `requested` batches at once."""
+    return (
+        f"--workers {requested}: this database (SQLite) has one writer, so the batches of "
+        "tenants are evaluated one after another. PostgreSQL evaluates them in parallel."
+    )
+
+
 def ladders_run(
     *,
     today_for,
@@ -571,13 +587,8 @@ def ladders_run(
         for day, members in by_day.items()
         for i in range(0, len(members), BATCH_TENANTS)
     ]
-    parallel = (
-        workers > 1
-        and len(batches) > 1
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-    )
-    if not parallel:
+    workers = parallel_workers(workers)
+    if workers == 1 or len(batches) == 1:
         return [
             result
             for day, batch in batches

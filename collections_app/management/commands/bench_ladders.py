@@ -23,7 +23,12 @@ from django_scopes import scopes_disabled
 
 from collections_app.calendar import BusinessCalendar
 from collections_app.defaults import DEFAULT_STEPS, defaults_install_many
-from collections_app.engine.evaluate import _due_dates, ladders_run
+from collections_app.engine.evaluate import (
+    _due_dates,
+    ladders_run,
+    one_writer_note,
+    parallel_workers,
+)
 from config.celery import app as celery_app
 from tenants.models import Tenant
 
@@ -160,6 +165,8 @@ class Command(BaseCommand):
         log(f"SQL bound: {bound_rows} rows in {bound_seconds:.3f} s")
 
         tenants = list(Tenant.objects.filter(pk__in=tenant_ids).order_by("pk"))
+        if parallel_workers(opts["workers"]) < opts["workers"]:
+            self.stderr.write(one_writer_note(opts["workers"]))
         eager = celery_app.conf.task_always_eager
         # Measure the production path: sends are published to the broker, not run inline.
         celery_app.conf.task_always_eager = False
@@ -195,7 +202,7 @@ class Command(BaseCommand):
             # The evaluation's own peak (the build's is forgotten first), where Linux allows.
             "rss_before_eval_mb": rss_before,
             "eval_peak_rss_mb": _rss_mb("VmHWM") if peak_reset else None,
-            "workers": opts["workers"],
+            "workers": parallel_workers(opts["workers"]),
             "database": connection.vendor,
             "tenant_prefix": prefix,
         }

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date
 
 from collections_app.engine import ladders_run
+from collections_app.engine.evaluate import one_writer_note, parallel_workers
 from tenants.models import Tenant
 from tenants.selectors import tenant_today
 
@@ -34,6 +35,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--date {opts['date']!r} must be YYYY-MM-DD")
         if opts["tenant"] and not Tenant.objects.filter(slug=opts["tenant"]).exists():
             raise CommandError(f"No tenant with slug {opts['tenant']!r}")
+        if parallel_workers(opts["workers"]) < opts["workers"]:
+            self.stderr.write(one_writer_note(opts["workers"]))
         if day and not opts["dry_run"]:
             self._warn_other_day(day, opts["tenant"])
         results = ladders_run(
