@@ -19,6 +19,7 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date, parse_date
 from babel.numbers import NumberFormatError, parse_decimal
 from django.utils.translation import get_language, gettext_lazy, to_locale
@@ -32,11 +33,17 @@ DATE_FORMATS = {
     YMD: gettext_lazy("year-month-day"),
 }
 PT_BR, EN_US = "pt_BR", "en_US"
+_LOCALES = {PT_BR: Locale.parse(PT_BR), EN_US: Locale.parse(EN_US)}  # parsed once, not per value
 NUMBER_EXAMPLES = {PT_BR: "1.234,50", EN_US: "1,234.50"}
 
 _TIME = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)$")
 _PARTS = re.compile(r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})")
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+_SPACES = re.compile(r"\s+")
+_CURRENCY = re.compile(r"^([+-]?)(?:R\$|US\$|\$)")
+_NUMBERISH = re.compile(r"[+-]?\d[\d.,]*")
+_COMMA_GROUPS = re.compile(r"[+-]?\d{1,3}(,\d{3})+")
+_POINT_GROUPS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+")
 # Excel's day numbers taken for dates: 1954-10-03 to 2119-01-10. Smaller or larger numbers in
 # a date column are more likely something else, and are refused.
 SERIAL_RANGE = (20_000, 80_000)
@@ -62,6 +69,8 @@ def date_kind(raw: str) -> str:
     """What a value says about its column's order: "iso" (year first), "serial" (an Excel day
     number), "dmy" or "mdy" (only that reading is a date), "both" (both are, and differ),
     "same" (both are, alike: 05/05/2026), "" (not a date)."""
+    if not raw[:1].isdigit():  # most of a file's text, at once
+        return ""
     text = _date_text(raw)
     if _SERIAL.fullmatch(text):
         return "serial" if SERIAL_RANGE[0] <= float(text) < SERIAL_RANGE[1] else ""
@@ -84,17 +93,19 @@ def date_kind(raw: str) -> str:
 def number_kind(raw: str) -> str:
     """Which number symbols a value shows: PT_BR (1.234,50 · 99,90 · 1.234), EN_US (1,234.50 ·
     99.90 · 1,234) or "" (either: 1234, or not a number)."""
+    if not raw[-1:].isdigit() or raw.isdigit():
+        return ""
     text = _bare_number(raw)
-    if not re.fullmatch(r"[+-]?\d[\d.,]*", text):
+    if not _NUMBERISH.fullmatch(text):
         return ""
     if "," in text and "." in text:
         return PT_BR if text.rfind(",") > text.rfind(".") else EN_US
     # One separator followed by groups of three digits groups thousands (an amount has at
     # most two decimals); otherwise it is the decimal separator.
     if "," in text:
-        return EN_US if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text) else PT_BR
+        return EN_US if _COMMA_GROUPS.fullmatch(text) else PT_BR
     if "." in text:
-        return PT_BR if re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+", text) else EN_US
+        return PT_BR if _POINT_GROUPS.fullmatch(text) else EN_US
     return ""
 
 
@@ -198,19 +209,18 @@ def read_date(raw: str, order: str) -> date:
     if not 1 <= int(month) <= 12:
         # Babel would swap day and month here; in this column's order it is not a date.
         raise DateOrderError(raw) if date_kind(raw) else ValueError(raw)
-    return parse_date(text, locale=PT_BR, format=pattern)  # ValueError for 31/02
+    return parse_date(text, locale=_LOCALES[PT_BR], format=pattern)  # ValueError for 31/02
 
 
 def _bare_number(raw: str) -> str:
-    text = re.sub(r"\s+", "", raw)
-    return re.sub(r"^([+-]?)(?:R\$|US\$|\$)", r"\1", text)
+    return _CURRENCY.sub(r"\1", _SPACES.sub("", raw))
 
 
 def read_number(raw: str, locale: str) -> Decimal:
     """`raw` read with the number symbols of `locale` (PT_BR or EN_US), a currency sign and
     spaces aside. Raises ValueError."""
     try:
-        return parse_decimal(_bare_number(raw), locale=locale, strict=True)
+        return parse_decimal(_bare_number(raw), locale=_LOCALES[locale], strict=True)
     except NumberFormatError as exc:
         raise ValueError(raw) from exc
 

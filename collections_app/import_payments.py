@@ -50,13 +50,18 @@ def paid_at_for(*, tenant: Tenant, day: date) -> datetime:
 
 
 def payments_import(
-    *, tenant: Tenant, items: Sequence[tuple[Invoice, date, Decimal | None]]
+    *,
+    tenant: Tenant,
+    items: Sequence[tuple[Invoice, date, Decimal | None]],
+    classify: bool = True,
 ) -> int:
     """Record each (invoice, paid date, paid amount or None) as a payment of that amount, or of
     what is still open. `invoice` is as `invoices_upsert` returned it (saved, current). Nothing
     is recorded for an invoice already paid in full, nor twice for the same invoice and day
     (importing the same file again changes nothing), nor for one that is not open or paid
-    (the import refuses those rows before writing). Returns how many payments were made."""
+    (the import refuses those rows before writing). A caller recording many chunks passes
+    `classify=False` and runs `customers_classify` once for their customers. Returns how many
+    payments were made."""
     if not items:
         return 0
     ids = [invoice.pk for invoice, _day, _amount in items]
@@ -114,6 +119,8 @@ def payments_import(
     _attribute(payments)
     if became_paid:
         _paid_in_full(tenant=tenant, invoices=became_paid, now=now)
+        if classify:
+            customers_classify(tenant=tenant, customer_ids={i.customer_id for i in became_paid})
     return len(payments)
 
 
@@ -149,7 +156,6 @@ def _paid_in_full(*, tenant: Tenant, invoices: list[Invoice], now: datetime) -> 
     FollowUpTask.objects.filter(
         invoice_id__in=ids, status=TaskStatus.OPEN, origin__in=["step", "escalation"]
     ).update(status=TaskStatus.CANCELLED, completed_at=now)
-    customers_classify(tenant=tenant, customer_ids={invoice.customer_id for invoice in invoices})
     for invoice in invoices:
         if invoice.agreement_id is not None:
             from .agreements import agreement_instalment_paid

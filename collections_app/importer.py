@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -56,6 +57,7 @@ from .import_mapping import (
 )
 from .import_payments import payments_import
 from .models import Invoice, InvoiceStatus
+from .segments import customers_classify
 from .services import invoices_upsert
 from .spreadsheets import MAX_ROWS, ImportFileError, read_table, row_safe
 from .stats import invoice_days, stats_refresh
@@ -205,14 +207,38 @@ def parse_day(raw: str, order: str | None = DMY) -> date:
         raise ValueError(_("“%(raw)s” is not a date.") % {"raw": raw}) from None
 
 
-def parse_phone(raw: str) -> str:
+# A customer's phone, document and e-mail repeat on each of their invoices: the checks are pure
+# functions of the text, memoised (a failing value raises again, in the active language).
+@lru_cache(maxsize=16_384)
+def _e164(raw: str) -> str | None:
     try:
         number = phonenumbers.parse(raw, "BR")
     except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValueError(_("“%(raw)s” is not a valid phone number.") % {"raw": raw})
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_phone(raw: str) -> str:
+    number = _e164(raw)
+    if number is None:
+        raise ValueError(_("“%(raw)s” is not a valid phone number.") % {"raw": raw})
+    return number
+
+
+@lru_cache(maxsize=16_384)
+def _document(raw: str) -> str:
+    return document_normalize(_zeros_restored(raw))
+
+
+@lru_cache(maxsize=16_384)
+def _email_valid(raw: str) -> bool:
+    try:
+        validate_email(raw)
+    except ValidationError:
+        return False
+    return True
 
 
 def parse_flag(raw: str) -> tuple[bool, bool]:
@@ -241,16 +267,14 @@ def row_check(
     """One row as an item for `invoices_upsert` (with `paid_date` and `paid_amount` when
     given, for the payment), and its errors as (field, message)."""
 
-    def cell(name: str) -> str:
-        index = mapping.get(name)
-        return cells[index].strip() if index is not None and index < len(cells) else ""
-
     errors: list[tuple[str, str]] = []
     item: dict = {}
     customer: dict = {}
     says_paid = False
+    width = len(cells)
     for name, (_label, required) in FIELDS.items():
-        raw = cell(name)
+        index = mapping.get(name)
+        raw = cells[index].strip() if index is not None and index < width else ""
         if not raw:
             if required:
                 errors.append((name, _("Required.")))
@@ -263,11 +287,12 @@ def row_check(
             elif name == "disputed":
                 item["disputed"], says_paid = parse_flag(raw)
             elif name == "customer_document":
-                customer["document"] = document_normalize(_zeros_restored(raw))
+                customer["document"] = _document(raw)
             elif name in ("customer_phone", "customer_whatsapp"):
                 customer[name.removeprefix("customer_")] = parse_phone(raw)
             elif name == "customer_email":
-                validate_email(raw)
+                if not _email_valid(raw):
+                    raise ValidationError("invalid")
                 customer["email"] = raw.lower()
             elif name.startswith("customer_"):
                 customer[name.removeprefix("customer_")] = raw[:200]
@@ -373,27 +398,30 @@ def invoices_import(
     items = [item for _row, item in valid]
     skipped = result.total - len(items)
     days: set[date] = set()
+    paying: set[int] = set()
     with transaction.atomic():
         before = Invoice.objects.filter(external_id__in=[item["external_id"] for item in items])
         days |= invoice_days(before.only("effective_due_date", "paid_on", "issue_date"))
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
-            written = invoices_upsert(tenant=tenant, items=chunk, refresh_stats=False)
-            if import_job_id is not None:
-                Invoice.objects.filter(pk__in=[inv.pk for inv, _created in written]).update(
-                    import_job_id=import_job_id
-                )
+            written = invoices_upsert(
+                tenant=tenant, items=chunk, refresh_stats=False, import_job_id=import_job_id
+            )
             history = [
                 (invoice, item["paid_date"], item.get("paid_amount"))
                 for (invoice, _created), item in zip(written, chunk, strict=True)
                 if item.get("paid_date")
             ]
-            result.payments += payments_import(tenant=tenant, items=history)
+            result.payments += payments_import(tenant=tenant, items=history, classify=False)
+            paying |= {invoice.customer_id for invoice, _day, _amount in history}
             days |= invoice_days(invoice for invoice, _created in written)
             result.created += sum(1 for _inv, created in written if created)
             result.updated += sum(1 for _inv, created in written if not created)
             if progress:
                 progress(result.total + skipped + start + len(written), 2 * result.total)
+        if result.payments:
+            # Behaviour classes change when invoices are paid: once, for the whole file.
+            customers_classify(tenant=tenant, customer_ids=paying)
         stats_refresh(tenant_id=tenant.pk, days=days)
     result.imported = len(items)
     result.written = True

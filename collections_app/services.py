@@ -201,13 +201,18 @@ def _addresses(customer: Customer) -> dict[str, str]:
 
 
 def invoices_upsert(
-    *, tenant: Tenant, items: list[dict], refresh_stats: bool = True
+    *,
+    tenant: Tenant,
+    items: list[dict],
+    refresh_stats: bool = True,
+    import_job_id: int | None = None,
 ) -> list[tuple[Invoice, bool]]:
     """Create or update invoices by external_id from validated data, each with `customer` as a
     Customer, or a dict upserted by its external_id. Atomic: all or nothing. The effective due
     date follows the tenant's calendar. Paid or cancelled invoices keep their status. A caller
     writing many chunks in one transaction (the import) passes `refresh_stats=False` and
-    refreshes the dashboard's rollups once, for all the days it touched."""
+    refreshes the dashboard's rollups once, for all the days it touched; a spreadsheet import
+    passes its `import_job_id`, kept on every invoice it names."""
     calendar = BusinessCalendar.for_tenant(tenant)
     with transaction.atomic():
         inline = [item["customer"] for item in items if isinstance(item.get("customer"), dict)]
@@ -226,6 +231,7 @@ def invoices_upsert(
             created = invoice is None
             if created:
                 invoice = Invoice(tenant=tenant, external_id=item["external_id"], created_at=now)
+                invoice.import_job_id = import_job_id
                 existing[invoice.external_id] = invoice
                 to_create.append(invoice)
             elif invoice.pk:
@@ -247,7 +253,10 @@ def invoices_upsert(
         )
         if to_update:
             # Every invoice named is touched, changed or not (what an integrator sent last).
-            Invoice.objects.filter(pk__in=list(to_update)).update(updated_at=now)
+            touched = {"updated_at": now}
+            if import_job_id is not None:
+                touched["import_job_id"] = import_job_id
+            Invoice.objects.filter(pk__in=list(to_update)).update(**touched)
         if refresh_stats:
             stats_refresh_invoices(
                 tenant_id=tenant.pk, invoices=[inv for inv, _ in out], before=days_before

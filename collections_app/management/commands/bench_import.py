@@ -16,13 +16,14 @@ from django.db import connection
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
+from collections_app.column_formats import columns_profile
 from collections_app.import_jobs import (
     import_job_create,
     import_job_run,
     import_job_start,
     import_progress,
 )
-from collections_app.importer import guess_mapping, read_table, row_check
+from collections_app.importer import guess_mapping, read_rules, read_table, row_check
 from collections_app.models import ImportStatus
 from tenants.services import api_key_create, tenant_create
 
@@ -69,7 +70,8 @@ class Command(BaseCommand):
             ref_started = time.perf_counter()
             headers, rows = read_table("bench.csv", content)
             mapping = guess_mapping(headers)
-            checked = sum(1 for cells in rows if not row_check(cells, mapping)[1])
+            rules = read_rules(mapping, profiles=columns_profile(rows, len(headers)))
+            checked = sum(1 for cells in rows if not row_check(cells, mapping, rules)[1])
             reference = time.perf_counter() - ref_started
             # The import as the dashboard runs it: the uploaded file becomes a job, started
             # with its proposed mapping; the job's body (the Celery task's) runs here while a
