@@ -1,7 +1,7 @@
 """How a spreadsheet writes its dates, amounts and yes/no values, read from the whole column.
 
 Finance teams export what their ERP or Excel gives them: 26/01/2013 or 1/26/2013, 2013-01-26,
-26-01-13, Excel's day numbers (45321), 1.234,50 or 1,234.50. One value alone is often
+20130126, 26-01-13, Excel's day numbers (45321), 1.234,50 or 1,234.50. One value alone is often
 ambiguous (03/04/2013; 1.234), a column rarely is: `column_profile` looks at each distinct
 value of a column once and counts which readings fit it; `detected_order` and `number_locale`
 turn those counts into the column's rule. A column whose every date reads both day-first and
@@ -39,6 +39,7 @@ NUMBER_EXAMPLES = {PT_BR: "1.234,50", EN_US: "1,234.50"}
 _TIME = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)$")
 _PARTS = re.compile(r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})")
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
+_COMPACT = re.compile(r"(?:19|20)\d{6}")  # ISO's basic form, as SAP exports it: 20130126
 _SPACES = re.compile(r"\s+")
 _CURRENCY = re.compile(r"^([+-]?)(?:R\$|US\$|\$)")
 _NUMBERISH = re.compile(r"[+-]?\d[\d.,]*")
@@ -74,6 +75,8 @@ def date_kind(raw: str) -> str:
     text = _date_text(raw)
     if _SERIAL.fullmatch(text):
         return "serial" if SERIAL_RANGE[0] <= float(text) < SERIAL_RANGE[1] else ""
+    if _COMPACT.fullmatch(text):
+        return "iso" if _is_date(int(text[:4]), int(text[4:6]), int(text[6:])) else ""
     parts = _PARTS.fullmatch(text)
     if not parts:
         return ""
@@ -191,6 +194,10 @@ def read_date(raw: str, order: str) -> date:
         if not SERIAL_RANGE[0] <= float(text) < SERIAL_RANGE[1]:
             raise ValueError(raw)
         return from_excel(float(text)).date()
+    if _COMPACT.fullmatch(text):
+        if not _is_date(int(text[:4]), int(text[4:6]), int(text[6:])):
+            raise ValueError(raw)
+        return parse_date(text, locale=_LOCALES[PT_BR])  # Babel reads ISO's basic form
     parts = _PARTS.fullmatch(text)
     if not parts:
         raise ValueError(raw)

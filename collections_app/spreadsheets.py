@@ -102,6 +102,8 @@ def _read_csv(text: str) -> tuple[list[str], list[list[str]]]:
         for row in csv.reader(io.StringIO(text), delimiter=delimiter)
         if any(c.strip() for c in row)
     ]
+    if not rows:  # separators only
+        raise ImportFileError(_("The file is empty."))
     if len(rows[0]) < 2:
         raise ImportFileError(
             _("Only one column was found: separate the columns with ;, a comma or a tab.")

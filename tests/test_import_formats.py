@@ -92,6 +92,7 @@ def test_a_us_date_is_read_month_first_and_babels_own_swap_is_kept_out():
         ("2026-11-03T00:00:00", DMY, date(2026, 11, 3)),
         ("26/01/2013 14:30", DMY, date(2013, 1, 26)),
         ("45321", DMY, date(2024, 1, 30)),  # an Excel day number
+        ("20130126", MDY, date(2013, 1, 26)),  # ISO's basic form (SAP)
         ("45321.5", MDY, date(2024, 1, 30)),
     ],
 )
@@ -210,6 +211,7 @@ def test_excels_sep_line_is_honoured():
         ("a.csv", b"%PDF-1.7\n...", "Este é um PDF"),
         ("a.csv", b"\x00\x01\x02binary", "não é um arquivo de texto"),
         ("a.csv", b"just one column\nvalue\n", "Só uma coluna foi encontrada"),
+        ("a.csv", b";;;\n;;;\n", "O arquivo está vazio"),
         ("a.xlsx", b"PK\x03\x04broken", "não é um arquivo XLSX legível"),
     ],
 )
