@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test smoke setup migrate demo worker lint format messages clean print-python
+.PHONY: run test test-days smoke setup migrate demo worker lint format messages clean print-python
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is required (none found)"; exit 1; }
@@ -43,14 +43,30 @@ run: demo
 test: setup
 	$(PY) -m pytest -q
 
+## The files whose tests read "today", again with the clock on hard days: the last day of the
+## year late at night (already the next year in UTC), the Friday before Carnaval, 29 February.
+HARD_DAYS ?= 2026-12-31T23:30-03:00 2027-02-05T17:00-03:00 2028-02-29T10:00-03:00
+DATE_SENSITIVE ?= tests/test_metrics.py tests/test_rollups.py tests/test_payment_page.py \
+	tests/test_agreements_and_payments_in.py tests/test_pix_and_charges.py tests/test_work_queues.py \
+	tests/test_web.py tests/test_bank_calendar.py tests/test_engine.py tests/test_commands.py \
+	tests/test_import.py tests/test_import_history.py tests/test_seed_demo.py \
+	tests/test_payments_and_sending.py tests/test_lgpd_exports.py
+test-days: setup
+	@for now in $(HARD_DAYS); do \
+	echo "== clock at $$now"; REGUA_TEST_NOW=$$now $(PY) -m pytest -q $(DATE_SENSITIVE) || exit 1; \
+	done
+
+SMOKE_ENV = env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL REGUA_VAR_DIR=$(CURDIR)/var/smoke
 ## On a Python other than the suite's (CI: the newest installed): import everything, migrate a
 ## fresh embedded database, seed the demo and run a few fast test files.
 smoke: setup
 	$(PY) -c "import django, sys; print('Python', sys.version.split()[0], 'Django', django.get_version())"
-	$(PY) manage.py check
-	rm -rf var/smoke && REGUA_VAR_DIR=$(CURDIR)/var/smoke $(PY) manage.py migrate --noinput -v0
-	REGUA_VAR_DIR=$(CURDIR)/var/smoke $(PY) manage.py seed_demo
-	REGUA_VAR_DIR=$(CURDIR)/var/smoke $(PY) -m pytest -q tests/test_engine.py tests/test_web.py tests/test_api_invoices.py tests/test_payment_page.py
+	rm -rf var/smoke
+	$(SMOKE_ENV) $(PY) manage.py check
+	$(SMOKE_ENV) $(PY) manage.py migrate --noinput -v0
+	$(SMOKE_ENV) $(PY) manage.py seed_demo
+	$(SMOKE_ENV) $(PY) -m pytest -q tests/test_engine.py tests/test_web.py tests/test_api_invoices.py \
+		tests/test_payment_page.py tests/test_import.py
 
 print-python:
 	@echo $(PYTHON)

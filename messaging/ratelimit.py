@@ -4,7 +4,9 @@ Token buckets: each send takes a token; tokens come back at `rate` per second up
 A send that finds no token is not made: the message waits (stays queued, its task comes back
 when a token will be there), so a large day goes out at the pace the provider accepts and no
 tenant crowds out the others. With Redis (REDIS_URL) the buckets are shared by every worker,
-in one atomic script; without it (the embedded mode, one worker) they live in the process.
+in one atomic script timed by the Redis server's own clock (workers' clocks may differ); without
+it (the embedded mode, one worker) they live in the process, timed by its monotonic clock. Wall
+clock time is never used: a clock set back (NTP) would leave a bucket empty until it caught up.
 
 Limits come from settings: MESSAGING_TENANT_RATE (sends per second per tenant) and
 MESSAGING_PROVIDER_RATES (per provider kind, per account). MESSAGING_RATE_LIMITS = False lifts
@@ -16,9 +18,11 @@ import time
 from django.conf import settings
 
 _LUA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
-local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or ARGV[3])
-local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local stamp = tonumber(redis.call('HGET', KEYS[1], 's') or now)
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
 local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
@@ -44,9 +48,9 @@ def _redis_script():
 def take(key: str, *, rate: float, burst: float) -> float:
     """Take a token from the bucket `key`: 0 if there was one, else the seconds until there
     will be (nothing is taken then)."""
-    now = time.time()
     if settings.REDIS_URL:
-        return float(_redis_script()(keys=[f"regua:rate:{key}"], args=[rate, burst, now]))
+        return float(_redis_script()(keys=[f"regua:rate:{key}"], args=[rate, burst]))
+    now = time.monotonic()
     with _local_lock:
         tokens, stamp = _local.get(key, (burst, now))
         tokens = min(burst, tokens + max(0.0, now - stamp) * rate)

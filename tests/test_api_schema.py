@@ -43,6 +43,7 @@ from tenants.idempotency import HEADER as IDEMPOTENCY_KEY
 from tenants.idempotency import MAX_KEY_LENGTH
 from tenants.selectors import tenant_today
 from tenants.services import api_key_create
+from tests.clock import on_the_suite_day
 
 from .factories import make_invoice
 
@@ -71,7 +72,10 @@ CHECKS = [
     response_schema_conformance,
 ]
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    on_the_suite_day,  # `objects` needs an invoice due today to get its D0 reminder today
+]
 
 schema = schemathesis.openapi.from_wsgi(
     "/api/schema/", get_wsgi_application(), config=CONFIG

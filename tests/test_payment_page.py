@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
+from collections_app.calendar import BusinessCalendar
 from collections_app.models import (
     Agreement,
     Customer,
@@ -40,10 +41,16 @@ def debtor_tenant(tenant_a):
 
 
 def overdue_invoice(tenant, days=10, amount="1000.00", document=CPF, **customer):
+    """An invoice due about `days` ago and late today: a due date the bank calendar moves past
+    today (a Saturday before Carnaval) is taken a day earlier until it is late."""
     today = tenant_today(tenant=tenant)
+    calendar = BusinessCalendar.for_tenant(tenant)
+    due = today - timedelta(days=days)
+    while calendar.effective_due_date(due) >= today:
+        due -= timedelta(days=1)
     return make_invoice(
         tenant,
-        due=today - timedelta(days=days),
+        due=due,
         amount=amount,
         customer={
             "external_id": customer.pop("external_id", "MARIA"),

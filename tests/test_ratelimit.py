@@ -2,8 +2,9 @@
 shared through Redis; a send over the limit waits instead of going out."""
 
 import os
+import time
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from unittest import mock
 
 import pytest
@@ -49,11 +50,20 @@ def test_a_bucket_gives_its_burst_then_asks_to_wait(backend):
 
 def test_tokens_come_back_with_time(backend):
     key = f"test:{uuid.uuid4().hex}"
-    with mock.patch.object(ratelimit.time, "time", return_value=1000.0):
-        assert ratelimit.take(key, rate=10, burst=1) == 0.0
-        assert ratelimit.take(key, rate=10, burst=1) > 0
-    with mock.patch.object(ratelimit.time, "time", return_value=1000.2):
-        assert ratelimit.take(key, rate=10, burst=1) == 0.0
+    assert ratelimit.take(key, rate=10, burst=1) == 0.0
+    assert ratelimit.take(key, rate=10, burst=1) > 0
+    time.sleep(0.15)  # a token comes back every 0.1 s
+    assert ratelimit.take(key, rate=10, burst=1) == 0.0
+
+
+def test_a_wall_clock_set_back_does_not_empty_the_buckets(backend, frozen_clock):
+    """Buckets are timed by a monotonic clock (the process's, or the Redis server's): the
+    wall clock going back a year, as the suite's clock does between tests, changes nothing."""
+    key = f"test:{uuid.uuid4().hex}"
+    assert ratelimit.take(key, rate=10, burst=1) == 0.0
+    frozen_clock.move_to(datetime(2025, 1, 1, tzinfo=UTC))
+    time.sleep(0.15)
+    assert ratelimit.take(key, rate=10, burst=1) == 0.0
 
 
 def test_the_console_provider_and_a_lifted_limit_never_wait(settings):
