@@ -4,6 +4,7 @@ again at every `make run`."""
 
 import io
 import random
+import re
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -60,6 +61,11 @@ def test_seed_demo_builds_a_live_portfolio_and_is_safe_to_rerun(client):
     roles = dict(Membership.objects.filter(tenant=tenant).values_list("user__email", "role"))
     assert roles == {"demo@regua.local": Role.OWNER, "agente@regua.local": Role.AGENT}
     assert "demo@regua.local / demo-regua-2026" in output
+    # The first `make run` waits on the seed: it says what it is doing, step by step.
+    steps = re.findall(r"^  \[ *\d+\.\d s\] (.+)…$", output, re.MULTILINE)
+    assert [s.split()[0] for s in steps] == [
+        "Creating", "100", "2254", "Replaying", "Calls,", "Dashboard"
+    ], output  # fmt: skip
 
     with scope(tenant=tenant):
         assert Customer.objects.count() == 100
