@@ -483,6 +483,11 @@ LAYOUTS_240 = {
     "341": Layout240(name="Itaú", codes=ITAU, payments=ITAU_PAYMENTS, nosso_numero=(41, 48)),
     "748": Layout240(name="Sicredi"),
     "756": Layout240(name="Sicoob"),
+    # Banrisul, "Cobrança Banrisul – Leiaute CNAB 240 posições padrão Febraban" (Sistema BDL,
+    # versão 02.0): segments T and U at FEBRABAN's positions, the nosso número (10 digits)
+    # left-aligned in 38-57, 06 and 17 its liquidações. Its table, as laravel-boleto's Banrisul
+    # reader transcribes it, also has codes of its own (AA, AB, AC: listed as outside the
+    # table here) and gives 04 and 05 to reembolsos, where FEBRABAN's words are transfers.
     "041": Layout240(name="Banrisul"),
     "077": Layout240(name="Inter"),
     "085": Layout240(name="Ailos"),

@@ -50,6 +50,7 @@ REAL_FILES = {
     "cnab240/sicoob.ret": ("cnab240", "756", 5, "323.86", []),
     "cnab240/btg.ret": ("cnab240", "208", 1, "800.00", [("02", 1)]),
     "cnab240/cresol.ret": ("cnab240", "133", 1, "150.00", [("03", 1)]),
+    "cnab240/banrisul.ret": ("cnab240", "041", 1, "200.00", []),
     "ofx/bb.ofx": ("ofx", "", 1, "239.55", []),
     "ofx/bradesco.ofx": ("ofx", "", 20, "35786.99", [("DEBIT", 23)]),
     "ofx/itau.ofx": ("ofx", "", 1, "7232.33", [("SALDO", 1)]),
@@ -71,13 +72,13 @@ def test_a_real_file_gives_the_credits_counted_by_hand(name):
     assert bank_file_parse(fixture(name)) == (kind, read.credits)  # the public API agrees
 
 
-def test_the_real_files_cover_eleven_banks_seven_of_them_in_both_layouts_and_six_ofx():
+def test_the_real_files_cover_eleven_banks_eight_of_them_in_both_layouts_and_six_ofx():
     banks = {"cnab400": set(), "cnab240": set(), "ofx": set()}
     for name, (kind, bank, _count, _total, _not_paid) in REAL_FILES.items():
         banks[kind].add(bank or name)
     both = banks["cnab400"] & banks["cnab240"]
-    assert both == {"001", "341", "033", "104", "748", "756", "133"}
-    assert banks["cnab400"] | banks["cnab240"] == both | {"237", "041", "077", "208"}
+    assert both == {"001", "341", "033", "104", "748", "756", "133", "041"}
+    assert banks["cnab400"] | banks["cnab240"] == both | {"237", "077", "208"}
     assert len(banks["ofx"]) == 6
 
 
@@ -93,6 +94,11 @@ def test_the_fields_land_where_each_bank_puts_them():
     assert [n.reference for n in bb6] == ["18051511267", "18051511275"]  # type 1: 63-73
     itau240 = bank_file_read(fixture("cnab240/itau.ret")).credits[0]
     assert itau240.reference == "12345678"  # carteira 175 and the DAC left out
+    banrisul240 = bank_file_read(fixture("cnab240/banrisul.ret")).credits[0]
+    # Nosso número left-aligned in 38-57; the amount paid (200,00), not the title's 199,90
+    # nor the 197,00 credited net of the fee; the credit date, not the payment's 15/07.
+    assert (banrisul240.reference, banrisul240.amount) == ("2283256351", Decimal("200.00"))
+    assert str(banrisul240.credited_on) == "2015-07-16"
     sicoob240 = bank_file_read(fixture("cnab240/sicoob.ret")).credits
     # The last two have no credit date: the payment date stands in.
     assert [str(c.credited_on) for c in sicoob240] == [
