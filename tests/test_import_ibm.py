@@ -13,6 +13,7 @@ from statistics import mean
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django_scopes import scope, scopes_disabled
 
@@ -36,7 +37,7 @@ from tests.test_import_ui import form, uploaded
 pytestmark = pytest.mark.django_db
 
 # Read where it is kept, next to the repository; never copied into it.
-IBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "accounts_receivable_ibm.csv"
+IBM = Path(settings.SHARED_DIR) / "data" / "accounts_receivable_ibm.csv"
 PROPOSED = {
     "external_id": "invoiceNumber",
     "number": "invoiceNumber",

@@ -32,6 +32,9 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PUBLIC_BASE_URL = (env("PUBLIC_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+# The team's shared folder beside the checkout: the demo seed's sample portfolio
+# (data/accounts_receivable_ibm.csv) and the public specifications the tests read in place.
+SHARED_DIR = Path(env("REGUA_SHARED_DIR", str(BASE_DIR.parent / "shared")))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -129,7 +129,7 @@ class SourceRow:
 
 
 def source_csv_path() -> Path:
-    return Path(settings.BASE_DIR).parent / "shared" / "data" / SOURCE_CSV_NAME
+    return Path(settings.SHARED_DIR) / "data" / SOURCE_CSV_NAME
 
 
 def _us_date(value: str) -> date:
