@@ -56,12 +56,27 @@ def document_kind(document: str) -> str | None:
     return None
 
 
+# An alphanumeric CNPJ as the Receita Federal writes it, or bare. Letters make the punctuation
+# matter: "CPF 123.456.700-21" must not be read as the CNPJ CPF12345670021.
+CNPJ_WITH_LETTERS = re.compile(
+    r"[0-9A-Z]{2}[.\s]?[0-9A-Z]{3}[.\s]?[0-9A-Z]{3}[/\s]?[0-9A-Z]{4}[-\s]?\d{2}", re.IGNORECASE
+)
+
+
 def document_normalize(value: str) -> str:
     """Return the CPF or CNPJ bare (no punctuation, letters in upper case), or raise
     ValueError with a message for the person who typed it saying what is wrong."""
     shown = value if len(value or "") <= MAX_TYPED else value[:MAX_TYPED] + "…"
     doc = document_clean(value) if len(value or "") <= MAX_TYPED else value
     kind = document_kind(doc)
+    if kind == "cnpj" and not doc.isdigit() and not CNPJ_WITH_LETTERS.fullmatch(value.strip()):
+        raise ValueError(
+            _(
+                "“%(value)s” is neither a CPF nor a CNPJ: write a CPF as 529.982.247-25 and "
+                "a CNPJ as 12.ABC.345/01DE-35, or either one bare."
+            )
+            % {"value": shown}
+        )
     if kind == "cpf":
         if len(set(doc)) == 1 or cpf_check_digits(doc[:9]) != doc[9:]:
             raise ValueError(

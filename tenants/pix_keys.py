@@ -84,6 +84,15 @@ def _email_key(key: str) -> str:
         _email(email)
     except ValidationError as exc:
         raise ValueError(_("“%(value)s” is not a valid e-mail address.") % {"value": key}) from exc
+    if not email.isascii():
+        # The Banco Central's key directory takes e-mail keys in ASCII only.
+        raise ValueError(
+            _(
+                "“%(value)s”: an e-mail Pix key has no accented letters or other non-ASCII "
+                "characters."
+            )
+            % {"value": key}
+        )
     return email
 
 

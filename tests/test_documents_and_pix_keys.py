@@ -119,6 +119,8 @@ def test_an_invoice_with_its_customer_inline_takes_a_formatted_cnpj(api_a, tenan
         ("12.ABC.345/01DE-00", "não é um CNPJ válido"),
         ("1234", "não é um CPF (11 dígitos) nem um CNPJ (14 caracteres)"),
         ("16.727.230/0001-97-1", "não é um CPF (11 dígitos) nem um CNPJ (14 caracteres)"),
+        # Letters and digits that clean up to 14 characters are not a CNPJ by chance.
+        ("CPF 123.456.700-21", "não é um CPF nem um CNPJ: escreva o CPF como 529.982.247-25"),
     ],
 )
 def test_a_bad_document_gets_a_pt_br_error_and_nothing_is_written(api_a, tenant_a, typed, message):
@@ -256,6 +258,7 @@ def test_a_pix_key_is_stored_in_the_form_the_br_code_carries(
         ("+55 11 3333-4444", "não é um celular brasileiro"),
         ("+55", "não é um número de telefone"),
         ("financeiro@", "não é um endereço de e-mail válido"),
+        ("financeiro@escolaaurorá.com.br", "sem acentos"),
         ("a" * 70 + "@escola.com.br", "no máximo 77 caracteres"),
         ("123e4567-e12b-12d1-a456-42665544000", "não é uma chave Pix"),
         ("(11) 98765-4321", "não é uma chave Pix"),
