@@ -37,6 +37,7 @@ from .stats import (
     funnel_add,
     funnel_keys,
     invoice_days,
+    stats_refresh,
     stats_refresh_customers,
     stats_refresh_invoices,
 )
@@ -262,6 +263,29 @@ def invoices_upsert(
                 tenant_id=tenant.pk, invoices=[inv for inv, _ in out], before=days_before
             )
     return out
+
+
+def invoices_due_dates_refresh(*, tenant: Tenant) -> int:
+    """After the tenant's calendar changed (a date added or removed, another state, a new rule
+    of the bank calendar), move the open invoices' effective due dates to where the calendar
+    now puts them, and recompute the dashboard's rollups of the days they left and reached.
+    Paid and cancelled invoices keep theirs: their lateness is history. Set-based (one UPDATE
+    per due date that moves); idempotent. Returns how many invoices moved."""
+    calendar = BusinessCalendar.for_tenant(tenant)
+    open_invoices = Invoice.objects.filter(status=InvoiceStatus.OPEN)
+    moved, days = 0, set()
+    with transaction.atomic():
+        pairs = open_invoices.values_list("due_date", "effective_due_date").distinct()
+        for due, current in pairs:
+            effective = calendar.effective_due_date(due)
+            if effective != current:
+                moved += open_invoices.filter(due_date=due, effective_due_date=current).update(
+                    effective_due_date=effective, updated_at=timezone.now()
+                )
+                days |= {current, effective}
+        if days:
+            stats_refresh(tenant_id=tenant.pk, days=days)
+    return moved
 
 
 def invoice_cancel(*, tenant: Tenant, invoice: Invoice, actor=None) -> Invoice:

@@ -19,6 +19,7 @@ from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, TenantHol
 from tenants.services import api_key_create, api_key_revoke
 
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .services import invoices_due_dates_refresh
 from .webhooks_out import (
     UnsafeURL,
     WebhookError,
@@ -187,7 +188,10 @@ def company_settings(request):
             raise PermissionDenied
         form = CompanySettingsForm(request.POST, instance=tenant)
         if form.is_valid():
-            form.save()
+            with transaction.atomic():
+                form.save()
+                if "state" in form.changed_data:  # its holidays move due dates
+                    invoices_due_dates_refresh(tenant=tenant)
             messages.success(request, _("Settings saved."))
             return redirect("settings_company")
     return render(
@@ -209,9 +213,12 @@ def holiday_add(request):
     form = HolidayForm(request.POST)
     if form.is_valid():
         date = form.cleaned_data["date"]
-        _holiday, created = TenantHoliday.objects.get_or_create(
-            tenant=request.tenant, date=date, defaults={"name": form.cleaned_data["name"]}
-        )
+        with transaction.atomic():
+            _holiday, created = TenantHoliday.objects.get_or_create(
+                tenant=request.tenant, date=date, defaults={"name": form.cleaned_data["name"]}
+            )
+            if created:
+                invoices_due_dates_refresh(tenant=request.tenant)
         if created:
             messages.success(request, _("Holiday added."))
         else:
@@ -224,7 +231,9 @@ def holiday_add(request):
 @require_POST
 @tenant_required("admin")
 def holiday_delete(request, pk: int):
-    get_object_or_404(TenantHoliday, pk=pk).delete()
+    with transaction.atomic():
+        get_object_or_404(TenantHoliday, pk=pk).delete()
+        invoices_due_dates_refresh(tenant=request.tenant)
     messages.success(request, _("Holiday removed."))
     return redirect("settings_company")
 

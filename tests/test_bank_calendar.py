@@ -104,3 +104,51 @@ def test_the_api_shows_the_effective_due_date_to_its_own_tenant_only(api_a, api_
     assert response.status_code == 201, response.content
     assert response.json()["effective_due_date"] == "2027-01-04"
     assert api_b.get(f"/api/v1/invoices/{response.json()['id']}/").status_code == 404
+
+
+def test_a_holiday_added_or_removed_moves_open_invoices_and_the_dashboard_follows(
+    tenant_a, tenant_b, owner, login
+):
+    """Monday 07/12/2026 becomes a local holiday: the open invoice due that day is due on
+    Tuesday, the paid one keeps its history, and the day's rollup moves with it."""
+    from django.core.management import call_command
+    from django_scopes import scope, scopes_disabled
+
+    from collections_app.models import DailyStat, Invoice
+    from collections_app.services import invoice_record_payment
+
+    monday, tuesday = date(2026, 12, 7), date(2026, 12, 8)
+    open_one = make_invoice(tenant_a, due=monday, amount="300.00", issue=date(2026, 11, 1))
+    paid = make_invoice(tenant_a, due=monday, amount="50.00", issue=date(2026, 11, 1))
+    other_tenant = make_invoice(tenant_b, due=monday, issue=date(2026, 11, 1))
+    with scope(tenant=tenant_a):
+        invoice_record_payment(tenant=tenant_a, invoice=paid, amount=paid.amount)
+
+    def effective(invoice):
+        with scopes_disabled():
+            return Invoice.objects.get(pk=invoice.pk).effective_due_date
+
+    def due_amount(day):
+        with scopes_disabled():
+            stat = DailyStat.objects.filter(tenant=tenant_a, day=day, segment_id=0).first()
+        return getattr(stat, "due_amount", 0)
+
+    client = login(owner)
+    client.post("/settings/company/holidays/", {"date": "2026-12-07", "name": "Padroeira"})
+    assert (effective(open_one), effective(paid), effective(other_tenant)) == (
+        tuesday,
+        monday,
+        monday,
+    )
+    assert due_amount(tuesday) == 300 and due_amount(monday) == 50
+
+    with scopes_disabled():
+        holiday = tenant_a.holidays.get()
+    client.post(f"/settings/company/holidays/{holiday.pk}/delete/")
+    assert effective(open_one) == monday and due_amount(monday) == 350
+
+    # After an upgrade that changes the calendar's rules, the command catches stored invoices up.
+    with scopes_disabled():
+        Invoice.objects.filter(pk=open_one.pk).update(effective_due_date=date(2026, 12, 9))
+    call_command("refresh_due_dates", "--tenant", tenant_a.slug)
+    assert effective(open_one) == monday
