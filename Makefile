@@ -35,7 +35,7 @@ run: demo
 	@echo "  Demo login: demo@regua.local / demo-regua-2026"
 	@echo "  (messages go to the console and to var/outbox.jsonl; nothing leaves this machine)"
 	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A config worker --beat --pool=threads --concurrency=4 --loglevel=INFO & \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
