@@ -19,11 +19,13 @@ header one character longer than the layout. A line that cannot be read stops th
 line number, and so does a file whose detail records are all unknown: nothing is recorded from a
 file that is not understood."""
 
+import bisect
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -42,12 +44,18 @@ class BankFileError(ValueError):
 
 @dataclass(frozen=True)
 class Credit:
-    key: str  # unique across imports of the same account
+    key: str  # unique across imports: names the account (bank, agency, account, convênio)
     amount: Decimal
-    credited_on: date
+    credited_on: date  # the day the money reached the account
     reference: str = ""  # nosso número
     txid: str = ""
     description: str = ""
+    # The day the debtor paid (CNAB's data da ocorrência): a boleto paid on its due date is
+    # credited a day or two later, and is not late. OFX knows only the day it was posted.
+    paid_on: date | None = None
+    # The key the same credit had before keys named the account: a file imported then is
+    # still recognised when imported again.
+    legacy_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,24 @@ def _blank(raw: str) -> bool:
     return not raw.strip("0 ")
 
 
+KEY_MAX = 95  # "bank:" + key is the payment's external_id (100 characters at most)
+
+
+def _key(*parts: str) -> str:
+    """A credit's identity from its parts; a long one is shortened to a digest of all of
+    them (never cut, which would make two credits one)."""
+    key = ":".join(parts)
+    if len(key) <= KEY_MAX:
+        return key
+    return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()[:48]}"
+
+
+def _account(*raws: str) -> str:
+    """The header's agency, account and convênio as one token: letters and digits only, the
+    run's leading zeros dropped ("" when the bank left them blank)."""
+    return re.sub(r"[^0-9A-Za-z]", "", "".join(raws)).lstrip("0")
+
+
 def _describe(layout, code: str, amount: Decimal | None) -> str:
     """The bank's words for a movement that is not a payment."""
     description = layout.codes.get(code)
@@ -233,6 +259,8 @@ def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
     lines = _fixed(lines, 240)
     bank = _field(lines[0][1], 1, 3)
     layout = LAYOUTS_240.get(bank, FEBRABAN_LAYOUT_240)
+    # The file header's convênio (33-52), agency and account with their check digits (53-72).
+    account = _account(_field(lines[0][1], 33, 72))
     result = BankFile(kind="cnab240", bank=bank)
     pending_t, details, unknown_segments = None, 0, Counter()
     for record, (number, line) in enumerate(lines, 1):
@@ -255,7 +283,9 @@ def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
                 )
             t_number, t_line, t_record = pending_t
             pending_t = None
-            _cnab240_title(result, layout, bank, (t_number, t_record), t_line, line, where)
+            _cnab240_title(
+                result, layout, (bank, account), (t_number, t_record), t_line, line, where
+            )
         else:
             unknown_segments[_("segment %(s)s") % {"s": segment.strip() or "?"}] += 1
     if pending_t is not None:
@@ -268,10 +298,11 @@ def _cnab240(lines: list[tuple[int, str]]) -> BankFile:
     return result
 
 
-def _cnab240_title(result, layout, bank, t_at, t_line, u_line, where) -> None:
+def _cnab240_title(result, layout, bank_account, t_at, t_line, u_line, where) -> None:
     # t_at: segment T's line in the file (shown to people) and its place among the records
     # (in the key, so a copy of the file with blank lines in it is still the same file).
     t_number, t_record = t_at
+    bank, account = bank_account
     code = _field(t_line, 16, 17)
     raw_reference = _field(t_line, *layout.nosso_numero).strip()
     reference = raw_reference.lstrip("0") or raw_reference
@@ -281,14 +312,19 @@ def _cnab240_title(result, layout, bank, t_at, t_line, u_line, where) -> None:
             NotPayment(code, _describe(layout, code, amount), t_number, reference)
         )
         return
-    # The credit date, or the payment date when the bank left it blank.
-    credited = _field(u_line, 146, 153)
-    day = _day(credited if not _blank(credited) else _field(u_line, 138, 145), where)
+    # Segment U: the date of the occurrence (the payment, 138-145) and of the credit
+    # (146-153); either stands in for the other when the bank left it blank.
+    occurred, credited = _field(u_line, 138, 145), _field(u_line, 146, 153)
+    credit_day = _day(credited if not _blank(credited) else occurred, where)
+    paid_day = _day(occurred, where) if not _blank(occurred) else credit_day
+    key_parts = (raw_reference, credit_day.isoformat(), str(t_record))
     result.credits.append(
         Credit(
-            key=f"cnab240:{bank}:{raw_reference}:{day.isoformat()}:{t_record}",
+            key=_key("cnab240", bank, account, *key_parts),
+            legacy_key=":".join(("cnab240", bank, *key_parts)),
             amount=amount,
-            credited_on=day,
+            credited_on=credit_day,
+            paid_on=paid_day,
             reference=reference,
             description=f"CNAB 240 {layout.name} nosso número {raw_reference}",
         )
@@ -306,6 +342,7 @@ def _cnab400(lines: list[tuple[int, str]]) -> BankFile:
         raise BankFileError(
             _("Line 1: bank %(bank)s is not supported for CNAB 400.") % {"bank": bank}
         )
+    account = _account(*(_field(header, *at) for at in layout.account))
     result = BankFile(kind="cnab400", bank=bank)
     details, unknown = 0, Counter()
     for number, line in lines[1:]:
@@ -319,13 +356,14 @@ def _cnab400(lines: list[tuple[int, str]]) -> BankFile:
             # no movement of their own; a file made only of them is refused below.
             unknown[_("record type %(t)s") % {"t": record}] += 1
             continue
-        _cnab400_title(result, layout, bank, number, line, where)
+        _cnab400_title(result, layout, (bank, account), number, line, where)
     if not _recognised(result, layout):
         raise _nothing_recognised(details, unknown + _unknown_codes(result))
     return result
 
 
-def _cnab400_title(result, layout, bank, number, line, where) -> None:
+def _cnab400_title(result, layout, bank_account, number, line, where) -> None:
+    bank, account = bank_account
     code = _field(line, *layout.code)
     raw_reference = _field(line, *layout.nosso_numero[_field(line, 1, 1)]).strip()
     reference = raw_reference.lstrip("0") or raw_reference
@@ -335,17 +373,23 @@ def _cnab400_title(result, layout, bank, number, line, where) -> None:
             NotPayment(code, _describe(layout, code, amount), number, reference)
         )
         return
-    credited = _field(line, *layout.credited)
+    # The date of the occurrence (for a liquidação, the day it was paid) and of the credit;
+    # either stands in for the other when the bank left it blank.
+    occurred, credited = _field(line, *layout.occurred), _field(line, *layout.credited)
     if _blank(credited):
-        day = _day(_field(line, *layout.occurred), where)
+        credit_day = _day(occurred, where)
     else:
-        day = _day(credited, where, year_first=len(credited) == 8)
+        credit_day = _day(credited, where, year_first=len(credited) == 8)
+    paid_day = _day(occurred, where) if not _blank(occurred) else credit_day
     sequence = _field(line, 395, 400)
+    key_parts = (raw_reference, credit_day.isoformat(), sequence)
     result.credits.append(
         Credit(
-            key=f"cnab400:{bank}:{raw_reference}:{day.isoformat()}:{sequence}",
+            key=_key("cnab400", bank, account, *key_parts),
+            legacy_key=":".join(("cnab400", bank, *key_parts)),
             amount=amount,
-            credited_on=day,
+            credited_on=credit_day,
+            paid_on=paid_day,
             reference=reference,
             description=f"CNAB 400 {layout.name} nosso número {raw_reference}",
         )
@@ -357,30 +401,135 @@ def _tag(block: str, name: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _ofx_amount(raw: str, where: str) -> Decimal:
-    """Amounts as banks write them (1234.56, 1234,56 or 1.234,56): with a comma, the comma
-    is the decimal separator and dots group thousands."""
-    cleaned = raw.replace(" ", "")
-    if "," in cleaned:
-        cleaned = cleaned.replace(".", "").replace(",", ".")
-    try:
-        return Decimal(cleaned)
-    except InvalidOperation:
+_AMOUNT = re.compile(r"([+-]?)(\d[\d.,]*)")
+_OTHER = {".": ",", ",": "."}
+
+
+def _grouped(body: str, separator: str) -> bool:
+    """Whether `body` is digits grouped by threes with `separator` (1.234 · 12.345.678)."""
+    return re.fullmatch(rf"\d{{1,3}}(?:{re.escape(separator)}\d{{3}})+", body) is not None
+
+
+def _amount_form(body: str) -> tuple[str | None, bool]:
+    """(the decimal separator the amount shows, or None; whether it reads both ways, as
+    1.234 does: one thousand two hundred thirty-four, or one and 234 thousandths). Raises
+    ValueError for what is not an amount at all."""
+    if "." in body and "," in body:
+        decimal = "." if body.rfind(".") > body.rfind(",") else ","
+        whole, _sep, cents = body.rpartition(decimal)
+        if not (_grouped(whole, _OTHER[decimal]) or whole.isdigit()) or not cents.isdigit():
+            raise ValueError(body)
+        return decimal, False
+    separator = "." if "." in body else "," if "," in body else None
+    if separator is None:
+        return None, False
+    if body.count(separator) > 1:
+        if not _grouped(body, separator):
+            raise ValueError(body)
+        return _OTHER[separator], False
+    whole, _sep, tail = body.partition(separator)
+    if not (whole.isdigit() and tail.isdigit()):
+        raise ValueError(body)
+    if len(tail) == 3 and _grouped(body, separator) and not whole.startswith("0"):
+        return None, True  # 1.234 or 1,234: thousands or decimals, this amount can't say
+    return separator, False
+
+
+def _ofx_amounts(raws: list[tuple[str, str]]) -> list[Decimal]:
+    """The statement's amounts, read strictly. OFX writes the decimal separator as a point,
+    or (some Brazilian banks) a comma: the file's separator is the one its amounts show, and
+    a statement that shows both is refused. Dots grouping thousands (1.234,56) are read when
+    the separator is the comma, commas (1,234.56) when it is the point; an amount that reads
+    both ways (1.234) in a statement that never says which, or with more than two decimal
+    places that count (1234.567), is refused with its line: never rounded nor guessed."""
+    forms, seen = [], {}
+    for raw, where in raws:
+        match = _AMOUNT.fullmatch(raw.replace(" ", ""))
+        try:
+            if match is None:
+                raise ValueError(raw)
+            decimal, ambiguous = _amount_form(match.group(2))
+        except ValueError:
+            raise BankFileError(
+                _("%(where)s: the amount “%(raw)s” is not a number.") % {"where": where, "raw": raw}
+            ) from None
+        forms.append((match.group(1), match.group(2), ambiguous))
+        if decimal is not None and decimal not in seen:
+            seen[decimal] = (raw, where)
+    if len(seen) > 1:
+        (point, point_at), (comma, comma_at) = seen["."], seen[","]
         raise BankFileError(
-            _("%(where)s: the amount “%(raw)s” is not a number.") % {"where": where, "raw": raw}
-        ) from None
+            _(
+                "The statement writes its amounts in two ways, nothing was imported — "
+                "%(point_at)s: “%(point)s”, with a decimal point; %(comma_at)s: “%(comma)s”, "
+                "with a decimal comma."
+            )
+            % {"point": point, "point_at": point_at, "comma": comma, "comma_at": comma_at}
+        )
+    decimal = next(iter(seen), None)
+    amounts = []
+    for (sign, body, ambiguous), (raw, where) in zip(forms, raws, strict=True):
+        if ambiguous and decimal is None:
+            raise BankFileError(
+                _(
+                    "%(where)s: the amount “%(raw)s” may be read with thousands or with "
+                    "decimals, and no other amount of the statement shows its decimal "
+                    "separator: nothing was imported."
+                )
+                % {"where": where, "raw": raw}
+            )
+        if decimal is not None:
+            body = body.replace(_OTHER[decimal], "").replace(decimal, ".")
+        amount = Decimal(sign + body)
+        if amount != amount.quantize(Decimal("0.01")):
+            raise BankFileError(
+                _("%(where)s: the amount “%(raw)s” has more than two decimal places.")
+                % {"where": where, "raw": raw}
+            )
+        amounts.append(amount.quantize(Decimal("0.01")))
+    return amounts
+
+
+STATEMENT_START = re.compile(r"<(?:STMTRS|CCSTMTRS)>", re.IGNORECASE)
+TRANSACTION = re.compile(
+    r"<STMTTRN>(.*?)(?:</STMTTRN>|(?=<STMTTRN>)|</BANKTRANLIST>)", re.S | re.IGNORECASE
+)
+
+
+def _ofx_accounts(text: str) -> list[tuple[int, str]]:
+    """(where each statement starts, its account: bank, branch and account ids), in order.
+    FITIDs are unique only within one account, so the account is part of each key."""
+    starts = [m.start() for m in STATEMENT_START.finditer(text)] or [0]
+    accounts = []
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        part = text[start:end]
+        part = part[: m.start()] if (m := re.search(r"<STMTTRN>", part, re.I)) else part
+        ids = (_account(_tag(part, name)) for name in ("BANKID", "BRANCHID", "ACCTID"))
+        accounts.append((start, ":".join(ids)))
+    return accounts
 
 
 def _ofx(text: str) -> BankFile:
     result = BankFile(kind="ofx")
-    blocks = re.findall(
-        r"<STMTTRN>(.*?)(?:</STMTTRN>|(?=<STMTTRN>)|</BANKTRANLIST>)", text, re.S | re.I
-    )
+    blocks = list(TRANSACTION.finditer(text))
     if not blocks:
         raise BankFileError(_("The statement has no transactions: nothing to import."))
-    for number, block in enumerate(blocks, 1):
-        where = _("Transaction %(n)s") % {"n": number}
-        amount = _ofx_amount(_tag(block, "TRNAMT"), where)
+    line_ends = [m.end() for m in LINE_BREAK.finditer(text)]
+    accounts = _ofx_accounts(text)
+    starts = [start for start, _account_id in accounts]
+
+    def where(number: int, block: re.Match, tag: str = "TRNAMT") -> str:
+        """The line of the transaction's `tag` (of its start, without one)."""
+        at = block.start(1) + max(block.group(1).upper().find(f"<{tag}>"), 0)
+        line = bisect.bisect_right(line_ends, at) + 1
+        return _("Line %(line)s (transaction %(n)s)") % {"line": line, "n": number}
+
+    places = [where(number, block) for number, block in enumerate(blocks, 1)]
+    amounts = _ofx_amounts(
+        [(_tag(block.group(1), "TRNAMT"), at) for block, at in zip(blocks, places, strict=True)]
+    )
+    for number, (match, at, amount) in enumerate(zip(blocks, places, amounts, strict=True), 1):
+        block = match.group(1)
         memo = " ".join(filter(None, (_tag(block, "NAME"), _tag(block, "MEMO"))))
         if BALANCE_LINE.match(memo):
             # Some banks (Itaú, Banco do Brasil) write the day's balance as a transaction.
@@ -398,23 +547,28 @@ def _ofx(text: str) -> BankFile:
         posted = _tag(block, "DTPOSTED")[:8]
         if not (len(posted) == 8 and posted.isdigit()):
             raise BankFileError(
-                _("%(where)s: the date “%(raw)s” is not a date.") % {"where": where, "raw": posted}
+                _("%(where)s: the date “%(raw)s” is not a date.")
+                % {"where": where(number, match, "DTPOSTED"), "raw": posted}
             )
         try:
             day = date(int(posted[:4]), int(posted[4:6]), int(posted[6:8]))
         except ValueError:
             raise BankFileError(
-                _("%(where)s: the date “%(raw)s” is not a date.") % {"where": where, "raw": posted}
+                _("%(where)s: the date “%(raw)s” is not a date.")
+                % {"where": where(number, match, "DTPOSTED"), "raw": posted}
             ) from None
         fitid = _tag(block, "FITID")
         if not fitid:
-            raise BankFileError(_("%(where)s: no FITID (the transaction's id).") % {"where": where})
+            raise BankFileError(_("%(where)s: no FITID (the transaction's id).") % {"where": at})
+        account = accounts[max(bisect.bisect_right(starts, match.start()) - 1, 0)][1]
         txid = TXID_RE.search(memo.upper())
         result.credits.append(
             Credit(
-                key=f"ofx:{fitid}",
-                amount=amount.quantize(Decimal("0.01")),
+                key=_key("ofx", account, fitid),
+                legacy_key=f"ofx:{fitid}",
+                amount=amount,
                 credited_on=day,
+                paid_on=day,
                 txid=txid.group(0) if txid else "",
                 description=memo[:200],
             )

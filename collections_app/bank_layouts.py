@@ -383,9 +383,17 @@ class Layout400:
     # Detail record type → nosso número positions (Banco do Brasil has two record types).
     nosso_numero: dict[str, tuple[int, int]]
     code: tuple[int, int] = (109, 110)
-    occurred: tuple[int, int] = (111, 116)  # DDMMAA
+    # Data da ocorrência, DDMMAA: for a liquidação, the day the debtor paid (Banco do Brasil
+    # calls it the data de liquidação; Inter keeps it at 92-97).
+    occurred: tuple[int, int] = (111, 116)
     amount: tuple[int, int] = (254, 266)  # valor pago
-    credited: tuple[int, int] = (296, 301)  # DDMMAA, or AAAAMMDD when 8 wide (Sicredi)
+    # Data do crédito: the day the money reaches the account, usually a business day or two
+    # after the payment. DDMMAA, or AAAAMMDD when 8 wide (Sicredi's data prevista de crédito).
+    credited: tuple[int, int] = (296, 301)
+    # The header's positions that name the account: 27-46 is where every bank listed keeps
+    # its agency, account or código do beneficiário; Banco do Brasil's convênio of 7 digits
+    # is at 150-156.
+    account: tuple[tuple[int, int], ...] = ((27, 46),)
 
 
 LAYOUTS_400 = {
@@ -396,6 +404,7 @@ LAYOUTS_400 = {
         # Type 7: convênio of 7 digits, nosso número of 17; type 1: convênio of 6, 11 + DV.
         nosso_numero={"7": (64, 80), "1": (63, 73)},
         credited=(176, 181),
+        account=((27, 46), (150, 156)),
     ),
     "237": Layout400(
         name="Bradesco",

@@ -831,11 +831,17 @@ class BankCredit(models.Model):
     statement = models.ForeignKey(BankStatement, on_delete=models.CASCADE, related_name="items")
     key = models.CharField(max_length=120)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
-    credited_on = models.DateField()
+    credited_on = models.DateField()  # the day the money reached the account
+    # The day the debtor paid (CNAB's data da ocorrência), recorded as the payment's date;
+    # empty for credits imported before it was kept (their credit date stands in).
+    paid_on = models.DateField(null=True, blank=True)
     reference = models.CharField(max_length=40, blank=True, default="")  # nosso número
     description = models.CharField(max_length=200, blank=True, default="")
     status = models.CharField(max_length=10, choices=CreditStatus.choices)
     matched_by = models.CharField(max_length=20, blank=True, default="")
+    # Why the import left it for an agent (an invoice cancelled, two invoices with its nosso
+    # número, the payment refused…), in the tenant's language; empty when nothing matched.
+    review_reason = models.CharField(max_length=300, blank=True, default="")
     invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.SET_NULL)
     payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL)
     resolved_by = models.ForeignKey(

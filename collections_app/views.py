@@ -1,8 +1,7 @@
 import csv
 import itertools
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -14,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging.models import InboundMessage, Message, Template
@@ -56,6 +55,7 @@ from .models import (
     TaskStatus,
 )
 from .money import format_money, format_month, format_percent
+from .payment_dates import paid_at_on
 from .promises import PromiseError, promise_create
 from .reconciliation import bank_credit_assign, bank_credit_ignore, bank_statement_import
 from .selectors import (
@@ -68,6 +68,7 @@ from .selectors import (
 )
 from .services import PaymentError, interaction_log, invoice_record_payment
 from .spreadsheets import row_safe
+from .typed_amounts import AmountError, typed_amount
 
 STEP_STATES = {
     "sent": gettext_lazy("sent"),
@@ -237,26 +238,22 @@ def invoice_payment(request, pk: int):
     """An agent records a payment received outside Régua (manual entry)."""
     invoice = get_object_or_404(Invoice, pk=pk)
     tenant = request.tenant
+    today = tenant_today(tenant=tenant)
+    paid_on = parse_date(request.POST.get("paid_on") or "") or today
     try:
-        amount = Decimal((request.POST.get("amount") or "").replace(".", "").replace(",", "."))
-    except InvalidOperation:
-        amount = None
-    paid_on = parse_date(request.POST.get("paid_on") or "") or tenant_today(tenant=tenant)
-    paid_at = datetime.combine(paid_on, time(12), tzinfo=ZoneInfo(tenant.timezone))
-    if paid_on == tenant_today(tenant=tenant):
-        paid_at = min(paid_at, timezone.now())
-    try:
-        if amount is None or amount <= 0 or amount.as_tuple().exponent < -2:
-            raise PaymentError(_("Type the amount, such as 1.234,50."))
+        # 99,90 · 99.90 · 1.234,56 · 1234.56, read as the spreadsheet import reads amounts.
+        amount = typed_amount(request.POST.get("amount") or "")
+        if paid_on > today:
+            raise PaymentError(_("The paid date is in the future."))
         invoice_record_payment(
             tenant=tenant,
             invoice=invoice,
             amount=amount,
-            paid_at=paid_at,
+            paid_at=paid_at_on(paid_on, tenant),
             source=PaymentSource.MANUAL,
             actor=request.user,
         )
-    except PaymentError as exc:
+    except (AmountError, PaymentError) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Payment recorded."))
@@ -694,6 +691,20 @@ def bank(request):
                 # Entries, rejections, write-offs, fees: named per code, never dropped unseen.
                 if summary := not_payments_summary(statement.not_payments):
                     messages.info(request, summary)
+                # A cancelled invoice, two invoices for one nosso número, a refused payment:
+                # the credit waits in the queue, and the agent is told why.
+                if statement.review:
+                    reasons = [reason for _credit, reason in statement.review]
+                    listed = " · ".join(reasons[:5]) + (" · …" if len(reasons) > 5 else "")
+                    messages.warning(
+                        request,
+                        ngettext(
+                            "%(n)s credit waits for review: %(reasons)s",
+                            "%(n)s credits wait for review: %(reasons)s",
+                            len(reasons),
+                        )
+                        % {"n": len(reasons), "reasons": listed},
+                    )
         return redirect("bank")
     return render(
         request,
