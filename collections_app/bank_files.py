@@ -8,8 +8,14 @@ the credits they report and the movements that are not payments.
 - **CNAB 400**: one detail record per movement (type 1; Banco do Brasil also type 7). Where the
   movement code, the dates, the amount paid and the nosso número sit, and which codes are
   payments, is the layout of the bank named in the header (`bank_layouts.LAYOUTS_400`).
-- **OFX**: every `<STMTTRN>` with a positive amount is a credit, its FITID its identity. A Pix
-  txid of ours in its memo names the invoice.
+- **OFX**: every `<STMTTRN>` with a positive amount is a credit, its FITID (unique within its
+  account only) with the statement's BANKID, BRANCHID and ACCTID its identity. Amounts are
+  read with the decimal separator the file's amounts show, never guessed (`_ofx_amounts`). A
+  Pix txid of ours in its memo names the invoice.
+
+A CNAB credit's identity names the account too (the header's agency, account, convênio), and
+carries both dates: the day the debtor paid (data da ocorrência), which the payment is dated
+by, and the day the money was credited.
 
 A movement that is not a payment (an entry, a rejection, a write-off, a fee, a code the bank's
 table does not list) is kept in `BankFile.not_payments` with its code and the bank's words, so
