@@ -1,7 +1,6 @@
 import csv
 import itertools
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -272,7 +271,7 @@ def invoice_agreement(request, pk: int):
         invoices = list(Invoice.objects.filter(customer=invoice.customer, status="open"))
     total_text = (request.POST.get("total") or "").strip()
     try:
-        total = Decimal(total_text.replace(".", "").replace(",", ".")) if total_text else None
+        total = typed_amount(total_text) if total_text else None
         agreement = agreement_create(
             tenant=tenant,
             customer=invoice.customer,
@@ -283,10 +282,9 @@ def invoice_agreement(request, pk: int):
             total=total,
             actor=request.user,
         )
-    except (AgreementError, InvalidOperation, ValueError) as exc:
-        messages.error(
-            request, str(exc) if isinstance(exc, AgreementError) else _("Invalid value.")
-        )
+    except (AgreementError, AmountError, ValueError) as exc:
+        known = isinstance(exc, AgreementError | AmountError)
+        messages.error(request, str(exc) if known else _("Invalid value."))
         return redirect("invoice_detail", pk=invoice.pk)
     messages.success(
         request,

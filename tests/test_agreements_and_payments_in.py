@@ -369,6 +369,24 @@ def test_an_agent_sets_up_an_agreement_for_all_open_invoices(tenant_a, agent, lo
     assert agreement.total_amount == Decimal("500.00") and agreement.instalment_count == 5
 
 
+@pytest.mark.parametrize(("typed", "total"), [("99.90", "99.90"), ("1.234,50", "1234.50")])
+def test_an_agreement_total_is_read_as_people_type_it(tenant_a, agent, login, typed, total):
+    [invoice] = debts(tenant_a, "2000.00")
+    login(agent).post(f"/invoices/{invoice.pk}/agreement/", {"instalments": "2", "total": typed})
+    with scope(tenant=tenant_a):
+        assert Agreement.objects.get().total_amount == Decimal(total)
+
+
+def test_an_agreement_total_that_reads_two_ways_is_refused(tenant_a, agent, login):
+    [invoice] = debts(tenant_a, "2000.00")
+    answer = login(agent).post(
+        f"/invoices/{invoice.pk}/agreement/", {"instalments": "2", "total": "1,234"}, follow=True
+    )
+    assert "pode ser lido de dois jeitos" in answer.content.decode()
+    with scope(tenant=tenant_a):
+        assert not Agreement.objects.exists()
+
+
 def test_the_api_creates_lists_and_breaks_agreements(api_a, tenant_a):
     [invoice] = debts(tenant_a, "900.00")
     today = tenant_today(tenant=tenant_a)
