@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from messaging.models import Message, MessagePurpose, MessageStatus, Template
 from messaging.services import message_cancel, messages_enqueue
@@ -363,9 +364,9 @@ def invoice_record_payment(
     now = timezone.now()
     paid_at = paid_at or now
     if amount is None or amount <= 0:
-        raise PaymentError("The amount must be greater than zero")
+        raise PaymentError(_("The amount must be greater than zero."))
     if paid_at > now + timedelta(minutes=5):
-        raise PaymentError("paid_at cannot be in the future")
+        raise PaymentError(_("The payment date cannot be in the future."))
     with transaction.atomic():
         if external_id:
             earlier = Payment.objects.filter(external_id=external_id).first()
@@ -373,7 +374,10 @@ def invoice_record_payment(
                 return earlier, False
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if invoice.status in (InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF):
-            raise PaymentError(f"Invoice {invoice.external_id} is {invoice.status}")
+            raise PaymentError(
+                _("Invoice %(number)s is %(status)s: it takes no payment.")
+                % {"number": invoice.number, "status": invoice.get_status_display().lower()}
+            )
         payment = Payment.objects.create(
             tenant=tenant,
             invoice=invoice,
