@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django_scopes import scope
 
+from collections_app.management.tenant_option import add_tenant_option, tenants_chosen
 from collections_app.stats import funnel_rebuild, stats_refresh
-from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -12,14 +12,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--tenant", help="tenant slug (default: every tenant)")
+        add_tenant_option(parser)
 
     def handle(self, *args, **opts):
-        tenants = Tenant.objects.order_by("pk")
-        if opts["tenant"]:
-            tenants = tenants.filter(slug=opts["tenant"])
-            if not tenants.exists():
-                raise CommandError(f"No tenant with slug {opts['tenant']!r}")
+        tenants = tenants_chosen(opts["tenant"])
         for tenant in tenants:
             with scope(tenant=tenant):
                 rows = stats_refresh(tenant_id=tenant.pk)
