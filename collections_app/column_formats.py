@@ -25,6 +25,8 @@ from babel.numbers import NumberFormatError, parse_decimal
 from django.utils.translation import get_language, gettext_lazy, to_locale
 from openpyxl.utils.datetime import from_excel
 
+from .spreadsheets import Number
+
 AUTO, DMY, MDY, YMD = "auto", "dmy", "mdy", "ymd"
 DATE_FORMATS = {
     AUTO: gettext_lazy("Automatic: read from each column"),
@@ -118,14 +120,16 @@ def column_profile(values: Iterable[str]) -> dict:
     dates: Counter = Counter()
     numbers: Counter = Counter()
     examples: dict[str, str] = {}
-    for value in {v.strip() for v in values} - {""}:
+    for value in {v if isinstance(v, Number) else v.strip() for v in values} - {""}:
         kind = date_kind(value)
         if kind:
             dates[kind] += 1
             # The smallest value, so the same file always shows the same example.
             if kind not in examples or (len(value), value) < (len(examples[kind]), examples[kind]):
                 examples[kind] = value
-        number = number_kind(value)
+        # An XLSX number cell is exact (its digits, a point before the decimals): it shows
+        # nothing of how the column's text is written.
+        number = "" if isinstance(value, Number) else number_kind(value)
         if number:
             numbers[number] += 1
     return {"dates": dict(dates), "examples": examples, "numbers": dict(numbers)}

@@ -30,6 +30,7 @@ from .importer import (
     row_check,
 )
 from .models import ImportJob, ImportStatus
+from .spreadsheets import cells_from_json, cells_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=No
         filename=filename[:200],
         content=content,
         headers=headers,
-        sample=[list(r) for r in rows[:SAMPLE_ROWS]],
+        sample=[cells_to_json(r) for r in rows[:SAMPLE_ROWS]],
         rows=len(rows),
         mapping=mapping,
         date_format=date_format,
@@ -156,8 +157,8 @@ def preview(job: ImportJob, mapping: dict[str, int], date_format: str = AUTO) ->
         today=tenant_today(tenant=job.tenant),
     )
     out = []
-    for offset, cells in enumerate(job.sample):
-        item, errors = row_check(cells, mapping, rules)
+    for offset, kept in enumerate(job.sample):
+        item, errors = row_check(cells_from_json(kept), mapping, rules)
         problems = dict(errors)
         values = {**item, **{f"customer_{k}": v for k, v in item.get("customer", {}).items()}}
         out.append(

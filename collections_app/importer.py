@@ -59,7 +59,7 @@ from .import_payments import payments_import
 from .models import Invoice, InvoiceStatus
 from .segments import customers_classify
 from .services import invoices_upsert
-from .spreadsheets import MAX_ROWS, ImportFileError, read_table, row_safe
+from .spreadsheets import MAX_ROWS, ImportFileError, Number, read_table, row_safe
 from .stats import invoice_days, stats_refresh
 
 # Imported from here by the pages, the command and the benchmark.
@@ -179,16 +179,26 @@ def read_rules(
 
 
 def parse_amount(raw: str, locale: str = PT_BR) -> Decimal:
-    """An amount written with the column's number symbols (`locale`)."""
-    try:
-        value = read_number(raw, locale)
-    except ValueError:
-        raise ValueError(
-            _("“%(raw)s” is not an amount written like this column's (%(example)s).")
-            % {"raw": raw, "example": NUMBER_EXAMPLES[locale]}
-        ) from None
-    if value <= 0 or value.as_tuple().exponent < -2:
+    """An amount written with the column's number symbols (`locale`), or an XLSX number cell
+    (a `Number`: exact, whatever the column's text looks like). More than two decimals is an
+    error, never rounded."""
+    if isinstance(raw, Number):
+        value = raw.value
+    else:
+        try:
+            value = read_number(raw, locale)
+        except ValueError:
+            raise ValueError(
+                _("“%(raw)s” is not an amount written like this column's (%(example)s).")
+                % {"raw": raw, "example": NUMBER_EXAMPLES[locale]}
+            ) from None
+    if value <= 0:
         raise ValueError(_("The amount must be positive, with at most two decimals."))
+    if value.as_tuple().exponent < -2:
+        raise ValueError(
+            _("“%(raw)s” has more than two decimals: an amount is in reais and centavos.")
+            % {"raw": raw}
+        )
     return value
 
 
@@ -274,7 +284,8 @@ def row_check(
     width = len(cells)
     for name, (_label, required) in FIELDS.items():
         index = mapping.get(name)
-        raw = cells[index].strip() if index is not None and index < width else ""
+        cell = cells[index] if index is not None and index < width else ""
+        raw = cell if isinstance(cell, Number) else cell.strip()
         if not raw:
             if required:
                 errors.append((name, _("Required.")))

@@ -4,9 +4,17 @@ In: a CSV or XLSX file as finance teams export it, read as a header and rows of 
 as UTF-8 (with or without the BOM Excel writes), UTF-16 (Excel's "Unicode text") or
 Windows-1252 (Excel's CSV on a Brazilian Windows), with `;`, `,`, tab or `|` between the
 columns — found by which of them splits the first lines into the same number of columns — and
-Excel's `sep=;` first line honoured. XLSX cells keep what they are: a date cell becomes an ISO
-date, a number its plain digits. What the text means (dates, amounts) is read later, a whole
-column at a time (`column_formats`).
+Excel's `sep=;` first line honoured, lines ending in CR LF, LF or a lone CR (old Mac files). XLSX
+cells keep what they are: a date cell becomes an ISO date, a number a `Number` — its plain
+digits, which are exact and need no reading (102.345 is never taken for 102.345,00). What the
+text means (dates, amounts) is read later, a whole column at a time (`column_formats`).
+
+The file is read in the upload request, so an untrusted one must not take the process down:
+at most MAX_ROWS rows are read (one more says the file is too long), XLSX columns beyond
+MAX_COLUMNS are left out (a single cell at XFD1048576 would make openpyxl build every row
+16,384 cells wide), an XLSX that would unpack to more than MAX_UNPACKED bytes is refused
+before it is opened (a zip bomb of shared strings), and a CSV that the csv module cannot read
+(a cell over its 128 KB limit) is the file's error, never a crash.
 
 Out: CSV files people open in a spreadsheet: a cell that starts like a formula (`=`, `+`, `-`,
 `@`, a tab or a carriage return) is run by Excel or LibreOffice. Debtors write some of the text
@@ -17,17 +25,60 @@ import codecs
 import csv
 import io
 import re
+import zipfile
 from datetime import date, datetime, time
+from decimal import Decimal
+from itertools import islice
 
 from django.utils.translation import gettext as _
 
 MAX_ROWS = 500_000
+MAX_COLUMNS = 200
+MAX_UNPACKED = 300 * 1024 * 1024  # an XLSX's files once unzipped; 500,000 plain rows fit
 DELIMITERS = (";", "\t", ",", "|")
 _SNIFF_LINES = 50
 
 
 class ImportFileError(ValueError):
     """A file that cannot be read as a table, with the reason."""
+
+
+class Number(str):
+    """A number cell of an XLSX: its plain digits ("102.345", "45321", "-0.5"), exact (what
+    the cell holds, without Excel's display format), read as `value` whatever the column's
+    other values look like. Kept in JSON as a JSON number (`cells_to_json`)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: int | float | Decimal) -> "Number":
+        # repr gives the shortest text that is the same double: 0.1 → "0.1", not 0.1000000000001
+        number = value if isinstance(value, Decimal) else Decimal(repr(value))
+        text = f"{number:f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return cls("0" if text in ("", "-", "-0") else text)
+
+    @property
+    def value(self) -> Decimal:
+        return Decimal(str(self))
+
+
+def cells_to_json(cells: list[str]) -> list:
+    """A row for a JSON field: a `Number` as a JSON number (a double, as in the XLSX)."""
+    return [(float(c) if "." in c else int(c)) if isinstance(c, Number) else c for c in cells]
+
+
+def cells_from_json(cells: list) -> list[str]:
+    """A row `cells_to_json` kept, as `read_table` gives it."""
+    return [
+        Number.of(c) if isinstance(c, int | float) and not isinstance(c, bool) else str(c)
+        for c in cells
+    ]
+
+
+def _too_long() -> ImportFileError:
+    return ImportFileError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS})
 
 
 def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]]]:
@@ -38,7 +89,7 @@ def read_table(filename: str, content: bytes) -> tuple[list[str], list[list[str]
         _refuse_other_formats(content)
         headers, rows = _read_csv(_decode(content))
     if len(rows) > MAX_ROWS:
-        raise ImportFileError(_("At most %(n)s rows per file.") % {"n": MAX_ROWS})
+        raise _too_long()
     return headers, rows
 
 
@@ -86,22 +137,39 @@ def _delimiter(lines: list[str]) -> str:
 def _read_csv(text: str) -> tuple[list[str], list[list[str]]]:
     if not text.strip():
         raise ImportFileError(_("The file is empty."))
-    lines = text.splitlines()
-    delimiter = None
-    hint = re.fullmatch(r'"?sep=(.)"?', lines[0].strip())
-    if hint:  # Excel's own "sep=;" line
-        delimiter = hint[1]
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        lines = lines[1:]
-    sample = [line for line in lines[:_SNIFF_LINES] if line.strip()]
-    if not sample:
-        raise ImportFileError(_("The file is empty."))
-    delimiter = delimiter or _delimiter(sample)
-    rows = [
-        row
-        for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-        if any(c.strip() for c in row)
-    ]
+    # Universal newlines: CR LF, LF and a lone CR all end a line (a CR inside quotes too).
+    stream = io.StringIO(text, newline=None)
+    try:
+        first = stream.readline()
+        hint = re.fullmatch(r'"?sep=(.)"?', first.strip())
+        if not hint:  # Excel's own "sep=;" line
+            stream.seek(0)
+        start = stream.tell()
+        sample = [line for line in islice(stream, _SNIFF_LINES) if line.strip()]
+        if not sample:
+            raise ImportFileError(_("The file is empty."))
+        delimiter = hint[1] if hint else _delimiter(sample)
+        stream.seek(start)
+        reader = csv.reader(stream, delimiter=delimiter)
+        rows = []
+        for row in reader:
+            if any(c.strip() for c in row):
+                rows.append(row)
+                if len(rows) > MAX_ROWS + 1:  # the header, then one row too many
+                    raise _too_long()
+    except csv.Error as exc:
+        line = reader.line_num if "reader" in locals() else 0
+        if "field limit" in str(exc):
+            raise ImportFileError(
+                _(
+                    "A cell near line %(line)s is larger than %(kb)s KB: this does not look "
+                    "like a spreadsheet of invoices."
+                )
+                % {"line": line, "kb": csv.field_size_limit() // 1024}
+            ) from None
+        raise ImportFileError(
+            _("Line %(line)s cannot be read as CSV (check its quotes).") % {"line": line}
+        ) from None
     if not rows:  # separators only
         raise ImportFileError(_("The file is empty."))
     if len(rows[0]) < 2:
@@ -121,27 +189,62 @@ def _xlsx_text(value) -> str:
         return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float):
-        # The shortest text that is the same number, without an exponent: 250.5, 45321
-        text = f"{value:f}".rstrip("0").rstrip(".") if abs(value) < 1e15 else repr(value)
-        return text if text not in ("", "-") else "0"
+    if isinstance(value, int | float | Decimal):
+        if value != value or value in (float("inf"), float("-inf")):  # NaN, ±inf: no number
+            return ""
+        return Number.of(value)
     return str(value)
+
+
+def _unpacked_size_check(content: bytes) -> None:
+    """Refuse an XLSX whose files would unpack to more than MAX_UNPACKED bytes, before any is
+    unpacked (zipfile never gives more than a member's declared size)."""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(content)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ImportFileError(_("This is not a readable XLSX file.")) from exc
+    if sum(member.file_size for member in members) > MAX_UNPACKED:
+        raise ImportFileError(
+            _("This XLSX file unpacks to more than %(mb)s MB: split it or save it as CSV.")
+            % {"mb": MAX_UNPACKED // 2**20}
+        )
 
 
 def _read_xlsx(content: bytes) -> tuple[list[str], list[list[str]]]:
     from openpyxl import load_workbook
 
+    _unpacked_size_check(content)
     try:
-        sheet = load_workbook(io.BytesIO(content), read_only=True, data_only=True).active
-        rows = []
-        for values in sheet.iter_rows(values_only=True):
-            cells = [_xlsx_text(v) for v in values]
-            if any(c.strip() for c in cells):
-                rows.append(cells)
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
         raise ImportFileError(_("This is not a readable XLSX file.")) from exc
+    try:
+        sheet = workbook.active
+        # The file's own <dimension> may claim A1:XFD1048576: read the cells that are there,
+        # and no column beyond MAX_COLUMNS.
+        sheet.reset_dimensions()
+        rows = []
+        for values in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True):
+            if values.count(None) == len(values):  # an empty row (quick: rows may be missing)
+                continue
+            cells = [_xlsx_text(v) for v in values]
+            while cells and not cells[-1].strip():
+                cells.pop()
+            if cells:
+                rows.append(cells)
+                if len(rows) > MAX_ROWS + 1:  # the header, then one row too many
+                    raise _too_long()
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(_("This is not a readable XLSX file.")) from exc
+    finally:
+        workbook.close()
     if not rows:
         raise ImportFileError(_("The file is empty."))
+    width = max(len(row) for row in rows)
+    for row in rows:
+        row += [""] * (width - len(row))
     return [h.strip() for h in rows[0]], rows[1:]
 
 
