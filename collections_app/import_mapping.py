@@ -42,7 +42,8 @@ FIELDS: dict[str, tuple[str, bool]] = {
     "customer_phone": (gettext_lazy("Phone"), False),
     "customer_whatsapp": (gettext_lazy("WhatsApp"), False),
     "paid_date": (gettext_lazy("Paid date"), False),
-    "paid_amount": (gettext_lazy("Paid amount"), False),
+    # What the file says has been paid on the invoice in total (`import_payments`).
+    "paid_amount": (gettext_lazy("Paid amount (total so far)"), False),
     "disputed": (gettext_lazy("Disputed"), False),
 }
 DATE_FIELDS = ("issue_date", "due_date", "paid_date")

@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import Message, MessagePurpose, MessageStatus
@@ -43,10 +44,14 @@ from .services import (
 )
 
 
-def paid_at_for(*, tenant: Tenant, day: date) -> datetime:
+def paid_at_for(*, tenant: Tenant, day: date, now: datetime | None = None) -> datetime:
     """A paid date as the moment recorded: midday in the tenant's timezone, so the day is the
-    same wherever it is read (as bank credits are recorded)."""
-    return datetime.combine(day, time(12), tzinfo=ZoneInfo(tenant.timezone))
+    same wherever it is read (as bank credits are recorded) — or now, for a payment made
+    today before midday: a paid_at is never in the future."""
+    return min(
+        datetime.combine(day, time(12), tzinfo=ZoneInfo(tenant.timezone)),
+        now or timezone.now(),
+    )
 
 
 def payments_import(
@@ -55,32 +60,54 @@ def payments_import(
     items: Sequence[tuple[Invoice, date, Decimal | None]],
     classify: bool = True,
 ) -> int:
-    """Record each (invoice, paid date, paid amount or None) as a payment of that amount, or of
-    what is still open. `invoice` is as `invoices_upsert` returned it (saved, current). Nothing
-    is recorded for an invoice already paid in full, nor twice for the same invoice and day
-    (importing the same file again changes nothing), nor for one that is not open or paid
-    (the import refuses those rows before writing). A caller recording many chunks passes
+    """Record each (invoice, paid date, paid amount or None) as history. The paid amount is
+    what the file says has been paid on the invoice *in total* so far (ERPs export the running
+    total: 50,00 in November's file, 80,00 in December's), so what is recorded is the part
+    Régua does not have yet — the paid amount less the amount already paid, by any means —
+    and, without a paid amount, what is still open. Importing the same file again, or a later
+    export that repeats earlier payments, records nothing twice; nothing is recorded for an
+    invoice that is not open (the import refuses the rows of cancelled and written-off ones
+    before writing). `invoice` is as `invoices_upsert` returned it: its amount paid and status
+    are read again under a row lock, so a payment the API, Pix or a bank file records
+    meanwhile is counted, never overwritten. A caller recording many chunks passes
     `classify=False` and runs `customers_classify` once for their customers. Returns how many
     payments were made."""
     if not items:
         return 0
+    with transaction.atomic():
+        return _payments_import(tenant=tenant, items=items, classify=classify)
+
+
+def _payments_import(
+    *, tenant: Tenant, items: Sequence[tuple[Invoice, date, Decimal | None]], classify: bool
+) -> int:
     ids = [invoice.pk for invoice, _day, _amount in items]
-    earlier = set(
-        Payment.objects.filter(invoice_id__in=ids, source=PaymentSource.IMPORT).values_list(
-            "invoice_id", "paid_at"
-        )
-    )
+    current = {
+        row["pk"]: row
+        for row in Invoice.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values("pk", "amount_paid", *PAID_FIELDS)
+    }
     now = timezone.now()
     payments: list[Payment] = []
     changed: dict[int, Invoice] = {}
     became_paid: list[Invoice] = []
-    for invoice, day, amount in items:
-        paid_at = paid_at_for(tenant=tenant, day=day)
-        if (invoice.pk, paid_at) in earlier or invoice.status != InvoiceStatus.OPEN:
+    for invoice, day, total_paid in items:
+        state = current.get(invoice.pk)
+        if state is None:
             continue
-        amount = min(amount or invoice.amount_due, invoice.amount_due)
+        for name in ("amount_paid", *PAID_FIELDS):
+            setattr(invoice, name, state[name])
+        if invoice.status != InvoiceStatus.OPEN:
+            continue
+        if total_paid is None:
+            amount = invoice.amount_due
+        else:
+            amount = min(max(total_paid - invoice.amount_paid, Decimal(0)), invoice.amount_due)
         if amount <= 0:
             continue
+        paid_at = paid_at_for(tenant=tenant, day=day, now=now)
         payments.append(
             Payment(
                 tenant=tenant,
