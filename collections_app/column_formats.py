@@ -243,8 +243,10 @@ def _words(raw: str) -> str:
 
 FLAG_TRUE = {"sim", "s", "yes", "y", "true", "verdadeiro", "v", "1", "x"}
 FLAG_FALSE = {"nao", "n", "no", "false", "falso", "f", "0"}
-# A status column read as the disputed flag: the words that say disputed, and those that
-# say not (open or overdue, or paid — which needs the paid date to be recorded).
+# A status column read as the disputed flag: the words that say disputed, and those that say
+# nothing about a dispute — open or overdue, paid (which needs the paid date to be recorded),
+# or written off ("baixado": a baixa is often a write-off, not a payment). A status word never
+# clears a dispute an agent set in Régua: only an explicit no (não, false, 0) does.
 STATUS_DISPUTED = {"disputed", "in dispute", "dispute", "contestada", "contestado", "em disputa"}
 STATUS_OPEN = {
     "open",
@@ -261,6 +263,9 @@ STATUS_OPEN = {
     "a vencer",
     "atrasada",
     "atrasado",
+    "baixado",
+    "baixada",
+    "written off",
 }
 STATUS_PAID = {
     "paid",
@@ -272,23 +277,23 @@ STATUS_PAID = {
     "quitada",
     "liquidado",
     "liquidada",
-    "baixado",
-    "baixada",
     "recebido",
     "recebida",
 }
 
 
-def read_flag(raw: str) -> tuple[bool, bool]:
-    """(disputed, says paid) from a yes/no value (yes/no, sim/não, true/false, 1/0) or a
-    status word. Raises ValueError."""
+def read_flag(raw: str) -> tuple[bool | None, bool]:
+    """(disputed — None when the value says nothing about a dispute —, says paid) from a
+    yes/no value (yes/no, sim/não, true/false, 1/0) or a status word. Raises ValueError."""
     words = _words(raw)
     if words in FLAG_TRUE or words in STATUS_DISPUTED:
         return True, False
-    if words in FLAG_FALSE or words in STATUS_OPEN:
+    if words in FLAG_FALSE:
         return False, False
+    if words in STATUS_OPEN:
+        return None, False
     if words in STATUS_PAID:
-        return False, True
+        return None, True
     raise ValueError(raw)
 
 

@@ -96,7 +96,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "customer_whatsapp": "whatsapp, whats app",
         "paid_date": (
             "data de pagamento, data pagamento, data do pagamento, pago em, pagamento, "
-            "data de liquidacao, data da baixa, paid date, payment date, settled date, "
+            "data de liquidacao, paid date, payment date, settled date, "
             "settlement date, date paid, paid on"
         ),
         "paid_amount": "valor pago, valor recebido, paid amount, amount paid, payment amount",

@@ -251,7 +251,7 @@ def _email_valid(raw: str) -> bool:
     return True
 
 
-def parse_flag(raw: str) -> tuple[bool, bool]:
+def parse_flag(raw: str) -> tuple[bool | None, bool]:
     try:
         return read_flag(raw)
     except ValueError:
@@ -296,7 +296,9 @@ def row_check(
             elif name in DATE_FIELDS:
                 item[name] = parse_day(raw, rules.dates.get(name, DMY))
             elif name == "disputed":
-                item["disputed"], says_paid = parse_flag(raw)
+                disputed, says_paid = parse_flag(raw)
+                if disputed is not None:  # a status word leaves a dispute as it is
+                    item["disputed"] = disputed
             elif name == "customer_document":
                 customer["document"] = _document(raw)
             elif name in ("customer_phone", "customer_whatsapp"):
