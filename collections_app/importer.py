@@ -463,7 +463,7 @@ def errors_csv(result: ImportResult, headers: list[str], rows: list[list[str]]) 
     by_row: dict[int, list[str]] = {}
     for error in result.errors:
         by_row.setdefault(error.row, []).append(f"{FIELDS[error.field][0]}: {error.message}")
-    writer.writerow(["linha", *headers, "erros"])
+    writer.writerow(row_safe(["linha", *headers, "erros"]))
     for row_number in sorted(by_row):
         cells = [row_number, *rows[row_number - 2], " | ".join(by_row[row_number])]
         writer.writerow(row_safe(cells))

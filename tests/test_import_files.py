@@ -2,6 +2,7 @@
 with the column's text symbols), and an untrusted file cannot take the web process down — far
 cells, zip bombs, too many rows, cells over the csv module's limit, old Mac line endings."""
 
+import csv
 import io
 import re
 import time
@@ -183,3 +184,13 @@ def test_a_quote_left_open_is_a_file_error_not_a_crash():
     # An open quote runs to the end of the file: one row, not an exception.
     headers, rows = read_table("a.csv", content)
     assert headers == ["a", "b"] and len(rows) == 1
+
+
+def test_the_error_report_neutralises_a_formula_in_a_header():
+    from collections_app.importer import ImportResult, RowError, errors_csv
+
+    headers = ['=HYPERLINK("http://evil.example","x")', "Valor"]
+    result = ImportResult(total=1, errors=[RowError(2, "amount", "Obrigatório.")])
+    report = "".join(errors_csv(result, headers, [["=1+1", ""]]))
+    header, row = csv.reader(io.StringIO(report), delimiter=";")
+    assert header[1] == "'" + headers[0] and row[1] == "'=1+1"
