@@ -38,7 +38,10 @@ PT_BR, EN_US = "pt_BR", "en_US"
 _LOCALES = {PT_BR: Locale.parse(PT_BR), EN_US: Locale.parse(EN_US)}  # parsed once, not per value
 NUMBER_EXAMPLES = {PT_BR: "1.234,50", EN_US: "1,234.50"}
 
-_TIME = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)$")
+# A time after the date (24-hour, or 12-hour as US exports write it: "1/26/2013 12:00:00 AM").
+_TIME = re.compile(
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp]\.?[Mm]\.?)?(?:Z|[+-]\d{2}:?\d{2})?)$"
+)
 _PARTS = re.compile(r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})")
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
 _COMPACT = re.compile(r"(?:19|20)\d{6}")  # ISO's basic form, as SAP exports it: 20130126
@@ -52,8 +55,16 @@ _POINT_GROUPS = re.compile(r"[+-]?\d{1,3}(\.\d{3})+")
 SERIAL_RANGE = (20_000, 80_000)
 
 
+# Dates outside these years are typing mistakes (0026 for 2026), not history or plans.
+YEAR_RANGE = (1900, 2100)
+# Two-digit years as POSIX's strptime reads them: 69–99 are 1969–1999, 00–68 are 2000–2068.
+TWO_DIGIT_PIVOT = 69
+
+
 def _year(text: str) -> int:
-    return 2000 + int(text) if len(text) == 2 else int(text)  # as Babel reads "26-01-13"
+    if len(text) != 2:
+        return int(text)
+    return (1900 if int(text) >= TWO_DIGIT_PIVOT else 2000) + int(text)
 
 
 def _is_date(year: int, month: int, day: int) -> bool:
@@ -220,7 +231,12 @@ def read_date(raw: str, order: str) -> date:
     if not 1 <= int(month) <= 12:
         # Babel would swap day and month here; in this column's order it is not a date.
         raise DateOrderError(raw) if date_kind(raw) else ValueError(raw)
-    return parse_date(text, locale=_LOCALES[PT_BR], format=pattern)  # ValueError for 31/02
+    day = parse_date(text, locale=_LOCALES[PT_BR], format=pattern)  # ValueError for 31/02
+    if "yyyy" not in pattern:  # Babel puts every two-digit year in 20xx: 31/12/99 is 1999
+        day = day.replace(year=_year(first if pattern.startswith("yy") else last))
+    if not YEAR_RANGE[0] <= day.year <= YEAR_RANGE[1]:
+        raise ValueError(raw)
+    return day
 
 
 def _bare_number(raw: str) -> str:

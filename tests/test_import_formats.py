@@ -94,10 +94,23 @@ def test_a_us_date_is_read_month_first_and_babels_own_swap_is_kept_out():
         ("45321", DMY, date(2024, 1, 30)),  # an Excel day number
         ("20130126", MDY, date(2013, 1, 26)),  # ISO's basic form (SAP)
         ("45321.5", MDY, date(2024, 1, 30)),
+        ("1/26/2013 12:00:00 AM", MDY, date(2013, 1, 26)),  # a US export's 12-hour time
+        ("31/12/99", DMY, date(1999, 12, 31)),  # two-digit years: 69–99 are the 1900s
+        ("01/02/68", DMY, date(2068, 2, 1)),
+        ("29/02/00", DMY, date(2000, 2, 29)),
     ],
 )
 def test_date_forms_finance_teams_export(raw, order, day):
     assert read_date(raw, order) == day
+
+
+@pytest.mark.parametrize(
+    ("raw", "order"),
+    [("1/2/26", YMD), ("05/05/0026", DMY), ("05/05/2201", DMY), ("2026-13-01", DMY)],
+)
+def test_a_date_outside_sane_years_or_months_is_refused(raw, order):
+    with pytest.raises(ValueError):
+        read_date(raw, order)
 
 
 # Numbers ----------------------------------------------------------------------------------
