@@ -15,9 +15,10 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, parse_date
@@ -42,6 +43,11 @@ NUMBER_EXAMPLES = {PT_BR: "1.234,50", EN_US: "1,234.50"}
 _TIME = re.compile(
     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s?[AaPp]\.?[Mm]\.?)?(?:Z|[+-]\d{2}:?\d{2})?)$"
 )
+# An ISO 8601 timestamp that names its offset: the moment is known, its day depends on where.
+_OFFSET_STAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})"
+)
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
 _PARTS = re.compile(r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})")
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
 _COMPACT = re.compile(r"(?:19|20)\d{6}")  # ISO's basic form, as SAP exports it: 20130126
@@ -199,11 +205,22 @@ class DateOrderError(ValueError):
 
 
 @lru_cache(maxsize=16_384)
-def read_date(raw: str, order: str) -> date:
+def read_date(raw: str, order: str, timezone: str = DEFAULT_TIMEZONE) -> date:
     """The date `raw` says when its column is read in `order` (DMY, MDY or YMD): year-first
-    dates and Excel day numbers read the same in any order. Raises ValueError (DateOrderError
-    when the value is a date in another order). Pure, hence memoised: a column repeats its
-    dates."""
+    dates and Excel day numbers read the same in any order; a timestamp with an offset
+    ("2026-12-01T01:30:00Z") is dated in `timezone`, where the tenant is (30/11 in São Paulo).
+    Raises ValueError (DateOrderError when the value is a date in another order). Pure, hence
+    memoised: a column repeats its dates."""
+    stamped = _OFFSET_STAMP.fullmatch(raw.strip())
+    if stamped:
+        try:
+            moment = datetime.fromisoformat(stamped.group(0).replace("z", "Z"))
+        except ValueError:
+            raise ValueError(raw) from None
+        day = moment.astimezone(ZoneInfo(timezone)).date()
+        if not YEAR_RANGE[0] <= day.year <= YEAR_RANGE[1]:
+            raise ValueError(raw)
+        return day
     text = _date_text(raw)
     if _SERIAL.fullmatch(text):
         if not SERIAL_RANGE[0] <= float(text) < SERIAL_RANGE[1]:

@@ -155,6 +155,7 @@ def preview(job: ImportJob, mapping: dict[str, int], date_format: str = AUTO) ->
         profiles=job.column_formats,
         date_format=date_format,
         today=tenant_today(tenant=job.tenant),
+        timezone=job.tenant.timezone,
     )
     out = []
     for offset, kept in enumerate(job.sample):

@@ -32,6 +32,7 @@ from tenants.selectors import tenant_today
 from .column_formats import (
     AUTO,
     DATE_FORMATS,
+    DEFAULT_TIMEZONE,
     DMY,
     NUMBER_EXAMPLES,
     PT_BR,
@@ -153,11 +154,13 @@ class ImportResult:
 @dataclass
 class ReadRules:
     """How a mapping's columns are read: each date field's order (None: not chosen yet), each
-    amount field's number symbols, and the tenant's today (no payment in the future)."""
+    amount field's number symbols, the tenant's today (no payment in the future) and its
+    timezone (a timestamp with an offset is dated where the tenant is)."""
 
     dates: dict[str, str | None] = field(default_factory=dict)
     numbers: dict[str, str] = field(default_factory=dict)
     today: date | None = None
+    timezone: str = DEFAULT_TIMEZONE
 
 
 def read_rules(
@@ -166,6 +169,7 @@ def read_rules(
     profiles: list[dict] | None,
     date_format: str = AUTO,
     today: date | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> ReadRules:
     def profile(name: str) -> dict:
         index = mapping.get(name)
@@ -175,6 +179,7 @@ def read_rules(
         dates={name: column_order(profile(name), date_format) for name in DATE_FIELDS},
         numbers={name: number_locale(profile(name)) for name in AMOUNT_FIELDS},
         today=today,
+        timezone=timezone,
     )
 
 
@@ -202,12 +207,12 @@ def parse_amount(raw: str, locale: str = PT_BR) -> Decimal:
     return value
 
 
-def parse_day(raw: str, order: str | None = DMY) -> date:
+def parse_day(raw: str, order: str | None = DMY, timezone: str = DEFAULT_TIMEZONE) -> date:
     """A date in the column's order (None: the column's format is not chosen yet)."""
     if order is None:
         raise ValueError(_("Day or month first? Choose the date format."))
     try:
-        return read_date(raw.strip(), order)
+        return read_date(raw.strip(), order, timezone)
     except DateOrderError:
         raise ValueError(
             _("“%(raw)s” is not a date in this column's format (%(format)s).")
@@ -294,7 +299,7 @@ def row_check(
             if name in AMOUNT_FIELDS:
                 item[name] = parse_amount(raw, rules.numbers.get(name, PT_BR))
             elif name in DATE_FIELDS:
-                item[name] = parse_day(raw, rules.dates.get(name, DMY))
+                item[name] = parse_day(raw, rules.dates.get(name, DMY), rules.timezone)
             elif name == "disputed":
                 disputed, says_paid = parse_flag(raw)
                 if disputed is not None:  # a status word leaves a dispute as it is
@@ -383,7 +388,11 @@ def invoices_import(
     if problems:
         raise ImportFileError(" ".join(problems))
     rules = read_rules(
-        mapping, profiles=profiles, date_format=date_format, today=tenant_today(tenant=tenant)
+        mapping,
+        profiles=profiles,
+        date_format=date_format,
+        today=tenant_today(tenant=tenant),
+        timezone=tenant.timezone,
     )
     result = ImportResult(total=len(rows))
     valid: list[tuple[int, dict]] = []

@@ -29,7 +29,9 @@ from collections_app.importer import (
     guess_mapping,
     invoices_import,
     mapping_problems,
+    read_rules,
     read_table,
+    row_check,
 )
 from collections_app.models import Customer, Invoice, Payment
 
@@ -105,12 +107,43 @@ def test_date_forms_finance_teams_export(raw, order, day):
 
 
 @pytest.mark.parametrize(
+    ("timezone", "day"),
+    [("America/Sao_Paulo", date(2026, 11, 30)), ("UTC", date(2026, 12, 1))],
+)
+def test_a_timestamp_with_an_offset_is_dated_where_the_tenant_is(timezone, day):
+    # 01:30 UTC on 1 December is 22:30 on 30 November in São Paulo.
+    assert read_date("2026-12-01T01:30:00Z", DMY, timezone) == day
+    assert read_date("2026-12-01T01:30:00+00:00", MDY, timezone) == day
+
+
+def test_an_imported_paid_timestamp_is_dated_in_the_tenants_timezone(tenant_a):
+    rules = read_rules(PAID_MAPPING, profiles=None, timezone="America/Sao_Paulo")
+    item, errors = row_check(
+        ["NF-9", "100,00", "01/11/2026", "20/11/2026", "C-9", "2026-12-01T01:30:00Z"],
+        PAID_MAPPING,
+        rules,
+    )
+    assert errors == [] and item["paid_date"] == date(2026, 11, 30)
+
+
+@pytest.mark.parametrize(
     ("raw", "order"),
     [("1/2/26", YMD), ("05/05/0026", DMY), ("05/05/2201", DMY), ("2026-13-01", DMY)],
 )
 def test_a_date_outside_sane_years_or_months_is_refused(raw, order):
     with pytest.raises(ValueError):
         read_date(raw, order)
+
+
+PAID_MAPPING = {
+    "external_id": 0,
+    "amount": 1,
+    "issue_date": 2,
+    "due_date": 3,
+    "customer_external_id": 4,
+    "customer_name": 4,
+    "paid_date": 5,
+}
 
 
 # Numbers ----------------------------------------------------------------------------------
