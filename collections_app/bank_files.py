@@ -36,7 +36,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .bank_layouts import FEBRABAN_LAYOUT_240, LAYOUTS_240, LAYOUTS_400
+from .bank_layouts import FEBRABAN_LAYOUT_240, LAYOUTS_240, LAYOUTS_400, Layout240, Layout400
 
 TXID_RE = re.compile(r"\bRG[A-Z0-9]{23}\b")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -220,6 +220,33 @@ def _key(*parts: str) -> str:
     return f"{parts[0]}:sha256:{hashlib.sha256(key.encode()).hexdigest()[:48]}"
 
 
+def _cnab_credit(
+    kind: str,
+    *,
+    bank: str,
+    layout: Layout240 | Layout400,
+    account: str,
+    raw_reference: str,
+    reference: str,
+    amount: Decimal,
+    credit_day: date,
+    paid_day: date,
+    record: str,
+) -> Credit:
+    """A CNAB credit; its key names the account, its legacy key (bank, nosso número, credit
+    day, record) is the one files imported before the account was part of it were kept by."""
+    key_parts = (raw_reference, credit_day.isoformat(), record)
+    return Credit(
+        key=_key(kind, bank, account, *key_parts),
+        legacy_key=":".join((kind, bank, *key_parts)),
+        amount=amount,
+        credited_on=credit_day,
+        paid_on=paid_day,
+        reference=reference,
+        description=f"CNAB {kind[4:]} {layout.name} nosso número {raw_reference}",
+    )
+
+
 def _account(*raws: str) -> str:
     """The header's agency, account and convênio as one token: letters and digits only, the
     run's leading zeros dropped ("" when the bank left them blank)."""
@@ -323,16 +350,18 @@ def _cnab240_title(result, layout, bank_account, t_at, t_line, u_line, where) ->
     occurred, credited = _field(u_line, 138, 145), _field(u_line, 146, 153)
     credit_day = _day(credited if not _blank(credited) else occurred, where)
     paid_day = _day(occurred, where) if not _blank(occurred) else credit_day
-    key_parts = (raw_reference, credit_day.isoformat(), str(t_record))
     result.credits.append(
-        Credit(
-            key=_key("cnab240", bank, account, *key_parts),
-            legacy_key=":".join(("cnab240", bank, *key_parts)),
-            amount=amount,
-            credited_on=credit_day,
-            paid_on=paid_day,
+        _cnab_credit(
+            "cnab240",
+            bank=bank,
+            layout=layout,
+            account=account,
+            raw_reference=raw_reference,
             reference=reference,
-            description=f"CNAB 240 {layout.name} nosso número {raw_reference}",
+            amount=amount,
+            credit_day=credit_day,
+            paid_day=paid_day,
+            record=str(t_record),
         )
     )
 
@@ -388,16 +417,18 @@ def _cnab400_title(result, layout, bank_account, number, line, where) -> None:
         credit_day = _day(credited, where, year_first=len(credited) == 8)
     paid_day = _day(occurred, where) if not _blank(occurred) else credit_day
     sequence = _field(line, 395, 400)
-    key_parts = (raw_reference, credit_day.isoformat(), sequence)
     result.credits.append(
-        Credit(
-            key=_key("cnab400", bank, account, *key_parts),
-            legacy_key=":".join(("cnab400", bank, *key_parts)),
-            amount=amount,
-            credited_on=credit_day,
-            paid_on=paid_day,
+        _cnab_credit(
+            "cnab400",
+            bank=bank,
+            layout=layout,
+            account=account,
+            raw_reference=raw_reference,
             reference=reference,
-            description=f"CNAB 400 {layout.name} nosso número {raw_reference}",
+            amount=amount,
+            credit_day=credit_day,
+            paid_day=paid_day,
+            record=sequence,
         )
     )
 
