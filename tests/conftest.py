@@ -116,3 +116,15 @@ def outbox(settings, tmp_path):
     """A private outbox file for the console provider."""
     settings.MESSAGING_OUTBOX_PATH = tmp_path / "outbox.jsonl"
     return settings.MESSAGING_OUTBOX_PATH
+
+
+@pytest.fixture
+def start(django_capture_on_commit_callbacks):
+    """POST an import job's form; the job queued on commit runs here (tests run Celery
+    eagerly)."""
+
+    def _start(client, job, data: dict):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(f"/imports/{job.pk}/", data)
+
+    return _start

@@ -20,6 +20,17 @@ from .test_import_ibm import IBM, assert_every_row_landed
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def phone_screenshot(browser, live_server, user, url: str, ready: str, name: str) -> None:
+    """The same page on a phone, once `ready` shows, kept as `<name>-phone.png`."""
+    phone = browser.new_context(**PHONE)
+    page = phone.new_page()
+    log_in(page, live_server, user)
+    page.goto(url)
+    page.locator(ready).first.wait_for()
+    screenshot(page, f"{name}-phone")
+    phone.close()
+
+
 def test_an_agent_imports_a_spreadsheet_with_a_preview_and_an_error_report(
     live_server, browser, tenant_a, agent, tmp_path
 ):
@@ -60,13 +71,7 @@ def test_an_agent_imports_a_spreadsheet_with_a_preview_and_an_error_report(
     assert report.splitlines()[1].startswith("3;F-3;NF-3;abc")
     assert page.locator("tr[data-error-row]").count() == 5  # listed inline, cell by cell
     screenshot(page, "import-refused")
-    phone = browser.new_context(**PHONE)
-    phone_page = phone.new_page()
-    log_in(phone_page, live_server, agent)
-    phone_page.goto(page.url)
-    phone_page.locator("tr[data-error-row]").first.wait_for()
-    screenshot(phone_page, "import-refused-phone")
-    phone.close()
+    phone_screenshot(browser, live_server, agent, page.url, "tr[data-error-row]", "import-refused")
 
     page.get_by_role("button", name="Importar as 2 linhas válidas").click()
     page.get_by_text("2 faturas importadas: 2 novas, 0 atualizadas.").wait_for()
@@ -171,13 +176,9 @@ def test_an_ambiguous_date_column_is_asked_for_once_and_the_preview_follows(
     )
     assert "Dia ou mês primeiro?" in page.locator("#preview table").inner_text()
     screenshot(page, "import-ambiguous-desktop")
-    phone = browser.new_context(**PHONE)
-    phone_page = phone.new_page()
-    log_in(phone_page, live_server, agent)
-    phone_page.goto(page.url)
-    phone_page.locator(".date-columns li.ask").first.wait_for()
-    screenshot(phone_page, "import-ambiguous-phone")
-    phone.close()
+    phone_screenshot(
+        browser, live_server, agent, page.url, ".date-columns li.ask", "import-ambiguous"
+    )
 
     page.get_by_label("mês/dia/ano", exact=True).check()
     page.wait_for_function("document.querySelectorAll('.date-columns li.ask').length === 0")

@@ -66,15 +66,6 @@ def file_rows(content: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(content.decode("ascii"))))
 
 
-@pytest.fixture
-def start(django_capture_on_commit_callbacks):
-    def _start(client, job: ImportJob, data: dict):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(f"/imports/{job.pk}/", data)
-
-    return _start
-
-
 def imported(client, start, content: bytes) -> ImportJob:
     """The file through the dashboard: uploaded, its proposed mapping confirmed, the dates
     read month first (chosen once, for every date column), the job run."""

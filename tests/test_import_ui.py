@@ -36,17 +36,6 @@ def uploaded(client, content: bytes, name: str = "faturas.csv") -> ImportJob:
     return job
 
 
-@pytest.fixture
-def start(django_capture_on_commit_callbacks):
-    """POST the job's form; the job queued on commit runs here (tests run Celery eagerly)."""
-
-    def _start(client, job: ImportJob, data: dict):
-        with django_capture_on_commit_callbacks(execute=True):
-            return client.post(f"/imports/{job.pk}/", data)
-
-    return _start
-
-
 def form(job: ImportJob, mode: str = "all", **override) -> dict:
     """The mapping form as proposed (columns, date format), with `override`n fields."""
     data = {f"map_{name}": str(index) for name, index in job.mapping.items()}
