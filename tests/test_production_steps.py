@@ -1,5 +1,5 @@
-"""The README's production steps without Docker, run as written (only the database name, the
-Redis database and the port are changed, so they cannot touch a real install): migrate,
+"""The production steps without Docker in docs/operations.md, run as written (only the database
+name, the Redis database and the port are changed, so they cannot touch a real install): migrate,
 collectstatic, a tenant, then gunicorn, a Celery worker and beat. A user logs in to the dashboard,
 an integrator creates an invoice through the API, and its payment page loads."""
 
@@ -24,7 +24,7 @@ STEPS_HEADING = "Without Docker, the same processes run by hand"
 
 
 def readme_production_steps() -> list[str]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "operations.md").read_text()
     start = text.index("```bash\n", text.index(STEPS_HEADING)) + len("```bash\n")
     block = text[start : text.index("```", start)]
     return [line for line in block.splitlines() if line.strip()]
