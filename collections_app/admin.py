@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from .documents import MAX_TYPED, document_normalize
-from .models import (
+from collections_app.documents import MAX_TYPED, document_normalize
+from collections_app.models import (
     Agreement,
     Customer,
     Dispatch,

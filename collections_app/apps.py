@@ -6,17 +6,16 @@ class CollectionsConfig(AppConfig):
     verbose_name = "Collections"
 
     def ready(self) -> None:
-        from messaging import hooks
-
-        from . import defaults  # noqa: F401  (connects tenant_created)
-        from .inbound import inbound_handle
-        from .message_context import (
+        from collections_app.activity.inbound import inbound_handle
+        from collections_app.engine import defaults  # noqa: F401  (connects tenant_created)
+        from collections_app.engine.message_context import (
             VARIABLES,
             message_cancel_reason,
             message_context,
             messages_prefetch,
         )
-        from .services import contact_refused_record, messages_status_log
+        from collections_app.invoices.services import contact_refused_record, messages_status_log
+        from messaging import hooks
 
         hooks.register(
             context_provider=message_context,

@@ -643,8 +643,8 @@ class DailyStat(models.Model):
     issued that day. Cancelled and written-off invoices are left out, as in the metrics.
 
     Rows are recomputed — never incremented — for the days a write touched, inside the
-    writer's transaction and under a per-tenant lock (`collections_app.stats`), so they cannot
-    drift; `manage.py rebuild_stats` recomputes everything. `segment_id` is the customer's
+    writer's transaction and under a per-tenant lock (`collections_app.stats.rollups`), so they
+    cannot drift; `manage.py rebuild_stats` recomputes everything. `segment_id` is the customer's
     segment (0: none)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")

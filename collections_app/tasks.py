@@ -3,13 +3,12 @@ from collections import defaultdict
 from celery import shared_task
 from django.utils.dateparse import parse_date
 
+from collections_app.engine import ladders_evaluate_many
+from collections_app.engine.evaluate import BATCH_TENANTS
 from messaging.tasks import messages_upkeep
 from tenants.models import Tenant
 from tenants.selectors import tenant_local_now
 from tenants.tasks import TenantTask
-
-from .engine import ladders_evaluate_many
-from .engine.evaluate import BATCH_TENANTS
 
 
 @shared_task
@@ -55,8 +54,8 @@ def webhook_deliver(*, delivery_id: int) -> str:
     from django.utils import timezone
     from django_scopes import scopes_disabled
 
-    from .models import DeliveryStatus, WebhookDelivery
-    from .webhooks_out import webhook_attempt
+    from collections_app.models import DeliveryStatus, WebhookDelivery
+    from collections_app.webhooks_out.events import webhook_attempt
 
     now = timezone.now()
     with scopes_disabled():
@@ -80,7 +79,7 @@ def webhooks_upkeep() -> int:
     from django.utils import timezone
     from django_scopes import scopes_disabled
 
-    from .models import DeliveryStatus, WebhookDelivery
+    from collections_app.models import DeliveryStatus, WebhookDelivery
 
     with scopes_disabled():
         ids = list(
@@ -97,7 +96,7 @@ def webhooks_upkeep() -> int:
 @shared_task
 def imports_upkeep() -> dict:
     """Send again the imports whose task was lost; forget the files of old unfinished ones."""
-    from .import_jobs import imports_upkeep as upkeep
+    from collections_app.imports.jobs import imports_upkeep as upkeep
 
     return upkeep()
 
@@ -105,8 +104,8 @@ def imports_upkeep() -> dict:
 @shared_task(base=TenantTask, acks_late=True)
 def import_run(*, job_id: int, tenant) -> str:
     """Run an import started in the dashboard (see `import_jobs`)."""
-    from .import_jobs import import_job_run
-    from .models import ImportJob
+    from collections_app.imports.jobs import import_job_run
+    from collections_app.models import ImportJob
 
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None:

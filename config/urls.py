@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from collections_app import payment_page, payment_webhook
+from collections_app.payments import page as payment_page
+from collections_app.payments import webhook as payment_webhook
 from messaging import unsubscribe
 from tenants import views as tenant_views
 
-handler404 = "collections_app.api_errors.not_found"
+handler404 = "collections_app.api.errors.not_found"
 
 urlpatterns = [
     path("healthz", tenant_views.healthz, name="healthz"),
@@ -21,7 +22,7 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[]),
         name="api_docs",
     ),
-    path("api/v1/", include("collections_app.api_urls")),
+    path("api/v1/", include("collections_app.api.urls")),
     path("p/<str:token>", payment_page.payment_page, name="payment_page"),
     path("p/<str:token>/paid", payment_page.claim_paid, name="payment_claim"),
     path("p/<str:token>/promise", payment_page.promise, name="payment_promise"),
@@ -33,8 +34,8 @@ urlpatterns = [
     ),
     path("webhooks/", include("messaging.urls")),
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
-    path("settings/", include("collections_app.urls_settings")),
+    path("settings/", include("collections_app.web.urls_settings")),
     path("settings/", include("messaging.urls_config")),
-    path("settings/", include("collections_app.urls_config")),
-    path("", include("collections_app.urls")),
+    path("settings/", include("collections_app.web.urls_config")),
+    path("", include("collections_app.web.urls")),
 ]

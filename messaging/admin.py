@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib import admin
 
-from .models import Message, ProviderAccount, Template
-from .template_check import template_check_values
+from messaging.models import Message, ProviderAccount, Template
+from messaging.template_check import template_check_values
 
 
 class TemplateAdminForm(forms.ModelForm):

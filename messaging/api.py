@@ -10,18 +10,17 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tenants.api_auth import TenantScopedAPIMixin
-
-from . import hooks
-from .config import (
+from messaging import hooks
+from messaging.config import (
     LOCALES,
     PROVIDER_CONFLICT,
     TEMPLATE_CONFLICT,
     provider_account_errors,
     provider_test_send,
 )
-from .models import Channel, ProviderAccount, Template
-from .template_check import CHECKED_FIELDS, template_check, template_check_values
+from messaging.models import Channel, ProviderAccount, Template
+from messaging.template_check import CHECKED_FIELDS, template_check, template_check_values
+from tenants.api_auth import TenantScopedAPIMixin
 
 
 class _TenantSaveMixin:

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from messaging.models import ProviderAccount, ProviderKind, new_message_ref
+from messaging.providers import OutgoingMessage, Provider, TransportError, provider_for
+from messaging.providers.registry import PROVIDERS
 from tenants.models import Tenant
-
-from .models import ProviderAccount, ProviderKind, new_message_ref
-from .providers import OutgoingMessage, Provider, TransportError, provider_for
-from .providers.registry import PROVIDERS
 
 LOCALES = [("pt-br", "Português (Brasil)"), ("en", "English")]
 

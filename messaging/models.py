@@ -6,9 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
+from messaging import crypto
 from tenants.models import Tenant
-
-from . import crypto
 
 
 class Channel(models.TextChoices):

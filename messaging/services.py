@@ -13,16 +13,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from messaging import hooks
+from messaging.email_html import text_to_html
+from messaging.models import InboundMessage, Message, MessageStatus, ProviderKind
+from messaging.providers import OutgoingMessage, Provider, SendResult, TransportError, provider_for
+from messaging.ratelimit import send_wait
+from messaging.templating import TemplateRenderError, template_render
+from messaging.unsubscribe import unsubscribe_headers
 from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
-
-from . import hooks
-from .email_html import text_to_html
-from .models import InboundMessage, Message, MessageStatus, ProviderKind
-from .providers import OutgoingMessage, Provider, SendResult, TransportError, provider_for
-from .ratelimit import send_wait
-from .templating import TemplateRenderError, template_render
-from .unsubscribe import unsubscribe_headers
 
 logger = logging.getLogger(__name__)
 
@@ -503,7 +502,7 @@ SEND_BATCH = 100
 def messages_enqueue(*, tenant: Tenant, message_ids: list[int]) -> None:
     """Queue the sends, in batches of SEND_BATCH messages per task, once the surrounding
     transaction commits (a worker must find the rows)."""
-    from .tasks import send_messages
+    from messaging.tasks import send_messages
 
     def _enqueue() -> None:
         for i in range(0, len(message_ids), SEND_BATCH):
@@ -523,7 +522,7 @@ def messages_enqueue_many(*, message_ids: list[int]) -> None:
     commits: a few fan-out tasks, each of which a worker turns into per-tenant batches of
     SEND_BATCH. A day's evaluation of many tenants pays a handful of broker round trips in its
     transaction instead of one per tenant."""
-    from .tasks import messages_fan_out
+    from messaging.tasks import messages_fan_out
 
     def _enqueue() -> None:
         for i in range(0, len(message_ids), FAN_OUT_CHUNK):
@@ -689,8 +688,8 @@ def provider_accounts_rotate_keys() -> int:
     Put the new key first, keep the old ones after it, run this, then drop the old keys."""
     from django_scopes import scopes_disabled
 
-    from . import crypto
-    from .models import ProviderAccount
+    from messaging import crypto
+    from messaging.models import ProviderAccount
 
     rotated = 0
     with scopes_disabled(), transaction.atomic():

@@ -6,12 +6,8 @@ from celery import current_app, shared_task
 from django.utils import timezone
 from django_scopes import scope
 
-from tenants.models import Tenant
-from tenants.selectors import tenant_next_send_time
-from tenants.tasks import TenantTask
-
-from .models import Message, MessageStatus
-from .services import (
+from messaging.models import Message, MessageStatus
+from messaging.services import (
     message_fail,
     message_send,
     messages_fan_out_batches,
@@ -21,6 +17,9 @@ from .services import (
     messages_send,
     messages_upkeep_tenants,
 )
+from tenants.models import Tenant
+from tenants.selectors import tenant_next_send_time
+from tenants.tasks import TenantTask
 
 MAX_RETRIES = 6
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from . import hooks
-from .email_html import text_to_html
-from .sms import sms_size
-from .templating import TemplateRenderError, template_render, template_validate
+from messaging import hooks
+from messaging.email_html import text_to_html
+from messaging.sms import sms_size
+from messaging.templating import TemplateRenderError, template_render, template_validate
 
 MAX_SMS_SEGMENTS = 4
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")

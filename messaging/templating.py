@@ -10,7 +10,7 @@ from functools import lru_cache
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 
-from .template_limits import (
+from messaging.template_limits import (
     MAX_NESTING,
     MAX_SOURCE,
     LimitedEnvironment,

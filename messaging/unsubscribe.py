@@ -15,8 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from django_scopes import scope, scopes_disabled
 
-from . import hooks
-from .models import Message
+from messaging import hooks
+from messaging.models import Message
 
 SALT = "regua.unsubscribe"
 

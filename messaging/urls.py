@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import webhooks
+from messaging import webhooks
 
 urlpatterns = [
     path("twilio/<slug:tenant_slug>/status/", webhooks.twilio_status, name="webhook_twilio_status"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views_config
+from messaging import views_config
 
 urlpatterns = [
     path("templates/", views_config.template_list, name="config_templates"),

@@ -19,11 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants.decorators import tenant_required
-from tenants.models import Role
-
-from . import hooks
-from .config import (
+from messaging import hooks
+from messaging.config import (
     CREDENTIAL_FIELDS,
     LOCALES,
     PROVIDER_CONFLICT,
@@ -33,8 +30,10 @@ from .config import (
     provider_test_send,
     providers_for_channel,
 )
-from .models import Channel, ProviderAccount, Template
-from .template_check import CHECKED_FIELDS, TemplateCheck, template_check_values
+from messaging.models import Channel, ProviderAccount, Template
+from messaging.template_check import CHECKED_FIELDS, TemplateCheck, template_check_values
+from tenants.decorators import tenant_required
+from tenants.models import Role
 
 ADMIN = Role.ADMIN
 

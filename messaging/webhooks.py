@@ -24,11 +24,10 @@ from django_scopes import scope
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from twilio.request_validator import RequestValidator
 
+from messaging.models import MessageStatus, ProviderAccount, ProviderKind
+from messaging.providers.twilio import CONTACT_CODES, OPT_OUT_CODES, PERMANENT_CODES
+from messaging.services import inbound_record, message_status_report
 from tenants.models import Tenant
-
-from .models import MessageStatus, ProviderAccount, ProviderKind
-from .providers.twilio import CONTACT_CODES, OPT_OUT_CODES, PERMANENT_CODES
-from .services import inbound_record, message_status_report
 
 TWILIO_STATUSES = {
     "delivered": MessageStatus.DELIVERED,

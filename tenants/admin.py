@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import ApiKey, Membership, Tenant, TenantHoliday, User
-from .services import api_key_revoke
+from tenants.models import ApiKey, Membership, Tenant, TenantHoliday, User
+from tenants.services import api_key_revoke
 
 
 @admin.register(User)

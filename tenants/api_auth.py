@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import scope, scopes_disabled
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from .services import api_key_authenticate
+from tenants.services import api_key_authenticate
 
 
 class ApiKeyUser:

@@ -6,4 +6,4 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants"
 
     def ready(self) -> None:
-        from . import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)
+        from tenants import schema  # noqa: F401  (registers the API key scheme with drf-spectacular)

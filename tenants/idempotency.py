@@ -10,7 +10,7 @@ request can be retried for real; nor is a 429 (over the rate limit), whose retry
 Retry-After must run rather than get the 429 again.
 
 The OpenAPI schema declares all this on every POST
-(`collections_app.api_errors.idempotency_hook`)."""
+(`collections_app.api.errors.idempotency_hook`)."""
 
 import hashlib
 from datetime import timedelta
@@ -20,7 +20,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import IdempotentRequest
+from tenants.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
 KEEP_HOURS = 24

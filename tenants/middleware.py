@@ -1,6 +1,6 @@
 from django_scopes import scope, scopes_disabled
 
-from .models import Membership
+from tenants.models import Membership
 
 SESSION_TENANT_KEY = "tenant_id"
 

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.utils.translation import gettext as _
 
-from .documents import MAX_TYPED, document_clean, document_kind, document_normalize
+from tenants.documents import MAX_TYPED, document_clean, document_kind, document_normalize
 
 EMAIL_MAX = 77
 EVP_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from .models import Membership, Tenant, User
+from tenants.models import Membership, Tenant, User
 
 
 def tenant_local_now(*, tenant: Tenant) -> datetime:

@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .models import WEEKDAYS, ApiKey, Membership, Role, Tenant, User
-from .signals import tenant_created
+from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, User
+from tenants.signals import tenant_created
 
 
 class TenantConfigError(ValueError):

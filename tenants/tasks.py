@@ -1,7 +1,7 @@
 from celery import Task
 from django_scopes import scope
 
-from .models import Tenant
+from tenants.models import Tenant
 
 
 class TenantTask(Task):

@@ -8,8 +8,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from .middleware import SESSION_TENANT_KEY
-from .selectors import user_memberships
+from tenants.middleware import SESSION_TENANT_KEY
+from tenants.selectors import user_memberships
 
 
 class LoginView(auth_views.LoginView):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import require_service
+from tests.conftest import require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

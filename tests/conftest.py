@@ -6,9 +6,8 @@ from django_scopes import scope, scopes_disabled
 
 from tenants.models import Role
 from tenants.services import api_key_create
-
-from .factories import make_member, make_tenant
-from .fakes import FakeProvider, sendgrid_answer, twilio_answer
+from tests.factories import make_member, make_tenant
+from tests.fakes import FakeProvider, sendgrid_answer, twilio_answer
 
 pytest_plugins = ["tests.browser", "tests.clock"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

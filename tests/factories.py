@@ -8,8 +8,8 @@ from decimal import Decimal
 import factory
 from django_scopes import scope, scopes_disabled
 
+from collections_app.invoices.services import invoices_upsert
 from collections_app.models import Customer, Invoice
-from collections_app.services import invoices_upsert
 from tenants.models import Membership, Role, Tenant, User
 from tenants.services import tenant_create
 

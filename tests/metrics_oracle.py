@@ -1,5 +1,5 @@
 """The DESIGN metric definitions computed straight from the invoices: the reference the
-dashboard's rollups (`collections_app.stats`) are checked against."""
+dashboard's rollups (`collections_app.stats.rollups`) are checked against."""
 
 from datetime import date, timedelta
 
@@ -7,7 +7,7 @@ from django.db.models import Avg, Count, F, Q, Sum
 from django.db.models.functions import Coalesce, Least
 
 from collections_app.models import InvoiceStatus
-from collections_app.selectors import AGING_BUCKETS, ZERO, _live, _money, _ratio, _remaining
+from collections_app.stats.selectors import AGING_BUCKETS, ZERO, _live, _money, _ratio, _remaining
 from tenants.models import Tenant
 
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from django_scopes import scope
 
-from collections_app.import_jobs import import_job_create
+from collections_app.imports.jobs import import_job_create
 from collections_app.models import Ladder, Segment
 from messaging.models import Template
 from tenants.selectors import tenant_today

@@ -10,13 +10,8 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope
 
-from collections_app.agreements import (
-    AgreementError,
-    agreement_create,
-    agreement_plan,
-    agreements_check,
-)
 from collections_app.engine import ladder_evaluate
+from collections_app.invoices.services import invoice_record_payment
 from collections_app.models import (
     Agreement,
     AgreementStatus,
@@ -26,8 +21,13 @@ from collections_app.models import (
     InvoiceStatus,
     Payment,
 )
-from collections_app.payment_webhook import payment_signature
-from collections_app.services import invoice_record_payment
+from collections_app.payments.agreements import (
+    AgreementError,
+    agreement_create,
+    agreement_plan,
+    agreements_check,
+)
+from collections_app.payments.webhook import payment_signature
 from messaging.models import Message, MessageStatus
 from messaging.services import message_send
 from tenants.selectors import tenant_today

@@ -72,7 +72,7 @@ def test_an_error_answer_is_kept_but_a_server_error_is_not(tenant_a, api_a):
     assert post(api_a, "/api/v1/customers/", {"name": "no external id"}, key="bad").json() == (
         bad.json()
     )
-    from collections_app.api import CustomerViewSet
+    from collections_app.api.resources import CustomerViewSet
 
     api_a.raise_request_exception = False
     failing = staticmethod(mock.Mock(side_effect=RuntimeError("database down")))

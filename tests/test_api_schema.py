@@ -24,9 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from collections_app.agreements import agreement_create
-from collections_app.api import CustomerViewSet
+from collections_app.api.resources import CustomerViewSet
 from collections_app.engine import ladder_evaluate
+from collections_app.invoices.services import invoice_record_payment
 from collections_app.models import (
     DeliveryStatus,
     FollowUpTask,
@@ -36,7 +36,7 @@ from collections_app.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from collections_app.services import invoice_record_payment
+from collections_app.payments.agreements import agreement_create
 from messaging.models import Message, ProviderAccount, Template
 from tenants.api_auth import ApiKeyRateThrottle
 from tenants.idempotency import HEADER as IDEMPOTENCY_KEY
@@ -44,8 +44,7 @@ from tenants.idempotency import MAX_KEY_LENGTH
 from tenants.selectors import tenant_today
 from tenants.services import api_key_create
 from tests.clock import on_the_suite_day
-
-from .factories import make_invoice
+from tests.factories import make_invoice
 
 # Examples per operation in the fuzzing phase; the examples and coverage phases add their own
 # (boundary values, missing or wrongly typed fields). Enough to catch a 500 on bad input, small

@@ -147,7 +147,7 @@ def test_updates_are_checked_the_same_way(tenant_a, api_a, receiver, settings):
 def test_an_inactive_endpoint_hears_nothing_and_a_removed_one_is_gone(
     tenant_a, api_a, receiver, django_capture_on_commit_callbacks
 ):
-    from collections_app.webhooks_out import webhook_emit
+    from collections_app.webhooks_out.events import webhook_emit
 
     endpoint = create(api_a, receiver.url + "/in").json()
     path = f"/api/v1/webhook-endpoints/{endpoint['id']}/"

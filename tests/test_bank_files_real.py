@@ -12,15 +12,15 @@ import pytest
 from django.utils import translation
 from django_scopes import scope
 
-from collections_app.bank_files import (
+from collections_app.models import BankCredit, BankStatement, Payment
+from collections_app.payments.bank_files import (
     BankFileError,
     bank_file_parse,
     bank_file_read,
     not_payments_summary,
 )
-from collections_app.bank_layouts import LAYOUTS_240, LAYOUTS_400
-from collections_app.models import BankCredit, BankStatement, Payment
-from collections_app.reconciliation import bank_statement_import
+from collections_app.payments.bank_layouts import LAYOUTS_240, LAYOUTS_400
+from collections_app.payments.reconciliation import bank_statement_import
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bank_files"
 

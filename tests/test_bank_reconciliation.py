@@ -13,10 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django_scopes import scope
 
-from collections_app.bank_files import BankFileError, bank_file_parse
 from collections_app.models import BankCredit, BankStatement, CreditStatus, Invoice, Payment
-from collections_app.payment_dates import paid_at_on
-from collections_app.reconciliation import bank_statement_import
+from collections_app.payments.bank_files import BankFileError, bank_file_parse
+from collections_app.payments.dates import paid_at_on
+from collections_app.payments.reconciliation import bank_statement_import
 from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
@@ -319,8 +319,8 @@ def test_a_credit_for_a_cancelled_invoice_waits_with_its_reason_and_the_file_goe
 def test_a_payment_refused_for_one_credit_leaves_it_in_review_and_records_the_rest(
     tenant_a, monkeypatch
 ):
-    from collections_app import reconciliation
-    from collections_app.services import PaymentError
+    from collections_app.invoices.services import PaymentError
+    from collections_app.payments import reconciliation
 
     a, b, _c = invoices(tenant_a)
     with scope(tenant=tenant_a):

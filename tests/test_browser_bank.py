@@ -8,9 +8,8 @@ import pytest
 from django_scopes import scope
 
 from collections_app.models import BankCredit, CreditStatus
-
-from .browser import PHONE, screenshot
-from .test_browser_dashboard import log_in
+from tests.browser import PHONE, screenshot
+from tests.test_browser_dashboard import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,7 @@ from django_scopes import scope
 
 from collections_app.models import Ladder, LadderStep
 from messaging.models import Template
-
-from .browser import screenshot
+from tests.browser import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

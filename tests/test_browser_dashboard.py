@@ -8,9 +8,8 @@ from django_scopes import scope
 
 from collections_app.models import FollowUpTask, Interaction, TaskStatus
 from tenants.selectors import tenant_today
+from tests.browser import screenshot
 from tests.factories import make_invoice
-
-from .browser import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

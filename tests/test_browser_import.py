@@ -9,13 +9,12 @@ import pytest
 from django_scopes import scopes_disabled
 
 from collections_app.models import ImportJob, ImportStatus, Invoice
+from tests.browser import PHONE, screenshot
+from tests.conftest import require_service
+from tests.test_browser_dashboard import log_in
 from tests.test_import import GOOD, csv_bytes
+from tests.test_import_ibm import IBM, assert_every_row_landed
 from tests.test_import_ui import BAD
-
-from .browser import PHONE, screenshot
-from .conftest import require_service
-from .test_browser_dashboard import log_in
-from .test_import_ibm import IBM, assert_every_row_landed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

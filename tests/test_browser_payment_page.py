@@ -8,11 +8,10 @@ from django_scopes import scope
 
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Dispatch, PaymentPromise
-from collections_app.pix import brcode_parse
+from collections_app.payments.pix import brcode_parse
 from tenants.selectors import tenant_today
+from tests.browser import screenshot
 from tests.factories import make_invoice
-
-from .browser import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

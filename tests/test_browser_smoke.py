@@ -2,7 +2,7 @@
 
 import pytest
 
-from .browser import screenshot
+from tests.browser import screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

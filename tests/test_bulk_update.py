@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scope
 
-from collections_app import bulk
-from collections_app.bulk import values_update
+from collections_app.invoices import bulk_update as bulk
+from collections_app.invoices.bulk_update import values_update
 from collections_app.models import Customer, Invoice, Ladder, Segment
 from tests.factories import make_invoice
 

@@ -148,8 +148,8 @@ def test_an_import_runs_in_the_worker_and_its_progress_bar_moves(worker, monkeyp
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
 
+    from bench.management.commands.bench_import import csv_rows
     from collections_app import tasks
-    from collections_app.management.commands.bench_import import csv_rows
     from collections_app.models import ImportJob, ImportStatus, Invoice
     from tenants.models import Role
     from tests.factories import make_member

@@ -109,7 +109,7 @@ def test_business_calendar_knows_bank_holidays():
 
 
 def test_every_default_template_renders_with_the_documented_variables(tenant_a):
-    from collections_app.message_context import VARIABLES
+    from collections_app.engine.message_context import VARIABLES
     from messaging.templating import template_render
 
     sample = {name: value for name, (_desc, value) in VARIABLES.items()}

@@ -13,7 +13,7 @@ from django_scopes import scopes_disabled
 
 from collections_app.documents import document_normalize
 from collections_app.models import Customer, Invoice
-from collections_app.pix import BRCode, PixError, brcode_parse
+from collections_app.payments.pix import BRCode, PixError, brcode_parse
 from tenants.documents import cnpj_check_digits
 from tenants.models import Tenant, User
 from tenants.pix_keys import pix_key_kind, pix_key_normalize

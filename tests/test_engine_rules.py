@@ -10,7 +10,8 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.ladders import ladder_save
+from collections_app.engine.ladders import ladder_save
+from collections_app.invoices.services import invoice_record_payment
 from collections_app.models import (
     Customer,
     Dispatch,
@@ -20,8 +21,7 @@ from collections_app.models import (
     PaymentPromise,
     Segment,
 )
-from collections_app.promises import PromiseError, promise_create
-from collections_app.services import invoice_record_payment
+from collections_app.payments.promises import PromiseError, promise_create
 from messaging.models import Message, MessageStatus
 from messaging.services import message_send
 from tenants.models import Role

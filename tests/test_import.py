@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_scopes import scope, scopes_disabled
 
-from collections_app.importer import (
+from collections_app.imports.importer import (
     errors_csv,
     guess_mapping,
     invoices_import,

@@ -13,18 +13,18 @@ import pytest
 from django_scopes import scope
 from openpyxl import Workbook
 
-from collections_app import spreadsheets
-from collections_app.column_formats import column_profile, number_locale
-from collections_app.import_jobs import import_job_create, preview
-from collections_app.importer import (
+from collections_app.imports import spreadsheets
+from collections_app.imports.column_formats import column_profile, number_locale
+from collections_app.imports.importer import (
     ImportFileError,
     guess_mapping,
     invoices_import,
     read_table,
     row_check,
 )
+from collections_app.imports.jobs import import_job_create, preview
+from collections_app.imports.spreadsheets import Number
 from collections_app.models import Invoice
-from collections_app.spreadsheets import Number
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +187,7 @@ def test_a_quote_left_open_is_a_file_error_not_a_crash():
 
 
 def test_the_error_report_neutralises_a_formula_in_a_header():
-    from collections_app.importer import ImportResult, RowError, errors_csv
+    from collections_app.imports.importer import ImportResult, RowError, errors_csv
 
     headers = ['=HYPERLINK("http://evil.example","x")', "Valor"]
     result = ImportResult(total=1, errors=[RowError(2, "amount", "Obrigatório.")])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django_scopes import scope
 
-from collections_app.column_formats import (
+from collections_app.imports.column_formats import (
     DMY,
     MDY,
     YMD,
@@ -24,7 +24,7 @@ from collections_app.column_formats import (
     number_locale,
     read_date,
 )
-from collections_app.importer import (
+from collections_app.imports.importer import (
     ImportFileError,
     guess_mapping,
     invoices_import,

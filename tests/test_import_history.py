@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django_scopes import scope
 
 from collections_app.engine import ladder_evaluate
-from collections_app.importer import guess_mapping, invoices_import, read_table
+from collections_app.imports.importer import guess_mapping, invoices_import, read_table
+from collections_app.invoices.services import invoice_cancel
 from collections_app.models import (
     DailyStat,
     Dispatch,
@@ -23,8 +24,7 @@ from collections_app.models import (
     PaymentPromise,
     PromiseStatus,
 )
-from collections_app.selectors import metrics_compute
-from collections_app.services import invoice_cancel
+from collections_app.stats.selectors import metrics_compute
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.services import message_send
 from tests.factories import make_invoice

@@ -27,7 +27,7 @@ from collections_app.models import (
     InvoiceStatus,
     Payment,
 )
-from collections_app.selectors import metrics_compute
+from collections_app.stats.selectors import metrics_compute
 from messaging.models import Message
 from tenants.selectors import tenant_today
 from tests.conftest import require_service

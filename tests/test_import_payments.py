@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope
 
-from collections_app.import_payments import payments_import
+from collections_app.imports.payments import payments_import
+from collections_app.invoices.services import invoice_record_payment
 from collections_app.models import Invoice, InvoiceStatus, Payment, PaymentSource
-from collections_app.services import invoice_record_payment
 from tests.factories import make_invoice
 from tests.test_import_history import row, run_import
 

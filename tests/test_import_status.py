@@ -4,7 +4,7 @@ a dispute an agent set in Régua; a baixa (often a write-off) is not a payment."
 import pytest
 from django_scopes import scope
 
-from collections_app.importer import guess_mapping, invoices_import, read_table
+from collections_app.imports.importer import guess_mapping, invoices_import, read_table
 from collections_app.models import Invoice, Payment
 
 pytestmark = pytest.mark.django_db

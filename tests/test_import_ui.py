@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from collections_app import import_jobs
-from collections_app.import_jobs import _progress_publish, import_job_run, imports_upkeep
+from collections_app.imports import jobs as import_jobs
+from collections_app.imports.jobs import _progress_publish, import_job_run, imports_upkeep
 from collections_app.models import Customer, ImportJob, ImportStatus, Invoice
 from collections_app.tasks import import_run
 from tests.factories import make_invoice

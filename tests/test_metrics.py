@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django_scopes import scope, scopes_disabled
 
+from collections_app.invoices.services import invoice_cancel, invoice_record_payment
 from collections_app.models import Invoice
-from collections_app.selectors import metrics_compute
-from collections_app.services import invoice_cancel, invoice_record_payment
+from collections_app.stats.selectors import metrics_compute
 from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ from collections_app.models import (
     PaymentClaim,
     PaymentPromise,
 )
-from collections_app.pix import brcode_parse
+from collections_app.payments.pix import brcode_parse
 from tenants.selectors import tenant_today
 from tests.factories import make_invoice
 

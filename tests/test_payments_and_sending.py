@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
+from collections_app.invoices.services import invoice_record_payment
 from collections_app.models import Interaction, Invoice, Payment
-from collections_app.services import invoice_record_payment
 from messaging import hooks
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.providers.console import ConsoleProvider

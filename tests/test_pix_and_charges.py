@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from collections_app.charges import invoice_charges
-from collections_app.pix import BRCode, PixError, brcode_parse, crc16, pix_key_kind
+from collections_app.payments.charges import invoice_charges
+from collections_app.payments.pix import BRCode, PixError, brcode_parse, crc16, pix_key_kind
 from tests.factories import make_invoice
 
 # The Banco Central's own example (Manual de Padrões para Iniciação do Pix, BR Code estático).
@@ -129,7 +129,7 @@ def test_a_consumer_debt_is_capped_at_two_and_one_percent(tenant_a):
 def test_charges_count_on_what_is_still_due(tenant_a):
     from django_scopes import scope
 
-    from collections_app.services import invoice_record_payment
+    from collections_app.invoices.services import invoice_record_payment
 
     invoice = invoice_for(tenant_a, "52998224725")
     with scope(tenant=tenant_a):

@@ -10,16 +10,16 @@ import pytest
 from django.core.management import call_command
 from django_scopes import scope
 
-from collections_app.agreements import agreement_break, agreement_create
-from collections_app.models import Customer, DailyStat, Ladder, Segment
-from collections_app.segments import segments_assign
-from collections_app.selectors import metrics_compute, recovery_by_month
-from collections_app.services import (
+from collections_app.invoices.segments import segments_assign
+from collections_app.invoices.services import (
     customers_upsert,
     invoice_cancel,
     invoice_record_payment,
     invoices_upsert,
 )
+from collections_app.models import Customer, DailyStat, Ladder, Segment
+from collections_app.payments.agreements import agreement_break, agreement_create
+from collections_app.stats.selectors import metrics_compute, recovery_by_month
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
 from tests.metrics_oracle import metrics_from_invoices
@@ -174,10 +174,10 @@ def test_another_tenants_invoices_never_reach_this_tenants_rollups(tenant_a, ten
 @on_the_suite_day  # an invoice due today gets its D0 today: a business day
 def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a, client):
     from collections_app.engine import ladder_evaluate
-    from collections_app.message_context import payment_url
+    from collections_app.engine.message_context import payment_url
     from collections_app.models import FunnelStat, Invoice
-    from collections_app.selectors import recovery_by_step
-    from collections_app.stats import funnel_rebuild
+    from collections_app.stats.rollups import funnel_rebuild
+    from collections_app.stats.selectors import recovery_by_step
     from messaging.models import Message
     from messaging.services import message_send, message_status_report
     from tests.factories import make_invoice

@@ -12,9 +12,9 @@ from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from collections_app.defaults import DEFAULT_TEMPLATES
 from collections_app.engine import ladder_evaluate
-from collections_app.message_context import VARIABLES
+from collections_app.engine.defaults import DEFAULT_TEMPLATES
+from collections_app.engine.message_context import VARIABLES
 from messaging.models import Message, MessageStatus, Template
 from messaging.services import message_send
 from messaging.tasks import send_messages

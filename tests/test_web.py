@@ -7,8 +7,8 @@ from django.test import Client
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
+from collections_app.invoices.services import invoice_record_payment
 from collections_app.models import Interaction
-from collections_app.services import invoice_record_payment
 from messaging.models import Message
 from messaging.services import message_send
 from tenants.models import Membership, Role

@@ -3,7 +3,7 @@ the forecast share."""
 
 from collections.abc import Container, Mapping
 
-from ..models import ChannelMode, LadderStep
+from collections_app.models import ChannelMode, LadderStep
 
 
 def channels_pick(

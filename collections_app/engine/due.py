@@ -23,9 +23,16 @@ from typing import NamedTuple
 
 from django.db import connection, models
 
+from collections_app.models import (
+    Customer,
+    Dispatch,
+    Invoice,
+    InvoiceStatus,
+    Ladder,
+    LadderStep,
+    Segment,
+)
 from tenants.models import Tenant
-
-from ..models import Customer, Dispatch, Invoice, InvoiceStatus, Ladder, LadderStep, Segment
 
 
 class DueInvoice(NamedTuple):

@@ -18,13 +18,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_scopes import scope
 
-from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
-from messaging.services import messages_enqueue_many
-from tenants.models import Tenant
-
-from ..agreements import agreements_check
-from ..calendar import BusinessCalendar
-from ..models import (
+from collections_app.activity.assignment import task_assigners
+from collections_app.calendar import BusinessCalendar
+from collections_app.engine.bulk import insert_rows
+from collections_app.engine.channels import channels_pick
+from collections_app.engine.due import DueInvoice, due_rows
+from collections_app.invoices.segments import open_amounts, segments_assign_many
+from collections_app.models import (
     DayKind,
     Dispatch,
     DispatchStatus,
@@ -39,13 +39,12 @@ from ..models import (
     StepKind,
     contact_addresses,
 )
-from ..promises import promises_resolve
-from ..segments import open_amounts, segments_assign_many
-from ..tasks_assignment import task_assigners
-from ..webhooks_out import overdue_emit
-from .bulk import insert_rows
-from .channels import channels_pick
-from .due import DueInvoice, due_rows
+from collections_app.payments.agreements import agreements_check
+from collections_app.payments.promises import promises_resolve
+from collections_app.webhooks_out.events import overdue_emit
+from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
+from messaging.services import messages_enqueue_many
+from tenants.models import Tenant
 
 MAX_CATCH_UP_DAYS = 31
 # How far a step day can drift from "effective due + offset" (send-day moves, business days).
@@ -168,8 +167,8 @@ def ladders_evaluate_many(
 def _tasks_emit(task_ids: list[int], *, tenant_ids: set[int]) -> None:
     """`task.created` for the day's new tasks of the tenants that listen for it (one query
     when none does)."""
-    from ..models import WebhookEndpoint, WebhookEvent
-    from ..services import tasks_emit
+    from collections_app.invoices.services import tasks_emit
+    from collections_app.models import WebhookEndpoint, WebhookEvent
 
     if not task_ids:
         return

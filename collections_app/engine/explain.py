@@ -29,11 +29,10 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from messaging.models import Channel, Template
-from tenants.models import Tenant
-
-from ..calendar import BusinessCalendar
-from ..models import (
+from collections_app.calendar import BusinessCalendar
+from collections_app.engine.channels import channels_pick
+from collections_app.engine.evaluate import MAX_CATCH_UP_DAYS, _due_dates_for_step
+from collections_app.models import (
     DayKind,
     Dispatch,
     DispatchStatus,
@@ -47,9 +46,9 @@ from ..models import (
     StepKind,
     contact_addresses,
 )
-from ..stats import data_version
-from .channels import channels_pick
-from .evaluate import MAX_CATCH_UP_DAYS, _due_dates_for_step
+from collections_app.stats.rollups import data_version
+from messaging.models import Channel, Template
+from tenants.models import Tenant
 
 FORECAST_MAX_DAYS = 90
 DEFAULT_SEGMENT = "default"

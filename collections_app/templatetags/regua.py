@@ -1,7 +1,7 @@
 from django import template
 from django.utils import translation
 
-from ..money import format_day, format_money, format_percent
+from collections_app.money import format_day, format_money, format_percent
 
 register = template.Library()
 

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "tenants",
     "messaging",
     "collections_app",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -134,11 +135,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tenants.api_auth.HasTenantApiKey"],
-    "DEFAULT_PAGINATION_CLASS": "collections_app.api_pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "collections_app.api.pagination.Pagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "collections_app.api_errors.ApiAutoSchema",
-    "EXCEPTION_HANDLER": "collections_app.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "collections_app.api.errors.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "collections_app.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Requests per API key (tenants.api_auth.ApiKeyRateThrottle); over it, 429 with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_auth.ApiKeyRateThrottle"],
@@ -153,7 +154,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "messaging.models.Channel",
         "WebhookEventEnum": "collections_app.models.WebhookEvent",
-        "WebhookDeliveryEventEnum": "collections_app.api_webhooks.DELIVERY_EVENTS",
+        "WebhookDeliveryEventEnum": "collections_app.api.webhooks.DELIVERY_EVENTS",
     },
     # Requests and answers as separate components: read-only fields are not asked for, and a
     # field written one way and shown another (an invoice's customer) can say so.
@@ -164,7 +165,7 @@ SPECTACULAR_SETTINGS = {
     # Enums as components (drf-spectacular's default), then Idempotency-Key on every POST.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "collections_app.api_errors.idempotency_hook",
+        "collections_app.api.errors.idempotency_hook",
     ],
 }
 

@@ -4,8 +4,8 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
-from .base import MIDDLEWARE, env, env_bool
+from config.settings.base import *  # noqa: F403
+from config.settings.base import MIDDLEWARE, env, env_bool
 
 DEBUG = False
 # gunicorn serves /static/ itself (collected at build time): no CDN, no separate web server.

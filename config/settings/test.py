@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, VAR_DIR, env, env_bool
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHES, DATABASES, VAR_DIR, env, env_bool
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -5,7 +5,7 @@ import threading
 from django.conf import settings
 from django.utils import timezone
 
-from .base import OutgoingMessage, Provider, SendResult
+from messaging.providers.base import OutgoingMessage, Provider, SendResult
 
 logger = logging.getLogger("regua.outbox")
 _lock = threading.Lock()

@@ -1,13 +1,12 @@
 from django.conf import settings
 
+from messaging.models import ProviderAccount, ProviderKind
+from messaging.providers.base import Provider, TransportError
+from messaging.providers.console import ConsoleProvider
+from messaging.providers.sendgrid import SendGridProvider
+from messaging.providers.smtp import SMTPProvider
+from messaging.providers.twilio import TwilioSMSProvider, TwilioWhatsAppProvider
 from tenants.models import Tenant
-
-from ..models import ProviderAccount, ProviderKind
-from .base import Provider, TransportError
-from .console import ConsoleProvider
-from .sendgrid import SendGridProvider
-from .smtp import SMTPProvider
-from .twilio import TwilioSMSProvider, TwilioWhatsAppProvider
 
 PROVIDERS: dict[str, type[Provider]] = {
     ProviderKind.CONSOLE: ConsoleProvider,

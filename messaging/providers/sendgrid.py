@@ -23,7 +23,7 @@ from sendgrid.helpers.mail import (
     TrackingSettings,
 )
 
-from .base import OutgoingMessage, Provider, SendResult, TransportError
+from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
 
 
 class SendGridProvider(Provider):

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 
-from .base import OutgoingMessage, Provider, SendResult, TransportError
+from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
 
 
 class SMTPProvider(Provider):

@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from .base import OutgoingMessage, Provider, SendResult, TransportError
+from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
 
 # Twilio error codes that no retry can fix: the fault is in the number, the consent or the
 # content, so the message fails at once with the reason and the contact is flagged.

@@ -5,14 +5,14 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django_scopes import scope
 
-from collections_app.column_formats import DATE_FORMATS
-from collections_app.import_jobs import (
+from collections_app.imports.column_formats import DATE_FORMATS
+from collections_app.imports.importer import ImportFileError
+from collections_app.imports.jobs import (
     import_job_create,
     import_job_run,
     import_job_start,
 )
-from collections_app.import_mapping import FIELDS, date_columns, mapping_problems
-from collections_app.importer import ImportFileError
+from collections_app.imports.mapping import FIELDS, date_columns, mapping_problems
 from collections_app.models import ImportStatus
 from tenants.models import Tenant
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django_scopes import scope
 
 from collections_app.management.tenant_option import add_tenant_option, tenants_chosen
-from collections_app.stats import funnel_rebuild, stats_refresh
+from collections_app.stats.rollups import funnel_rebuild, stats_refresh
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 from django_scopes import scope
 
+from collections_app.invoices.services import invoices_due_dates_refresh
 from collections_app.management.tenant_option import add_tenant_option, tenants_chosen
-from collections_app.services import invoices_due_dates_refresh
 
 
 class Command(BaseCommand):

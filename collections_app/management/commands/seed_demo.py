@@ -38,7 +38,12 @@ from django_scopes import scope
 
 from collections_app.documents import _cnpj_check, _cpf_check
 from collections_app.engine import ladder_evaluate
-from collections_app.import_payments import payments_import
+from collections_app.imports.payments import payments_import
+from collections_app.invoices.services import (
+    customers_upsert,
+    interaction_log,
+    invoices_upsert,
+)
 from collections_app.models import (
     Customer,
     Dispatch,
@@ -49,12 +54,7 @@ from collections_app.models import (
     InvoiceStatus,
 )
 from collections_app.money import format_day, quantize
-from collections_app.services import (
-    customers_upsert,
-    interaction_log,
-    invoices_upsert,
-)
-from collections_app.stats import funnel_rebuild, stats_refresh
+from collections_app.stats.rollups import funnel_rebuild, stats_refresh
 from messaging.models import Channel, Message, MessagePurpose, MessageStatus, ProviderAccount
 from messaging.services import message_send
 from tenants.models import Membership, Role, Tenant, User

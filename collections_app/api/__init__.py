@@ -1,0 +1,1 @@
+"""The REST API v1: serializers, viewsets and their URLs (docs/api.md)."""

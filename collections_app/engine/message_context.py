@@ -1,0 +1,183 @@
+"""The variables a message template renders with, prepared at send time (so amounts are
+current) — the documented registry tenants write templates against."""
+
+from datetime import date
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
+
+from collections_app.models import (
+    Invoice,
+    InvoiceMessage,
+    InvoiceStatus,
+    PaymentPromise,
+    PromiseStatus,
+)
+from collections_app.money import format_day, format_money
+from messaging.models import Message, MessagePurpose
+
+# name → (description, sample value)
+VARIABLES: dict[str, tuple[str, str]] = {
+    "customer_name": (gettext_lazy("Customer's name"), "Maria Souza"),
+    "company_name": (gettext_lazy("Your company's name"), "Escola Aurora"),
+    "invoice_number": (gettext_lazy("Invoice number"), "NF-2026-0042"),
+    "amount": (gettext_lazy("Amount still due, formatted"), "R$ 1.234,50"),
+    "original_amount": (gettext_lazy("Invoice amount, formatted"), "R$ 1.234,50"),
+    "amount_paid": (gettext_lazy("Amount paid so far, formatted"), "R$ 0,00"),
+    "due_date": (gettext_lazy("Due date, dd/mm/aaaa"), "10/12/2026"),
+    "days_overdue": (gettext_lazy("Days past the due date (0 if not late)"), "3"),
+    "payment_link": (
+        gettext_lazy("Link to the payment page"),
+        "https://app.regua.com.br/p/abc?m=xyz",
+    ),
+    "invoice_count": (gettext_lazy("How many invoices the message is about"), "1"),
+    "invoices_list": (
+        gettext_lazy(
+            "One line per invoice (number: amount due (due date)); several when the tenant "
+            "sends one message per customer"
+        ),
+        "NF-2026-0042: R$ 1.234,50 (10/12/2026)",
+    ),
+}
+
+_signer = signing.Signer(salt="regua.message-ref")
+
+
+def message_ref_sign(ref: str) -> str:
+    return _signer.sign(ref)
+
+
+def message_ref_unsign(value: str) -> str | None:
+    try:
+        return _signer.unsign(value)
+    except signing.BadSignature:
+        return None
+
+
+def payment_url(invoice: Invoice, message: Message | None = None) -> str:
+    path = reverse("payment_page", args=[invoice.payment_token])
+    url = f"{settings.PUBLIC_BASE_URL}{path}"
+    if message is not None:
+        url += f"?m={message_ref_sign(message.ref)}"
+    return url
+
+
+def messages_prefetch(messages: list[Message]) -> None:
+    """Read the invoices (with customer and tenant) and the open payment promises of a send
+    batch in two queries, for the guard and the context of each message."""
+    by_message: dict[int, list[Invoice]] = {message.pk: [] for message in messages}
+    links = (
+        InvoiceMessage.objects.filter(message_id__in=list(by_message))
+        .select_related("invoice__customer", "invoice__tenant")
+        .order_by("invoice__effective_due_date", "invoice_id")
+    )
+    for link in links:
+        by_message[link.message_id].append(link.invoice)
+    promises: dict[int, date] = {}
+    invoice_ids = {invoice.pk for invoices in by_message.values() for invoice in invoices}
+    for invoice_id, promised in PaymentPromise.objects.filter(
+        invoice_id__in=invoice_ids, status=PromiseStatus.OPEN
+    ).values_list("invoice_id", "promised_date"):
+        promises[invoice_id] = max(promised, promises.get(invoice_id, promised))
+    for message in messages:
+        message._regua_invoices = by_message[message.pk]
+        message._regua_promises = promises
+
+
+def _invoices_of(message: Message) -> list[Invoice]:
+    """The invoices a message is about, read once per message object (a send batch reads
+    them for all its messages at once: `messages_prefetch`)."""
+    if getattr(message, "_regua_invoices", None) is None:
+        messages_prefetch([message])
+    return message._regua_invoices
+
+
+def invoice_context(invoice: Invoice, *, message: Message | None = None, today: date) -> dict:
+    tenant, locale = invoice.tenant, invoice.tenant.locale
+    return {
+        "customer_name": invoice.customer.name,
+        "company_name": tenant.name,
+        "invoice_number": invoice.number or invoice.external_id,
+        "amount": format_money(invoice.amount_due, invoice.currency, locale),
+        "original_amount": format_money(invoice.amount, invoice.currency, locale),
+        "amount_paid": format_money(invoice.amount_paid, invoice.currency, locale),
+        "due_date": format_day(invoice.effective_due_date, locale),
+        "days_overdue": str(max(0, (today - invoice.effective_due_date).days)),
+        "payment_link": payment_url(invoice, message),
+        "invoice_count": "1",
+        "invoices_list": (
+            f"{invoice.number or invoice.external_id}: "
+            f"{format_money(invoice.amount_due, invoice.currency, locale)} "
+            f"({format_day(invoice.effective_due_date, locale)})"
+        ),
+    }
+
+
+def message_context(message: Message) -> dict:
+    from tenants.selectors import tenant_today
+
+    invoices = _invoices_of(message)
+    if not invoices:
+        return {}
+    first = invoices[0]
+    today = tenant_today(tenant=first.tenant)
+    context = invoice_context(first, message=message, today=today)
+    context["invoice_count"] = str(len(invoices))
+    if len(invoices) > 1:
+        # One message for several invoices of the customer: the totals, the earliest due date
+        # and one line per invoice.
+        locale, currency = first.tenant.locale, first.currency
+        context["invoice_number"] = ", ".join(inv.number or inv.external_id for inv in invoices)
+        context["amount"] = format_money(sum(i.amount_due for i in invoices), currency, locale)
+        context["original_amount"] = format_money(sum(i.amount for i in invoices), currency, locale)
+        context["amount_paid"] = format_money(
+            sum(i.amount_paid for i in invoices), currency, locale
+        )
+        context["invoices_list"] = "\n".join(
+            f"{inv.number or inv.external_id}: {format_money(inv.amount_due, currency, locale)}"
+            f" ({format_day(inv.effective_due_date, locale)})"
+            for inv in invoices
+        )
+    return context
+
+
+def message_cancel_reason(message: Message) -> str | None:
+    """Stop means stop: a reminder about an invoice that is no longer collectable, or to a
+    channel the customer left, does not leave."""
+    invoices = _invoices_of(message)
+    if not invoices:
+        return None
+    customer = invoices[0].customer
+    if message.channel in (customer.opted_out_channels or []):
+        return "opted_out"
+    if message.purpose != MessagePurpose.REMINDER:
+        return None
+    from tenants.selectors import tenant_today
+
+    today = tenant_today(tenant=invoices[0].tenant)
+    if customer.paused_until and customer.paused_until >= today:
+        return "customer_paused"
+    promises = message._regua_promises  # open promise → latest promised date
+    promised = {inv.pk for inv in invoices if promises.get(inv.pk, date.min) >= today}
+    collectable = [
+        inv
+        for inv in invoices
+        if inv.status == InvoiceStatus.OPEN
+        and not inv.disputed
+        and not (inv.paused_until and inv.paused_until >= today)
+        and inv.pk not in promised
+    ]
+    if collectable:
+        return None
+    statuses = {inv.status for inv in invoices}
+    if InvoiceStatus.IN_AGREEMENT in statuses:
+        return "in_agreement"
+    if InvoiceStatus.PAID in statuses:
+        return "invoice_paid"
+    if statuses & {InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF}:
+        return "invoice_cancelled"
+    if promised:
+        return "promise_open"
+    return "invoice_paused"

@@ -1,0 +1,1 @@
+"""Data going out to people: CSV exports and the data subject's rights (LGPD)."""

@@ -1,0 +1,2 @@
+"""Spreadsheet imports: invoices and payment history, with column mapping and format
+detection."""

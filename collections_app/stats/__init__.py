@@ -1,0 +1,1 @@
+"""The dashboard's figures: daily rollups and the metrics read from them."""

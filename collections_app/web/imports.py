@@ -1,0 +1,191 @@
+"""The import screens: upload a spreadsheet, map its columns with a preview, follow the job's
+progress live, download the error report."""
+
+from django.contrib import messages
+from django.db.models.functions import Length
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from collections_app.imports.column_formats import DATE_FORMATS
+from collections_app.imports.importer import ImportFileError, template_csv
+from collections_app.imports.jobs import (
+    MAX_BYTES,
+    date_format_from_form,
+    import_job_create,
+    import_job_start,
+    import_progress,
+    mapping_from_form,
+    preview,
+)
+from collections_app.imports.mapping import FIELDS, date_columns, mapping_problems
+from collections_app.models import ImportJob, ImportStatus
+from collections_app.web.views import file_upload
+from tenants.decorators import tenant_required
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("agent")
+def imports(request):
+    """The upload form and the tenant's recent imports."""
+    if request.method == "POST":
+        upload = file_upload(request, max_bytes=MAX_BYTES)
+        if upload is None:
+            return redirect("imports")
+        try:
+            job = import_job_create(
+                tenant=request.tenant,
+                filename=upload.name or "",
+                content=upload.read(),
+                actor=request.user,
+            )
+        except ImportFileError as exc:
+            messages.error(request, _("The file was not read: %(error)s") % {"error": exc})
+            return redirect("imports")
+        return redirect("import_detail", pk=job.pk)
+    jobs = ImportJob.objects.defer("content", "errors_report", "sample").select_related(
+        "uploaded_by"
+    )[:30]
+    return render(request, "collections/imports.html", {"jobs": jobs})
+
+
+def _job(pk: int, **filters) -> ImportJob:
+    """The job without its file and error report, which can be large, but with the size of
+    the file still kept (`file_bytes`: a refused import can run again while it is)."""
+    jobs = (
+        ImportJob.objects.defer("content", "errors_report")
+        .annotate(file_bytes=Length("content"))
+        .select_related("uploaded_by")
+    )
+    return get_object_or_404(jobs, pk=pk, **filters)
+
+
+def _problems(
+    job: ImportJob, mapping: dict[str, int], date_format: str, *, ask_dates: bool = True
+) -> list[str]:
+    return mapping_problems(
+        mapping,
+        headers=job.headers,
+        profiles=job.column_formats,
+        date_format=date_format,
+        ask_dates=ask_dates,
+    )
+
+
+def _mapping_context(job: ImportJob, mapping: dict[str, int], date_format: str) -> dict:
+    dates = date_columns(
+        mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
+    )
+    return {
+        "job": job,
+        "fields": [
+            {"name": name, "label": label, "required": required, "column": mapping.get(name)}
+            for name, (label, required) in FIELDS.items()
+        ],
+        "columns": list(enumerate(job.headers)),
+        "preview": preview(job, mapping, date_format),
+        # An ambiguous date column is asked for beside the date format, with its examples.
+        "problems": _problems(job, mapping, date_format, ask_dates=False),
+        "date_format": date_format,
+        "date_formats": list(DATE_FORMATS.items()),
+        "date_columns": dates,
+        "ask_date_format": any(column["order"] is None for column in dates),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("agent")
+def import_detail(request, pk: int):
+    """A draft: the mapping form and its preview; a job: its progress or its outcome. POST
+    starts the job (or runs a refused one again with only its valid rows)."""
+    job = _job(pk)
+    if request.method == "POST":
+        if job.status == ImportStatus.REFUSED and request.POST.get("valid_only_now"):
+            mapping, valid_only, date_format = job.mapping, True, job.date_format
+        else:
+            mapping = mapping_from_form(job, request.POST)
+            date_format = date_format_from_form(request.POST)
+            valid_only = request.POST.get("mode") == "valid_only"
+            problems = _problems(job, mapping, date_format)
+            if problems:
+                for problem in problems:
+                    messages.error(request, problem)
+                return render(
+                    request,
+                    "collections/import_detail.html",
+                    _mapping_context(job, mapping, date_format),
+                    status=400,
+                )
+        try:
+            import_job_start(
+                job=job, mapping=mapping, valid_only=valid_only, date_format=date_format
+            )
+        except ImportFileError as exc:
+            messages.error(request, str(exc))
+        return redirect("import_detail", pk=job.pk)
+    context = {}
+    if job.status == ImportStatus.DRAFT:
+        context = _mapping_context(job, job.mapping, job.date_format)
+    context.update(job=job, progress=_progress(job), first_errors=_first_errors(job))
+    return render(request, "collections/import_detail.html", context)
+
+
+@require_POST
+@tenant_required("agent")
+def import_preview(request, pk: int):
+    """The preview for the mapping being chosen (HTMX, on each change)."""
+    job = _job(pk, status=ImportStatus.DRAFT)
+    mapping = mapping_from_form(job, request.POST)
+    context = _mapping_context(job, mapping, date_format_from_form(request.POST))
+    return render(request, "collections/_import_preview.html", context)
+
+
+def _first_errors(job: ImportJob) -> list[dict]:
+    """The job's first errors (its page lists them; the CSV report has them all)."""
+    return [
+        {**error, "label": FIELDS[error["field"]][0] if error["field"] in FIELDS else ""}
+        for error in job.first_errors
+    ]
+
+
+def _progress(job: ImportJob) -> dict:
+    total = max(2 * job.rows, 1)
+    if job.finished:
+        done = total
+    else:
+        done = min((import_progress(job) or {}).get("done", 0), total)
+    return {"percent": 100 * done // total}
+
+
+@require_GET
+@tenant_required("agent")
+def import_status(request, pk: int):
+    """The progress bar, polled while the job runs; once it ends, the outcome (and the page
+    stops polling, since the outcome has no trigger)."""
+    job = _job(pk)
+    context = {"job": job, "progress": _progress(job), "first_errors": _first_errors(job)}
+    return render(request, "collections/_import_status.html", context)
+
+
+@require_GET
+@tenant_required("agent")
+def import_errors(request, pk: int):
+    """The error report: each failing row as it was in the file, with its errors."""
+    job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
+    if not job.errors_report:
+        return HttpResponse(_("This import has no errors."), status=404)
+    response = HttpResponse(job.errors_report.encode("utf-8-sig"), content_type="text/csv")
+    stem = job.filename.rsplit(".", 1)[0] or "importacao"
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}-erros.csv")
+    return response
+
+
+@require_GET
+@tenant_required("agent")
+def import_template(request):
+    """A model spreadsheet: the headers the mapping recognises, and an example row."""
+    response = HttpResponse(template_csv().encode("utf-8-sig"), content_type="text/csv")
+    response["Content-Disposition"] = content_disposition_header(True, "modelo-faturas.csv")
+    return response

@@ -1,0 +1,409 @@
+"""The company's settings pages: sending (window, days, holidays), collection rules (fees,
+discount, promises, instalments, agreements), Pix and branding; the team (users and roles);
+API keys. Everyone reads; admins change settings and keys; only owners manage the team."""
+
+import secrets
+from zoneinfo import available_timezones
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from collections_app.invoices.services import invoices_due_dates_refresh
+from collections_app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from collections_app.webhooks_out.events import (
+    UnsafeURL,
+    WebhookError,
+    url_check,
+    webhook_redeliver,
+    webhook_secret_rotate,
+)
+from tenants.decorators import tenant_required
+from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, TenantHoliday, User
+from tenants.services import api_key_create, api_key_revoke
+
+WEEKDAY_LABELS = [
+    ("mon", gettext_lazy("Mon")),
+    ("tue", gettext_lazy("Tue")),
+    ("wed", gettext_lazy("Wed")),
+    ("thu", gettext_lazy("Thu")),
+    ("fri", gettext_lazy("Fri")),
+    ("sat", gettext_lazy("Sat")),
+    ("sun", gettext_lazy("Sun")),
+]
+UFS = "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()
+
+
+# The company page's sections, in order; the form's model fields follow from them.
+SECTIONS = [
+    (
+        gettext_lazy("Sending"),
+        (
+            "name",
+            "timezone",
+            "state",
+            "send_window_start",
+            "send_window_end",
+            "send_days_list",
+            "run_time",
+            "one_message_per_customer",
+        ),
+    ),
+    (
+        gettext_lazy("Collection rules"),
+        (
+            "late_fine_percent",
+            "monthly_interest_percent",
+            "early_discount_percent",
+            "early_discount_days",
+            "promise_max_days",
+            "paid_claim_pause_days",
+            "instalments_max",
+            "instalment_min_amount",
+            "agreement_grace_days",
+            "escalation_amount",
+        ),
+    ),
+    (
+        gettext_lazy("Pix and branding"),
+        ("pix_key", "merchant_name", "merchant_city", "brand_color", "logo_url"),
+    ),
+]
+FORM_ONLY = {"send_days_list"}  # not a model field: saved into `send_days`
+
+
+class CompanySettingsForm(forms.ModelForm):
+    logo_url = forms.URLField(
+        label=gettext_lazy("Logo URL"), required=False, assume_scheme="https", max_length=200
+    )
+    send_days_list = forms.MultipleChoiceField(
+        label=gettext_lazy("Send days"),
+        choices=WEEKDAY_LABELS,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Tenant
+        fields = [name for _label, names in SECTIONS for name in names if name not in FORM_ONLY]
+        labels = {
+            "name": gettext_lazy("Company name"),
+            "timezone": gettext_lazy("Time zone"),
+            "state": gettext_lazy("State (UF), for its holidays"),
+            "send_window_start": gettext_lazy("Send from"),
+            "send_window_end": gettext_lazy("Send until"),
+            "run_time": gettext_lazy("Daily evaluation at"),
+            "one_message_per_customer": gettext_lazy(
+                "One message per customer for invoices due the same day"
+            ),
+            "late_fine_percent": gettext_lazy("Late fine (%)"),
+            "monthly_interest_percent": gettext_lazy("Default interest (% a month)"),
+            "early_discount_percent": gettext_lazy("Early-payment discount (%)"),
+            "early_discount_days": gettext_lazy(
+                "Discount if paid this many days before the due date"
+            ),
+            "promise_max_days": gettext_lazy("Promises to pay: at most this many days away"),
+            "paid_claim_pause_days": gettext_lazy('"I already paid": pause reminders for (days)'),
+            "instalments_max": gettext_lazy("Self-service instalments: at most (0 = none)"),
+            "instalment_min_amount": gettext_lazy("Smallest instalment (R$)"),
+            "agreement_grace_days": gettext_lazy(
+                "Days an instalment may be late before the agreement breaks"
+            ),
+            "escalation_amount": gettext_lazy("Hand customers owing at least (R$) to a person"),
+            "pix_key": gettext_lazy("Pix key"),
+            "merchant_name": gettext_lazy("Name on the Pix code"),
+            "merchant_city": gettext_lazy("City on the Pix code"),
+            "brand_color": gettext_lazy("Brand colour"),
+            "logo_url": gettext_lazy("Logo URL"),
+        }
+        widgets = {
+            "send_window_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "send_window_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "run_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "brand_color": forms.TextInput(attrs={"type": "color"}),
+            "state": forms.Select(choices=[("", "—"), *((uf, uf) for uf in UFS)]),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["send_days_list"].initial = self.instance.send_days.split(",")
+
+    def clean_timezone(self):
+        value = self.cleaned_data["timezone"]
+        if value not in available_timezones():
+            raise forms.ValidationError(_("Unknown time zone."))
+        return value
+
+    def clean_brand_color(self):
+        value = self.cleaned_data["brand_color"]
+        if not (len(value) == 7 and value.startswith("#")):
+            raise forms.ValidationError(_("Use a colour like #0f766e."))
+        return value
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("send_window_start"), data.get("send_window_end")
+        if start and end and start >= end:
+            self.add_error("send_window_end", _("The window must end after it starts."))
+        for name in ("late_fine_percent", "monthly_interest_percent", "early_discount_percent"):
+            value = data.get(name)
+            if value is not None and not 0 <= value <= 100:
+                self.add_error(name, _("Between 0 and 100."))
+        return data
+
+    def save(self, commit=True):
+        tenant = super().save(commit=False)
+        tenant.send_days = ",".join(d for d in WEEKDAYS if d in self.cleaned_data["send_days_list"])
+        if commit:
+            tenant.save()
+        return tenant
+
+
+class HolidayForm(forms.ModelForm):
+    class Meta:
+        model = TenantHoliday
+        fields = ["date", "name"]
+        labels = {"date": gettext_lazy("Date"), "name": gettext_lazy("Name")}
+        widgets = {"date": forms.DateInput(attrs={"type": "date"})}
+
+
+@tenant_required()
+def settings_index(request):
+    return render(request, "collections/settings/index.html")
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required()
+def company_settings(request):
+    tenant = request.tenant
+    form = CompanySettingsForm(instance=tenant)
+    holiday_form = HolidayForm()
+    if request.method == "POST":
+        if not request.membership.has_role("admin"):
+            raise PermissionDenied
+        form = CompanySettingsForm(request.POST, instance=tenant)
+        if form.is_valid():
+            with transaction.atomic():
+                form.save()
+                if "state" in form.changed_data:  # its holidays move due dates
+                    invoices_due_dates_refresh(tenant=tenant)
+            messages.success(request, _("Settings saved."))
+            return redirect("settings_company")
+    return render(
+        request,
+        "collections/settings/company.html",
+        {
+            "form": form,
+            "sections": SECTIONS,
+            "holiday_form": holiday_form,
+            "holidays": TenantHoliday.objects.order_by("date"),
+            "can_edit": request.membership.has_role("admin"),
+        },
+    )
+
+
+@require_POST
+@tenant_required("admin")
+def holiday_add(request):
+    form = HolidayForm(request.POST)
+    if form.is_valid():
+        date = form.cleaned_data["date"]
+        with transaction.atomic():
+            _holiday, created = TenantHoliday.objects.get_or_create(
+                tenant=request.tenant, date=date, defaults={"name": form.cleaned_data["name"]}
+            )
+            if created:
+                invoices_due_dates_refresh(tenant=request.tenant)
+        if created:
+            messages.success(request, _("Holiday added."))
+        else:
+            messages.error(request, _("That date is already a holiday."))
+    else:
+        messages.error(request, _("Give the holiday a date and a name."))
+    return redirect("settings_company")
+
+
+@require_POST
+@tenant_required("admin")
+def holiday_delete(request, pk: int):
+    with transaction.atomic():
+        get_object_or_404(TenantHoliday, pk=pk).delete()
+        invoices_due_dates_refresh(tenant=request.tenant)
+    messages.success(request, _("Holiday removed."))
+    return redirect("settings_company")
+
+
+# --- The team --------------------------------------------------------------------------------
+
+
+class MemberForm(forms.Form):
+    email = forms.EmailField(label=gettext_lazy("E-mail"))
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Role.choices, initial=Role.AGENT)
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("admin")
+def team(request):
+    """The tenant's users and roles. Admins see them; only owners add, change or remove."""
+    form = MemberForm()
+    new_password = None
+    if request.method == "POST":
+        if not request.membership.has_role("owner"):
+            raise PermissionDenied
+        form = MemberForm(request.POST)
+        if form.is_valid():
+            email = form.cleaned_data["email"].lower()
+            with transaction.atomic():
+                user = User.objects.filter(email__iexact=email).first()
+                if user is None:
+                    new_password = secrets.token_urlsafe(12)
+                    user = User.objects.create_user(email=email, password=new_password)
+                membership, created = Membership.objects.get_or_create(
+                    tenant=request.tenant, user=user, defaults={"role": form.cleaned_data["role"]}
+                )
+            if created:
+                messages.success(request, _("%(email)s added.") % {"email": email})
+            else:
+                messages.error(request, _("%(email)s is already in the team.") % {"email": email})
+            if new_password is None:
+                return redirect("settings_team")
+            form = MemberForm()
+    members = Membership.objects.filter(tenant=request.tenant).select_related("user")
+    return render(
+        request,
+        "collections/settings/team.html",
+        {
+            "form": form,
+            "members": members.order_by("user__email"),
+            "roles": Role.choices,
+            "can_manage": request.membership.has_role("owner"),
+            "new_password": new_password,
+        },
+    )
+
+
+@require_POST
+@tenant_required("owner")
+def member_change(request, pk: int):
+    """Change a member's role, or remove them (`role=remove`). The last owner stays."""
+    membership = get_object_or_404(Membership, pk=pk, tenant=request.tenant)
+    role = request.POST.get("role", "")
+    owners = Membership.objects.filter(tenant=request.tenant, role=Role.OWNER)
+    if membership.role == Role.OWNER and role != Role.OWNER and owners.count() == 1:
+        messages.error(request, _("The company needs at least one owner."))
+    elif role == "remove":
+        membership.delete()
+        messages.success(request, _("%(email)s removed.") % {"email": membership.user.email})
+    elif role in Role.values:
+        membership.role = role
+        membership.save(update_fields=["role"])
+        messages.success(request, _("Role changed."))
+    else:
+        messages.error(request, _("Unknown role."))
+    return redirect("settings_team")
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("admin")
+def api_keys(request):
+    raw = None
+    if request.method == "POST":
+        name = (request.POST.get("name") or "").strip()[:100] or "default"
+        _key, raw = api_key_create(tenant=request.tenant, name=name)
+    keys = ApiKey.objects.filter(tenant=request.tenant).order_by("-created_at")
+    return render(request, "collections/settings/api_keys.html", {"keys": keys, "raw": raw})
+
+
+@require_POST
+@tenant_required("admin")
+def api_key_delete(request, pk: int):
+    key = get_object_or_404(ApiKey, pk=pk, tenant=request.tenant)
+    api_key_revoke(tenant=request.tenant, key=key)
+    messages.success(request, _("Key revoked: it stops working at once."))
+    return redirect("settings_api_keys")
+
+
+# --- Outbound webhooks -------------------------------------------------------------------------
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=gettext_lazy("Events"),
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    description = forms.CharField(label=gettext_lazy("Description"), max_length=200, required=False)
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            url_check(url)
+        except UnsafeURL as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return url
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("admin")
+def webhooks(request):
+    """The tenant's webhook endpoints and the last deliveries, with their outcome."""
+    form = WebhookEndpointForm()
+    created = None
+    if request.method == "POST":
+        form = WebhookEndpointForm(request.POST)
+        if form.is_valid():
+            created = WebhookEndpoint.objects.create(
+                tenant=request.tenant,
+                url=form.cleaned_data["url"],
+                events=form.cleaned_data["events"],
+                description=form.cleaned_data["description"],
+            )
+            form = WebhookEndpointForm()
+    deliveries = WebhookDelivery.objects.select_related("endpoint").order_by("-id")[:100]
+    return render(
+        request,
+        "collections/settings/webhooks.html",
+        {
+            "form": form,
+            "created": created,
+            "endpoints": WebhookEndpoint.objects.order_by("id"),
+            "deliveries": deliveries,
+        },
+    )
+
+
+@require_POST
+@tenant_required("admin")
+def webhook_change(request, pk: int):
+    """Pause, resume, rotate the secret of, or remove an endpoint (`do` in the form)."""
+    endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+    action = request.POST.get("do", "")
+    if action == "toggle":
+        endpoint.active = not endpoint.active
+        endpoint.save(update_fields=["active"])
+    elif action == "rotate":
+        secret = webhook_secret_rotate(endpoint=endpoint)
+        messages.success(request, _("New secret: %(secret)s") % {"secret": secret})
+    elif action == "delete":
+        endpoint.delete()
+    return redirect("settings_webhooks")
+
+
+@require_POST
+@tenant_required("admin")
+def webhook_redeliver_view(request, pk: int):
+    try:
+        webhook_redeliver(delivery=get_object_or_404(WebhookDelivery, pk=pk))
+    except WebhookError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Sent again."))
+    return redirect("settings_webhooks")

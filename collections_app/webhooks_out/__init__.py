@@ -1,0 +1,1 @@
+"""Outbound webhooks: the tenant's URLs hear about invoices and messages."""

@@ -1,0 +1,275 @@
+"""Outbound webhooks: the tenant's URLs hear about invoices going overdue, messages delivered or
+failed, payments, promises and tasks.
+
+Each event becomes one delivery per subscribed endpoint, in the same transaction as the write
+that caused it; the sends are queued once it commits. A delivery is a JSON POST signed like
+the payment webhook Régua receives: `X-Regua-Signature: sha256=<HMAC-SHA256 of
+"<X-Regua-Timestamp>.<body>" with the endpoint's secret>`. A 2xx answer delivers it; anything
+else is retried with exponential backoff (1 minute doubling, 8 attempts over about two
+hours), then the delivery is marked failed. `dedupe_key` names the event's subject, so the same
+event never reaches an endpoint twice, whatever re-runs happen. URLs that resolve to private,
+loopback or link-local addresses are refused unless WEBHOOKS_ALLOW_PRIVATE is set.
+
+The settings page (`views_settings`) and the API (`api_webhooks`) manage endpoints and
+deliveries through the same checks and operations here: `url_check`, `webhook_secret_rotate`,
+`webhook_redeliver` and `webhook_ping`."""
+
+import ipaddress
+import json
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_app.models import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    new_webhook_secret,
+)
+from collections_app.signing import payment_signature
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY_SECONDS = 60
+TIMEOUT_SECONDS = 10
+# The event of a test delivery an admin asks for (`webhook_ping`): sent to the endpoint
+# whatever it subscribed to, never emitted by anything else.
+PING_EVENT = "ping"
+
+
+class UnsafeURL(ValueError):
+    """A webhook URL Régua will not call, with the reason."""
+
+
+class WebhookError(ValueError):
+    """An operation on an endpoint or delivery that its state does not allow, with the reason."""
+
+
+def url_check(url: str) -> None:
+    """Refuse URLs that are not http(s), or whose host resolves to an address inside a private
+    network (the workers' own network must not be reachable through a tenant's webhook)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UnsafeURL(_("Use an http(s) URL with a host name."))
+    try:
+        port = parts.port
+    except ValueError as exc:  # out of range: URL validators let ports up to 99999 through
+        raise UnsafeURL(_("Use a port from 1 to 65535.")) from exc
+    if settings.WEBHOOKS_ALLOW_PRIVATE:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
+        raise UnsafeURL(
+            _("The host %(host)s does not resolve.") % {"host": parts.hostname}
+        ) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise UnsafeURL(
+                _("%(host)s is a private or local address (%(address)s).")
+                % {"host": parts.hostname, "address": address}
+            )
+
+
+def webhook_emit(*, tenant_id: int, event: str, dedupe_key: str, data: dict) -> int:
+    """One event: a delivery to each active endpoint of the tenant subscribed to it."""
+    return webhook_emit_many(tenant_id=tenant_id, event=event, items=[(dedupe_key, data)])
+
+
+def webhook_emit_many(*, tenant_id: int, event: str, items: Iterable[tuple[str, dict]]) -> int:
+    """Several events of one kind: one query for the endpoints, one insert for the deliveries
+    (those already made for the same subject are skipped). Returns how many were created."""
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.filter(tenant_id=tenant_id, active=True)
+        if event in e.events
+    ]
+    items = list(items)
+    if not endpoints or not items:
+        return 0
+    now = timezone.now()
+    rows = [
+        WebhookDelivery(
+            tenant_id=tenant_id,
+            endpoint=endpoint,
+            event=event,
+            dedupe_key=dedupe_key[:120],
+            payload=_payload(event, now, data),
+            next_attempt_at=now,
+        )
+        for endpoint in endpoints
+        for dedupe_key, data in items
+    ]
+    created = WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    keys = {(e.pk, event, k[:120]) for e in endpoints for k, _d in items}
+    ids = list(
+        WebhookDelivery.objects.filter(
+            endpoint__in=endpoints,
+            event=event,
+            dedupe_key__in={k for _e, _v, k in keys},
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            created_at__gte=now,
+        ).values_list("id", flat=True)
+    )
+    _queue(ids)
+    return len(created) if ids else 0
+
+
+def _payload(event: str, now, data: dict) -> dict:
+    """The body a receiver gets, as JSON types (dates and decimals as strings)."""
+    body = {"event": event, "created_at": now, "data": data}
+    return json.loads(json.dumps(body, cls=DjangoJSONEncoder))
+
+
+def _queue(delivery_ids: list[int]) -> None:
+    from collections_app.tasks import webhook_deliver
+
+    def send():
+        for delivery_id in delivery_ids:
+            webhook_deliver.delay(delivery_id=delivery_id)
+
+    if delivery_ids:
+        transaction.on_commit(send)
+
+
+def webhook_attempt(*, delivery: WebhookDelivery) -> float | None:
+    """Send one delivery now. Returns the seconds until the next try, or None when it is
+    settled (delivered, or failed for good)."""
+    endpoint = delivery.endpoint
+    body = json.dumps({"id": delivery.pk, **delivery.payload}, separators=(",", ":")).encode()
+    stamp = str(int(time.time()))
+    delivery.attempts += 1
+    code, error = None, ""
+    try:
+        url_check(endpoint.url)
+        response = requests.post(
+            endpoint.url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Regua-Webhooks/1",
+                "X-Regua-Event": delivery.event,
+                "X-Regua-Delivery": str(delivery.pk),
+                "X-Regua-Timestamp": stamp,
+                "X-Regua-Signature": payment_signature(endpoint.secret, stamp, body),
+            },
+            timeout=TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+        code = response.status_code
+        if 200 <= code < 300:
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.delivered_at = timezone.now()
+        else:
+            error = f"HTTP {code}"
+    except UnsafeURL as exc:
+        error, delivery.attempts = str(exc), MAX_ATTEMPTS  # no retry can fix the URL
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    delivery.last_status_code, delivery.last_error = code, error[:300]
+    wait = None
+    if delivery.status != DeliveryStatus.DELIVERED:
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = DeliveryStatus.FAILED
+        else:
+            wait = FIRST_RETRY_SECONDS * 2 ** (delivery.attempts - 1)
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=wait) if wait else None
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "status",
+            "delivered_at",
+            "last_status_code",
+            "last_error",
+            "next_attempt_at",
+        ]
+    )
+    return wait
+
+
+def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
+    """An admin sends a delivery again (e.g. after fixing their endpoint), with a fresh round
+    of attempts. Only a settled one (delivered or failed): a pending one is being sent or
+    waits for its next try, and a second send could cross the first. WebhookError if so."""
+    resent = (
+        WebhookDelivery.objects.filter(pk=delivery.pk)
+        .exclude(status=DeliveryStatus.PENDING)
+        .update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
+    )
+    if not resent:
+        raise WebhookError(_("This delivery is still pending: it is retried on its own."))
+    _queue([delivery.pk])
+
+
+def webhook_secret_rotate(*, endpoint: WebhookEndpoint) -> str:
+    """A new signing secret for the endpoint, in force for the next attempt; returns it."""
+    endpoint.secret = new_webhook_secret()
+    endpoint.save(update_fields=["secret"])
+    return endpoint.secret
+
+
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A test delivery (`ping`) to the endpoint, active or not, signed, logged and retried like
+    any other, so an admin can check their receiver and its signature check."""
+    now = timezone.now()
+    delivery = WebhookDelivery.objects.create(
+        tenant_id=endpoint.tenant_id,
+        endpoint=endpoint,
+        event=PING_EVENT,
+        dedupe_key=f"ping:{uuid.uuid4().hex}",
+        payload=_payload(PING_EVENT, now, {"endpoint_id": endpoint.pk, "url": endpoint.url}),
+        next_attempt_at=now,
+    )
+    _queue([delivery.pk])
+    return delivery
+
+
+def invoice_data(invoice) -> dict:
+    """An invoice as webhook payloads show it."""
+    return {
+        "id": invoice.pk,
+        "external_id": invoice.external_id,
+        "number": invoice.number,
+        "amount": str(invoice.amount),
+        "amount_due": str(invoice.amount_due),
+        "due_date": invoice.effective_due_date.isoformat(),
+        "status": invoice.status,
+        "customer_id": invoice.customer_id,
+    }
+
+
+def overdue_emit(*, tenants, today) -> int:
+    """`invoice.overdue` for the open invoices that fell due in the last week (each once per
+    endpoint, whatever re-runs happen). Runs at the start of the daily evaluation."""
+    from collections_app.models import Invoice, InvoiceStatus, WebhookEvent
+
+    subscribed = {
+        e.tenant_id
+        for e in WebhookEndpoint.objects.filter(tenant__in=tenants, active=True)
+        if WebhookEvent.INVOICE_OVERDUE in e.events
+    }
+    emitted = 0
+    for tenant_id in subscribed:
+        invoices = Invoice.objects.filter(
+            tenant_id=tenant_id,
+            status=InvoiceStatus.OPEN,
+            effective_due_date__gte=today - timedelta(days=7),
+            effective_due_date__lt=today,
+        )
+        emitted += webhook_emit_many(
+            tenant_id=tenant_id,
+            event=WebhookEvent.INVOICE_OVERDUE,
+            items=((f"invoice:{inv.pk}", invoice_data(inv)) for inv in invoices),
+        )
+    return emitted
