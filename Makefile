@@ -46,11 +46,22 @@ test: setup
 ## The files whose tests read "today", again with the clock on hard days: the last day of the
 ## year late at night (already the next year in UTC), the Friday before Carnaval, 29 February.
 HARD_DAYS ?= 2026-12-31T23:30-03:00 2027-02-05T17:00-03:00 2028-02-29T10:00-03:00
-DATE_SENSITIVE ?= tests/test_metrics.py tests/test_rollups.py tests/test_payment_page.py \
-	tests/test_agreements_and_payments_in.py tests/test_pix_and_charges.py tests/test_work_queues.py \
-	tests/test_web.py tests/test_bank_calendar.py tests/test_engine.py tests/test_commands.py \
-	tests/test_import.py tests/test_import_history.py tests/test_seed_demo.py \
-	tests/test_payments_and_sending.py tests/test_lgpd_exports.py
+DATE_SENSITIVE ?= \
+	tests/collections_app/stats/test_metrics.py \
+	tests/collections_app/stats/test_rollups.py \
+	tests/collections_app/payments/test_payment_page.py \
+	tests/collections_app/payments/test_agreements_and_payments_in.py \
+	tests/collections_app/payments/test_pix_and_charges.py \
+	tests/collections_app/activity/test_work_queues.py \
+	tests/collections_app/web/test_web.py \
+	tests/collections_app/engine/test_bank_calendar.py \
+	tests/collections_app/engine/test_engine.py \
+	tests/tenants/test_commands.py \
+	tests/collections_app/imports/test_import.py \
+	tests/collections_app/imports/test_import_history.py \
+	tests/collections_app/test_seed_demo.py \
+	tests/collections_app/payments/test_payments_and_sending.py \
+	tests/collections_app/exports/test_lgpd_exports.py
 test-days: setup
 	@for now in $(HARD_DAYS); do \
 	echo "== clock at $$now"; REGUA_TEST_NOW=$$now $(PY) -m pytest -q $(DATE_SENSITIVE) || exit 1; \
@@ -65,8 +76,12 @@ smoke: setup
 	$(SMOKE_ENV) $(PY) manage.py check
 	$(SMOKE_ENV) $(PY) manage.py migrate --noinput -v0
 	$(SMOKE_ENV) $(PY) manage.py seed_demo
-	$(SMOKE_ENV) $(PY) -m pytest -q tests/test_engine.py tests/test_web.py tests/test_api_invoices.py \
-		tests/test_payment_page.py tests/test_import.py
+	$(SMOKE_ENV) $(PY) -m pytest -q \
+		tests/collections_app/engine/test_engine.py \
+		tests/collections_app/web/test_web.py \
+		tests/collections_app/api/test_api_invoices.py \
+		tests/collections_app/payments/test_payment_page.py \
+		tests/collections_app/imports/test_import.py
 
 print-python:
 	@echo $(PYTHON)
