@@ -18,7 +18,7 @@ from collections_app.payments.bank_files import (
     bank_file_read,
     not_payments_summary,
 )
-from collections_app.payments.bank_layouts import LAYOUTS_240, LAYOUTS_400
+from collections_app.payments.bank_files.layouts import LAYOUTS_240, LAYOUTS_400
 from collections_app.payments.reconciliation import bank_statement_import
 from tests import paths
 
