@@ -22,7 +22,7 @@ from collections_app.imports.jobs import (
 )
 from collections_app.imports.mapping import FIELDS, date_columns, mapping_problems
 from collections_app.models import ImportJob, ImportStatus
-from collections_app.web.views import file_upload
+from collections_app.web.uploads import file_upload
 from tenants.decorators import tenant_required
 
 

@@ -1,0 +1,112 @@
+"""Bank reconciliation: importing a return file or statement, and the review queue of the
+credits nothing matched."""
+
+from django.contrib import messages
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from collections_app.models import (
+    BankCredit,
+    BankStatement,
+    CreditStatus,
+    Invoice,
+)
+from collections_app.payments.bank_files import BankFileError, not_payments_summary
+from collections_app.payments.reconciliation import (
+    bank_credit_assign,
+    bank_credit_ignore,
+    bank_statement_import,
+)
+from collections_app.payments.services import PaymentError
+from collections_app.web.uploads import file_upload
+from tenants.decorators import tenant_required
+
+
+@require_http_methods(["GET", "POST"])
+@tenant_required("agent")
+def bank(request):
+    """Bank reconciliation: import a return file or statement; the credits nothing matched wait
+    here for an agent."""
+    if request.method == "POST":
+        upload = file_upload(request, max_bytes=20 * 1024 * 1024)
+        if upload is not None:
+            try:
+                statement = bank_statement_import(
+                    tenant=request.tenant,
+                    filename=upload.name or "",
+                    content=upload.read(),
+                    actor=request.user,
+                )
+            except BankFileError as exc:
+                messages.error(request, _("The file was not imported: %(error)s") % {"error": exc})
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(credits)s credits read: %(matched)s matched and recorded as payments, "
+                        "%(review)s to review, %(duplicates)s already imported."
+                    )
+                    % {
+                        "credits": statement.credits,
+                        "matched": statement.matched,
+                        "review": statement.credits - statement.matched,
+                        "duplicates": statement.duplicates,
+                    },
+                )
+                # Entries, rejections, write-offs, fees: named per code, never dropped unseen.
+                if summary := not_payments_summary(statement.not_payments):
+                    messages.info(request, summary)
+                # A cancelled invoice, two invoices for one nosso número, a refused payment:
+                # the credit waits in the queue, and the agent is told why.
+                if statement.review:
+                    reasons = [reason for _credit, reason in statement.review]
+                    listed = " · ".join(reasons[:5]) + (" · …" if len(reasons) > 5 else "")
+                    messages.warning(
+                        request,
+                        ngettext(
+                            "%(n)s credit waits for review: %(reasons)s",
+                            "%(n)s credits wait for review: %(reasons)s",
+                            len(reasons),
+                        )
+                        % {"n": len(reasons), "reasons": listed},
+                    )
+        return redirect("bank")
+    return render(
+        request,
+        "collections/bank.html",
+        {
+            "statements": BankStatement.objects.select_related("uploaded_by")[:20],
+            "queue": BankCredit.objects.filter(status=CreditStatus.UNMATCHED).select_related(
+                "statement"
+            )[:200],
+        },
+    )
+
+
+@require_POST
+@tenant_required("agent")
+def bank_credit_resolve(request, pk: int):
+    """Assign a credit of the review queue to an invoice (by its number or external id), or
+    ignore it."""
+    credit = get_object_or_404(BankCredit, pk=pk)
+    if request.POST.get("ignore"):
+        bank_credit_ignore(credit=credit, actor=request.user)
+        messages.success(request, _("Credit ignored."))
+        return redirect("bank")
+    ref = (request.POST.get("invoice") or "").strip()
+    invoice = Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
+    if invoice is None:
+        messages.error(request, _("No invoice with that number."))
+    else:
+        try:
+            bank_credit_assign(
+                tenant=request.tenant, credit=credit, invoice=invoice, actor=request.user
+            )
+        except PaymentError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Credit recorded as a payment of %(n)s.") % {"n": invoice})
+    return redirect("bank")

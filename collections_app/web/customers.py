@@ -1,0 +1,118 @@
+"""The customer screen: the customer's invoices and timeline, an agent's actions (a call, a
+note, a pause of every reminder) and an admin's LGPD requests (export, erase)."""
+
+from django.contrib import messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from collections_app.activity.agent_actions import (
+    CALL_OUTCOMES,
+    ActionError,
+    call_record,
+    customer_pause,
+    note_record,
+)
+from collections_app.exports.lgpd import customer_erase, customer_export
+from collections_app.models import (
+    Customer,
+)
+from tenants.decorators import tenant_required
+from tenants.selectors import tenant_today
+
+
+@require_GET
+@tenant_required()
+def customer_detail(request, pk: int):
+    customer = get_object_or_404(Customer, pk=pk)
+    return render(
+        request,
+        "collections/customer_detail.html",
+        {
+            "customer": customer,
+            "invoices": customer.invoices.order_by("-effective_due_date")[:100],
+            "timeline": customer.interactions.select_related("invoice").order_by(
+                "-occurred_at", "-id"
+            )[:200],
+            "today": tenant_today(tenant=request.tenant),
+            "can_work": request.membership.has_role("agent"),
+            "can_admin": request.membership.has_role("admin"),
+            "call_outcomes": CALL_OUTCOMES,
+        },
+    )
+
+
+CUSTOMER_ACTIONS = {"call", "note", "pause", "resume"}
+
+
+@require_POST
+@tenant_required("agent")
+def customer_action(request, pk: int, action: str):
+    """An agent's action on a customer: log a call or a note, pause or resume all of the
+    customer's reminders."""
+    if action not in CUSTOMER_ACTIONS:
+        raise Http404
+    customer = get_object_or_404(Customer, pk=pk)
+    tenant, user, post = request.tenant, request.user, request.POST
+    try:
+        if action == "call":
+            call_record(
+                tenant=tenant,
+                customer_id=customer.pk,
+                actor=user,
+                outcome=post.get("outcome", ""),
+                note=post.get("note", ""),
+            )
+            done = _("Call recorded.")
+        elif action == "note":
+            note_record(
+                tenant=tenant, customer_id=customer.pk, actor=user, text=post.get("text", "")
+            )
+            done = _("Note added.")
+        else:
+            until = parse_date(post.get("until") or "") if action == "pause" else None
+            if action == "pause" and until is None:
+                raise ActionError(_("Choose a date."))
+            customer_pause(
+                tenant=tenant,
+                customer=customer,
+                actor=user,
+                until=until,
+                today=tenant_today(tenant=tenant),
+            )
+            done = _("Reminders paused.") if until else _("Reminders resumed.")
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("customer_detail", pk=customer.pk)
+
+
+@require_GET
+@tenant_required("admin")
+def customer_export_view(request, pk: int):
+    """The customer's data as one JSON file (LGPD access request)."""
+    customer = get_object_or_404(Customer, pk=pk)
+    response = JsonResponse(
+        customer_export(customer=customer),
+        encoder=DjangoJSONEncoder,
+        json_dumps_params={"ensure_ascii": False, "indent": 2},
+    )
+    response["Content-Disposition"] = f'attachment; filename="cliente-{customer.pk}.json"'
+    return response
+
+
+@require_POST
+@tenant_required("admin")
+def customer_erase_view(request, pk: int):
+    """Erase the customer's personal data (LGPD), after an explicit confirmation."""
+    customer = get_object_or_404(Customer, pk=pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the confirmation to erase the personal data."))
+    else:
+        customer_erase(tenant=request.tenant, customer=customer, actor=request.user)
+        messages.success(request, _("Personal data erased; the financial records were kept."))
+    return redirect("customer_detail", pk=customer.pk)

@@ -1,0 +1,298 @@
+"""The invoice screens: the list (a page or its rows for HTMX), the detail with its timeline
+and the ladder's steps explained, and an agent's actions on an invoice: a payment received
+outside Régua, an agreement, a call, a note, a promise, a pause, a message from a template
+(with its preview), and the proof a debtor sent with "I already paid"."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from collections_app.activity.agent_actions import (
+    CALL_OUTCOMES,
+    ActionError,
+    call_record,
+    invoice_pause,
+    manual_message_preview,
+    manual_message_send,
+    note_record,
+)
+from collections_app.documents import document_normalize
+from collections_app.engine.explain import invoice_explain
+from collections_app.engine.message_context import payment_url
+from collections_app.models import (
+    Customer,
+    ImportJob,
+    Invoice,
+    InvoiceStatus,
+    PaymentClaim,
+    PaymentSource,
+)
+from collections_app.payments.agreements import AgreementError, agreement_create
+from collections_app.payments.charges import invoice_charges
+from collections_app.payments.dates import paid_at_on
+from collections_app.payments.promises import PromiseError, promise_create
+from collections_app.payments.services import PaymentError, invoice_record_payment
+from collections_app.payments.typed_amounts import AmountError, typed_amount
+from collections_app.stats.selectors import (
+    timeline_for_invoice,
+)
+from messaging.models import Template
+from tenants.decorators import tenant_required
+from tenants.selectors import tenant_today
+
+STEP_STATES = {
+    "sent": gettext_lazy("sent"),
+    "task": gettext_lazy("task created"),
+    "skipped": gettext_lazy("skipped"),
+    "dropped": gettext_lazy("dropped"),
+    "stopped": gettext_lazy("stopped"),
+    "not_sent": gettext_lazy("not sent"),
+    "planned": gettext_lazy("planned"),
+}
+
+
+INVOICE_SORTS = {
+    "due": ("effective_due_date", "id"),
+    "-due": ("-effective_due_date", "-id"),
+    "-amount": ("-amount", "-id"),
+}
+
+
+@require_GET
+@tenant_required()
+def invoice_list(request):
+    today = tenant_today(tenant=request.tenant)
+    sort = request.GET.get("sort", "due")
+    if sort not in INVOICE_SORTS:
+        sort = "due"
+    qs = Invoice.objects.select_related("customer").order_by(*INVOICE_SORTS[sort])
+    status = request.GET.get("status", "overdue")
+    if status == "overdue":
+        qs = qs.filter(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
+    elif status in InvoiceStatus.values:
+        qs = qs.filter(status=status)
+    if q := request.GET.get("q", "").strip():
+        # The customers first, then the invoices: each "contains" test stays on one table,
+        # where its trigram index (PostgreSQL) answers it.
+        named = list(Customer.objects.filter(name__icontains=q).values_list("id", flat=True)[:500])
+        try:
+            # A CPF or CNPJ as people type it (to answer a data subject's request, say): a
+            # query of its own, so the name's stays on its trigram index.
+            document = document_normalize(q)
+        except ValueError:
+            pass
+        else:
+            named += Customer.objects.filter(document=document).values_list("id", flat=True)[:50]
+        qs = qs.filter(
+            Q(number__icontains=q) | Q(external_id__icontains=q) | Q(customer_id__in=named)
+        )
+    imported = None
+    if (job_id := request.GET.get("import", "")).isdigit():
+        # The invoices a spreadsheet import last wrote (its result page links here).
+        imported = ImportJob.objects.filter(pk=int(job_id)).only("id", "filename").first()
+        qs = qs.filter(import_job=imported) if imported else qs.none()
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    # One view serves the page or, for an HTMX request, just the rows partial it includes.
+    template = "collections/_invoice_rows.html" if request.htmx else "collections/invoice_list.html"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "status": status,
+            "q": q,
+            "sort": sort,
+            "today": today,
+            "imported": imported,
+        },
+    )
+
+
+@require_GET
+@tenant_required()
+def invoice_detail(request, pk: int):
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    today = tenant_today(tenant=request.tenant)
+    return render(
+        request,
+        "collections/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "timeline": timeline_for_invoice(tenant=request.tenant, invoice=invoice)[:200],
+            "today": today,
+            "steps": [
+                {**entry, "state_label": STEP_STATES.get(entry["state"], entry["state"])}
+                for entry in invoice_explain(tenant=request.tenant, invoice=invoice, today=today)
+            ],
+            "templates": Template.objects.filter(locale=request.tenant.locale).order_by(
+                "channel", "key"
+            ),
+            "call_outcomes": CALL_OUTCOMES,
+            "promise_max": today + timedelta(days=request.tenant.promise_max_days),
+            "payment_url": payment_url(invoice),
+            "can_work": request.membership.has_role("agent"),
+            "charges": invoice_charges(tenant=request.tenant, invoice=invoice, today=today),
+            "first_due": today + timedelta(days=7),
+        },
+    )
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_payment(request, pk: int):
+    """An agent records a payment received outside Régua (manual entry)."""
+    invoice = get_object_or_404(Invoice, pk=pk)
+    tenant = request.tenant
+    today = tenant_today(tenant=tenant)
+    paid_on = parse_date(request.POST.get("paid_on") or "") or today
+    try:
+        # 99,90 · 99.90 · 1.234,56 · 1234.56, read as the spreadsheet import reads amounts.
+        amount = typed_amount(request.POST.get("amount") or "")
+        if paid_on > today:
+            raise PaymentError(_("The paid date is in the future."))
+        invoice_record_payment(
+            tenant=tenant,
+            invoice=invoice,
+            amount=amount,
+            paid_at=paid_at_on(paid_on, tenant),
+            source=PaymentSource.MANUAL,
+            actor=request.user,
+        )
+    except (AmountError, PaymentError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Payment recorded."))
+    return redirect("invoice_detail", pk=invoice.pk)
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_agreement(request, pk: int):
+    """An agent sets up an agreement for this invoice, or all the customer's open invoices."""
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    tenant = request.tenant
+    today = tenant_today(tenant=tenant)
+    invoices = [invoice]
+    if request.POST.get("all_open"):
+        invoices = list(Invoice.objects.filter(customer=invoice.customer, status="open"))
+    total_text = (request.POST.get("total") or "").strip()
+    try:
+        total = typed_amount(total_text) if total_text else None
+        agreement = agreement_create(
+            tenant=tenant,
+            customer=invoice.customer,
+            invoices=invoices,
+            instalments=int(request.POST.get("instalments") or 0),
+            first_due_date=parse_date(request.POST.get("first_due") or "") or today,
+            today=today,
+            total=total,
+            actor=request.user,
+        )
+    except (AgreementError, AmountError, ValueError) as exc:
+        known = isinstance(exc, AgreementError | AmountError)
+        messages.error(request, str(exc) if known else _("Invalid value."))
+        return redirect("invoice_detail", pk=invoice.pk)
+    messages.success(
+        request,
+        _("Agreement %(id)s created: %(n)s instalments.")
+        % {"id": agreement.pk, "n": agreement.instalment_count},
+    )
+    return redirect("invoice_detail", pk=invoice.pk)
+
+
+INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message"}
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_action(request, pk: int, action: str):
+    """An agent's action on an invoice: log a call or a note, record a promise, pause or resume
+    the reminders, or send a message from a template now."""
+    if action not in INVOICE_ACTIONS:
+        raise Http404
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    tenant, user, post = request.tenant, request.user, request.POST
+    today = tenant_today(tenant=tenant)
+    try:
+        if action == "call":
+            call_record(
+                tenant=tenant,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                actor=user,
+                outcome=post.get("outcome", ""),
+                note=post.get("note", ""),
+            )
+            done = _("Call recorded.")
+        elif action == "note":
+            note_record(
+                tenant=tenant,
+                customer_id=invoice.customer_id,
+                invoice=invoice,
+                actor=user,
+                text=post.get("text", ""),
+            )
+            done = _("Note added.")
+        elif action == "promise":
+            promised = parse_date(post.get("date") or "")
+            if promised is None:
+                raise ActionError(_("Choose a date."))
+            promise_create(
+                tenant=tenant, invoice=invoice, promised_date=promised, today=today, actor=user
+            )
+            done = _("Promise recorded: reminders pause until then.")
+        elif action in ("pause", "resume"):
+            until = parse_date(post.get("until") or "") if action == "pause" else None
+            if action == "pause" and until is None:
+                raise ActionError(_("Choose a date."))
+            invoice_pause(tenant=tenant, invoice=invoice, actor=user, until=until, today=today)
+            done = _("Reminders paused.") if until else _("Reminders resumed.")
+        else:
+            template = Template.objects.filter(pk=post.get("template") or 0).first()
+            if template is None:
+                raise ActionError(_("Choose a template."))
+            manual_message_send(tenant=tenant, invoice=invoice, actor=user, template=template)
+            done = _("Message queued.")
+    except (ActionError, PromiseError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("invoice_detail", pk=invoice.pk)
+
+
+@require_GET
+@tenant_required("agent")
+def invoice_message_preview(request, pk: int):
+    """HTMX partial: the chosen template rendered for this invoice, as it would leave now."""
+    invoice = get_object_or_404(Invoice.objects.select_related("customer", "tenant"), pk=pk)
+    template = Template.objects.filter(pk=request.GET.get("template") or 0).first()
+    preview = manual_message_preview(invoice=invoice, template=template) if template else None
+    return render(
+        request,
+        "collections/_message_preview.html",
+        {"preview": preview, "template": template, "invoice": invoice},
+    )
+
+
+@require_GET
+@tenant_required()
+def payment_claim_proof(request, pk: int):
+    """The proof a debtor sent with "I already paid", for the tenant's users only."""
+    claim = get_object_or_404(PaymentClaim.objects.exclude(proof=""), pk=pk)
+    kind = {"pdf": "application/pdf", "png": "image/png", "jpg": "image/jpeg"}
+    extension = claim.proof.name.rsplit(".", 1)[-1].lower()
+    response = FileResponse(
+        claim.proof.open("rb"), content_type=kind.get(extension, "application/octet-stream")
+    )
+    response["Content-Disposition"] = f'inline; filename="comprovante-{claim.pk}.{extension}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
+    return response
