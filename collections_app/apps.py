@@ -7,6 +7,7 @@ class CollectionsConfig(AppConfig):
 
     def ready(self) -> None:
         from collections_app.activity.inbound import inbound_handle
+        from collections_app.activity.messages import contact_refused_record, messages_status_log
         from collections_app.engine import defaults  # noqa: F401  (connects tenant_created)
         from collections_app.engine.message_context import (
             VARIABLES,
@@ -14,7 +15,6 @@ class CollectionsConfig(AppConfig):
             message_context,
             messages_prefetch,
         )
-        from collections_app.invoices.services import contact_refused_record, messages_status_log
         from messaging import hooks
 
         hooks.register(

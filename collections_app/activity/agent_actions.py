@@ -6,12 +6,9 @@ from datetime import date
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from collections_app.activity.messages import cancel_queued_reminders, invoice_message_queue
+from collections_app.activity.timeline import interaction_log
 from collections_app.engine.message_context import message_context
-from collections_app.invoices.services import (
-    cancel_queued_reminders,
-    interaction_log,
-    invoice_message_queue,
-)
 from collections_app.models import InteractionKind, Invoice, InvoiceStatus
 from collections_app.money import format_day
 from messaging.models import Message, MessagePurpose, Template

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from collections_app.activity.assignment import task_assigners
-from collections_app.invoices.services import tasks_emit
+from collections_app.activity.followups import tasks_emit
 from collections_app.models import (
     Customer,
     FollowUpTask,
@@ -20,8 +20,8 @@ from collections_app.models import (
     InvoiceMessage,
     TaskStatus,
 )
+from messaging.enqueue import messages_enqueue
 from messaging.models import InboundMessage, Message, MessagePurpose
-from messaging.services import messages_enqueue
 from tenants.models import Tenant
 from tenants.selectors import tenant_today
 

@@ -42,8 +42,8 @@ from collections_app.models import (
 from collections_app.payments.agreements import agreements_check
 from collections_app.payments.promises import promises_resolve
 from collections_app.webhooks_out.events import overdue_emit
+from messaging.enqueue import messages_enqueue_many
 from messaging.models import Message, MessagePurpose, MessageStatus, Template, new_message_refs
-from messaging.services import messages_enqueue_many
 from tenants.models import Tenant
 
 MAX_CATCH_UP_DAYS = 31
@@ -167,7 +167,7 @@ def ladders_evaluate_many(
 def _tasks_emit(task_ids: list[int], *, tenant_ids: set[int]) -> None:
     """`task.created` for the day's new tasks of the tenants that listen for it (one query
     when none does)."""
-    from collections_app.invoices.services import tasks_emit
+    from collections_app.activity.followups import tasks_emit
     from collections_app.models import WebhookEndpoint, WebhookEvent
 
     if not task_ids:

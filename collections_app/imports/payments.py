@@ -17,14 +17,9 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from collections_app.activity.messages import cancel_queued_reminders
 from collections_app.invoices.bulk_update import values_update
 from collections_app.invoices.segments import customers_classify
-from collections_app.invoices.services import (
-    PAID_FIELDS,
-    cancel_queued_reminders,
-    invoice_paid_in_full,
-    payment_attribute,
-)
 from collections_app.models import (
     FollowUpTask,
     Interaction,
@@ -39,6 +34,7 @@ from collections_app.models import (
     TaskStatus,
 )
 from collections_app.money import format_money
+from collections_app.payments.services import PAID_FIELDS, invoice_paid_in_full, payment_attribute
 from messaging.models import Message, MessagePurpose, MessageStatus
 from tenants.models import Tenant
 

@@ -11,11 +11,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from collections_app.invoices.services import (
-    cancel_queued_reminders,
-    followup_task_create,
-    interaction_log,
-)
+from collections_app.activity.followups import followup_task_create
+from collections_app.activity.messages import cancel_queued_reminders
+from collections_app.activity.timeline import interaction_log
 from collections_app.models import (
     Agreement,
     Customer,

@@ -22,8 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope, scopes_disabled
 
+from collections_app.activity.timeline import interaction_log
 from collections_app.engine.message_context import message_ref_unsign
-from collections_app.invoices.services import interaction_log
 from collections_app.models import (
     Interaction,
     Invoice,

@@ -37,7 +37,8 @@ def promise_create(
     """Record a promise to pay by `promised_date` (after today, within the tenant's limit).
     An earlier open promise on the invoice is replaced. Queued reminders are cancelled and
     steps with `skip_while_promise` are skipped until the date. Raises PromiseError."""
-    from collections_app.invoices.services import cancel_queued_reminders, interaction_log
+    from collections_app.activity.messages import cancel_queued_reminders
+    from collections_app.activity.timeline import interaction_log
 
     if invoice.status != InvoiceStatus.OPEN:
         raise PromiseError(_("The invoice is not open."))

@@ -31,7 +31,6 @@ from django.db.models.functions import Upper
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from collections_app.invoices.services import PaymentError, invoice_record_payment
 from collections_app.models import (
     BankCredit,
     BankStatement,
@@ -42,6 +41,7 @@ from collections_app.models import (
 )
 from collections_app.payments.bank_files import Credit, bank_file_read
 from collections_app.payments.dates import paid_at_on
+from collections_app.payments.services import PaymentError, invoice_record_payment
 from tenants.models import Tenant
 
 DATE_TOLERANCE_DAYS = 5

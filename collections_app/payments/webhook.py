@@ -22,8 +22,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_scopes import scope
 
-from collections_app.invoices.services import PaymentError, invoice_record_payment
 from collections_app.models import Invoice, Payment, PaymentSource
+from collections_app.payments.services import PaymentError, invoice_record_payment
 from collections_app.signing import payment_signature
 from tenants.models import Tenant
 

@@ -8,8 +8,8 @@ from django_scopes import scope, scopes_disabled
 from django_scopes.exceptions import ScopeError
 
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Customer, FollowUpTask, Interaction, Invoice, Ladder, Segment
+from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message
 from tests.factories import make_invoice
 

@@ -36,14 +36,11 @@ from django.utils.dateparse import parse_date
 from django.utils.text import slugify
 from django_scopes import scope
 
+from collections_app.activity.timeline import interaction_log
 from collections_app.documents import _cnpj_check, _cpf_check
 from collections_app.engine import ladder_evaluate
 from collections_app.imports.payments import payments_import
-from collections_app.invoices.services import (
-    customers_upsert,
-    interaction_log,
-    invoices_upsert,
-)
+from collections_app.invoices.services import customers_upsert, invoices_upsert
 from collections_app.models import (
     Customer,
     Dispatch,
@@ -56,7 +53,7 @@ from collections_app.models import (
 from collections_app.money import format_day, quantize
 from collections_app.stats.rollups import funnel_rebuild, stats_refresh
 from messaging.models import Channel, Message, MessagePurpose, MessageStatus, ProviderAccount
-from messaging.services import message_send
+from messaging.sending import message_send
 from tenants.models import Membership, Role, Tenant, User
 from tenants.services import TenantConfigError, tenant_create
 

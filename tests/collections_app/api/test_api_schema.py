@@ -26,7 +26,6 @@ from schemathesis.specs.openapi.checks import (
 
 from collections_app.api.customers import CustomerViewSet
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import (
     DeliveryStatus,
     FollowUpTask,
@@ -37,6 +36,7 @@ from collections_app.models import (
     WebhookEndpoint,
 )
 from collections_app.payments.agreements import agreement_create
+from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message, ProviderAccount, Template
 from tenants.api_auth import ApiKeyRateThrottle
 from tenants.idempotency import HEADER as IDEMPOTENCY_KEY
@@ -72,6 +72,7 @@ CHECKS = [
 ]
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.django_db,
     on_the_suite_day,  # `objects` needs an invoice due today to get its D0 reminder today
 ]
@@ -206,7 +207,7 @@ def fresh_idempotency_key(case) -> None:
     distinct values ("0", "000…"): reused with another body, each would get the middleware's
     422 and never reach the view under test. A fresh key per request keeps it going to the
     view, through the middleware's keep-the-answer path; a key over the limit is sent as
-    generated, for the middleware's 400. (Replays, 409 and 422: tests/collections_app/api/test_api_idempotency.py.)"""
+    generated, for the middleware's 400. (Replays, 409 and 422: test_api_idempotency.py, beside this file.)"""
     key = (case.headers or {}).get(IDEMPOTENCY_KEY)
     if key is not None and len(key) <= MAX_KEY_LENGTH:
         case.headers[IDEMPOTENCY_KEY] = uuid.uuid4().hex

@@ -114,8 +114,8 @@ def test_a_holiday_added_or_removed_moves_open_invoices_and_the_dashboard_follow
     from django.core.management import call_command
     from django_scopes import scope, scopes_disabled
 
-    from collections_app.payments.services import invoice_record_payment
     from collections_app.models import DailyStat, Invoice
+    from collections_app.payments.services import invoice_record_payment
 
     monday, tuesday = date(2026, 12, 7), date(2026, 12, 8)
     open_one = make_invoice(tenant_a, due=monday, amount="300.00", issue=date(2026, 11, 1))

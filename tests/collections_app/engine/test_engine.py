@@ -9,8 +9,8 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from collections_app.invoices.services import invoice_cancel
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Dispatch, DispatchStatus, FollowUpTask, Invoice
+from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message, MessageStatus
 from tests.factories import customer_of, make_invoice
 

@@ -11,7 +11,6 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from collections_app.engine.ladders import ladder_save
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import (
     Customer,
     Dispatch,
@@ -22,8 +21,9 @@ from collections_app.models import (
     Segment,
 )
 from collections_app.payments.promises import PromiseError, promise_create
+from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message, MessageStatus
-from messaging.services import message_send
+from messaging.sending import message_send
 from tenants.models import Role
 from tests.factories import customer_of, make_invoice, make_member
 

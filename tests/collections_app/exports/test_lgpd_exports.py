@@ -11,8 +11,8 @@ import pytest
 from django_scopes import scope
 
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Customer, Interaction, Invoice, Payment
+from collections_app.payments.services import invoice_record_payment
 from messaging.models import InboundMessage, Message
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django_scopes import scope
 
 from collections_app.imports.payments import payments_import
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Invoice, InvoiceStatus, Payment, PaymentSource
+from collections_app.payments.services import invoice_record_payment
 from tests.collections_app.imports.test_import_history import row, run_import
 from tests.factories import make_invoice
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django_scopes import scope
 
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import (
     Agreement,
     AgreementStatus,
@@ -27,9 +26,10 @@ from collections_app.payments.agreements import (
     agreement_plan,
     agreements_check,
 )
+from collections_app.payments.services import invoice_record_payment
 from collections_app.payments.webhook import payment_signature
 from messaging.models import Message, MessageStatus
-from messaging.services import message_send
+from messaging.sending import message_send
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
 from tests.factories import make_invoice

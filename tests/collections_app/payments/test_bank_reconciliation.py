@@ -317,8 +317,8 @@ def test_a_credit_for_a_cancelled_invoice_waits_with_its_reason_and_the_file_goe
 def test_a_payment_refused_for_one_credit_leaves_it_in_review_and_records_the_rest(
     tenant_a, monkeypatch
 ):
-    from collections_app.payments.services import PaymentError
     from collections_app.payments import reconciliation
+    from collections_app.payments.services import PaymentError
 
     a, b, _c = invoices(tenant_a)
     with scope(tenant=tenant_a):

@@ -10,12 +10,12 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Interaction, Invoice, Payment
+from collections_app.payments.services import invoice_record_payment
 from messaging import hooks
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.providers.console import ConsoleProvider
-from messaging.services import message_send
+from messaging.sending import message_send
 from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import pytest
 from django_scopes import scope, scopes_disabled
 
 from collections_app.invoices.services import invoice_cancel
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Invoice
+from collections_app.payments.services import invoice_record_payment
 from collections_app.stats.selectors import metrics_compute
 from tests.factories import make_invoice
 

@@ -12,9 +12,9 @@ from django_scopes import scope
 
 from collections_app.invoices.segments import segments_assign
 from collections_app.invoices.services import customers_upsert, invoice_cancel, invoices_upsert
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Customer, DailyStat, Ladder, Segment
 from collections_app.payments.agreements import agreement_break, agreement_create
+from collections_app.payments.services import invoice_record_payment
 from collections_app.stats.selectors import metrics_compute, recovery_by_month
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
@@ -174,8 +174,9 @@ def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a,
     from collections_app.models import FunnelStat, Invoice
     from collections_app.stats.rollups import funnel_rebuild
     from collections_app.stats.selectors import recovery_by_step
+    from messaging.delivery import message_status_report
     from messaging.models import Message
-    from messaging.services import message_send, message_status_report
+    from messaging.sending import message_send
     from tests.factories import make_invoice
 
     today = tenant_today(tenant=tenant_a)

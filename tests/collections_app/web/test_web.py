@@ -7,10 +7,10 @@ from django.test import Client
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import Interaction
+from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message
-from messaging.services import message_send
+from messaging.sending import message_send
 from tenants.models import Membership, Role
 from tests.factories import make_invoice
 

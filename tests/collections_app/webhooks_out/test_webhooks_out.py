@@ -9,8 +9,8 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.payments.services import invoice_record_payment
 from collections_app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from collections_app.payments.services import invoice_record_payment
 from collections_app.signing import payment_signature
 from collections_app.tasks import webhook_deliver
 from collections_app.webhooks_out.events import MAX_ATTEMPTS

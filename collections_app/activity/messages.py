@@ -1,0 +1,188 @@
+"""The domain's side of messages about invoices: queueing one with its timeline entry,
+cancelling the reminders that no longer apply, and what the domain does when messaging reports
+a message's fate (registered in `apps.py` on `messaging.hooks`): the timeline, the funnel's
+counters, the `message.*` webhooks, and flagging a recipient a provider refused for good."""
+
+from collections_app.activity.timeline import interaction_log
+from collections_app.models import (
+    Interaction,
+    InteractionKind,
+    Invoice,
+    InvoiceMessage,
+    WebhookEvent,
+)
+from collections_app.stats.rollups import funnel_add, funnel_keys
+from collections_app.webhooks_out.events import webhook_emit_many
+from messaging.enqueue import messages_enqueue
+from messaging.models import Message, MessagePurpose, MessageStatus, Template
+from messaging.sending import message_cancel
+from tenants.models import Tenant
+
+
+def cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -> int:
+    """Cancel the invoice's reminders still queued, with `reason`. Returns how many."""
+    queued = Message.objects.filter(
+        invoice_links__invoice=invoice,
+        status=MessageStatus.QUEUED,
+        purpose=MessagePurpose.REMINDER,
+    )
+    return sum(message_cancel(tenant=tenant, message=m, reason=reason) for m in queued)
+
+
+def invoice_message_queue(
+    *,
+    tenant: Tenant,
+    invoice: Invoice,
+    recipient: str,
+    template: Template,
+    purpose: str,
+    summary: str,
+    actor=None,
+    data: dict | None = None,
+) -> Message:
+    """Queue a message about the invoice from a template (rendered when it leaves), with its
+    timeline entry; the send is queued once the transaction commits."""
+    message = Message.objects.create(
+        tenant=tenant,
+        channel=template.channel,
+        recipient=recipient,
+        template=template,
+        purpose=purpose,
+        subject=template.subject,
+    )
+    InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
+    interaction_log(
+        tenant=tenant,
+        customer_id=invoice.customer_id,
+        invoice=invoice,
+        message=message,
+        kind=InteractionKind.MESSAGE,
+        channel=template.channel,
+        actor=actor,
+        summary=summary,
+        data=data,
+    )
+    messages_enqueue(tenant=tenant, message_ids=[message.pk])
+    return message
+
+
+DELIVERED = {MessageStatus.DELIVERED, MessageStatus.READ}
+FAILED = {MessageStatus.FAILED, MessageStatus.UNDELIVERED}
+
+
+def _messages_emit(changes: list[tuple[Message, str, str]]) -> None:
+    """`message.delivered` on a message's first delivery (or read), `message.failed` when it
+    fails for good."""
+    by_event: dict[tuple[int, str], list] = {}
+    for message, old, new in changes:
+        if new in DELIVERED and old not in DELIVERED:
+            event = WebhookEvent.MESSAGE_DELIVERED
+        elif new in FAILED:
+            event = WebhookEvent.MESSAGE_FAILED
+        else:
+            continue
+        by_event.setdefault((message.tenant_id, event), []).append(
+            (
+                f"message:{message.pk}",
+                {
+                    "message_id": message.pk,
+                    "ref": message.ref,
+                    "channel": message.channel,
+                    "recipient": message.recipient,
+                    "purpose": message.purpose,
+                    "status": new,
+                    "error": message.error,
+                },
+            )
+        )
+    for (tenant_id, event), items in by_event.items():
+        webhook_emit_many(tenant_id=tenant_id, event=event, items=items)
+
+
+def _funnel_count(changes: list[tuple[Message, str, str]]) -> None:
+    """A reminder reaching `sent` counts as sent; its first delivery (or read) as delivered.
+    Each transition happens once (they are conditional), so each counts once."""
+    counted = []
+    for message, old, new in changes:
+        if message.purpose != MessagePurpose.REMINDER:
+            continue
+        if new == MessageStatus.SENT and old == MessageStatus.SENDING:
+            counted.append((message, "sent"))
+        elif new in DELIVERED and old == MessageStatus.SENT:
+            counted.append((message, "delivered"))
+    if counted:
+        keys = funnel_keys([m for m, _field in counted])
+        funnel_add((keys[m.pk], field, 1) for m, field in counted if m.pk in keys)
+
+
+def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> int:
+    """A provider refused the message's recipient for good. Each customer the message was
+    about whose current address on the channel is still that recipient gets the channel
+    flagged — opted out when the recipient opted out at the provider (STOP), else invalid —
+    and an entry in its timeline. Returns how many customers were flagged."""
+    links = (
+        InvoiceMessage.objects.with_scope(tenant=message.tenant_id)
+        .filter(message_id=message.pk)
+        .select_related("invoice__customer")
+    )
+    flagged, seen = 0, set()
+    for link in links:
+        customer = link.invoice.customer
+        if customer.pk in seen:
+            continue
+        seen.add(customer.pk)
+        if customer.address_for(message.channel) != message.recipient:
+            continue  # the address changed meanwhile, or is flagged already
+        field = "opted_out_channels" if opt_out else "invalid_channels"
+        setattr(customer, field, [*(getattr(customer, field) or []), message.channel])
+        customer.save(update_fields=[field, "updated_at"])
+        Interaction.objects.create(
+            tenant_id=message.tenant_id,
+            customer_id=customer.pk,
+            invoice_id=link.invoice_id,
+            message_id=message.pk,
+            kind=InteractionKind.OPT_OUT if opt_out else InteractionKind.CONTACT_INVALID,
+            channel=message.channel,
+            summary=(
+                f"{message.channel}: {message.recipient} "
+                + ("pediu para não receber mais" if opt_out else "recusado pelo provedor")
+                + (f" ({reason})" if reason else "")
+            )[:300],
+            data={"recipient": message.recipient, "reason": reason},
+        )
+        flagged += 1
+    return flagged
+
+
+def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
+    """Write messages' status changes into the timeline of the invoice(s) they are about,
+    and move the funnel's counters (a reminder sent, first delivered): one read of their
+    invoices and one insert for a whole batch."""
+    changes = [c for c in changes if c[2] not in (MessageStatus.SENDING, MessageStatus.QUEUED)]
+    if not changes:
+        return
+    _funnel_count(changes)
+    _messages_emit(changes)
+    links: dict[int, tuple[int, int]] = {}
+    for message_id, invoice_id, customer_id in (
+        InvoiceMessage.objects.with_scope(tenant=list({m.tenant_id for m, _old, _new in changes}))
+        .filter(message_id__in={message.pk for message, _old, _new in changes})
+        .order_by("-id")
+        .values_list("message_id", "invoice_id", "invoice__customer_id")
+    ):
+        links[message_id] = (invoice_id, customer_id)  # the first link wins
+    Interaction.objects.bulk_create(
+        Interaction(
+            tenant_id=message.tenant_id,
+            customer_id=links[message.pk][1],
+            invoice_id=links[message.pk][0],
+            message_id=message.pk,
+            kind=InteractionKind.MESSAGE_STATUS,
+            channel=message.channel,
+            summary=f"{message.channel}: {old_status} → {new_status}"
+            + (f" ({message.error})" if message.error and new_status != MessageStatus.SENT else ""),
+            data={"from": old_status, "to": new_status},
+        )
+        for message, old_status, new_status in changes
+        if message.pk in links
+    )
