@@ -15,6 +15,7 @@ them (the send benchmark does, to measure the path itself)."""
 import threading
 import time
 
+import redis
 from django.conf import settings
 
 _LUA = """
@@ -39,8 +40,6 @@ _script = None
 def _redis_script():
     global _script
     if _script is None:
-        import redis
-
         _script = redis.Redis.from_url(settings.REDIS_URL).register_script(_LUA)
     return _script
 

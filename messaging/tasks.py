@@ -6,15 +6,19 @@ from celery import current_app, shared_task
 from django.utils import timezone
 from django_scopes import scope
 
-from messaging.models import Message, MessageStatus
-from messaging.services import (
-    message_fail,
-    message_send,
+from messaging.enqueue import (
+    FAN_OUT_TASK,
+    SEND_MESSAGE_TASK,
+    SEND_MESSAGES_TASK,
+    UPKEEP_TASK,
     messages_fan_out_batches,
+    messages_schedule,
+)
+from messaging.models import Message, MessageStatus
+from messaging.sending import message_fail, message_send, messages_send
+from messaging.upkeep import (
     messages_reconcile_stuck,
     messages_requeue_stale,
-    messages_schedule,
-    messages_send,
     messages_upkeep_tenants,
 )
 from tenants.models import Tenant
@@ -23,13 +27,44 @@ from tenants.tasks import TenantTask
 
 MAX_RETRIES = 6
 
+# Time limits. The upkeep takes a message left in `sending` for STUCK_AFTER_SECONDS
+# (messaging.upkeep) for stuck and fails it as "check and resend by hand"; a send task still
+# running then could record a send the upkeep has just failed. So a send task's hard limit
+# (its worker process is killed) is well under STUCK_AFTER_SECONDS, and its soft limit
+# (SoftTimeLimitExceeded in the task; the claimed messages stay `sending` for the upkeep) comes
+# first: soft limit < time limit < STUCK_AFTER_SECONDS. A batch of SEND_BATCH messages makes
+# ceil(SEND_BATCH / MESSAGING_SEND_CONCURRENCY) rounds of provider calls (4 by default), each
+# at most a connect and a read of PROVIDER_TIMEOUT_SECONDS (15 s): about two minutes in the
+# worst case, plus rendering (each render is held to template_budget.MAX_SECONDS) and a few
+# queries, well inside the soft limit. tests/config/test_task_time_limits.py checks this.
+SEND_SOFT_TIME_LIMIT = 300
+SEND_TIME_LIMIT = 360
+# One message: one provider call, a few renders.
+SEND_ONE_SOFT_TIME_LIMIT = 120
+SEND_ONE_TIME_LIMIT = 180
+# The fan-out reads up to FAN_OUT_CHUNK ids in one query and queues their batches.
+FAN_OUT_SOFT_TIME_LIMIT = 120
+FAN_OUT_TIME_LIMIT = 180
+# The upkeep may look up to 5,000 stuck messages per tenant up at their providers; one cut
+# short is resumed by the next tick (each change is a conditional transition).
+UPKEEP_SOFT_TIME_LIMIT = 540
+UPKEEP_TIME_LIMIT = 600
+
 
 def _backoff(retries: int) -> float:
     """Exponential backoff with jitter for transient provider errors."""
     return min(3600, 30 * 2**retries) * random.uniform(0.8, 1.2)
 
 
-@shared_task(base=TenantTask, bind=True, max_retries=MAX_RETRIES, acks_late=True)
+@shared_task(
+    name=SEND_MESSAGE_TASK,
+    base=TenantTask,
+    bind=True,
+    max_retries=MAX_RETRIES,
+    acks_late=True,
+    soft_time_limit=SEND_ONE_SOFT_TIME_LIMIT,
+    time_limit=SEND_ONE_TIME_LIMIT,
+)
 def send_message(self, *, message_id: int, tenant):
     outcome = message_send(tenant=tenant, message_id=message_id)
     if outcome.defer_until is not None:
@@ -57,7 +92,13 @@ def send_message(self, *, message_id: int, tenant):
     return outcome.status
 
 
-@shared_task(base=TenantTask, acks_late=True)
+@shared_task(
+    name=SEND_MESSAGES_TASK,
+    base=TenantTask,
+    acks_late=True,
+    soft_time_limit=SEND_SOFT_TIME_LIMIT,
+    time_limit=SEND_TIME_LIMIT,
+)
 def send_messages(*, message_ids: list[int], tenant) -> dict:
     """Send a batch of one tenant's messages (the daily evaluation queues them this way).
     Outside the send window the whole batch waits, as one task, for the window to open. A
@@ -96,7 +137,9 @@ def send_messages(*, message_ids: list[int], tenant) -> dict:
     return counts
 
 
-@shared_task
+@shared_task(
+    name=FAN_OUT_TASK, soft_time_limit=FAN_OUT_SOFT_TIME_LIMIT, time_limit=FAN_OUT_TIME_LIMIT
+)
 def messages_fan_out(*, message_ids: list[int]) -> int:
     """Turn a large set of queued messages, of any tenants, into per-tenant send batches.
     Returns how many batches were queued."""
@@ -109,7 +152,7 @@ def messages_fan_out(*, message_ids: list[int]) -> int:
     return len(batches)
 
 
-@shared_task
+@shared_task(name=UPKEEP_TASK, soft_time_limit=UPKEEP_SOFT_TIME_LIMIT, time_limit=UPKEEP_TIME_LIMIT)
 def messages_upkeep() -> dict:
     """Periodic (beat's ladders tick queues it): for the tenants that have any, queue again
     the messages whose task was lost (`messages_requeue_stale`) and settle the sends whose

@@ -24,9 +24,10 @@ from django_scopes import scope
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from twilio.request_validator import RequestValidator
 
+from messaging.delivery import message_status_report
+from messaging.inbound import inbound_record
 from messaging.models import MessageStatus, ProviderAccount, ProviderKind
 from messaging.providers.twilio import CONTACT_CODES, OPT_OUT_CODES, PERMANENT_CODES
-from messaging.services import inbound_record, message_status_report
 from tenants.models import Tenant
 
 TWILIO_STATUSES = {

@@ -18,8 +18,9 @@ from messaging import hooks
 from messaging.models import Message, MessageStatus
 from messaging.providers import TransportError
 from messaging.providers.console import ConsoleProvider
-from messaging.services import STUCK_SEND_ERROR, message_send, messages_reconcile_stuck
+from messaging.sending import message_send
 from messaging.tasks import send_message, send_messages
+from messaging.upkeep import STUCK_SEND_ERROR, messages_reconcile_stuck
 from tests.factories import make_invoice, make_tenant
 
 # A business day (Wednesday): the ladder is evaluated as of this date whatever the clock says.
@@ -372,16 +373,16 @@ def test_a_permanent_error_fails_the_message_without_retry(tenant_a, provider):
 def test_fan_out_turns_many_tenants_messages_into_per_tenant_send_batches(
     tenant_a, tenant_b, provider, monkeypatch
 ):
-    from messaging import services
+    from messaging import enqueue
     from messaging.tasks import messages_fan_out
 
     mine = queue_messages(tenant_a, DAY, DAY + timedelta(days=1), DAY + timedelta(days=5))
     theirs = queue_one(tenant_b)
     with scope(tenant=tenant_a):
         assert message_send(tenant=tenant_a, message_id=mine[0].pk).status == MessageStatus.SENT
-    monkeypatch.setattr(services, "SEND_BATCH", 1)
+    monkeypatch.setattr(enqueue, "SEND_BATCH", 1)
     ids = [m.pk for m in (*mine, theirs)]
-    assert services.messages_fan_out_batches(message_ids=ids) == [
+    assert enqueue.messages_fan_out_batches(message_ids=ids) == [
         (tenant_a.pk, [mine[1].pk]),
         (tenant_a.pk, [mine[2].pk]),
         (tenant_b.pk, [theirs.pk]),

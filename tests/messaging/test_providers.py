@@ -273,7 +273,7 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
 
     from collections_app.engine import ladder_evaluate
     from messaging.models import Message
-    from messaging.services import message_send
+    from messaging.sending import message_send
     from tests.factories import make_invoice, make_provider_account
 
     day = date(2026, 12, 2)
@@ -325,7 +325,7 @@ def test_a_whatsapp_reminder_starts_the_conversation_with_the_approved_template(
 
     from collections_app.engine import ladder_evaluate
     from messaging.models import Message, Template
-    from messaging.services import message_send
+    from messaging.sending import message_send
     from tests.factories import make_invoice, make_provider_account
 
     day = date(2026, 12, 2)
@@ -362,7 +362,7 @@ def test_a_whatsapp_template_naming_an_unknown_variable_fails_its_message(tenant
 
     from collections_app.engine import ladder_evaluate
     from messaging.models import Message, Template
-    from messaging.services import message_send
+    from messaging.sending import message_send
     from tests.factories import make_invoice, make_provider_account
 
     make_provider_account(tenant_a, "twilio_whatsapp", TWILIO, sender="+55119")

@@ -14,7 +14,7 @@ from collections_app.models import Customer, Interaction
 from messaging import ratelimit
 from messaging.models import Message, MessageStatus
 from messaging.providers.console import ConsoleProvider
-from messaging.services import messages_send
+from messaging.sending import messages_send
 from messaging.tasks import send_messages
 from tests.factories import make_invoice, make_provider_account
 from tests.fakes import Answer, twilio_answer

@@ -16,7 +16,7 @@ from collections_app.engine import ladder_evaluate
 from collections_app.engine.defaults import DEFAULT_TEMPLATES
 from collections_app.engine.message_context import VARIABLES
 from messaging.models import Message, MessageStatus, Template
-from messaging.services import message_send
+from messaging.sending import message_send
 from messaging.tasks import send_messages
 from messaging.template_check import template_check
 from messaging.template_limits import MAX_OUTPUT, MAX_SOURCE, TemplateLimitError

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Interaction, InteractionKind
 from messaging.models import Message, MessageStatus
-from messaging.services import message_send
+from messaging.sending import message_send
 from tests.clock import on_the_suite_day
 from tests.factories import make_invoice, make_provider_account
 

@@ -32,6 +32,7 @@ from collections_app.engine.bulk import insert_rows
 from collections_app.models import Customer, Invoice, InvoiceMessage
 from config.celery import app as celery_app
 from config.dburl import database_url
+from messaging.enqueue import SEND_BATCH
 from messaging.models import (
     Message,
     MessagePurpose,
@@ -40,7 +41,6 @@ from messaging.models import (
     Template,
     new_message_refs,
 )
-from messaging.services import SEND_BATCH
 from messaging.tasks import send_messages
 from tenants.services import tenant_create
 

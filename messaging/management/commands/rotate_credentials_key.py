@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from messaging.services import provider_accounts_rotate_keys
+from messaging.key_rotation import provider_accounts_rotate_keys
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ from django_scopes import scope, scopes_disabled
 from twilio.request_validator import RequestValidator
 
 from collections_app.models import Customer, FollowUpTask, Interaction, InteractionKind
+from messaging.inbound import whatsapp_session_open
 from messaging.models import InboundMessage, Message, MessagePurpose
-from messaging.services import whatsapp_session_open
 from tests.factories import make_invoice, make_provider_account
 
 pytestmark = pytest.mark.django_db

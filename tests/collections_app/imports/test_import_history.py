@@ -26,7 +26,7 @@ from collections_app.models import (
 )
 from collections_app.stats.selectors import metrics_compute
 from messaging.models import Message, MessagePurpose, MessageStatus
-from messaging.services import message_send
+from messaging.sending import message_send
 from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
