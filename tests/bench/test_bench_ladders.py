@@ -9,7 +9,7 @@ from django_scopes import scopes_disabled
 from collections_app.models import Dispatch, Invoice
 from tenants.models import Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_bench_builds_the_portfolio_and_matches_the_sql_bound(capsys):

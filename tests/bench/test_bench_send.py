@@ -13,7 +13,7 @@ from messaging.models import Message, MessageStatus
 from tests.conftest import require_service
 from tests.messaging.test_celery_integration import REDIS_URL, redis_available
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_bench_send_sends_every_message_through_workers_and_reports(capsys):

@@ -17,7 +17,7 @@ import requests
 from tests.conftest import require_service
 from tests.paths import ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 STEPS_HEADING = "Without Docker, the same processes run by hand"
 

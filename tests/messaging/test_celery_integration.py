@@ -22,7 +22,7 @@ from tests.clock import clocked_command
 from tests.conftest import require_service
 from tests.factories import make_invoice, make_tenant
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 DAY = date(2026, 12, 2)

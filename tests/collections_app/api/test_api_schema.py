@@ -207,7 +207,8 @@ def fresh_idempotency_key(case) -> None:
     distinct values ("0", "000…"): reused with another body, each would get the middleware's
     422 and never reach the view under test. A fresh key per request keeps it going to the
     view, through the middleware's keep-the-answer path; a key over the limit is sent as
-    generated, for the middleware's 400. (Replays, 409 and 422: test_api_idempotency.py, beside this file.)"""
+    generated, for the middleware's 400. (Replays, 409 and 422: test_api_idempotency.py, beside
+    this file.)"""
     key = (case.headers or {}).get(IDEMPOTENCY_KEY)
     if key is not None and len(key) <= MAX_KEY_LENGTH:
         case.headers[IDEMPOTENCY_KEY] = uuid.uuid4().hex

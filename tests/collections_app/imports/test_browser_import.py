@@ -16,7 +16,7 @@ from tests.collections_app.imports.test_import_ui import BAD
 from tests.collections_app.web.test_browser_dashboard import log_in
 from tests.conftest import require_service
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def phone_screenshot(browser, live_server, user, url: str, ready: str, name: str) -> None:

@@ -10,7 +10,7 @@ from tests.browser import PHONE, screenshot
 from tests.collections_app.web.test_browser_dashboard import log_in
 from tests.paths import FIXTURES
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BRADESCO = FIXTURES / "bank_files" / "cnab400" / "bradesco.ret"
 # How many lines the text of an element takes on the screen.

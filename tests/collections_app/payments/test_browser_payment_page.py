@@ -13,7 +13,7 @@ from tenants.selectors import tenant_today
 from tests.browser import screenshot
 from tests.factories import make_invoice
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

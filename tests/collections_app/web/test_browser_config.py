@@ -11,7 +11,7 @@ from collections_app.models import Ladder, LadderStep
 from messaging.models import Template
 from tests.browser import screenshot
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "pt-BR"}
 

@@ -11,7 +11,7 @@ from tenants.selectors import tenant_today
 from tests.browser import screenshot
 from tests.factories import make_invoice
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "pt-BR"}
 

@@ -4,7 +4,7 @@ import pytest
 
 from tests.browser import screenshot
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_login_page_on_a_phone(live_server, page):
