@@ -34,6 +34,7 @@ urlpatterns = [
     ),
     path("webhooks/", include("messaging.urls")),
     path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
+    path("settings/", include("tenants.urls_settings")),
     path("settings/", include("collections_app.web.urls_settings")),
     path("settings/", include("messaging.urls_config")),
     path("settings/", include("collections_app.web.urls_config")),

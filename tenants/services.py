@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, User
 from tenants.signals import tenant_created
@@ -13,6 +14,10 @@ from tenants.signals import tenant_created
 
 class TenantConfigError(ValueError):
     """Invalid tenant configuration, with a message fit to show the operator."""
+
+
+class MemberError(ValueError):
+    """A change to the team that is refused, with a message fit to show the owner."""
 
 
 def parse_send_window(value: str) -> tuple[time, time]:
@@ -92,6 +97,63 @@ def tenant_create(
         Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
         tenant_created.send(sender=Tenant, tenant=tenant)
     return tenant
+
+
+def member_add(*, tenant: Tenant, email: str, role: str) -> tuple[Membership, bool, str | None]:
+    """Add the user with this e-mail (any case) to the tenant's team with `role`, creating the
+    user with a random first password when no user has the e-mail. Returns the membership,
+    whether it was created (False: already in the team, its role unchanged) and the new
+    user's first password (None for an existing user; it is never stored nor shown again).
+    Raises MemberError for an unknown role."""
+    if role not in Role.values:
+        raise MemberError(_("Unknown role."))
+    email = email.strip().lower()
+    new_password = None
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            new_password = secrets.token_urlsafe(12)
+            user = User.objects.create_user(email=email, password=new_password)
+        membership, created = Membership.objects.get_or_create(
+            tenant=tenant, user=user, defaults={"role": role}
+        )
+    return membership, created, new_password
+
+
+def _last_owner_check(*, tenant: Tenant, membership: Membership, role: str | None) -> None:
+    """Refuse to leave the tenant without an owner: `membership` becoming `role` (None: being
+    removed). The owners are locked, so two owners demoting each other cannot both win."""
+    if membership.tenant_id != tenant.pk:
+        raise Membership.DoesNotExist
+    if membership.role != Role.OWNER or role == Role.OWNER:
+        return
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(tenant=tenant, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+    if owners == [membership.pk]:
+        raise MemberError(_("The company needs at least one owner."))
+
+
+def member_role_change(*, tenant: Tenant, membership: Membership, role: str) -> Membership:
+    """Give a member of the tenant another role. Raises MemberError when this would leave the
+    tenant without an owner, or for an unknown role; nothing changes then."""
+    with transaction.atomic():
+        _last_owner_check(tenant=tenant, membership=membership, role=role)
+        if role not in Role.values:
+            raise MemberError(_("Unknown role."))
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def member_remove(*, tenant: Tenant, membership: Membership) -> None:
+    """Remove a member from the tenant's team (the user stays, with their other tenants).
+    Raises MemberError when they are the last owner; nothing changes then."""
+    with transaction.atomic():
+        _last_owner_check(tenant=tenant, membership=membership, role=None)
+        membership.delete()
 
 
 def api_key_create(*, tenant: Tenant, name: str = "default") -> tuple[ApiKey, str]:

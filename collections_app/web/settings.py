@@ -1,8 +1,8 @@
 """The company's settings pages: sending (window, days, holidays), collection rules (fees,
-discount, promises, instalments, agreements), Pix and branding; the team (users and roles);
-API keys. Everyone reads; admins change settings and keys; only owners manage the team."""
+discount, promises, instalments, agreements), Pix and branding; outbound webhooks. Everyone
+reads the company settings; admins change them. The team and the API keys are tenants'
+pages (`tenants.views`)."""
 
-import secrets
 from zoneinfo import available_timezones
 
 from django import forms
@@ -24,8 +24,7 @@ from collections_app.webhooks_out.events import (
     webhook_secret_rotate,
 )
 from tenants.decorators import tenant_required
-from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, TenantHoliday, User
-from tenants.services import api_key_create, api_key_revoke
+from tenants.models import WEEKDAYS, Tenant, TenantHoliday
 
 WEEKDAY_LABELS = [
     ("mon", gettext_lazy("Mon")),
@@ -235,99 +234,6 @@ def holiday_delete(request, pk: int):
         invoices_due_dates_refresh(tenant=request.tenant)
     messages.success(request, _("Holiday removed."))
     return redirect("settings_company")
-
-
-# --- The team --------------------------------------------------------------------------------
-
-
-class MemberForm(forms.Form):
-    email = forms.EmailField(label=gettext_lazy("E-mail"))
-    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Role.choices, initial=Role.AGENT)
-
-
-@require_http_methods(["GET", "POST"])
-@tenant_required("admin")
-def team(request):
-    """The tenant's users and roles. Admins see them; only owners add, change or remove."""
-    form = MemberForm()
-    new_password = None
-    if request.method == "POST":
-        if not request.membership.has_role("owner"):
-            raise PermissionDenied
-        form = MemberForm(request.POST)
-        if form.is_valid():
-            email = form.cleaned_data["email"].lower()
-            with transaction.atomic():
-                user = User.objects.filter(email__iexact=email).first()
-                if user is None:
-                    new_password = secrets.token_urlsafe(12)
-                    user = User.objects.create_user(email=email, password=new_password)
-                membership, created = Membership.objects.get_or_create(
-                    tenant=request.tenant, user=user, defaults={"role": form.cleaned_data["role"]}
-                )
-            if created:
-                messages.success(request, _("%(email)s added.") % {"email": email})
-            else:
-                messages.error(request, _("%(email)s is already in the team.") % {"email": email})
-            if new_password is None:
-                return redirect("settings_team")
-            form = MemberForm()
-    members = Membership.objects.filter(tenant=request.tenant).select_related("user")
-    return render(
-        request,
-        "collections/settings/team.html",
-        {
-            "form": form,
-            "members": members.order_by("user__email"),
-            "roles": Role.choices,
-            "can_manage": request.membership.has_role("owner"),
-            "new_password": new_password,
-        },
-    )
-
-
-@require_POST
-@tenant_required("owner")
-def member_change(request, pk: int):
-    """Change a member's role, or remove them (`role=remove`). The last owner stays."""
-    membership = get_object_or_404(Membership, pk=pk, tenant=request.tenant)
-    role = request.POST.get("role", "")
-    owners = Membership.objects.filter(tenant=request.tenant, role=Role.OWNER)
-    if membership.role == Role.OWNER and role != Role.OWNER and owners.count() == 1:
-        messages.error(request, _("The company needs at least one owner."))
-    elif role == "remove":
-        membership.delete()
-        messages.success(request, _("%(email)s removed.") % {"email": membership.user.email})
-    elif role in Role.values:
-        membership.role = role
-        membership.save(update_fields=["role"])
-        messages.success(request, _("Role changed."))
-    else:
-        messages.error(request, _("Unknown role."))
-    return redirect("settings_team")
-
-
-# --- API keys ----------------------------------------------------------------------------------
-
-
-@require_http_methods(["GET", "POST"])
-@tenant_required("admin")
-def api_keys(request):
-    raw = None
-    if request.method == "POST":
-        name = (request.POST.get("name") or "").strip()[:100] or "default"
-        _key, raw = api_key_create(tenant=request.tenant, name=name)
-    keys = ApiKey.objects.filter(tenant=request.tenant).order_by("-created_at")
-    return render(request, "collections/settings/api_keys.html", {"keys": keys, "raw": raw})
-
-
-@require_POST
-@tenant_required("admin")
-def api_key_delete(request, pk: int):
-    key = get_object_or_404(ApiKey, pk=pk, tenant=request.tenant)
-    api_key_revoke(tenant=request.tenant, key=key)
-    messages.success(request, _("Key revoked: it stops working at once."))
-    return redirect("settings_api_keys")
 
 
 # --- Outbound webhooks -------------------------------------------------------------------------

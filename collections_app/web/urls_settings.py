@@ -11,10 +11,6 @@ urlpatterns = [
         views.holiday_delete,
         name="settings_holiday_delete",
     ),
-    path("team/", views.team, name="settings_team"),
-    path("team/<int:pk>/", views.member_change, name="settings_member"),
-    path("api-keys/", views.api_keys, name="settings_api_keys"),
-    path("api-keys/<int:pk>/revoke/", views.api_key_delete, name="settings_api_key_revoke"),
     path("webhooks/", views.webhooks, name="settings_webhooks"),
     path("webhooks/<int:pk>/", views.webhook_change, name="settings_webhook"),
     path(
