@@ -23,6 +23,12 @@ from collections_app.calendar import BusinessCalendar
 from collections_app.engine.bulk import insert_rows
 from collections_app.engine.channels import channels_pick
 from collections_app.engine.due import DueInvoice, due_rows
+from collections_app.engine.rules import (
+    StepFacts,
+    below_minimum,
+    invoice_closed_reason,
+    step_skip_reason,
+)
 from collections_app.invoices.segments import open_amounts, segments_assign_many
 from collections_app.models import (
     DayKind,
@@ -32,7 +38,6 @@ from collections_app.models import (
     Interaction,
     InteractionKind,
     InvoiceMessage,
-    InvoiceStatus,
     LadderStep,
     PaymentPromise,
     PromiseStatus,
@@ -233,8 +238,8 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
     candidates: dict[int, list] = defaultdict(list)
     invoices: dict[int, DueInvoice] = {}
     for invoice, step_id, runs_on in due_rows(tenant_ids=tenant_ids, slots=slots, today=today):
-        if invoice.status != InvoiceStatus.OPEN:
-            results[invoice.tenant_id].skipped[f"invoice_{invoice.status}"] += 1
+        if closed := invoice_closed_reason(invoice.status):
+            results[invoice.tenant_id].skipped[closed] += 1
             continue
         invoices[invoice.id] = invoice
         candidates[invoice.id].append((runs_on, steps_by_id[step_id]))
@@ -242,14 +247,15 @@ def _evaluate_group(tenants, calendar, start, today, results, dry_run) -> None:
         return
 
     templates = _Templates(tenants)
-    promised = set(
-        PaymentPromise.objects.filter(
-            tenant_id__in=tenant_ids,
-            status=PromiseStatus.OPEN,
-            promised_date__gte=today,
-            invoice__effective_due_date__in=by_due,
-        ).values_list("invoice_id", flat=True)
-    )
+    # invoice → the latest date of its open promise, for the promises that still run today.
+    promised: dict[int, date] = {}
+    for invoice_id, promised_date in PaymentPromise.objects.filter(
+        tenant_id__in=tenant_ids,
+        status=PromiseStatus.OPEN,
+        promised_date__gte=today,
+        invoice__effective_due_date__in=by_due,
+    ).values_list("invoice_id", "promised_date"):
+        promised[invoice_id] = max(promised_date, promised.get(invoice_id, promised_date))
     plan = _plan(candidates, invoices, templates, today, promised)
     if dry_run:
         for decision in plan:
@@ -306,20 +312,25 @@ def _plan(candidates, invoices, templates, today, promised) -> list[Decision]:
 
 
 def _decide(
-    invoice: DueInvoice, step: LadderStep, runs_on: date, templates: _Templates, today, promised
+    invoice: DueInvoice,
+    step: LadderStep,
+    runs_on: date,
+    templates: _Templates,
+    today: date,
+    promised: dict[int, date],
 ) -> Decision:
-    skip = None
-    if invoice.disputed:
-        skip = "disputed"
-    elif step.skip_while_promise and invoice.id in promised:
-        skip = "promise_open"
-    elif (invoice.paused_until and invoice.paused_until >= today) or (
-        invoice.customer_paused_until and invoice.customer_paused_until >= today
-    ):
-        skip = "paused"
-    elif step.min_amount is not None and invoice.amount_due < step.min_amount:
-        skip = "below_min_amount"
-    if skip:
+    """The day's decision for the invoice's latest due step, judged today (`rules`, then the
+    channel choice for a message step)."""
+    facts = StepFacts(
+        status=invoice.status,
+        disputed=invoice.disputed,
+        paused_until=invoice.paused_until,
+        customer_paused_until=invoice.customer_paused_until,
+        promised_until=promised.get(invoice.id),
+        skip_while_promise=step.skip_while_promise,
+        below_min_amount=below_minimum(amount_due=invoice.amount_due, min_amount=step.min_amount),
+    )
+    if skip := step_skip_reason(facts, on=today):
         return Decision(invoice, step, runs_on, DispatchStatus.SKIPPED, skip)
     if step.kind == StepKind.TASK:
         return Decision(invoice, step, runs_on, DispatchStatus.TASK)

@@ -32,6 +32,12 @@ from django.utils.translation import gettext_lazy as _
 from collections_app.calendar import BusinessCalendar
 from collections_app.engine.channels import channels_pick
 from collections_app.engine.evaluate import MAX_CATCH_UP_DAYS, _due_dates_for_step
+from collections_app.engine.rules import (
+    StepFacts,
+    below_minimum,
+    invoice_closed_reason,
+    step_skip_reason,
+)
 from collections_app.models import (
     DayKind,
     Dispatch,
@@ -235,11 +241,11 @@ def _without_dispatch(
     today: date = ctx["today"]
     if scheduled is None:
         state, reason = "dropped", "pre_due_after_due_date"
-    elif invoice.status != InvoiceStatus.OPEN and (
+    elif (closed := invoice_closed_reason(invoice.status)) and (
         # A step that fell before the payment was decided while the invoice was still open.
         invoice.paid_on is None or scheduled >= invoice.paid_on
     ):
-        state, reason = "stopped", f"invoice_{invoice.status}"
+        state, reason = "stopped", closed
     elif scheduled < today:
         state = "not_sent"
         last = ctx["last_evaluated_on"]
@@ -267,11 +273,10 @@ def _without_dispatch(
 
 
 def _blocked_by(entry: StepExplanation, step: LadderStep, day: date, ctx: dict) -> str | None:
-    """What would make the engine skip a planned step on `day` if nothing changes; the same
-    order of checks as the engine."""
+    """What would make the engine skip a planned step on `day` if nothing changes: the
+    engine's rule (`rules.step_skip_reason`), then its channel choice."""
     invoice: Invoice = ctx["invoice"]
     customer = invoice.customer
-    last = ctx["last_evaluated_on"]
     if step.kind == StepKind.MESSAGE:
         entry["would_use"], channel_reason = channels_pick(
             step=step,
@@ -283,20 +288,19 @@ def _blocked_by(entry: StepExplanation, step: LadderStep, day: date, ctx: dict) 
         )
     else:
         channel_reason = ""
-    if day == ctx["today"] and last is not None and last >= day:
-        # Beat evaluates once per local day: a step of today with no ledger row was not seen.
-        return "evaluated_today"
-    if invoice.disputed:
-        return "disputed"
-    if step.skip_while_promise and ctx["promise"] is not None and ctx["promise"] >= day:
-        return "promise_open"
-    if (invoice.paused_until and invoice.paused_until >= day) or (
-        customer.paused_until and customer.paused_until >= day
-    ):
-        return "paused"
-    if step.min_amount is not None and invoice.amount_due < step.min_amount:
-        return "below_min_amount"
-    return channel_reason or None
+    facts = StepFacts(
+        status=invoice.status,
+        disputed=invoice.disputed,
+        paused_until=invoice.paused_until,
+        customer_paused_until=customer.paused_until,
+        promised_until=ctx["promise"],
+        skip_while_promise=step.skip_while_promise,
+        below_min_amount=below_minimum(amount_due=invoice.amount_due, min_amount=step.min_amount),
+        # Beat evaluates once per local day: a step of a day already evaluated with no ledger
+        # row was not seen.
+        evaluated_through=ctx["last_evaluated_on"],
+    )
+    return step_skip_reason(facts, on=day) or channel_reason or None
 
 
 def _ladder_q(step: LadderStep) -> Q:
@@ -374,6 +378,7 @@ def tenant_forecast(*, tenant: Tenant, start: date, days: int = 30) -> dict[str,
         promise = PaymentPromise.objects.filter(
             invoice=OuterRef("pk"), status=PromiseStatus.OPEN
         ).values("promised_date")[:1]
+        # `rules.below_minimum`, compared by the database for the grouped invoices.
         below_min = (
             _flag(Q(amount__lt=F("amount_paid") + step.min_amount))
             if step.min_amount is not None
@@ -447,21 +452,17 @@ def _count_row(step: LadderStep, row: dict, ctx: dict, buckets) -> None:
     day: date = row["run_day"]
     segment = row["segment_name"] or DEFAULT_SEGMENT
     invoices = row["invoices"]
-    last = ctx["last_evaluated_on"]
-    skip = None
-    if last is not None and day <= last:
+    facts = StepFacts(
+        disputed=row["disputed"],
+        paused_until=row["paused_until"],
+        customer_paused_until=row["customer__paused_until"],
+        promised_until=row["promise_until"],
+        skip_while_promise=step.skip_while_promise,
+        below_min_amount=row["below_min"],
         # That day's evaluation already ran without these invoices (e.g. created after it).
-        skip = "evaluated_today"
-    elif row["disputed"]:
-        skip = "disputed"
-    elif step.skip_while_promise and row["promise_until"] and row["promise_until"] >= day:
-        skip = "promise_open"
-    elif (row["paused_until"] and row["paused_until"] >= day) or (
-        row["customer__paused_until"] and row["customer__paused_until"] >= day
-    ):
-        skip = "paused"
-    elif row["below_min"]:
-        skip = "below_min_amount"
+        evaluated_through=ctx["last_evaluated_on"],
+    )
+    skip = step_skip_reason(facts, on=day)
     channels: list[str] = []
     if skip is None and step.kind == StepKind.MESSAGE:
         channels, skip = channels_pick(

@@ -8,15 +8,17 @@ from django.core import signing
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
+from collections_app.engine.rules import StepFacts, below_minimum, send_stop_reason
 from collections_app.models import (
     Invoice,
     InvoiceMessage,
-    InvoiceStatus,
+    LadderStep,
     PaymentPromise,
     PromiseStatus,
 )
 from collections_app.money import format_day, format_money
 from messaging.models import Message, MessagePurpose
+from tenants.selectors import tenant_today
 
 # name → (description, sample value)
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -65,16 +67,20 @@ def payment_url(invoice: Invoice, message: Message | None = None) -> str:
 
 
 def messages_prefetch(messages: list[Message]) -> None:
-    """Read the invoices (with customer and tenant) and the open payment promises of a send
-    batch in two queries, for the guard and the context of each message."""
+    """Read the invoices (with customer and tenant), the ladder step that queued each of them
+    (through its ledger row) and the open payment promises of a send batch in two queries, for
+    the guard and the context of each message."""
     by_message: dict[int, list[Invoice]] = {message.pk: [] for message in messages}
+    steps: dict[int, dict[int, LadderStep | None]] = {message.pk: {} for message in messages}
     links = (
         InvoiceMessage.objects.filter(message_id__in=list(by_message))
-        .select_related("invoice__customer", "invoice__tenant")
+        .select_related("invoice__customer", "invoice__tenant", "dispatch__step")
         .order_by("invoice__effective_due_date", "invoice_id")
     )
     for link in links:
         by_message[link.message_id].append(link.invoice)
+        dispatch = link.dispatch
+        steps[link.message_id][link.invoice_id] = dispatch.step if dispatch else None
     promises: dict[int, date] = {}
     invoice_ids = {invoice.pk for invoices in by_message.values() for invoice in invoices}
     for invoice_id, promised in PaymentPromise.objects.filter(
@@ -83,6 +89,7 @@ def messages_prefetch(messages: list[Message]) -> None:
         promises[invoice_id] = max(promised, promises.get(invoice_id, promised))
     for message in messages:
         message._regua_invoices = by_message[message.pk]
+        message._regua_steps = steps[message.pk]
         message._regua_promises = promises
 
 
@@ -116,8 +123,6 @@ def invoice_context(invoice: Invoice, *, message: Message | None = None, today: 
 
 
 def message_context(message: Message) -> dict:
-    from tenants.selectors import tenant_today
-
     invoices = _invoices_of(message)
     if not invoices:
         return {}
@@ -143,41 +148,38 @@ def message_context(message: Message) -> dict:
     return context
 
 
+def _step_facts(invoice: Invoice, step: LadderStep | None, promised_until: date | None):
+    """The rule's facts for an invoice of a message; a message no step queued (a manual
+    reminder) is judged as a step with the defaults: skipped while a promise is open, no
+    minimum amount."""
+    return StepFacts(
+        status=invoice.status,
+        disputed=invoice.disputed,
+        paused_until=invoice.paused_until,
+        customer_paused_until=invoice.customer.paused_until,
+        promised_until=promised_until,
+        skip_while_promise=step.skip_while_promise if step is not None else True,
+        below_min_amount=step is not None
+        and below_minimum(amount_due=invoice.amount_due, min_amount=step.min_amount),
+    )
+
+
 def message_cancel_reason(message: Message) -> str | None:
-    """Stop means stop: a reminder about an invoice that is no longer collectable, or to a
+    """Stop means stop: a reminder about invoices none of which may get its step any more
+    (`rules.step_skip_reason`, each judged with the step that queued it), or a message to a
     channel the customer left, does not leave."""
     invoices = _invoices_of(message)
     if not invoices:
         return None
-    customer = invoices[0].customer
-    if message.channel in (customer.opted_out_channels or []):
-        return "opted_out"
-    if message.purpose != MessagePurpose.REMINDER:
-        return None
-    from tenants.selectors import tenant_today
-
-    today = tenant_today(tenant=invoices[0].tenant)
-    if customer.paused_until and customer.paused_until >= today:
-        return "customer_paused"
     promises = message._regua_promises  # open promise → latest promised date
-    promised = {inv.pk for inv in invoices if promises.get(inv.pk, date.min) >= today}
-    collectable = [
-        inv
-        for inv in invoices
-        if inv.status == InvoiceStatus.OPEN
-        and not inv.disputed
-        and not (inv.paused_until and inv.paused_until >= today)
-        and inv.pk not in promised
-    ]
-    if collectable:
-        return None
-    statuses = {inv.status for inv in invoices}
-    if InvoiceStatus.IN_AGREEMENT in statuses:
-        return "in_agreement"
-    if InvoiceStatus.PAID in statuses:
-        return "invoice_paid"
-    if statuses & {InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF}:
-        return "invoice_cancelled"
-    if promised:
-        return "promise_open"
-    return "invoice_paused"
+    steps = message._regua_steps
+    return send_stop_reason(
+        channel=message.channel,
+        opted_out_channels=invoices[0].customer.opted_out_channels,
+        reminder=message.purpose == MessagePurpose.REMINDER,
+        invoices=[
+            _step_facts(invoice, steps.get(invoice.pk), promises.get(invoice.pk))
+            for invoice in invoices
+        ],
+        today=tenant_today(tenant=invoices[0].tenant),
+    )
