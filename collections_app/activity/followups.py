@@ -4,6 +4,7 @@ announced to the tenant's webhooks (`task.created`) and written into the custome
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
 from django.utils import timezone
 
 from collections_app.activity.assignment import task_assigners
@@ -79,6 +80,33 @@ def tasks_emit(*, tenant_id: int, tasks) -> None:
             for task in tasks
         ),
     )
+
+
+def task_close(*, tenant: Tenant, task: FollowUpTask, actor=None) -> FollowUpTask:
+    """Mark an open task done, with its entry in the timeline ("Tarefa concluída: …"), in one
+    transaction. Idempotent: a task already done or cancelled is returned as it is, and only
+    one of two people closing the same task at once writes the entry (a conditional UPDATE)."""
+    if task.tenant_id != tenant.pk:
+        raise FollowUpTask.DoesNotExist
+    now = timezone.now()
+    with transaction.atomic():
+        closed = FollowUpTask.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
+            status=TaskStatus.DONE, completed_at=now
+        )
+        if not closed:
+            task.refresh_from_db(fields=["status", "completed_at"])
+            return task
+        task.status, task.completed_at = TaskStatus.DONE, now
+        interaction_log(
+            tenant=tenant,
+            customer_id=task.customer_id,
+            invoice=task.invoice,
+            kind=InteractionKind.TASK,
+            actor=actor,
+            summary=f"Tarefa concluída: {task.title}",
+            data={"task_id": task.pk, "status": TaskStatus.DONE},
+        )
+    return task
 
 
 def ladder_tasks_cancel(*, invoice: Invoice, now: datetime) -> int:

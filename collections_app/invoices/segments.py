@@ -5,10 +5,14 @@ priority) that matches, else none (the default ladder). Classes are kept current
 segments are recomputed at each daily evaluation with a few queries for the whole batch of
 tenants, and every change is written to the customer's timeline with the rule that caused it."""
 
+import hashlib
 from decimal import Decimal
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from collections_app.models import (
     Behaviour,
@@ -17,10 +21,11 @@ from collections_app.models import (
     InteractionKind,
     Invoice,
     InvoiceStatus,
+    Ladder,
     Segment,
 )
 from collections_app.money import format_money
-from collections_app.stats.rollups import stats_refresh_customers_many
+from collections_app.stats.rollups import data_version, stats_refresh_customers_many
 from tenants.models import Tenant
 
 # A customer needs this many paid invoices before their behaviour says anything.
@@ -28,6 +33,16 @@ MIN_HISTORY = 2
 ON_TIME_MAX_LATE_SHARE = 0.1
 CHRONIC_MIN_LATE_SHARE = 0.5
 CHRONIC_MIN_AVG_DAYS_LATE = 15
+SEGMENT_RULE_KINDS = ("manual", "tag", "amount_at_least", "behaviour")
+SEGMENT_COUNTS_CACHE_SECONDS = 300
+
+
+class SegmentError(ValueError):
+    """A segment refused, with messages per field ("name", "rule", "ladder") fit to show."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
 
 
 def behaviour_of(*, paid: int, late: int, avg_days_late: float | None) -> str:
@@ -175,3 +190,138 @@ def segments_assign_many(*, tenants: list[Tenant]) -> int:
     Interaction.objects.bulk_create(log, batch_size=1000)
     stats_refresh_customers_many(customers_by_tenant=switched)
     return len(moved)
+
+
+# Saving segments and counting their customers: the pages and the API share these. ----------
+
+
+def segment_rule_clean(rule) -> dict:
+    """The rule as it is stored: only what the rules read (anything else is noise, and a NUL
+    in it is refused by PostgreSQL's jsonb). Raises SegmentError({"rule": [...]}) for a rule
+    of an unknown kind or with a value its kind cannot use."""
+    if not isinstance(rule, dict) or rule.get("kind") not in SEGMENT_RULE_KINDS:
+        message = _('Give {"kind": one of %s, "value": …}.') % sorted(SEGMENT_RULE_KINDS)
+        raise SegmentError({"rule": [message]})
+    kind, value = rule["kind"], rule.get("value")
+    if kind == "amount_at_least":
+        # An amount as invoices have them: not negative, not infinite, at most 12 digits
+        # before the decimal point (it is shown as money and compared with amounts).
+        try:
+            amount = Decimal(str(value))
+            if not (amount.is_finite() and 0 <= amount < Decimal("1e12")):
+                raise ValueError
+        except (ArithmeticError, ValueError) as exc:
+            raise SegmentError({"rule": [_("value must be a positive amount.")]}) from exc
+    elif kind == "behaviour" and value not in Behaviour.values:
+        message = _("value must be one of %s.") % sorted(Behaviour.values)
+        raise SegmentError({"rule": [message]})
+    elif kind == "tag" and not (isinstance(value, str) and value and "\x00" not in value):
+        raise SegmentError({"rule": [_("value must be a tag.")]})
+    return {"kind": kind} if kind == "manual" else {"kind": kind, "value": value}
+
+
+def segment_name_errors(*, tenant: Tenant, name: str, segment: Segment | None = None) -> list[str]:
+    """Why `name` cannot be this segment's (another of the tenant's segments has it), or []."""
+    others = Segment.objects.filter(tenant=tenant, name=name)
+    if segment is not None:
+        others = others.exclude(pk=segment.pk)
+    return [_("Another segment has this name.")] if others.exists() else []
+
+
+def segment_save(
+    *,
+    tenant: Tenant,
+    name: str,
+    priority: int,
+    rule: dict,
+    ladder: Ladder,
+    segment: Segment | None = None,
+) -> Segment:
+    """Create a segment of the tenant (`segment` None) or change one, its rule stored as
+    `segment_rule_clean` gives it. Customers move at the next evaluation, not now. Raises
+    SegmentError with every field's messages (a name another segment has, a bad rule, a ladder
+    of another tenant); nothing is written then."""
+    if segment is not None and segment.tenant_id != tenant.pk:
+        raise Segment.DoesNotExist
+    errors: dict[str, list[str]] = {}
+    if name_errors := segment_name_errors(tenant=tenant, name=name, segment=segment):
+        errors["name"] = name_errors
+    try:
+        rule = segment_rule_clean(rule)
+    except SegmentError as exc:
+        errors.update(exc.errors)
+    if ladder.tenant_id != tenant.pk:
+        errors["ladder"] = [_("Choose a ladder of this company.")]
+    if errors:
+        raise SegmentError(errors)
+    with transaction.atomic():
+        if segment is None:
+            segment = Segment(tenant=tenant)
+        segment.name, segment.priority, segment.rule, segment.ladder = name, priority, rule, ladder
+        segment.save()
+    return segment
+
+
+def segment_counts(*, tenant: Tenant, segments: list[Segment]) -> dict[int, dict[str, int]]:
+    """Per segment: the customers its rule matches (`matching`, priority aside) and those the
+    next evaluation would put in it (`landing`: the first match by priority wins; customers
+    placed by hand stay where they are). Kept 5 minutes in the cache, as it reads every
+    customer; the key carries the segments' rules and priorities and a fingerprint of the
+    customers and their open amounts, so an edited segment, customer or payment shows at once."""
+    if not segments:
+        return {}
+    signature = hashlib.sha256(
+        repr(
+            (
+                sorted((s.pk, s.priority, repr(s.rule)) for s in segments),
+                data_version(tenant_id=tenant.pk),
+            )
+        ).encode()
+    ).hexdigest()[:16]
+    key = f"regua:segment-counts:{tenant.pk}:{signature}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = _segment_counts_now(tenant=tenant, segments=segments)
+        cache.set(key, counts, SEGMENT_COUNTS_CACHE_SECONDS)
+    return counts
+
+
+def _segment_counts_now(*, tenant: Tenant, segments: list[Segment]) -> dict[int, dict[str, int]]:
+    """`segment_counts` without the cache: one pass over the customers, with `rule_matches`."""
+    counts = {s.pk: {"matching": 0, "landing": 0} for s in segments}
+    ruled = [s for s in segments if s.rule.get("kind") != "manual"]
+    manual = {s.pk for s in segments if s.rule.get("kind") == "manual"}
+    needs_amounts = any(s.rule.get("kind") == "amount_at_least" for s in ruled)
+    amounts = open_amounts(tenant_ids=[tenant.pk]) if needs_amounts else {}
+    customers = Customer.objects.filter(tenant=tenant).only(
+        "id", "tags", "behaviour", "segment_id", "segment_manual"
+    )
+    for customer in customers.iterator(chunk_size=5000):
+        amount = amounts.get(customer.pk, Decimal("0"))
+        matched = [s for s in ruled if rule_matches(s.rule, customer, amount)]
+        for segment in matched:
+            counts[segment.pk]["matching"] += 1
+        if customer.segment_manual:
+            if customer.segment_id in counts:
+                counts[customer.segment_id]["landing"] += 1
+                if customer.segment_id in manual:
+                    counts[customer.segment_id]["matching"] += 1
+        elif matched:
+            counts[matched[0].pk]["landing"] += 1
+    return counts
+
+
+def segment_rule_count(*, tenant: Tenant, rule: dict, segment: Segment | None = None) -> int:
+    """How many of the tenant's customers `rule` (a clean one) matches now; for a manual rule,
+    the customers placed in `segment` by hand."""
+    if rule.get("kind") == "manual":
+        if segment is None:
+            return 0
+        return Customer.objects.filter(tenant=tenant, segment=segment, segment_manual=True).count()
+    amounts = open_amounts(tenant_ids=[tenant.pk]) if rule.get("kind") == "amount_at_least" else {}
+    customers = Customer.objects.filter(tenant=tenant).only("id", "tags", "behaviour")
+    return sum(
+        1
+        for customer in customers.iterator(chunk_size=5000)
+        if rule_matches(rule, customer, amounts.get(customer.pk, Decimal("0")))
+    )

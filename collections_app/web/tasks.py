@@ -4,12 +4,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from collections_app.activity.timeline import interaction_log
+from collections_app.activity.followups import task_close
 from collections_app.models import (
     FollowUpTask,
     TaskStatus,
@@ -68,19 +67,7 @@ def task_list(request):
 def task_done(request, pk: int):
     """Close a task (done), with its timeline entry. HTMX gets an empty answer (the row goes)."""
     task = get_object_or_404(FollowUpTask, pk=pk)
-    if task.status == TaskStatus.OPEN:
-        task.status = TaskStatus.DONE
-        task.completed_at = timezone.now()
-        task.save(update_fields=["status", "completed_at"])
-        interaction_log(
-            tenant=request.tenant,
-            customer_id=task.customer_id,
-            invoice=task.invoice,
-            kind="task",
-            actor=request.user,
-            summary=f"Tarefa concluída: {task.title}",
-            data={"task_id": task.pk, "status": TaskStatus.DONE},
-        )
+    task_close(tenant=request.tenant, task=task, actor=request.user)
     if request.htmx:
         return HttpResponse("")
     messages.success(request, _("Task done."))
