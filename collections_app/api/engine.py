@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_app.api.resources import parse_day
+from collections_app.api.fields import parse_day
 from collections_app.engine.explain import FORECAST_MAX_DAYS, invoice_explain, tenant_forecast
 from collections_app.models import Invoice
 from tenants.api_auth import TenantScopedAPIMixin

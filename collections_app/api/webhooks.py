@@ -12,7 +12,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from collections_app.api.resources import TenantViewSet
+from collections_app.api.base import TenantViewSet
 from collections_app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from collections_app.webhooks_out.events import (
     PING_EVENT,
