@@ -6,8 +6,8 @@ from django_scopes import scope, scopes_disabled
 
 from tenants.models import Role
 from tenants.services import api_key_create
-from tests.factories import make_member, make_tenant
 from tests.fakes import FakeProvider, sendgrid_answer, twilio_answer
+from tests.tenants.factories import MembershipFactory, TenantFactory
 
 pytest_plugins = ["tests.browser", "tests.clock"]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -25,12 +25,12 @@ def require_service(available: bool, why: str) -> None:
 
 @pytest.fixture
 def tenant_a(db):
-    return make_tenant("tenant-a", name="Escola Aurora")
+    return TenantFactory(slug="tenant-a", name="Escola Aurora")
 
 
 @pytest.fixture
 def tenant_b(db):
-    return make_tenant("tenant-b", name="Clínica Boa Vista")
+    return TenantFactory(slug="tenant-b", name="Clínica Boa Vista")
 
 
 @pytest.fixture
@@ -41,18 +41,18 @@ def owner(tenant_a):
 
 @pytest.fixture
 def agent(tenant_a):
-    return make_member(tenant_a, Role.AGENT)
+    return MembershipFactory(tenant=tenant_a, role=Role.AGENT).user
 
 
 @pytest.fixture
 def viewer(tenant_a):
-    return make_member(tenant_a, Role.VIEWER)
+    return MembershipFactory(tenant=tenant_a, role=Role.VIEWER).user
 
 
 @pytest.fixture
 def outsider(tenant_b):
     """A member of another tenant only."""
-    return make_member(tenant_b, Role.OWNER)
+    return MembershipFactory(tenant=tenant_b, role=Role.OWNER).user
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from django_scopes import scope, scopes_disabled
 
 from messaging.models import ProviderAccount
 from tenants.models import User
-from tests.factories import make_invoice, make_provider_account
+from tests.collections_app.factories import InvoiceFactory
+from tests.messaging.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.django_db
 def test_operators_admin_lists_every_tenants_rows(client, tenant_a, tenant_b):
     from datetime import date
 
-    make_invoice(tenant_a, external_id="A-1", due=date(2026, 12, 1))
-    make_invoice(tenant_b, external_id="B-1", due=date(2026, 12, 1))
+    InvoiceFactory(tenant=tenant_a, external_id="A-1", due_date=date(2026, 12, 1))
+    InvoiceFactory(tenant=tenant_b, external_id="B-1", due_date=date(2026, 12, 1))
     User.objects.create_superuser(email="ops@regua.local", password="senha-segura-123")
     client.login(email="ops@regua.local", password="senha-segura-123")
     page = client.get("/admin/collections_app/invoice/").content.decode()
@@ -29,8 +30,10 @@ def test_admin_is_closed_to_tenant_users(login, owner):
 
 def test_credentials_are_encrypted_at_rest_and_masked(tenant_a, settings):
     settings.FIELD_ENCRYPTION_KEY = Fernet.generate_key().decode()
-    account = make_provider_account(
-        tenant_a, "twilio_sms", {"account_sid": "AC123", "auth_token": "super-secret-token"}
+    account = ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": "AC123", "auth_token": "super-secret-token"},
     )
     with connection.cursor() as cursor:
         cursor.execute(

@@ -19,8 +19,9 @@ from config.celery import app as celery_app
 from config.dburl import database_url
 from messaging.models import Message, MessageStatus
 from tests.clock import clocked_command
+from tests.collections_app.factories import InvoiceFactory
 from tests.conftest import require_service
-from tests.factories import make_invoice, make_tenant
+from tests.tenants.factories import TenantFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -108,8 +109,8 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):
 def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
     from collections_app.tasks import ladders_evaluate_batch
 
-    tenant = make_tenant("integration")
-    invoice = make_invoice(tenant, due=DAY, amount="321.00")
+    tenant = TenantFactory(slug="integration")
+    invoice = InvoiceFactory(tenant=tenant, due_date=DAY, amount="321.00")
     # The daily evaluation task, as beat's tick queues it, runs in the worker and queues the
     # send through the fan-out task.
     worker["publish"](ladders_evaluate_batch, tenant_ids=[tenant.pk], day=DAY.isoformat())
@@ -152,11 +153,11 @@ def test_an_import_runs_in_the_worker_and_its_progress_bar_moves(worker, monkeyp
     from collections_app import tasks
     from collections_app.models import ImportJob, ImportStatus, Invoice
     from tenants.models import Role
-    from tests.factories import make_member
+    from tests.tenants.factories import MembershipFactory
 
-    tenant = make_tenant("integration-import")
+    tenant = TenantFactory(slug="integration-import")
     client = Client()
-    client.force_login(make_member(tenant, Role.AGENT))
+    client.force_login(MembershipFactory(tenant=tenant, role=Role.AGENT).user)
     monkeypatch.setattr(
         tasks.import_run, "delay", lambda **kw: worker["publish"](tasks.import_run, **kw)
     )

@@ -11,8 +11,9 @@ from messaging.models import ProviderAccount, Template
 from messaging.sms import sms_size
 from messaging.template_check import template_check
 from tenants.models import Role
-from tests.factories import make_member, make_provider_account
 from tests.fakes import Answer
+from tests.messaging.factories import ProviderAccountFactory
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = [pytest.mark.django_db]
 
@@ -27,7 +28,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def admin(tenant_a):
-    return make_member(tenant_a, Role.ADMIN)
+    return MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user
 
 
 def template_data(**extra):
@@ -81,7 +82,9 @@ def test_anonymous_is_sent_to_login(client, tenant_a):
 
 def test_a_viewer_reads_every_page_read_only(login, viewer, tenant_a):
     template = a_template(tenant_a)
-    account = make_provider_account(tenant_a, "twilio_sms", {"account_sid": SID})
+    account = ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials={"account_sid": SID}
+    )
     client = login(viewer)
     for path in [
         "/settings/templates/",
@@ -103,11 +106,13 @@ def test_a_viewer_reads_every_page_read_only(login, viewer, tenant_a):
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.AGENT])
 def test_below_admin_every_write_is_forbidden(login, tenant_a, role, twilio):
     template = a_template(tenant_a)
-    account = make_provider_account(
-        tenant_a, "twilio_sms", {"account_sid": SID, "auth_token": TOKEN}
+    account = ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": SID, "auth_token": TOKEN},
     )
     before = templates_of(tenant_a)
-    client = login(make_member(tenant_a, role))
+    client = login(MembershipFactory(tenant=tenant_a, role=role).user)
     writes = [
         ("/settings/templates/new/", template_data()),
         (f"/settings/templates/{template.pk}/", template_data(body="Mudou")),
@@ -334,7 +339,11 @@ def test_a_provider_that_cannot_carry_the_channel_is_refused(login, admin, tenan
 
 
 def test_one_active_account_per_channel(login, admin, tenant_a):
-    make_provider_account(tenant_a, "twilio_sms", {"account_sid": SID, "auth_token": TOKEN})
+    ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": SID, "auth_token": TOKEN},
+    )
     client = login(admin)
     second = client.post("/settings/providers/new/", account_data())
     assert second.status_code == 200 and 'id="id_active_error"' in second.content.decode()
@@ -344,8 +353,10 @@ def test_one_active_account_per_channel(login, admin, tenant_a):
 
 
 def test_editing_keeps_a_secret_left_blank(login, owner, tenant_a):
-    account = make_provider_account(
-        tenant_a, "twilio_sms", {"account_sid": SID, "auth_token": TOKEN}
+    account = ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": SID, "auth_token": TOKEN},
     )
     response = login(owner).post(
         f"/settings/providers/{account.pk}/",
@@ -359,7 +370,7 @@ def test_editing_keeps_a_secret_left_blank(login, owner, tenant_a):
 
 def test_an_optional_stored_credential_can_be_removed(login, owner, tenant_a):
     creds = {"host": "smtp.exemplo.com.br", "username": "cobranca", "password": "s3nha"}
-    account = make_provider_account(tenant_a, "smtp", creds)
+    account = ProviderAccountFactory(tenant=tenant_a, provider="smtp", credentials=creds)
     client = login(owner)
     page = client.get(f"/settings/providers/{account.pk}/").content.decode()
     # The optional ones offer a removal; the required host does not.
@@ -386,10 +397,10 @@ def test_the_form_offers_the_channels_providers_and_their_credentials(login, adm
 
 
 def test_a_test_message_goes_through_the_account_to_twilio(login, admin, tenant_a, twilio):
-    account = make_provider_account(
-        tenant_a,
-        "twilio_sms",
-        {"account_sid": SID, "auth_token": TOKEN},
+    account = ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": SID, "auth_token": TOKEN},
         sender="+5511900000000",
     )
     client = login(admin)
@@ -414,8 +425,10 @@ def test_a_test_message_goes_through_the_account_to_twilio(login, admin, tenant_
 def test_without_htmx_the_test_result_comes_back_on_the_accounts_page(
     login, admin, tenant_a, twilio
 ):
-    account = make_provider_account(
-        tenant_a, "twilio_sms", {"account_sid": SID, "auth_token": TOKEN}
+    account = ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": SID, "auth_token": TOKEN},
     )  # no sender: the adapter refuses before calling Twilio
     client = login(admin)
     response = client.post(
@@ -433,8 +446,10 @@ def test_without_htmx_the_test_result_comes_back_on_the_accounts_page(
 
 def test_another_tenants_template_and_account_are_404(login, owner, outsider, tenant_a, tenant_b):
     theirs = a_template(tenant_b)
-    their_account = make_provider_account(
-        tenant_b, "twilio_sms", {"account_sid": SID, "auth_token": TOKEN}
+    their_account = ProviderAccountFactory(
+        tenant=tenant_b,
+        provider="twilio_sms",
+        credentials={"account_sid": SID, "auth_token": TOKEN},
     )
     client = login(owner)
     assert client.get(f"/settings/templates/{theirs.pk}/").status_code == 404

@@ -21,7 +21,8 @@ from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
 from messaging.tasks import send_message, send_messages
 from messaging.upkeep import STUCK_SEND_ERROR, messages_reconcile_stuck
-from tests.factories import make_invoice, make_tenant
+from tests.collections_app.factories import InvoiceFactory
+from tests.tenants.factories import TenantFactory
 
 # A business day (Wednesday): the ladder is evaluated as of this date whatever the clock says.
 DAY = date(2026, 12, 2)
@@ -50,7 +51,7 @@ def provider():
 def queue_messages(tenant, *dues: date) -> list[Message]:
     """Invoices due on `dues`, evaluated on DAY, their send tasks held back: queued messages."""
     for due in dues:
-        make_invoice(tenant, due=due)
+        InvoiceFactory(tenant=tenant, due_date=due)
     # Held back so that, in transactional tests, the eager send does not run at commit.
     with mock.patch.object(send_messages, "apply_async"), scope(tenant=tenant):
         ladder_evaluate(tenant=tenant, today=DAY)
@@ -80,7 +81,7 @@ def status_changes(tenant, message: Message) -> list[tuple[str, str]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_call_the_provider_once(provider):
-    tenant = make_tenant()
+    tenant = TenantFactory()
     message = queue_one(tenant)
     # Both workers must have read the message as queued before either claims it.
     barrier = threading.Barrier(2, timeout=10)

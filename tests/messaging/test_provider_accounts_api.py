@@ -7,8 +7,8 @@ import pytest
 from django_scopes import scopes_disabled
 
 from messaging.models import ProviderAccount
-from tests.factories import make_provider_account
 from tests.fakes import Answer, FakeProvider, twilio_answer
+from tests.messaging.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 SID = "AC" + "1" * 32
@@ -125,7 +125,9 @@ def test_a_channel_without_an_account_tests_the_platform_default(api_a):
 
 def test_an_smtp_account_saved_with_a_bad_port_fails_its_test_send_with_the_reason(api_a, tenant_a):
     # Stored before ports were checked: the test send says what is wrong, no 500.
-    make_provider_account(tenant_a, "smtp", {"host": "h", "port": "abc"})
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="smtp", credentials={"host": "h", "port": "abc"}
+    )
     answer = post(
         api_a, "/api/v1/provider-accounts/test/", {"channel": "email", "recipient": "a@b.com.br"}
     )

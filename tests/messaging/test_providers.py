@@ -274,13 +274,16 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
     from collections_app.engine import ladder_evaluate
     from messaging.models import Message
     from messaging.sending import message_send
-    from tests.factories import make_invoice, make_provider_account
+    from tests.collections_app.factories import InvoiceFactory
+    from tests.messaging.factories import ProviderAccountFactory
 
     day = date(2026, 12, 2)
-    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
-    make_invoice(
-        tenant_a,
-        due=day,
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials=TWILIO, sender="+5511900000000"
+    )
+    InvoiceFactory(
+        tenant=tenant_a,
+        due_date=day,
         amount="1234.50",
         customer={
             "external_id": "SMS",
@@ -326,18 +329,21 @@ def test_a_whatsapp_reminder_starts_the_conversation_with_the_approved_template(
     from collections_app.engine import ladder_evaluate
     from messaging.models import Message, Template
     from messaging.sending import message_send
-    from tests.factories import make_invoice, make_provider_account
+    from tests.collections_app.factories import InvoiceFactory
+    from tests.messaging.factories import ProviderAccountFactory
 
     day = date(2026, 12, 2)
-    make_provider_account(tenant_a, "twilio_whatsapp", TWILIO, sender="+5511900000000")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_whatsapp", credentials=TWILIO, sender="+5511900000000"
+    )
     with scope(tenant=tenant_a):
         Template.objects.filter(key="due_today", channel="whatsapp").update(
             content_sid="HX" + "4" * 32,
             content_variables=["customer_name", "amount", "payment_link"],
         )
-    invoice = make_invoice(
-        tenant_a,
-        due=day,
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=day,
         amount="1234.50",
         customer={"external_id": "W", "name": "Walter", "phone": "+5511987654321"},
     )
@@ -363,16 +369,19 @@ def test_a_whatsapp_template_naming_an_unknown_variable_fails_its_message(tenant
     from collections_app.engine import ladder_evaluate
     from messaging.models import Message, Template
     from messaging.sending import message_send
-    from tests.factories import make_invoice, make_provider_account
+    from tests.collections_app.factories import InvoiceFactory
+    from tests.messaging.factories import ProviderAccountFactory
 
-    make_provider_account(tenant_a, "twilio_whatsapp", TWILIO, sender="+55119")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_whatsapp", credentials=TWILIO, sender="+55119"
+    )
     with scope(tenant=tenant_a):
         Template.objects.filter(key="due_today", channel="whatsapp").update(
             content_sid="HX" + "4" * 32, content_variables=["customer_name", "saldo"]
         )
-    make_invoice(
-        tenant_a,
-        due=date(2026, 12, 2),
+    InvoiceFactory(
+        tenant=tenant_a,
+        due_date=date(2026, 12, 2),
         customer={"external_id": "W", "phone": "+5511987654321", "name": "W"},
     )
     with scope(tenant=tenant_a):

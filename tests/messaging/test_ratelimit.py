@@ -14,9 +14,10 @@ from collections_app.engine import ladder_evaluate
 from messaging import ratelimit
 from messaging.models import Message, MessageStatus
 from messaging.tasks import send_messages
+from tests.collections_app.factories import InvoiceFactory
 from tests.conftest import require_service
-from tests.factories import make_invoice, make_provider_account
 from tests.fakes import FakeProvider, twilio_answer
+from tests.messaging.factories import ProviderAccountFactory
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -82,17 +83,17 @@ def test_a_batch_over_the_providers_rate_sends_what_fits_and_the_rest_waits(
     with FakeProvider(twilio_answer) as fake:
         settings.TWILIO_API_BASE = fake.url
         # Credentials unique to this run: a bucket of its own.
-        make_provider_account(
-            tenant_a,
-            "twilio_sms",
-            {"account_sid": f"AC{uuid.uuid4().hex}", "auth_token": "t"},
+        ProviderAccountFactory(
+            tenant=tenant_a,
+            provider="twilio_sms",
+            credentials={"account_sid": f"AC{uuid.uuid4().hex}", "auth_token": "t"},
             sender="+5511900000000",
         )
         day = date(2026, 12, 2)
         for n in range(3):
-            make_invoice(
-                tenant_a,
-                due=day,
+            InvoiceFactory(
+                tenant=tenant_a,
+                due_date=day,
                 customer={
                     "external_id": f"R{n}",
                     "name": f"R{n}",

@@ -16,8 +16,9 @@ from messaging.models import Message, MessageStatus
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import messages_send
 from messaging.tasks import send_messages
-from tests.factories import make_invoice, make_provider_account
+from tests.collections_app.factories import InvoiceFactory
 from tests.fakes import Answer, twilio_answer
+from tests.messaging.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +29,9 @@ TWILIO = {"account_sid": "AC" + "1" * 32, "auth_token": "secret-token"}
 def queue_sms(tenant, count: int, *, first: int = 0) -> list[Message]:
     """`count` SMS reminders due on DAY, one per customer, queued and not yet sent."""
     for k in range(first, first + count):
-        make_invoice(
-            tenant,
-            due=DAY,
+        InvoiceFactory(
+            tenant=tenant,
+            due_date=DAY,
             amount=f"{100 + k}.00",
             customer={
                 "external_id": f"SMS-{k}",
@@ -50,7 +51,9 @@ def unlimited(settings):
 
 
 def test_a_batch_has_its_provider_calls_in_flight_together(tenant_a, twilio, unlimited):
-    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials=TWILIO, sender="+5511900000000"
+    )
     messages = queue_sms(tenant_a, 12)
     twilio.latency = 0.2
     ids = [m.pk for m in messages]
@@ -73,7 +76,9 @@ def test_a_batch_has_its_provider_calls_in_flight_together(tenant_a, twilio, unl
 
 
 def test_a_larger_batch_costs_no_more_queries(tenant_a, twilio, unlimited):
-    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials=TWILIO, sender="+5511900000000"
+    )
     small = queue_sms(tenant_a, 2)
     large = queue_sms(tenant_a, 10, first=2)
     queries = []
@@ -87,7 +92,9 @@ def test_a_larger_batch_costs_no_more_queries(tenant_a, twilio, unlimited):
 
 
 def test_each_message_of_a_batch_gets_its_own_outcome(tenant_a, twilio, unlimited):
-    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials=TWILIO, sender="+5511900000000"
+    )
     invalid, busy, fine = queue_sms(tenant_a, 3)
 
     def answer(request):
@@ -143,7 +150,9 @@ def test_a_batch_over_the_rate_limit_sends_what_the_limit_allows(tenant_a, twili
     settings.REDIS_URL = ""  # the in-process buckets
     settings.MESSAGING_TENANT_RATE = 3
     ratelimit._local.clear()  # full buckets
-    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials=TWILIO, sender="+5511900000000"
+    )
     messages = queue_sms(tenant_a, 5)
     with scope(tenant=tenant_a):
         outcomes = messages_send(tenant=tenant_a, message_ids=[m.pk for m in messages])

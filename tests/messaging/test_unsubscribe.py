@@ -12,8 +12,9 @@ from collections_app.models import Customer, Interaction, InteractionKind
 from messaging.models import Message, MessageStatus
 from messaging.sending import message_send
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice, make_provider_account
+from tests.collections_app.factories import InvoiceFactory
 from tests.fakes import FakeProvider, sendgrid_answer
+from tests.messaging.factories import ProviderAccountFactory
 
 pytestmark = [pytest.mark.django_db, on_the_suite_day]  # its days are written for 2026-12-02
 DAY = date(2026, 12, 2)
@@ -25,10 +26,12 @@ def emailed(tenant_a, settings):
     (the message, the JSON SendGrid received)."""
     with FakeProvider(sendgrid_answer) as fake:
         settings.SENDGRID_API_HOST = fake.url
-        make_provider_account(tenant_a, "sendgrid", {"api_key": "SG.x"})
-        make_invoice(
-            tenant_a,
-            due=DAY,
+        ProviderAccountFactory(
+            tenant=tenant_a, provider="sendgrid", credentials={"api_key": "SG.x"}
+        )
+        InvoiceFactory(
+            tenant=tenant_a,
+            due_date=DAY,
             amount="1234.50",
             customer={"external_id": "E", "name": "Ana & <Filhos>", "email": "ana@ex.com"},
         )
@@ -96,7 +99,7 @@ def test_a_forged_or_unknown_link_is_404(emailed):
 
 def test_after_unsubscribing_the_next_email_is_cancelled_before_it_leaves(tenant_a, emailed):
     message, mail = emailed
-    make_invoice(tenant_a, due=DAY.replace(day=4), customer={"external_id": "E"})
+    InvoiceFactory(tenant=tenant_a, due_date=DAY.replace(day=4), customer={"external_id": "E"})
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY.replace(day=3))  # its D-1 e-mail
     Client().post(unsubscribe_path(mail), {"List-Unsubscribe": "One-Click"})

@@ -14,7 +14,8 @@ from collections_app.models import Interaction, InteractionKind
 from messaging.models import Message, MessageStatus
 from messaging.sending import message_send
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice, make_provider_account
+from tests.collections_app.factories import InvoiceFactory
+from tests.messaging.factories import ProviderAccountFactory
 
 pytestmark = [pytest.mark.django_db, on_the_suite_day]  # its days are written for 2026-12-02
 DAY = date(2026, 12, 2)
@@ -24,15 +25,15 @@ TOKEN = "token-do-tenant"
 @pytest.fixture
 def sent_sms(tenant_a, settings, twilio):
     """A reminder sent by SMS through the tenant's Twilio account (a loopback fake)."""
-    make_provider_account(
-        tenant_a,
-        "twilio_sms",
-        {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
+    ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
         sender="+5511900000000",
     )
-    make_invoice(
-        tenant_a,
-        due=DAY,
+    InvoiceFactory(
+        tenant=tenant_a,
+        due_date=DAY,
         customer={
             "external_id": "S",
             "name": "Sara",
@@ -120,8 +121,10 @@ def test_a_report_signed_for_another_tenant_cannot_touch_this_one(tenant_a, tena
     # Tenant B has no Twilio account with A's token: refused.
     assert post_status(tenant_b, params).status_code == 403
     # Signed right with B's own token, the id is looked up among B's messages only.
-    make_provider_account(
-        tenant_b, "twilio_sms", {"account_sid": "AC" + "2" * 32, "auth_token": "token-de-b"}
+    ProviderAccountFactory(
+        tenant=tenant_b,
+        provider="twilio_sms",
+        credentials={"account_sid": "AC" + "2" * 32, "auth_token": "token-de-b"},
     )
     assert post_status(tenant_b, params, token="token-de-b").status_code == 204
     assert reload(sent_sms).status == MessageStatus.SENT
@@ -157,13 +160,15 @@ def public_key_text(key) -> str:
 @pytest.fixture
 def sent_email(tenant_a, signing_key, sendgrid):
     """A reminder sent by e-mail through the tenant's SendGrid account (a loopback fake)."""
-    make_provider_account(
-        tenant_a,
-        "sendgrid",
-        {"api_key": "SG.x", "webhook_public_key": public_key_text(signing_key)},
+    ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="sendgrid",
+        credentials={"api_key": "SG.x", "webhook_public_key": public_key_text(signing_key)},
     )
-    make_invoice(
-        tenant_a, due=DAY, customer={"external_id": "E", "name": "Eva", "email": "eva@ex.com"}
+    InvoiceFactory(
+        tenant=tenant_a,
+        due_date=DAY,
+        customer={"external_id": "E", "name": "Eva", "email": "eva@ex.com"},
     )
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY)
@@ -289,7 +294,7 @@ def test_an_invalid_number_is_not_used_again_until_it_changes(tenant_a, sent_sms
     assert customer.invalid_channels == ["sms"]
     # The next reminder skips SMS and falls back to WhatsApp (the same number's WhatsApp is
     # another channel: only what a provider refused is flagged).
-    make_invoice(tenant_a, due=DAY + timedelta(days=1), customer={"external_id": "S"})
+    InvoiceFactory(tenant=tenant_a, due_date=DAY + timedelta(days=1), customer={"external_id": "S"})
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY + timedelta(days=1))
         newest = Message.objects.order_by("-id").first()

@@ -16,7 +16,7 @@ from collections_app.payments.pix import BRCode, PixError, brcode_parse
 from tenants.documents import cnpj_check_digits
 from tenants.models import Tenant, User
 from tenants.pix_keys import pix_key_kind, pix_key_normalize
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 from tests.paths import ROOT
 from tests.tenants.test_settings_pages import company_form
 
@@ -157,14 +157,14 @@ def test_a_bad_document_gets_a_pt_br_error_and_nothing_is_written(api_a, tenant_
 def test_the_invoice_search_finds_a_customer_by_a_typed_document_in_its_own_tenant_only(
     tenant_a, tenant_b, owner, login
 ):
-    mine = make_invoice(
-        tenant_a,
-        due=tenant_a.created_at.date(),
+    mine = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=tenant_a.created_at.date(),
         customer={"external_id": "C-1", "name": "Maria", "document": CNPJ_ALPHA},
     )
-    theirs = make_invoice(
-        tenant_b,
-        due=tenant_b.created_at.date(),
+    theirs = InvoiceFactory(
+        tenant=tenant_b,
+        due_date=tenant_b.created_at.date(),
         customer={"external_id": "C-1", "name": "Maria", "document": CNPJ_ALPHA},
     )
     html = (
@@ -177,7 +177,7 @@ def test_the_invoice_search_finds_a_customer_by_a_typed_document_in_its_own_tena
 
 
 def test_the_admin_stores_a_formatted_document_bare_and_refuses_a_bad_one(client, tenant_a):
-    invoice = make_invoice(tenant_a, due=tenant_a.created_at.date())
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=tenant_a.created_at.date())
     User.objects.create_superuser(email="ops@regua.local", password="senha-segura-123")
     client.login(email="ops@regua.local", password="senha-segura-123")
     with scopes_disabled():
@@ -214,8 +214,8 @@ def test_the_admin_stores_a_formatted_document_bare_and_refuses_a_bad_one(client
 def test_the_debtor_confirms_with_the_first_digits_or_the_whole_document(client, tenant_a, typed):
     due = tenant_a.created_at.date()
     customer = {"external_id": "LOJA", "name": "Loja", "document": CNPJ}
-    invoice = make_invoice(tenant_a, due=due, customer=customer)
-    other = make_invoice(tenant_a, due=due, customer=customer, amount="250.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=due, customer=customer)
+    other = InvoiceFactory(tenant=tenant_a, due_date=due, customer=customer, amount="250.00")
     url = f"/p/{invoice.payment_token}/identify"
     html = client.post(url, {"document": typed}, follow=True).content.decode()
     assert other.payment_token in html

@@ -95,9 +95,9 @@ def test_holidays_are_added_once_and_removed(tenant_a, owner, login):
 
 
 def test_only_an_owner_manages_the_team(tenant_a, owner, login):
-    from tests.factories import make_member
+    from tests.tenants.factories import MembershipFactory
 
-    admin = make_member(tenant_a, Role.ADMIN)
+    admin = MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user
     assert login(admin).get("/settings/team/").status_code == 200
     assert (
         login(admin).post("/settings/team/", {"email": "x@y.com", "role": "agent"}).status_code

@@ -14,7 +14,7 @@ from tenants.services import (
     member_remove,
     member_role_change,
 )
-from tests.factories import make_member
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_the_last_owner_can_be_neither_demoted_nor_removed_by_the_service(tenant
 
 
 def test_with_a_second_owner_the_first_may_step_down(tenant_a, owner):
-    second = make_member(tenant_a, Role.OWNER)
+    second = MembershipFactory(tenant=tenant_a, role=Role.OWNER).user
     mine = Membership.objects.get(tenant=tenant_a, user=owner)
     member_role_change(tenant=tenant_a, membership=mine, role=Role.ADMIN)
     mine.refresh_from_db()

@@ -11,7 +11,7 @@ from collections_app.engine import ladder_evaluate
 from collections_app.models import Customer, FollowUpTask, Interaction, Invoice, Ladder, Segment
 from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 2)
@@ -20,8 +20,10 @@ DAY = date(2026, 12, 2)
 @pytest.fixture
 def b_objects(tenant_b):
     """One of everything in tenant B."""
-    invoice = make_invoice(tenant_b, external_id="B-INV", due=DAY - timedelta(days=15))
-    second = make_invoice(tenant_b, external_id="B-INV-2", due=DAY)
+    invoice = InvoiceFactory(
+        tenant=tenant_b, external_id="B-INV", due_date=DAY - timedelta(days=15)
+    )
+    second = InvoiceFactory(tenant=tenant_b, external_id="B-INV-2", due_date=DAY)
     with scope(tenant=tenant_b):
         ladder_evaluate(tenant=tenant_b, today=DAY)
         payment, _ = invoice_record_payment(tenant=tenant_b, invoice=second, amount=second.amount)
@@ -40,15 +42,15 @@ def b_objects(tenant_b):
 
 
 def test_querysets_refuse_to_run_without_a_scope(tenant_a):
-    make_invoice(tenant_a, due=DAY)
+    InvoiceFactory(tenant=tenant_a, due_date=DAY)
     for model in (Invoice, Customer, Message, Interaction):
         with pytest.raises(ScopeError):
             list(model.objects.all())
 
 
 def test_a_scope_sees_only_its_tenant(tenant_a, tenant_b):
-    make_invoice(tenant_a, external_id="A", due=DAY)
-    make_invoice(tenant_b, external_id="B", due=DAY)
+    InvoiceFactory(tenant=tenant_a, external_id="A", due_date=DAY)
+    InvoiceFactory(tenant=tenant_b, external_id="B", due_date=DAY)
     with scope(tenant=tenant_a):
         assert list(Invoice.objects.values_list("external_id", flat=True)) == ["A"]
 
@@ -105,7 +107,7 @@ def test_pages_of_another_tenant_are_404(login, owner, b_objects, page, key):
 
 
 def test_own_pages_work_for_the_owner(login, owner, tenant_a):
-    invoice = make_invoice(tenant_a, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
     client = login(owner)
     assert client.get(f"/invoices/{invoice.pk}/").status_code == 200
     assert client.get(f"/customers/{invoice.customer_id}/").status_code == 200

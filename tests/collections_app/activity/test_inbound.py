@@ -12,7 +12,8 @@ from twilio.request_validator import RequestValidator
 from collections_app.models import Customer, FollowUpTask, Interaction, InteractionKind
 from messaging.inbound import whatsapp_session_open
 from messaging.models import InboundMessage, Message, MessagePurpose
-from tests.factories import make_invoice, make_provider_account
+from tests.collections_app.factories import InvoiceFactory
+from tests.messaging.factories import ProviderAccountFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = "token-inbound"
@@ -22,10 +23,10 @@ NUMBER = "+5511987654321"
 @pytest.fixture
 def twilio_account(tenant_a, twilio):
     """The tenant's Twilio account, its API a loopback fake."""
-    make_provider_account(
-        tenant_a,
-        "twilio_sms",
-        {"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
+    ProviderAccountFactory(
+        tenant=tenant_a,
+        provider="twilio_sms",
+        credentials={"account_sid": "AC" + "1" * 32, "auth_token": TOKEN},
         sender="+5511900000000",
     )
     return twilio
@@ -33,9 +34,9 @@ def twilio_account(tenant_a, twilio):
 
 @pytest.fixture
 def customer(tenant_a, twilio_account):
-    invoice = make_invoice(
-        tenant_a,
-        due=date(2026, 12, 2),
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=date(2026, 12, 2),
         customer={"external_id": "R", "name": "Rita", "phone": NUMBER, "email": "r@ex.com"},
     )
     return invoice.customer

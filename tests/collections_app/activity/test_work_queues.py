@@ -10,7 +10,7 @@ from django_scopes import scope
 from collections_app.models import FollowUpTask, Interaction, Invoice, PaymentPromise, TaskStatus
 from messaging.models import InboundMessage, Message, MessagePurpose, Template
 from tenants.selectors import tenant_today
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def invoice(tenant_a):
     today = tenant_today(tenant=tenant_a)
-    return make_invoice(
-        tenant_a,
-        due=today - timedelta(days=5),
+    return InvoiceFactory(
+        tenant=tenant_a,
+        due_date=today - timedelta(days=5),
         amount="480.00",
         customer={
             "external_id": "JOAO",

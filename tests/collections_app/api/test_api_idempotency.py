@@ -10,8 +10,8 @@ from collections_app.models import Payment
 from tenants.api_auth import ApiKeyRateThrottle
 from tenants.idempotency import MAX_KEY_LENGTH
 from tenants.models import IdempotentRequest
+from tests.collections_app.factories import InvoiceFactory
 from tests.conftest import api_client_for
-from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def post(client, path, data, key=None):
 def test_a_retried_post_with_the_same_key_writes_once_and_answers_the_same(tenant_a, api_a):
     from datetime import date
 
-    invoice = make_invoice(tenant_a, due=date(2026, 12, 1), amount="500.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 1), amount="500.00")
     body = {"invoice": invoice.external_id, "amount": "100.00"}  # no external_id of its own
     first = post(api_a, "/api/v1/payments/", body, key="pay-7f3a")
     again = post(api_a, "/api/v1/payments/", body, key="pay-7f3a")
@@ -41,7 +41,7 @@ def test_a_retried_post_with_the_same_key_writes_once_and_answers_the_same(tenan
 def test_the_same_key_for_a_different_request_is_refused(tenant_a, api_a):
     from datetime import date
 
-    invoice = make_invoice(tenant_a, due=date(2026, 12, 1), amount="500.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 1), amount="500.00")
     post(api_a, "/api/v1/payments/", {"invoice": invoice.external_id, "amount": "1.00"}, "k1")
     other = post(
         api_a, "/api/v1/payments/", {"invoice": invoice.external_id, "amount": "2.00"}, "k1"
@@ -100,8 +100,12 @@ def test_invoices_filter_by_segment(tenant_a, api_a):
 
     from collections_app.models import Customer, Ladder, Segment
 
-    a = make_invoice(tenant_a, due=date(2026, 12, 1), customer={"external_id": "A", "name": "A"})
-    make_invoice(tenant_a, due=date(2026, 12, 1), customer={"external_id": "B", "name": "B"})
+    a = InvoiceFactory(
+        tenant=tenant_a, due_date=date(2026, 12, 1), customer={"external_id": "A", "name": "A"}
+    )
+    InvoiceFactory(
+        tenant=tenant_a, due_date=date(2026, 12, 1), customer={"external_id": "B", "name": "B"}
+    )
     with scope(tenant=tenant_a):
         vip = Segment.objects.create(
             tenant=tenant_a,

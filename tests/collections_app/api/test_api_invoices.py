@@ -5,7 +5,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from collections_app.models import Customer, Invoice
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -128,8 +128,8 @@ def test_list_is_paginated_the_drf_way(api_a, tenant_a):
 
 
 def test_filters_by_status_and_due_range(api_a, tenant_a):
-    make_invoice(tenant_a, external_id="EARLY", due=date(2026, 11, 2))
-    make_invoice(tenant_a, external_id="LATE", due=date(2026, 12, 20))
+    InvoiceFactory(tenant=tenant_a, external_id="EARLY", due_date=date(2026, 11, 2))
+    InvoiceFactory(tenant=tenant_a, external_id="LATE", due_date=date(2026, 12, 20))
     body = api_a.get("/api/v1/invoices/?due_from=2026-12-01&status=open").json()
     assert [r["external_id"] for r in body["results"]] == ["LATE"]
     assert api_a.get("/api/v1/invoices/?due_from=yesterday").status_code == 400

@@ -6,7 +6,7 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Dispatch, LadderStep
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 2)
@@ -62,7 +62,7 @@ def test_invalid_steps_are_refused_with_a_reason(api_a, step, field):
 
 
 def test_editing_a_ladder_never_resends_a_step_already_done(api_a, tenant_a):
-    make_invoice(tenant_a, due=DAY)
+    InvoiceFactory(tenant=tenant_a, due_date=DAY)
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY)  # D0 done
     ladder = default_ladder(api_a)

@@ -44,7 +44,7 @@ from tenants.idempotency import MAX_KEY_LENGTH
 from tenants.selectors import tenant_today
 from tenants.services import api_key_create
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 # Examples per operation in the fuzzing phase; the examples and coverage phases add their own
 # (boundary values, missing or wrongly typed fields). Enough to catch a 500 on bad input, small
@@ -111,9 +111,9 @@ def objects(tenant_a):
     """One real object per resource, by the URL segment that names it, so the operations on
     `{id}` also run against something that exists (and not only a 404)."""
     today = tenant_today(tenant=tenant_a)
-    due_today = make_invoice(tenant_a, due=today)
-    overdue = make_invoice(tenant_a, due=today - timedelta(days=10))
-    other = make_invoice(tenant_a, due=today - timedelta(days=5))
+    due_today = InvoiceFactory(tenant=tenant_a, due_date=today)
+    overdue = InvoiceFactory(tenant=tenant_a, due_date=today - timedelta(days=10))
+    other = InvoiceFactory(tenant=tenant_a, due_date=today - timedelta(days=5))
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=today)  # reminders, hence messages
         payment, _created = invoice_record_payment(

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from collections_app.calendar import BusinessCalendar
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def test_messages_may_still_leave_on_the_last_day_of_the_year():
 def test_an_invoice_due_on_the_years_last_business_day_is_due_the_next_one(
     tenant_a, due, effective
 ):
-    invoice = make_invoice(tenant_a, due=due, issue=date(2026, 11, 1))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=due, issue_date=date(2026, 11, 1))
     assert invoice.due_date == due
     invoice.refresh_from_db()
     assert invoice.effective_due_date == effective
@@ -118,9 +118,13 @@ def test_a_holiday_added_or_removed_moves_open_invoices_and_the_dashboard_follow
     from collections_app.payments.services import invoice_record_payment
 
     monday, tuesday = date(2026, 12, 7), date(2026, 12, 8)
-    open_one = make_invoice(tenant_a, due=monday, amount="300.00", issue=date(2026, 11, 1))
-    paid = make_invoice(tenant_a, due=monday, amount="50.00", issue=date(2026, 11, 1))
-    other_tenant = make_invoice(tenant_b, due=monday, issue=date(2026, 11, 1))
+    open_one = InvoiceFactory(
+        tenant=tenant_a, due_date=monday, amount="300.00", issue_date=date(2026, 11, 1)
+    )
+    paid = InvoiceFactory(
+        tenant=tenant_a, due_date=monday, amount="50.00", issue_date=date(2026, 11, 1)
+    )
+    other_tenant = InvoiceFactory(tenant=tenant_b, due_date=monday, issue_date=date(2026, 11, 1))
     with scope(tenant=tenant_a):
         invoice_record_payment(tenant=tenant_a, invoice=paid, amount=paid.amount)
 

@@ -12,7 +12,7 @@ from collections_app.invoices.services import invoice_cancel
 from collections_app.models import Dispatch, DispatchStatus, FollowUpTask, Invoice
 from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message, MessageStatus
-from tests.factories import customer_of, make_invoice
+from tests.collections_app.factories import InvoiceFactory, customer_of
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def messages_of(tenant):
 
 
 def test_due_invoice_gets_one_dispatch_and_message_per_step(tenant_a):
-    make_invoice(tenant_a, due=TODAY + timedelta(days=5))  # D-5 today: e-mail
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=5))  # D-5 today: e-mail
     result = evaluate(tenant_a, TODAY)
     assert (result.created, result.messages) == (1, 1)
     [message] = messages_of(tenant_a)
@@ -40,7 +40,7 @@ def test_due_invoice_gets_one_dispatch_and_message_per_step(tenant_a):
 
 
 def test_running_the_same_day_twice_creates_nothing_new(tenant_a):
-    make_invoice(tenant_a, due=TODAY)
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     first = evaluate(tenant_a, TODAY)
     second = evaluate(tenant_a, TODAY)
     assert first.created == 1 and first.messages == 1
@@ -51,7 +51,7 @@ def test_running_the_same_day_twice_creates_nothing_new(tenant_a):
 
 
 def test_run_ladders_command_json_last_line(tenant_a, capsys):
-    make_invoice(tenant_a, due=TODAY)
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     call_command("run_ladders", "--tenant", tenant_a.slug, "--date", TODAY.isoformat(), "--json")
     import json
 
@@ -66,21 +66,21 @@ def test_run_ladders_command_json_last_line(tenant_a, capsys):
 
 def test_d0_falls_back_from_whatsapp_to_sms_to_email(tenant_a):
     no_phone = {"external_id": "C-MAIL", "name": "Ana", "email": "ana@example.com"}
-    make_invoice(tenant_a, due=TODAY, customer=no_phone)
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY, customer=no_phone)
     with_phone = {
         "external_id": "C-PHONE",
         "name": "Bia",
         "email": "b@example.com",
         "phone": "+5511987654321",
     }
-    make_invoice(tenant_a, due=TODAY, customer=with_phone)
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY, customer=with_phone)
     evaluate(tenant_a, TODAY)
     channels = sorted((m.recipient, m.channel) for m in messages_of(tenant_a))
     assert channels == [("+5511987654321", "whatsapp"), ("ana@example.com", "email")]
 
 
 def test_opted_out_channel_is_not_used(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     customer = customer_of(invoice)
     customer.opted_out_channels = ["whatsapp"]
     customer.save()
@@ -90,7 +90,7 @@ def test_opted_out_channel_is_not_used(tenant_a):
 
 def test_d3_goes_on_every_listed_channel(tenant_a):
     monday, thursday = date(2026, 11, 30), date(2026, 12, 3)
-    make_invoice(tenant_a, due=monday)
+    InvoiceFactory(tenant=tenant_a, due_date=monday)
     tenant_a.last_evaluated_on = thursday - timedelta(days=1)  # not a first evaluation
     tenant_a.last_evaluated_at = timezone.now()
     tenant_a.save()
@@ -99,7 +99,7 @@ def test_d3_goes_on_every_listed_channel(tenant_a):
 
 
 def test_d15_creates_a_follow_up_task_not_a_message(tenant_a):
-    make_invoice(tenant_a, due=TODAY - timedelta(days=15))
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY - timedelta(days=15))
     result = evaluate(tenant_a, TODAY)
     assert result.tasks == 1 and result.messages == 0
     with scopes_disabled():
@@ -109,7 +109,7 @@ def test_d15_creates_a_follow_up_task_not_a_message(tenant_a):
 
 
 def test_payment_cancels_the_ladders_open_call_task(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY - timedelta(days=15))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY - timedelta(days=15))
     evaluate(tenant_a, TODAY)
     with scope(tenant=tenant_a):
         invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=invoice.amount)
@@ -118,8 +118,8 @@ def test_payment_cancels_the_ladders_open_call_task(tenant_a):
 
 
 def test_paid_and_cancelled_invoices_are_skipped(tenant_a):
-    paid = make_invoice(tenant_a, due=TODAY)
-    cancelled = make_invoice(tenant_a, due=TODAY)
+    paid = InvoiceFactory(tenant=tenant_a, due_date=TODAY)
+    cancelled = InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     with scope(tenant=tenant_a):
         invoice_record_payment(tenant=tenant_a, invoice=paid, amount=paid.amount)
         invoice_cancel(tenant=tenant_a, invoice=cancelled)
@@ -129,7 +129,7 @@ def test_paid_and_cancelled_invoices_are_skipped(tenant_a):
 
 
 def test_disputed_invoice_gets_a_skipped_ledger_row(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     with scopes_disabled():
         Invoice.objects.filter(pk=invoice.pk).update(disputed=True)
     result = evaluate(tenant_a, TODAY)
@@ -142,13 +142,13 @@ def test_disputed_invoice_gets_a_skipped_ledger_row(tenant_a):
 
 def test_first_evaluation_starts_at_the_current_position(tenant_a):
     # Due 4 days ago: D-5, D-1, D0 and D+3 have all passed; none is sent late.
-    make_invoice(tenant_a, due=TODAY - timedelta(days=4))
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY - timedelta(days=4))
     result = evaluate(tenant_a, TODAY)
     assert result.created == 0 and result.messages == 0
 
 
 def test_catch_up_sends_only_the_latest_missed_step(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=6))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=6))
     evaluate(tenant_a, TODAY)  # first evaluation: nothing due (D-6)
     # An outage: the next run is 8 days later; D-5, D-1 and D0 were missed.
     later = TODAY + timedelta(days=8)
@@ -167,7 +167,7 @@ def test_pre_due_step_landing_on_due_date_is_dropped(tenant_a):
     tenant_a.send_days = "mon,tue,wed,thu,fri"
     tenant_a.save()
     monday = date(2026, 12, 7)
-    make_invoice(tenant_a, due=monday)
+    InvoiceFactory(tenant=tenant_a, due_date=monday)
     for day in (date(2026, 12, 5), date(2026, 12, 6), monday):
         evaluate(tenant_a, day)
     with scopes_disabled():
@@ -176,7 +176,7 @@ def test_pre_due_step_landing_on_due_date_is_dropped(tenant_a):
 
 
 def test_dry_run_writes_nothing(tenant_a):
-    make_invoice(tenant_a, due=TODAY)
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     result = evaluate(tenant_a, TODAY, dry_run=True)
     assert result.created == 1 and result.planned[0]["channels"] == ["whatsapp"]
     with scopes_disabled():
@@ -186,7 +186,7 @@ def test_dry_run_writes_nothing(tenant_a):
 
 
 def test_evaluation_never_touches_another_tenant(tenant_a, tenant_b):
-    make_invoice(tenant_b, due=TODAY)
+    InvoiceFactory(tenant=tenant_b, due_date=TODAY)
     result = evaluate(tenant_a, TODAY)
     assert result.created == 0
     assert messages_of(tenant_b) == []
@@ -216,9 +216,9 @@ def test_beat_tick_queues_due_tenants_in_batches_of_the_same_local_day(
 
     from collections_app import tasks
     from tenants.selectors import tenant_today
-    from tests.factories import make_tenant
+    from tests.tenants.factories import TenantFactory
 
-    tenant_c = make_tenant()
+    tenant_c = TenantFactory()
     for tenant in (tenant_a, tenant_b, tenant_c):
         tenant.run_time = time(0, 0)
         tenant.save()
@@ -238,8 +238,8 @@ def test_beat_tick_queues_due_tenants_in_batches_of_the_same_local_day(
 def test_a_batch_task_evaluates_its_tenants_in_one_run(tenant_a, tenant_b):
     from collections_app.tasks import ladders_evaluate_batch
 
-    make_invoice(tenant_a, due=TODAY)
-    make_invoice(tenant_b, due=TODAY)
+    InvoiceFactory(tenant=tenant_a, due_date=TODAY)
+    InvoiceFactory(tenant=tenant_b, due_date=TODAY)
     results = ladders_evaluate_batch(tenant_ids=[tenant_b.pk, tenant_a.pk], day=TODAY.isoformat())
     assert [(r["tenant"], r["created"]) for r in results] == [
         (tenant_a.slug, 1),
@@ -260,16 +260,16 @@ def test_a_batch_makes_as_many_queries_for_five_tenants_as_for_two():
 
     from collections_app.engine import ladders_evaluate_many
     from collections_app.models import Ladder, Segment
-    from tests.factories import make_tenant
+    from tests.tenants.factories import TenantFactory
 
     def queries_for(n: int) -> tuple[int, int]:
-        tenants = [make_tenant() for _ in range(n)]
+        tenants = [TenantFactory() for _ in range(n)]
         for tenant in tenants:
             tenant.escalation_amount = 1
             tenant.run_time = time(0, 0)
             tenant.save()
-            make_invoice(tenant, due=TODAY)
-            make_invoice(tenant, due=TODAY - timedelta(days=7))
+            InvoiceFactory(tenant=tenant, due_date=TODAY)
+            InvoiceFactory(tenant=tenant, due_date=TODAY - timedelta(days=7))
             with scopes_disabled():
                 Segment.objects.create(
                     tenant=tenant,

@@ -25,7 +25,8 @@ from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message, MessageStatus
 from messaging.sending import message_send
 from tenants.models import Role
-from tests.factories import customer_of, make_invoice, make_member
+from tests.collections_app.factories import InvoiceFactory, customer_of
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 2)  # a Wednesday
@@ -51,7 +52,7 @@ def history(tenant, cust, *, late_days: list[int]):
     for n, late in enumerate(late_days):
         due = date(2026, 6, 1) + timedelta(days=20 * n)
         due = due + timedelta(days=(7 - due.weekday()) % 7)  # a Monday, a business day
-        inv = make_invoice(tenant, due=due, customer=cust)
+        inv = InvoiceFactory(tenant=tenant, due_date=due, customer=cust)
         paid = due + timedelta(days=late)
         with scope(tenant=tenant):
             invoice_record_payment(
@@ -67,7 +68,7 @@ def history(tenant, cust, *, late_days: list[int]):
 
 def test_promise_pauses_the_ladder_until_its_date_then_resumes(tenant_a):
     monday = date(2026, 11, 30)
-    invoice = make_invoice(tenant_a, due=monday)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=monday)
     tenant_a.last_evaluated_on = monday
     tenant_a.last_evaluated_at = timezone.now()
     tenant_a.save()
@@ -95,7 +96,7 @@ def test_promise_pauses_the_ladder_until_its_date_then_resumes(tenant_a):
 
 
 def test_promise_cancels_queued_reminders_and_payment_keeps_it(tenant_a):
-    invoice = make_invoice(tenant_a, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
     evaluate(tenant_a, DAY)
     with scope(tenant=tenant_a):
         promise_create(
@@ -110,7 +111,7 @@ def test_promise_cancels_queued_reminders_and_payment_keeps_it(tenant_a):
     "days, message", [(0, "depois de hoje"), (45, "no máximo daqui a 30 dias")]
 )
 def test_promise_date_is_validated(tenant_a, days, message):
-    invoice = make_invoice(tenant_a, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
     with scope(tenant=tenant_a), pytest.raises(PromiseError, match=message):
         promise_create(
             tenant=tenant_a, invoice=invoice, promised_date=DAY + timedelta(days=days), today=DAY
@@ -157,8 +158,8 @@ def test_first_matching_segment_wins_and_uses_its_ladder(tenant_a, api_a):
             ladder=vip_ladder,
             rule={"kind": "behaviour", "value": "chronically_late"},
         )
-    big = make_invoice(tenant_a, due=DAY, amount="9000.00", customer=customer("BIG"))
-    make_invoice(tenant_a, due=DAY, amount="100.00", customer=customer("SMALL"))
+    big = InvoiceFactory(tenant=tenant_a, due_date=DAY, amount="9000.00", customer=customer("BIG"))
+    InvoiceFactory(tenant=tenant_a, due_date=DAY, amount="100.00", customer=customer("SMALL"))
     result = evaluate(tenant_a, DAY)
     assert result.tasks == 1 and result.messages == 1  # BIG: VIP task; SMALL: default D0
     with scopes_disabled():
@@ -174,7 +175,7 @@ def test_manual_segment_sticks_until_cleared(tenant_a, api_a):
         seg = Segment.objects.create(
             tenant=tenant_a, name="Escolhidos", ladder=ladder, rule={"kind": "manual"}
         )
-    make_invoice(tenant_a, due=DAY, customer=customer("M"))
+    InvoiceFactory(tenant=tenant_a, due_date=DAY, customer=customer("M"))
     cid = api_a.get("/api/v1/customers/?external_id=M").json()["results"][0]["id"]
     response = api_a.patch(
         f"/api/v1/customers/{cid}/",
@@ -194,7 +195,7 @@ def test_manual_segment_sticks_until_cleared(tenant_a, api_a):
 def test_a_customer_moved_to_another_ladder_is_not_contacted_twice_for_the_same_day(
     tenant_a, api_a
 ):
-    invoice = make_invoice(tenant_a, due=DAY, customer=customer("MOVED"))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY, customer=customer("MOVED"))
     assert evaluate(tenant_a, DAY).messages == 1  # the default ladder's D0
     with scope(tenant=tenant_a):
         ladder, _ = ladder_save(
@@ -234,10 +235,12 @@ def test_a_customer_moved_to_another_ladder_is_not_contacted_twice_for_the_same_
 
 
 def test_tasks_are_spread_over_agents(tenant_a):
-    ana = make_member(tenant_a, Role.AGENT, email="ana@example.com")
-    bia = make_member(tenant_a, Role.AGENT, email="bia@example.com")
+    ana = MembershipFactory(tenant=tenant_a, role=Role.AGENT, user__email="ana@example.com").user
+    bia = MembershipFactory(tenant=tenant_a, role=Role.AGENT, user__email="bia@example.com").user
     for n in range(4):
-        make_invoice(tenant_a, due=DAY - timedelta(days=15), customer=customer(f"T{n}"))
+        InvoiceFactory(
+            tenant=tenant_a, due_date=DAY - timedelta(days=15), customer=customer(f"T{n}")
+        )
     evaluate(tenant_a, DAY)
     with scopes_disabled():
         load = sorted(FollowUpTask.objects.values_list("assignee_id", flat=True))
@@ -245,10 +248,10 @@ def test_tasks_are_spread_over_agents(tenant_a):
 
 
 def test_tasks_go_to_the_named_owner(tenant_a, owner):
-    make_member(tenant_a, Role.AGENT)
+    MembershipFactory(tenant=tenant_a, role=Role.AGENT)
     tenant_a.task_assignment, tenant_a.task_owner = "owner", owner
     tenant_a.save()
-    make_invoice(tenant_a, due=DAY - timedelta(days=15))
+    InvoiceFactory(tenant=tenant_a, due_date=DAY - timedelta(days=15))
     evaluate(tenant_a, DAY)
     with scopes_disabled():
         assert FollowUpTask.objects.get().assignee_id == owner.pk
@@ -258,8 +261,8 @@ def test_large_account_escalates_once(tenant_a):
     tenant_a.escalation_amount = Decimal("5000")
     tenant_a.save()
     monday = date(2026, 11, 30)
-    make_invoice(tenant_a, due=monday, amount="8000.00", customer=customer("BIG"))
-    make_invoice(tenant_a, due=monday, amount="100.00", customer=customer("SMALL"))
+    InvoiceFactory(tenant=tenant_a, due_date=monday, amount="8000.00", customer=customer("BIG"))
+    InvoiceFactory(tenant=tenant_a, due_date=monday, amount="100.00", customer=customer("SMALL"))
     tenant_a.last_evaluated_on = monday
     tenant_a.last_evaluated_at = timezone.now()
     tenant_a.save()
@@ -272,7 +275,7 @@ def test_large_account_escalates_once(tenant_a):
 
 
 def test_no_escalation_until_an_admin_sets_a_threshold(tenant_a):
-    make_invoice(tenant_a, due=DAY - timedelta(days=3), amount="999999.00")
+    InvoiceFactory(tenant=tenant_a, due_date=DAY - timedelta(days=3), amount="999999.00")
     evaluate(tenant_a, DAY)
     with scopes_disabled():
         assert not FollowUpTask.objects.filter(origin="escalation").exists()
@@ -282,7 +285,9 @@ def test_no_escalation_until_an_admin_sets_a_threshold(tenant_a):
 
 
 def test_preferred_channel_goes_first_in_a_fallback_step(tenant_a):
-    make_invoice(tenant_a, due=DAY, customer=customer("P", preferred_channels=["email"]))
+    InvoiceFactory(
+        tenant=tenant_a, due_date=DAY, customer=customer("P", preferred_channels=["email"])
+    )
     evaluate(tenant_a, DAY)
     with scopes_disabled():
         assert [m.channel for m in Message.objects.all()] == ["email"]
@@ -292,8 +297,12 @@ def test_one_message_per_customer_lists_every_invoice(tenant_a):
     tenant_a.one_message_per_customer = True
     tenant_a.save()
     cust = customer("G")
-    first = make_invoice(tenant_a, external_id="NF-1", due=DAY, amount="100.00", customer=cust)
-    second = make_invoice(tenant_a, external_id="NF-2", due=DAY, amount="250.50", customer=cust)
+    first = InvoiceFactory(
+        tenant=tenant_a, external_id="NF-1", due_date=DAY, amount="100.00", customer=cust
+    )
+    second = InvoiceFactory(
+        tenant=tenant_a, external_id="NF-2", due_date=DAY, amount="250.50", customer=cust
+    )
     result = evaluate(tenant_a, DAY)
     assert result.created == 2 and result.messages == 1
     with scope(tenant=tenant_a):
@@ -308,13 +317,13 @@ def test_one_message_per_customer_lists_every_invoice(tenant_a):
 
 def test_without_the_setting_each_invoice_gets_its_own_message(tenant_a):
     cust = customer("G")
-    make_invoice(tenant_a, due=DAY, customer=cust)
-    make_invoice(tenant_a, due=DAY, customer=cust)
+    InvoiceFactory(tenant=tenant_a, due_date=DAY, customer=cust)
+    InvoiceFactory(tenant=tenant_a, due_date=DAY, customer=cust)
     assert evaluate(tenant_a, DAY).messages == 2
 
 
 def test_customer_page_shows_segment_and_reason(login, owner, tenant_a):
-    inv = make_invoice(tenant_a, due=DAY, amount="9000.00")
+    inv = InvoiceFactory(tenant=tenant_a, due_date=DAY, amount="9000.00")
     with scope(tenant=tenant_a):
         ladder, _ = ladder_save(tenant=tenant_a, data={"name": "VIP"}, steps=[])
         Segment.objects.create(

@@ -16,7 +16,7 @@ from collections_app.payments.services import invoice_record_payment
 from messaging.models import InboundMessage, Message
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -27,9 +27,9 @@ pytestmark = [
 @pytest.fixture
 def maria(tenant_a):
     today = tenant_today(tenant=tenant_a)
-    invoice = make_invoice(
-        tenant_a,
-        due=today,
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=today,
         amount="320.00",
         customer={
             "external_id": "MARIA",
@@ -97,7 +97,7 @@ def test_erasure_anonymises_the_person_and_keeps_the_money(tenant_a, owner, logi
 
 def test_invoices_and_the_timeline_export_as_csv(tenant_a, agent, viewer, login, maria):
     today = tenant_today(tenant=tenant_a)
-    make_invoice(tenant_a, due=today - timedelta(days=40), amount="50.00")
+    InvoiceFactory(tenant=tenant_a, due_date=today - timedelta(days=40), amount="50.00")
     assert login(viewer).get("/exports/invoices.csv").status_code == 403
     client = login(agent)
     response = client.get("/exports/invoices.csv")
@@ -119,9 +119,9 @@ def test_exported_text_that_looks_like_a_formula_stays_text(tenant_a, agent, log
     """A debtor's words (a reply, a name) must not run as a formula in the finance team's
     spreadsheet; amounts, negative ones included, stay numbers."""
     today = tenant_today(tenant=tenant_a)
-    invoice = make_invoice(
-        tenant_a,
-        due=today,
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=today,
         amount="50.00",
         customer={"external_id": '=HYPERLINK("http://x")', "name": "@SUM(A1:A9)"},
     )

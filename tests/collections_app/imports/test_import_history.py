@@ -27,7 +27,7 @@ from collections_app.models import (
 from collections_app.stats.selectors import metrics_compute
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.sending import message_send
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,7 @@ def test_imported_history_sends_nothing_for_steps_already_past(tenant_a):
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=TODAY - timedelta(days=4))
     # Control: an invoice Régua already knew, due last Friday, gets the missed D+3 (Monday).
-    known = make_invoice(tenant_a, due=date(2026, 11, 27))
+    known = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 11, 27))
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=TODAY - timedelta(days=3))
     result = run_import(
@@ -143,10 +143,10 @@ def test_imported_history_sends_nothing_for_steps_already_past(tenant_a):
 
 @pytest.mark.clock("2026-12-02T10:00-03:00")
 def test_a_reminded_invoice_paid_by_import_stops_its_ladder_without_a_thank_you(tenant_a):
-    invoice = make_invoice(
-        tenant_a,
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
         external_id="R-1",
-        due=TODAY,
+        due_date=TODAY,
         customer={"external_id": "C-R-1", "name": "Cliente R-1", "email": "r1@example.com"},
     )
     with scope(tenant=tenant_a):
@@ -185,7 +185,7 @@ def test_a_reminded_invoice_paid_by_import_stops_its_ladder_without_a_thank_you(
 
 @pytest.mark.clock("2026-12-02T10:00-03:00")
 def test_history_rows_that_cannot_be_true_are_errors_and_nothing_is_written(tenant_a):
-    cancelled = make_invoice(tenant_a, external_id="CANC", due=date(2026, 11, 16))
+    cancelled = InvoiceFactory(tenant=tenant_a, external_id="CANC", due_date=date(2026, 11, 16))
     with scope(tenant=tenant_a):
         invoice_cancel(tenant=tenant_a, invoice=cancelled)
     due = date(2026, 11, 16)

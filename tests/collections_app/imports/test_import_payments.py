@@ -13,8 +13,8 @@ from django_scopes import scope
 from collections_app.imports.payments import payments_import
 from collections_app.models import Invoice, InvoiceStatus, Payment, PaymentSource
 from collections_app.payments.services import invoice_record_payment
+from tests.collections_app.factories import InvoiceFactory
 from tests.collections_app.imports.test_import_history import row, run_import
-from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_a_cumulative_paid_amount_records_only_what_is_new(tenant_a):
 @pytest.mark.clock("2026-12-02T12:00-03:00")
 def test_a_payment_recorded_meanwhile_is_counted_not_overwritten(tenant_a):
     with scope(tenant=tenant_a):
-        invoice = make_invoice(tenant_a, due=date(2026, 11, 30), amount="100.00")
+        invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 11, 30), amount="100.00")
         stale = Invoice.objects.get(pk=invoice.pk)  # as the import read it
         invoice_record_payment(
             tenant=tenant_a, invoice=invoice, amount=Decimal("30.00"), thank_you=False

@@ -15,8 +15,8 @@ from collections_app.imports import jobs as import_jobs
 from collections_app.imports.jobs import _progress_publish, import_job_run, imports_upkeep
 from collections_app.models import Customer, ImportJob, ImportStatus, Invoice
 from collections_app.tasks import import_run
+from tests.collections_app.factories import InvoiceFactory
 from tests.collections_app.imports.test_import import GOOD, csv_bytes
-from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -366,7 +366,9 @@ def test_the_result_page_lists_the_first_errors_and_links_to_the_imported_invoic
     assert "Faturas gravadas pela importação de “faturas.csv”" in listing
     assert "NF-1" in listing and "NF-2" in listing
     with scopes_disabled():
-        other = make_invoice(tenant_a, external_id="NOT-IMPORTED", due=date(2026, 12, 20))
+        other = InvoiceFactory(
+            tenant=tenant_a, external_id="NOT-IMPORTED", due_date=date(2026, 12, 20)
+        )
     assert other.number not in client.get(link.replace("&amp;", "&")).content.decode()
     # Another tenant's import lists nothing of either tenant.
     foreign = login(outsider).get(link.replace("&amp;", "&")).content.decode()

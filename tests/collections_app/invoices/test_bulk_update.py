@@ -13,7 +13,7 @@ from django_scopes import scope
 from collections_app.invoices import bulk_update as bulk
 from collections_app.invoices.bulk_update import values_update
 from collections_app.models import Customer, Invoice, Ladder, Segment
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 def test_each_row_gets_its_own_values(tenant_a, tenant_b, monkeypatch):
     monkeypatch.setattr(bulk, "BATCH", 3)  # 7 rows: three statements
     day = date(2026, 12, 1)
-    invoices = [make_invoice(tenant_a, due=day, amount="10.00") for _ in range(7)]
-    untouched = make_invoice(tenant_b, due=day, amount="10.00")
+    invoices = [InvoiceFactory(tenant=tenant_a, due_date=day, amount="10.00") for _ in range(7)]
+    untouched = InvoiceFactory(tenant=tenant_b, due_date=day, amount="10.00")
     with scope(tenant=tenant_a):
         segment = Segment.objects.create(
             tenant=tenant_a,

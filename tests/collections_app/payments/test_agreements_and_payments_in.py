@@ -32,7 +32,7 @@ from messaging.models import Message, MessageStatus
 from messaging.sending import message_send
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,9 +40,9 @@ pytestmark = pytest.mark.django_db
 def debts(tenant, *amounts, days_late=20):
     today = tenant_today(tenant=tenant)
     return [
-        make_invoice(
-            tenant,
-            due=today - timedelta(days=days_late + k),
+        InvoiceFactory(
+            tenant=tenant,
+            due_date=today - timedelta(days=days_late + k),
             amount=amount,
             customer={"external_id": "ANA", "name": "Ana", "document": "12345678000195"},
         )
@@ -279,9 +279,9 @@ def test_a_tenant_without_a_secret_accepts_no_notifications(client, tenant_a):
 def reminded_by_sms(tenant):
     """An invoice due today whose D0 reminder went out by SMS: (invoice, message)."""
     today = tenant_today(tenant=tenant)
-    invoice = make_invoice(
-        tenant,
-        due=today,
+    invoice = InvoiceFactory(
+        tenant=tenant,
+        due_date=today,
         amount="120.00",
         customer={
             "external_id": "SMS",

@@ -16,7 +16,7 @@ from collections_app.models import BankCredit, BankStatement, CreditStatus, Invo
 from collections_app.payments.bank_files import BankFileError, bank_file_parse
 from collections_app.payments.dates import paid_at_on
 from collections_app.payments.reconciliation import bank_statement_import
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 from tests.paths import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -111,9 +111,9 @@ def fixture(name: str) -> bytes:
 
 
 def invoices(tenant):
-    a = make_invoice(tenant, due=DUE, amount="150.00")
-    b = make_invoice(tenant, due=DUE, amount="275.50")
-    c = make_invoice(tenant, due=DUE + timedelta(days=2), amount="99.90")
+    a = InvoiceFactory(tenant=tenant, due_date=DUE, amount="150.00")
+    b = InvoiceFactory(tenant=tenant, due_date=DUE, amount="275.50")
+    c = InvoiceFactory(tenant=tenant, due_date=DUE + timedelta(days=2), amount="99.90")
     with scope(tenant=tenant):
         Invoice.objects.filter(pk=a.pk).update(bank_reference="12345678")
     return a, b, c
@@ -549,7 +549,7 @@ def test_an_ofx_amount_that_could_be_misread_is_refused_with_its_line(raws, erro
     ],
 )
 def test_the_manual_payment_form_reads_the_amount_as_typed(tenant_a, agent, login, typed, recorded):
-    invoice = make_invoice(tenant_a, due=DUE, amount="5000.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DUE, amount="5000.00")
     answer = login(agent).post(f"/invoices/{invoice.pk}/payment/", {"amount": typed}, follow=True)
     assert "Pagamento registrado" in answer.content.decode()
     with scope(tenant=tenant_a):
@@ -567,7 +567,7 @@ def test_the_manual_payment_form_reads_the_amount_as_typed(tenant_a, agent, logi
 def test_the_manual_payment_form_refuses_what_it_would_misread(
     tenant_a, agent, login, typed, error
 ):
-    invoice = make_invoice(tenant_a, due=DUE, amount="5000.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DUE, amount="5000.00")
     answer = login(agent).post(f"/invoices/{invoice.pk}/payment/", {"amount": typed}, follow=True)
     assert error in answer.content.decode().replace("&ldquo;", "“").replace("&rdquo;", "”")
     with scope(tenant=tenant_a):
@@ -576,7 +576,7 @@ def test_the_manual_payment_form_refuses_what_it_would_misread(
 
 @pytest.mark.clock("2026-12-02T09:30-03:00")
 def test_a_manual_payment_is_dated_like_a_bank_credit_never_in_the_future(tenant_a, agent, login):
-    invoice = make_invoice(tenant_a, due=DUE, amount="5000.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DUE, amount="5000.00")
     client = login(agent)
     url = f"/invoices/{invoice.pk}/payment/"
     client.post(url, {"amount": "10,00", "paid_on": "2026-12-01"})

@@ -11,7 +11,7 @@ from collections_app.models import Dispatch, PaymentPromise
 from collections_app.payments.pix import brcode_parse
 from tenants.selectors import tenant_today
 from tests.browser import screenshot
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -23,9 +23,9 @@ def debt(tenant_a):
     tenant_a.merchant_city = "Recife"
     tenant_a.save()
     today = tenant_today(tenant=tenant_a)
-    return make_invoice(
-        tenant_a,
-        due=today - timedelta(days=12),
+    return InvoiceFactory(
+        tenant=tenant_a,
+        due_date=today - timedelta(days=12),
         amount="1234.50",
         customer={
             "external_id": "MARIA",

@@ -24,7 +24,7 @@ from collections_app.models import (
 )
 from collections_app.payments.pix import brcode_parse
 from tenants.selectors import tenant_today
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +48,9 @@ def overdue_invoice(tenant, days=10, amount="1000.00", document=CPF, **customer)
     due = today - timedelta(days=days)
     while calendar.effective_due_date(due) >= today:
         due -= timedelta(days=1)
-    return make_invoice(
-        tenant,
-        due=due,
+    return InvoiceFactory(
+        tenant=tenant,
+        due_date=due,
         amount=amount,
         customer={
             "external_id": customer.pop("external_id", "MARIA"),
@@ -316,7 +316,7 @@ def test_opting_out_of_a_channel_from_the_page(client, debtor_tenant):
 
 def test_another_tenants_token_never_mixes_scopes(client, debtor_tenant, tenant_b):
     mine = overdue_invoice(debtor_tenant)
-    theirs = make_invoice(tenant_b, due=tenant_today(tenant=tenant_b), amount="77.00")
+    theirs = InvoiceFactory(tenant=tenant_b, due_date=tenant_today(tenant=tenant_b), amount="77.00")
     assert "Clínica Boa Vista" in page(client, theirs).content.decode()
     assert "Clínica Boa Vista" not in page(client, mine).content.decode()
 

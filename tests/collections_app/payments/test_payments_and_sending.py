@@ -16,7 +16,7 @@ from messaging import hooks
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def today_of(tenant):
 
 def queue_reminder(tenant, **invoice_kwargs):
     """An invoice due today, evaluated: one queued D0 message."""
-    invoice = make_invoice(tenant, due=today_of(tenant), **invoice_kwargs)
+    invoice = InvoiceFactory(tenant=tenant, due_date=today_of(tenant), **invoice_kwargs)
     with scope(tenant=tenant):
         ladder_evaluate(tenant=tenant, today=today_of(tenant))
         [message] = Message.objects.all()
@@ -92,7 +92,7 @@ def test_payment_between_queue_and_send_cancels_the_send(tenant_a, provider_call
 
 
 def test_a_payment_stops_the_reminders(tenant_a):
-    invoice = make_invoice(tenant_a, due=date(2026, 12, 7))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 7))
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=date(2026, 12, 2))  # D-5 queued
         invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=invoice.amount)
@@ -115,7 +115,7 @@ def test_partial_payment_keeps_the_ladder_with_the_remaining_amount(tenant_a):
 
 
 def test_payment_is_idempotent_on_external_id(tenant_a):
-    invoice = make_invoice(tenant_a, due=today_of(tenant_a), amount="500.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=today_of(tenant_a), amount="500.00")
     with scope(tenant=tenant_a):
         first, created = invoice_record_payment(
             tenant=tenant_a, invoice=invoice, amount=Decimal("100"), external_id="PAY-1"
@@ -141,7 +141,9 @@ def test_reminded_invoice_paid_now_gets_a_thank_you(tenant_a, django_capture_on_
 
 def test_history_sends_no_thank_you(tenant_a):
     reminded, message = queue_reminder(tenant_a)
-    never_reminded = make_invoice(tenant_a, due=today_of(tenant_a) + timedelta(days=20))
+    never_reminded = InvoiceFactory(
+        tenant=tenant_a, due_date=today_of(tenant_a) + timedelta(days=20)
+    )
     with scope(tenant=tenant_a):
         message_send(tenant=tenant_a, message_id=message.pk)
         # Paid 4 days ago, recorded only now: history.
@@ -157,7 +159,9 @@ def test_history_sends_no_thank_you(tenant_a):
 
 
 def test_payments_api_records_a_list_atomically_and_idempotently(api_a, tenant_a):
-    inv = make_invoice(tenant_a, external_id="INV-P", due=today_of(tenant_a), amount="300.00")
+    inv = InvoiceFactory(
+        tenant=tenant_a, external_id="INV-P", due_date=today_of(tenant_a), amount="300.00"
+    )
     payload = [
         {"invoice": "INV-P", "amount": "100.00", "external_id": "P1"},
         {
@@ -187,7 +191,7 @@ def test_payments_api_records_a_list_atomically_and_idempotently(api_a, tenant_a
     ],
 )
 def test_payments_api_refuses_bad_items_and_writes_nothing(api_a, tenant_a, item, field):
-    make_invoice(tenant_a, external_id="INV-P", due=today_of(tenant_a))
+    InvoiceFactory(tenant=tenant_a, external_id="INV-P", due_date=today_of(tenant_a))
     good = {"invoice": "INV-P", "amount": "1.00", "external_id": "G"}
     response = api_a.post(
         "/api/v1/payments/", json.dumps([good, item]), content_type="application/json"
@@ -222,7 +226,7 @@ def test_messages_api_shows_invoice_step_and_purpose(api_a, tenant_a):
 
 
 def test_tasks_api_lists_and_updates_tasks(api_a, tenant_a):
-    invoice = make_invoice(tenant_a, due=today_of(tenant_a) - timedelta(days=15))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=today_of(tenant_a) - timedelta(days=15))
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=today_of(tenant_a))
     [task] = api_a.get("/api/v1/tasks/").json()["results"]

@@ -8,7 +8,7 @@ import pytest
 
 from collections_app.payments.charges import invoice_charges
 from collections_app.payments.pix import BRCode, PixError, brcode_parse, crc16, pix_key_kind
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 # The Banco Central's own example (Manual de Padrões para Iniciação do Pix, BR Code estático).
 BCB_EXAMPLE = (
@@ -92,9 +92,9 @@ DUE = date(2026, 12, 1)  # a Tuesday: a business day
 
 
 def invoice_for(tenant, document: str, amount="1000.00"):
-    return make_invoice(
-        tenant,
-        due=DUE,
+    return InvoiceFactory(
+        tenant=tenant,
+        due_date=DUE,
         amount=amount,
         customer={"external_id": f"C-{document}", "name": "Maria", "document": document},
     )

@@ -10,7 +10,7 @@ from collections_app.invoices.services import invoice_cancel
 from collections_app.models import Invoice
 from collections_app.payments.services import invoice_record_payment
 from collections_app.stats.selectors import metrics_compute
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 15)
@@ -27,11 +27,21 @@ def pay(tenant, invoice, amount, on: date):
 def portfolio(tenant_a):
     """Five invoices due in November 2026 (business days), one cancelled."""
     t = tenant_a
-    a = make_invoice(t, due=date(2026, 11, 10), issue=date(2026, 10, 11), amount="1000.00")
-    b = make_invoice(t, due=date(2026, 11, 12), issue=date(2026, 10, 13), amount="500.00")
-    c = make_invoice(t, due=date(2026, 11, 18), issue=date(2026, 10, 19), amount="300.00")
-    d = make_invoice(t, due=date(2026, 11, 24), issue=date(2026, 10, 25), amount="200.00")
-    e = make_invoice(t, due=date(2026, 11, 26), issue=date(2026, 10, 27), amount="999.00")
+    a = InvoiceFactory(
+        tenant=t, due_date=date(2026, 11, 10), issue_date=date(2026, 10, 11), amount="1000.00"
+    )
+    b = InvoiceFactory(
+        tenant=t, due_date=date(2026, 11, 12), issue_date=date(2026, 10, 13), amount="500.00"
+    )
+    c = InvoiceFactory(
+        tenant=t, due_date=date(2026, 11, 18), issue_date=date(2026, 10, 19), amount="300.00"
+    )
+    d = InvoiceFactory(
+        tenant=t, due_date=date(2026, 11, 24), issue_date=date(2026, 10, 25), amount="200.00"
+    )
+    e = InvoiceFactory(
+        tenant=t, due_date=date(2026, 11, 26), issue_date=date(2026, 10, 27), amount="999.00"
+    )
     pay(t, a, "1000.00", date(2026, 11, 10))  # on time, 30 days to pay, 0 late
     pay(t, b, "500.00", date(2026, 11, 22))  # 10 days late, 40 days to pay
     pay(t, c, "100.00", date(2026, 11, 20))  # partial; 200 still open, overdue
@@ -68,7 +78,7 @@ def test_metrics_follow_the_design_definitions(tenant_a, portfolio):
 
 def test_effective_due_date_counts_for_on_time(tenant_a):
     # Due on Sunday 25/10 → effective Monday 26/10; paid on the Monday: on time.
-    inv = make_invoice(tenant_a, due=date(2026, 10, 25), issue=date(2026, 9, 25))
+    inv = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 10, 25), issue_date=date(2026, 9, 25))
     pay(tenant_a, inv, "1000.00", date(2026, 10, 26))
     with scope(tenant=tenant_a):
         m = metrics_compute(
@@ -113,7 +123,7 @@ def test_metrics_endpoint_refuses_bad_dates(api_a, query):
 
 
 def test_overdue_amount_leaves_out_cancelled_invoices(tenant_a):
-    inv = make_invoice(tenant_a, due=TODAY - timedelta(days=5))
+    inv = InvoiceFactory(tenant=tenant_a, due_date=TODAY - timedelta(days=5))
     with scope(tenant=tenant_a):
         invoice_cancel(tenant=tenant_a, invoice=inv)
         m = metrics_compute(

@@ -12,8 +12,8 @@ from collections_app.imports.jobs import import_job_create
 from collections_app.models import Ladder, Segment
 from messaging.models import Template
 from tenants.selectors import tenant_today
+from tests.collections_app.factories import InvoiceFactory
 from tests.collections_app.imports.test_import import GOOD, csv_bytes
-from tests.factories import make_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def audit(html: str) -> Audit:
 
 def test_every_control_on_the_teams_pages_is_labelled(tenant_a, owner, login):
     today = tenant_today(tenant=tenant_a)
-    invoice = make_invoice(tenant_a, due=today - timedelta(days=4), amount="150.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=today - timedelta(days=4), amount="150.00")
     with scope(tenant=tenant_a):
         ladder = Ladder.objects.get(is_default=True)
         segment = Segment.objects.create(
@@ -133,9 +133,9 @@ def test_every_control_on_the_payment_page_is_labelled(tenant_a, client):
     tenant_a.merchant_name = "Escola"
     tenant_a.merchant_city = "Recife"
     tenant_a.save()
-    invoice = make_invoice(
-        tenant_a,
-        due=tenant_today(tenant=tenant_a) - timedelta(days=3),
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=tenant_today(tenant=tenant_a) - timedelta(days=3),
         amount="99.00",
         customer={
             "external_id": "D",

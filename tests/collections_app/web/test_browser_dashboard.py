@@ -9,7 +9,7 @@ from django_scopes import scope
 from collections_app.models import FollowUpTask, Interaction, TaskStatus
 from tenants.selectors import tenant_today
 from tests.browser import screenshot
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,9 +34,9 @@ def log_in(page, live_server, user):
 
 def test_an_agent_logs_in_reads_the_overview_and_works_a_task(live_server, desk, tenant_a, agent):
     today = tenant_today(tenant=tenant_a)
-    invoice = make_invoice(
-        tenant_a,
-        due=today - timedelta(days=20),
+    invoice = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=today - timedelta(days=20),
         amount="2500.00",
         customer={"external_id": "ACME", "name": "Acme Ltda", "phone": "+5511988887777"},
     )

@@ -12,7 +12,7 @@ from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message
 from messaging.sending import message_send
 from tenants.models import Membership, Role
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 2)
@@ -56,7 +56,7 @@ def test_cannot_choose_a_tenant_one_is_not_member_of(login, outsider, tenant_a):
 
 
 def test_dashboard_shows_metrics_and_recent_interactions(login, viewer, tenant_a):
-    invoice = make_invoice(tenant_a, due=DAY, amount="1234.50")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY, amount="1234.50")
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY)
         message_send(tenant=tenant_a, message_id=Message.objects.get().pk)
@@ -70,10 +70,12 @@ def test_dashboard_lists_open_tasks_the_users_own_first(login, agent, tenant_a):
     from datetime import timedelta
 
     from collections_app.models import FollowUpTask
-    from tests.factories import make_member
+    from tests.tenants.factories import MembershipFactory
 
-    other = make_member(tenant_a, Role.AGENT, email="outra@example.com")
-    invoice = make_invoice(tenant_a, due=DAY - timedelta(days=20))
+    other = MembershipFactory(
+        tenant=tenant_a, role=Role.AGENT, user__email="outra@example.com"
+    ).user
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY - timedelta(days=20))
     with scopes_disabled():
         common = {"tenant": tenant_a, "customer": invoice.customer, "invoice": invoice}
         theirs = FollowUpTask.objects.create(
@@ -103,7 +105,7 @@ def test_dashboard_speaks_portuguese_by_default_and_english_on_request(login, ow
 
 
 def test_payment_page_shows_the_invoice_and_records_the_click(tenant_a):
-    invoice = make_invoice(tenant_a, due=DAY, amount="1234.50")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY, amount="1234.50")
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY)
         message = Message.objects.get()
@@ -122,7 +124,7 @@ def test_payment_page_shows_the_invoice_and_records_the_click(tenant_a):
 
 
 def test_payment_page_with_forged_reference_records_no_click(tenant_a):
-    invoice = make_invoice(tenant_a, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
     response = Client().get(f"/p/{invoice.payment_token}?m=abc:forged")
     assert response.status_code == 200
     with scopes_disabled():
@@ -130,7 +132,7 @@ def test_payment_page_with_forged_reference_records_no_click(tenant_a):
 
 
 def test_paid_invoice_page_says_so_and_unknown_token_is_404(tenant_a):
-    invoice = make_invoice(tenant_a, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
     with scope(tenant=tenant_a):
         invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=invoice.amount)
     assert "paga" in Client().get(f"/p/{invoice.payment_token}").content.decode()
@@ -138,7 +140,7 @@ def test_paid_invoice_page_says_so_and_unknown_token_is_404(tenant_a):
 
 
 def test_invoice_list_htmx_returns_the_rows_partial(login, agent, tenant_a):
-    make_invoice(tenant_a, external_id="ABC-1", due=date(2026, 10, 5))
+    InvoiceFactory(tenant=tenant_a, external_id="ABC-1", due_date=date(2026, 10, 5))
     client = login(agent)
     full = client.get("/invoices/?status=all&q=ABC")
     partial = client.get("/invoices/?status=all&q=ABC", HTTP_HX_REQUEST="true")

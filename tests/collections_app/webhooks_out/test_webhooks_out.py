@@ -15,7 +15,7 @@ from collections_app.signing import payment_signature
 from collections_app.tasks import webhook_deliver
 from collections_app.webhooks_out.events import MAX_ATTEMPTS
 from tenants.selectors import tenant_today
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 from tests.fakes import Answer, FakeProvider
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,9 @@ def test_a_payment_reaches_the_endpoint_signed(
     tenant_a, receiver, django_capture_on_commit_callbacks
 ):
     endpoint = endpoint_for(tenant_a, receiver, "payment.received")
-    invoice = make_invoice(tenant_a, due=tenant_today(tenant=tenant_a), amount="250.00")
+    invoice = InvoiceFactory(
+        tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="250.00"
+    )
     with scope(tenant=tenant_a), django_capture_on_commit_callbacks(execute=True):
         payment, _ = invoice_record_payment(
             tenant=tenant_a, invoice=invoice, amount=Decimal("250.00")
@@ -63,7 +65,9 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_given_up(tenant_a, rece
     receiver.answer = Answer(503, {"error": "down"})
     from collections_app.payments.promises import promise_create
 
-    invoice = make_invoice(tenant_a, due=tenant_today(tenant=tenant_a), amount="90.00")
+    invoice = InvoiceFactory(
+        tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="90.00"
+    )
     today = tenant_today(tenant=tenant_a)
     with scope(tenant=tenant_a):
         promise_create(
@@ -91,8 +95,10 @@ def test_each_overdue_invoice_is_announced_once(tenant_a, receiver):
     endpoint_for(tenant_a, receiver, "invoice.overdue")
     today = tenant_today(tenant=tenant_a)
     # Five days back: even moved to the next business day, it is overdue today.
-    late = make_invoice(tenant_a, due=today - timedelta(days=5), amount="80.00")
-    make_invoice(tenant_a, due=today + timedelta(days=3), amount="80.00")  # not yet due
+    late = InvoiceFactory(tenant=tenant_a, due_date=today - timedelta(days=5), amount="80.00")
+    InvoiceFactory(
+        tenant=tenant_a, due_date=today + timedelta(days=3), amount="80.00"
+    )  # not yet due
     with scope(tenant=tenant_a):
         for _ in range(2):
             ladder_evaluate(tenant=tenant_a, today=today)
@@ -105,7 +111,9 @@ def test_task_and_message_events_reach_their_subscribers_only(tenant_a, receiver
     endpoint_for(tenant_a, receiver, "task.created")
     from collections_app.activity.followups import followup_task_create
 
-    invoice = make_invoice(tenant_a, due=tenant_today(tenant=tenant_a), amount="10.00")
+    invoice = InvoiceFactory(
+        tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="10.00"
+    )
     with scope(tenant=tenant_a):
         task = followup_task_create(
             tenant=tenant_a, customer_id=invoice.customer_id, title="Ligar", origin="step"
@@ -127,7 +135,9 @@ def test_private_addresses_are_refused(tenant_a, owner, login, settings, receive
     endpoint = endpoint_for(tenant_a, receiver, "task.created")
     from collections_app.activity.followups import followup_task_create
 
-    invoice = make_invoice(tenant_a, due=tenant_today(tenant=tenant_a), amount="10.00")
+    invoice = InvoiceFactory(
+        tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="10.00"
+    )
     with scope(tenant=tenant_a):
         followup_task_create(
             tenant=tenant_a, customer_id=invoice.customer_id, title="x", origin="step"
@@ -159,7 +169,9 @@ def test_admins_manage_endpoints_and_see_the_log(tenant_a, owner, agent, login, 
     receiver.answer = Answer(500, {})
     from collections_app.activity.followups import followup_task_create
 
-    invoice = make_invoice(tenant_a, due=tenant_today(tenant=tenant_a), amount="10.00")
+    invoice = InvoiceFactory(
+        tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="10.00"
+    )
     with scope(tenant=tenant_a):
         followup_task_create(
             tenant=tenant_a, customer_id=invoice.customer_id, title="x", origin="step"
