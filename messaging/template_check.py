@@ -4,7 +4,7 @@ Errors are per field and say what is wrong: a syntax error with its line, a vari
 not in the registry, attribute or item access (the way out of the sandbox that injection
 payloads such as `{{ ''.__class__.__mro__ }}` try), an e-mail without a subject, an SMS longer
 than MAX_SMS_SEGMENTS segments, a WhatsApp Content SID or variable mapping that cannot work, a
-template over the rendering limits of `template_limits` with the samples (too long a text, too
+template over the rendering limits of `template_budget` with the samples (too long a text, too
 many loop iterations or macro calls…).
 The preview renders every part with the samples, and gives the SMS's encoding and segments."""
 

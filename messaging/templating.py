@@ -1,7 +1,7 @@
 """Tenant-authored templates: Jinja2's SandboxedEnvironment over a flat context of prepared
 values. Undefined variables are errors; so is any attribute or item access, since the context
 holds only ready-to-print values — which also shuts the door on `{{ ''.__class__ }}` tricks.
-Rendering is held to the size, work and nesting limits of `template_limits`, the same when a
+Rendering is held to the size, work and nesting limits of `template_budget`, the same when a
 template is checked before saving and when a message is sent."""
 
 from collections.abc import Iterable
@@ -10,15 +10,8 @@ from functools import lru_cache
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 
-from messaging.template_limits import (
-    MAX_NESTING,
-    MAX_SOURCE,
-    LimitedEnvironment,
-    bracket_depth,
-    number_too_large,
-    render_limited,
-    tree_depth,
-)
+from messaging.template_budget import MAX_NESTING, MAX_SOURCE, number_too_large, render_limited
+from messaging.template_sandbox import LimitedEnvironment, bracket_depth, tree_depth
 
 
 class TemplateRenderError(ValueError):
@@ -97,7 +90,7 @@ _RENDER_ERRORS = (TemplateError, ArithmeticError, TypeError, ValueError)
 
 
 def template_render(source: str, context: dict, *, html: bool = False) -> str:
-    """The text of the template with the context, within the limits of `template_limits`."""
+    """The text of the template with the context, within the limits of `template_budget`."""
     template_validate(source, allowed=context.keys(), html=html)
     try:
         template = _compiled(source, html)

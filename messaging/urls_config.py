@@ -2,15 +2,15 @@
 
 from django.urls import path
 
-from messaging import views_config
+from messaging.web import provider_pages, template_pages
 
 urlpatterns = [
-    path("templates/", views_config.template_list, name="config_templates"),
-    path("templates/new/", views_config.template_edit, name="config_template_new"),
-    path("templates/preview/", views_config.template_preview, name="config_template_preview"),
-    path("templates/<int:pk>/", views_config.template_edit, name="config_template_edit"),
-    path("providers/", views_config.provider_list, name="config_providers"),
-    path("providers/new/", views_config.provider_edit, name="config_provider_new"),
-    path("providers/<int:pk>/", views_config.provider_edit, name="config_provider_edit"),
-    path("providers/<int:pk>/test/", views_config.provider_test, name="config_provider_test"),
+    path("templates/", template_pages.template_list, name="config_templates"),
+    path("templates/new/", template_pages.template_edit, name="config_template_new"),
+    path("templates/preview/", template_pages.template_preview, name="config_template_preview"),
+    path("templates/<int:pk>/", template_pages.template_edit, name="config_template_edit"),
+    path("providers/", provider_pages.provider_list, name="config_providers"),
+    path("providers/new/", provider_pages.provider_edit, name="config_provider_new"),
+    path("providers/<int:pk>/", provider_pages.provider_edit, name="config_provider_edit"),
+    path("providers/<int:pk>/test/", provider_pages.provider_test, name="config_provider_test"),
 ]

@@ -18,12 +18,14 @@ from collections_app.engine.message_context import VARIABLES
 from messaging.models import Message, MessageStatus, Template
 from messaging.sending import message_send
 from messaging.tasks import send_messages
+from messaging.template_budget import MAX_OUTPUT, MAX_SOURCE, TemplateLimitError
 from messaging.template_check import template_check
-from messaging.template_limits import MAX_OUTPUT, MAX_SOURCE, TemplateLimitError
 from messaging.templating import TemplateRenderError, template_render
 from tenants.models import Role
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice, make_member, make_provider_account
+from tests.collections_app.factories import InvoiceFactory
+from tests.messaging.factories import ProviderAccountFactory
+from tests.tenants.factories import MembershipFactory
 
 SAMPLES = {name: sample for name, (_description, sample) in VARIABLES.items()}
 # A text as long as a value may get, built within the limit on `*`.
@@ -203,7 +205,7 @@ def test_the_api_refuses_to_save_a_template_over_a_limit(api_a, body):
 def test_the_settings_page_refuses_and_previews_the_reason(login, tenant_a):
     from django.utils.html import escape
 
-    client = login(make_member(tenant_a, Role.ADMIN))
+    client = login(MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user)
     body = ATTACKS["nested loops"]
     [error] = template_check(channel="sms", body=body).errors["body"]
     data = {**sms_template(body), "subject": "", "content_sid": "", "content_variables": ""}
@@ -226,11 +228,13 @@ TWILIO = {"account_sid": "AC" + "1" * 32, "auth_token": "secret-token"}
 @pytest.mark.parametrize("name", ["nested loops", "output"])
 def test_a_message_whose_template_goes_over_a_limit_fails_with_the_reason(tenant_a, twilio, name):
     body = ATTACKS[name]
-    make_provider_account(tenant_a, "twilio_sms", TWILIO, sender="+5511900000000")
+    ProviderAccountFactory(
+        tenant=tenant_a, provider="twilio_sms", credentials=TWILIO, sender="+5511900000000"
+    )
     day = date(2026, 12, 2)
-    make_invoice(
-        tenant_a,
-        due=day,
+    InvoiceFactory(
+        tenant=tenant_a,
+        due_date=day,
         customer={"external_id": "L", "phone": "+5511987654321", "preferred_channels": ["sms"]},
     )
     with scope(tenant=tenant_a):

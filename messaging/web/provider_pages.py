@@ -1,218 +1,26 @@
-"""The finance team's settings pages for message templates and provider accounts.
-
-Every member reads them; only admins (and owners) write. The checks are the API's: templates go
-through `template_check`, accounts through `provider_account_errors`, and the test send is the
-API's `provider_test_send`. Credentials are only ever shown masked, and secret inputs never show
-a value back."""
-
-import re
-from functools import wraps
+"""The provider account pages: the accounts by channel, the account editor and its test send."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from messaging import hooks
 from messaging.config import (
     CREDENTIAL_FIELDS,
-    LOCALES,
     PROVIDER_CONFLICT,
     REQUIRED_CREDENTIALS,
-    TEMPLATE_CONFLICT,
     provider_account_errors,
     provider_test_send,
     providers_for_channel,
 )
-from messaging.models import Channel, ProviderAccount, Template
-from messaging.template_check import CHECKED_FIELDS, TemplateCheck, template_check_values
+from messaging.models import Channel, ProviderAccount
+from messaging.web.access import ADMIN, admin_writes
 from tenants.decorators import tenant_required
-from tenants.models import Role
-
-ADMIN = Role.ADMIN
-
-
-def _admin_writes(view):
-    """Members read (GET); only admins write (POST). Checked in the view, whatever the page
-    shows."""
-
-    @wraps(view)
-    @require_http_methods(["GET", "POST"])
-    @tenant_required()
-    def wrapper(request, *args, **kwargs):
-        if request.method == "POST" and not request.membership.has_role(ADMIN):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _variable_names(text: str) -> list[str]:
-    return [name for name in re.split(r"[\s,]+", text or "") if name]
-
-
-# Templates
-
-
-class TemplateForm(forms.ModelForm):
-    channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=Channel.choices)
-    locale = forms.ChoiceField(label=gettext_lazy("Language"), choices=LOCALES)
-    content_variables = forms.CharField(
-        label=gettext_lazy("Content template variables"),
-        required=False,
-        help_text=gettext_lazy(
-            "WhatsApp only: the variable names that fill the placeholders {{1}}, {{2}}, … in "
-            "order, separated by commas."
-        ),
-    )
-
-    class Meta:
-        model = Template
-        fields = [
-            "key",
-            "name",
-            "channel",
-            "locale",
-            "subject",
-            "body",
-            "content_sid",
-            "content_variables",
-        ]
-        labels = {
-            "key": gettext_lazy("Key"),
-            "name": gettext_lazy("Name"),
-            "subject": gettext_lazy("Subject"),
-            "body": gettext_lazy("Text"),
-            "content_sid": gettext_lazy("Content SID"),
-        }
-        help_texts = {
-            "key": gettext_lazy(
-                "Ladder steps name the key; each channel and language has its own version."
-            ),
-            "subject": gettext_lazy("E-mail only."),
-            "content_sid": gettext_lazy(
-                "WhatsApp only: the approved Content template that starts a conversation."
-            ),
-        }
-        widgets = {"body": forms.Textarea(attrs={"rows": 10, "style": "width: 100%"})}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.is_bound and isinstance(self.initial.get("content_variables"), list):
-            self.initial["content_variables"] = ", ".join(self.initial["content_variables"])
-
-    def clean_content_variables(self) -> list[str]:
-        return _variable_names(self.cleaned_data.get("content_variables"))
-
-    def clean(self):
-        cleaned = super().clean()
-        for name, errors in template_check_values(cleaned).errors.items():
-            for error in errors:
-                self.add_error(name if name in self.fields else None, error)
-        return cleaned
-
-
-def _template_check_from(data) -> TemplateCheck:
-    values = {name: data.get(name) for name in CHECKED_FIELDS}
-    values["content_variables"] = _variable_names(values["content_variables"])
-    return template_check_values(values)
-
-
-def _preview_context(check: TemplateCheck | None) -> dict:
-    if check is None:
-        return {"check": None}
-    labels = {name: field.label for name, field in TemplateForm.base_fields.items()}
-    return {
-        "check": check,
-        "errors": [(name, labels.get(name, name), errs) for name, errs in check.errors.items()],
-        "content_variables": sorted(
-            check.preview.get("content_variables", {}).items(), key=lambda item: int(item[0])
-        ),
-    }
-
-
-@require_GET
-@tenant_required()
-def template_list(request):
-    return render(
-        request,
-        "messaging/config/template_list.html",
-        {
-            "templates": Template.objects.order_by("key", "channel", "locale"),
-            "can_edit": request.membership.has_role(ADMIN),
-        },
-    )
-
-
-@_admin_writes
-def template_edit(request, pk: int | None = None):
-    """Create or edit a template. Saving runs the API's checks; with errors nothing is written
-    and the form comes back with each error beside its field."""
-    template = get_object_or_404(Template, pk=pk) if pk else Template(tenant=request.tenant)
-    check = None
-    if request.method == "POST":
-        form = TemplateForm(request.POST, instance=template)
-        if form.is_valid():
-            try:
-                with transaction.atomic():
-                    template = form.save()
-            except IntegrityError:
-                form.add_error("key", TEMPLATE_CONFLICT)
-            else:
-                messages.success(request, _("Template saved."))
-                return redirect("config_template_edit", pk=template.pk)
-        check = _template_check_from(request.POST)
-    else:
-        initial = {}
-        if template.pk is None:
-            # "New version of this key": the list links here with the key filled in.
-            initial = {
-                name: request.GET[name]
-                for name in ("key", "name", "channel", "locale")
-                if request.GET.get(name)
-            }
-        form = TemplateForm(instance=template, initial=initial)
-        if template.pk is not None:
-            check = template_check_values(
-                {name: getattr(template, name) for name in CHECKED_FIELDS}
-            )
-    variables = [
-        {"name": name, "description": description, "sample": sample}
-        for name, (description, sample) in hooks.template_variables().items()
-    ]
-    return render(
-        request,
-        "messaging/config/template_edit.html",
-        {
-            "form": form,
-            "template": template,
-            "variables": variables,
-            "variable_example": "{{ customer_name }}",
-            "can_edit": request.membership.has_role(ADMIN),
-            **_preview_context(check),
-        },
-    )
-
-
-@require_POST
-@tenant_required(ADMIN)
-def template_preview(request):
-    """The editor's live preview: the form's values rendered with the registry's samples, and
-    the errors saving them would give. Writes nothing."""
-    return render(
-        request,
-        "messaging/config/_template_preview.html",
-        _preview_context(_template_check_from(request.POST)),
-    )
-
-
-# Provider accounts
 
 
 class ProviderAccountForm(forms.ModelForm):
@@ -368,7 +176,7 @@ def provider_list(request):
     )
 
 
-@_admin_writes
+@admin_writes
 def provider_edit(request, pk: int | None = None):
     """Create or edit an account. For an HTMX GET (the channel or provider changed), only the
     form is drawn again."""
