@@ -8,8 +8,12 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
 
 
 class _Server(ThreadingHTTPServer):
@@ -77,10 +81,6 @@ class FakeTwilio:
 def _sdk_sends(url: str, count: int, threads: int) -> tuple[float, float]:
     """In a child process: `count` Messages.create calls through the bare twilio SDK, with
     `threads` in flight. Returns (start, end) wall-clock times."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from twilio.http.http_client import TwilioHttpClient
-    from twilio.rest import Client
 
     class _Loopback(TwilioHttpClient):
         def request(self, method, address, *args, **kwargs):

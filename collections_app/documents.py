@@ -12,10 +12,6 @@ from tenants.documents import (
     is_cpf,
 )
 
-# The names the demo seed has long imported.
-_cnpj_check = cnpj_check_digits
-_cpf_check = cpf_check_digits
-
 __all__ = [
     "MAX_TYPED",
     "cnpj_check_digits",

@@ -9,29 +9,28 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.cache import caches
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
 
+from collections_app.enqueue import import_run_later, import_run_now
 from collections_app.imports.column_formats import (
     AUTO,
     DATE_FORMATS,
     columns_profile,
     detected_order,
 )
-from collections_app.imports.importer import (
-    ImportFileError,
-    errors_csv,
-    first_errors,
-    invoices_import,
-    read_rules,
-    read_table,
-    row_check,
-)
+from collections_app.imports.importer import invoices_import
 from collections_app.imports.mapping import DATE_FIELDS, FIELDS, KINDS, _plain, guess_mapping
-from collections_app.imports.spreadsheets import cells_from_json, cells_to_json
+from collections_app.imports.reports import errors_csv, first_errors
+from collections_app.imports.rows import read_rules, row_check
+from collections_app.imports.spreadsheets import (
+    ImportFileError,
+    cells_from_json,
+    cells_to_json,
+    read_table,
+)
 from collections_app.models import ImportJob, ImportStatus
 from tenants.models import Tenant
 from tenants.selectors import tenant_today
@@ -197,8 +196,6 @@ def import_job_start(
     caller with `mapping_problems`): the Celery task is sent once the transaction commits,
     unless `enqueue` is false (the caller then runs `import_job_run` itself, as the benchmark
     does)."""
-    from collections_app.tasks import import_run
-
     date_format = date_format or job.date_format
     updated = (
         ImportJob.objects.filter(
@@ -221,7 +218,7 @@ def import_job_start(
     job.date_format = date_format
     _progress_publish(job, 0, 2 * job.rows, "queued")
     if enqueue:
-        transaction.on_commit(lambda: import_run.delay(job_id=job.pk, tenant_id=job.tenant_id))
+        import_run_later(job_id=job.pk, tenant_id=job.tenant_id)
 
 
 def _worker_silent(job: ImportJob) -> bool:
@@ -309,8 +306,6 @@ def imports_upkeep() -> dict:
     ten minutes, or running with a silent worker: `_claim` decides); forget files no one
     went on with after KEEP_DAYS (drafts, and refused or failed imports, whose counts and
     error report stay)."""
-    from collections_app.tasks import import_run
-
     now = timezone.now()
     old = now - timedelta(days=KEEP_DAYS)
     with scopes_disabled():
@@ -321,7 +316,7 @@ def imports_upkeep() -> dict:
         resent = 0
         for job in stuck:
             if _worker_silent(job):
-                import_run.delay(job_id=job.pk, tenant_id=job.tenant_id)
+                import_run_now(job_id=job.pk, tenant_id=job.tenant_id)
                 resent += 1
         dropped, _kinds = ImportJob.objects.filter(
             status=ImportStatus.DRAFT, created_at__lt=old

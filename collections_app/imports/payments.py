@@ -34,6 +34,7 @@ from collections_app.models import (
     TaskStatus,
 )
 from collections_app.money import format_money
+from collections_app.payments.agreements import agreement_instalment_paid
 from collections_app.payments.services import PAID_FIELDS, invoice_paid_in_full, payment_attribute
 from messaging.models import Message, MessagePurpose, MessageStatus
 from tenants.models import Tenant
@@ -180,6 +181,4 @@ def _paid_in_full(*, tenant: Tenant, invoices: list[Invoice], now: datetime) -> 
     ).update(status=TaskStatus.CANCELLED, completed_at=now)
     for invoice in invoices:
         if invoice.agreement_id is not None:
-            from collections_app.payments.agreements import agreement_instalment_paid
-
             agreement_instalment_paid(tenant=tenant, invoice=invoice)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from itertools import islice
 
 from django.utils.translation import gettext as _
+from openpyxl import load_workbook
 
 MAX_ROWS = 500_000
 MAX_COLUMNS = 200
@@ -211,8 +212,6 @@ def _unpacked_size_check(content: bytes) -> None:
 
 
 def _read_xlsx(content: bytes) -> tuple[list[str], list[list[str]]]:
-    from openpyxl import load_workbook
-
     _unpacked_size_check(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)

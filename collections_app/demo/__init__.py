@@ -1,0 +1,1 @@
+"""The demo tenant that `manage.py seed_demo` creates (see its docstring)."""
