@@ -1,14 +1,15 @@
 """What happened and what is to do: messages sent, the interactions timeline, follow-up tasks."""
 
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
+from collections_app.activity.followups import task_close
 from collections_app.api.base import TenantViewSet
 from collections_app.api.fields import date_in_range
-from collections_app.models import FollowUpTask, Interaction, InvoiceMessage
+from collections_app.models import FollowUpTask, Interaction, InvoiceMessage, TaskStatus
 from messaging.models import Message
 
 
@@ -148,6 +149,15 @@ class TaskViewSet(
         return qs
 
     def perform_update(self, serializer):
-        done = serializer.validated_data.get("status") == "done"
-        extra = {"completed_at": timezone.now()} if done else {}
-        serializer.save(**extra)
+        """An open task marked done is closed by `task_close`, with the same timeline entry
+        as the task page; the other fields are saved as given."""
+        closing = (
+            serializer.validated_data.get("status") == TaskStatus.DONE
+            and serializer.instance.status == TaskStatus.OPEN
+        )
+        with transaction.atomic():
+            if closing:
+                serializer.validated_data.pop("status")
+            task = serializer.save()
+            if closing:
+                task_close(tenant=self.tenant, task=task)

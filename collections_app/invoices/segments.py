@@ -233,23 +233,25 @@ def segment_save(
     tenant: Tenant,
     name: str,
     priority: int,
-    rule: dict,
+    rule: dict | None,
     ladder: Ladder,
     segment: Segment | None = None,
 ) -> Segment:
     """Create a segment of the tenant (`segment` None) or change one, its rule stored as
-    `segment_rule_clean` gives it. Customers move at the next evaluation, not now. Raises
-    SegmentError with every field's messages (a name another segment has, a bad rule, a ladder
-    of another tenant); nothing is written then."""
+    `segment_rule_clean` gives it (None keeps the rule it has: a new segment's empty rule
+    matches no one). Customers move at the next evaluation, not now. Raises SegmentError with
+    every field's messages (a name another segment has, a bad rule, a ladder of another
+    tenant); nothing is written then."""
     if segment is not None and segment.tenant_id != tenant.pk:
         raise Segment.DoesNotExist
     errors: dict[str, list[str]] = {}
     if name_errors := segment_name_errors(tenant=tenant, name=name, segment=segment):
         errors["name"] = name_errors
-    try:
-        rule = segment_rule_clean(rule)
-    except SegmentError as exc:
-        errors.update(exc.errors)
+    if rule is not None:
+        try:
+            rule = segment_rule_clean(rule)
+        except SegmentError as exc:
+            errors.update(exc.errors)
     if ladder.tenant_id != tenant.pk:
         errors["ladder"] = [_("Choose a ladder of this company.")]
     if errors:
@@ -257,7 +259,9 @@ def segment_save(
     with transaction.atomic():
         if segment is None:
             segment = Segment(tenant=tenant)
-        segment.name, segment.priority, segment.rule, segment.ladder = name, priority, rule, ladder
+        segment.name, segment.priority, segment.ladder = name, priority, ladder
+        if rule is not None:
+            segment.rule = rule
         segment.save()
     return segment
 
