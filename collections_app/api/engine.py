@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from collections_app.api.fields import parse_day
-from collections_app.engine.explain import FORECAST_MAX_DAYS, invoice_explain, tenant_forecast
+from collections_app.engine.explain import invoice_explain
+from collections_app.engine.forecast import FORECAST_MAX_DAYS, tenant_forecast
 from collections_app.models import Invoice
 from tenants.api_auth import TenantScopedAPIMixin
 from tenants.selectors import tenant_today

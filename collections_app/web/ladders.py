@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from collections_app.api.ladders import LadderSerializer
-from collections_app.engine.explain import EXPLAIN_REASONS, tenant_forecast_cached
+from collections_app.engine.explain import EXPLAIN_REASONS
+from collections_app.engine.forecast import tenant_forecast_cached
 from collections_app.engine.ladders import LadderError, ladder_save
 from collections_app.models import (
     SKIP_REASONS,

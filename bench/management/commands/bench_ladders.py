@@ -23,12 +23,8 @@ from django_scopes import scopes_disabled
 
 from collections_app.calendar import BusinessCalendar
 from collections_app.engine.defaults import DEFAULT_STEPS, defaults_install_many
-from collections_app.engine.evaluate import (
-    _due_dates,
-    ladders_run,
-    one_writer_note,
-    parallel_workers,
-)
+from collections_app.engine.evaluate import ladders_run, one_writer_note, parallel_workers
+from collections_app.engine.window import due_dates as _due_dates
 from config.celery import app as celery_app
 from tenants.models import Tenant
 

@@ -5,7 +5,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.dateparse import parse_date
 from django_scopes import scope
 
-from collections_app.engine.explain import FORECAST_MAX_DAYS, tenant_forecast
+from collections_app.engine.forecast import FORECAST_MAX_DAYS, tenant_forecast
 from tenants.models import Tenant
 from tenants.selectors import tenant_today
 

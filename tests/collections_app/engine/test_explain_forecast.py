@@ -12,7 +12,8 @@ from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 
 from collections_app.engine import ladder_evaluate
-from collections_app.engine.explain import invoice_explain, tenant_forecast
+from collections_app.engine.explain import invoice_explain
+from collections_app.engine.forecast import tenant_forecast
 from collections_app.models import Invoice, Ladder, LadderStep, Segment
 from collections_app.payments.services import invoice_record_payment
 from tests.clock import on_the_suite_day

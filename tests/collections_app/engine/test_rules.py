@@ -9,7 +9,8 @@ import pytest
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.engine.explain import invoice_explain, tenant_forecast
+from collections_app.engine.explain import invoice_explain
+from collections_app.engine.forecast import tenant_forecast
 from collections_app.engine.rules import (
     StepFacts,
     below_minimum,
@@ -22,7 +23,7 @@ from messaging.models import Message, MessageStatus
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice
+from tests.collections_app.factories import InvoiceFactory
 
 DAY = date(2026, 12, 2)  # the suite's day: a Wednesday with no holiday around it
 LATER = DAY + timedelta(days=3)
@@ -185,7 +186,7 @@ def due_today_step(tenant, *, skip_while_promise: bool) -> LadderStep:
 
 def promised_before_the_day(tenant):
     """An invoice due DAY with a promise, made the day before, to pay by LATER."""
-    invoice = make_invoice(tenant, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant, due_date=DAY)
     with scope(tenant=tenant):
         promise_create(
             tenant=tenant, invoice=invoice, promised_date=LATER, today=DAY - timedelta(days=1)
@@ -260,7 +261,7 @@ def test_the_send_time_guard_reads_the_flag_of_the_step_that_queued_the_reminder
     cancels queued reminders (as a promise taken by another path would be): the guard alone
     decides."""
     step = due_today_step(tenant_a, skip_while_promise=skip_while_promise)
-    invoice = make_invoice(tenant_a, due=DAY)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=DAY)
         [message] = Message.objects.all()

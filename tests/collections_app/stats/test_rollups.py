@@ -247,7 +247,7 @@ def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a,
 def test_the_cached_forecast_follows_ladder_edits_and_payments(tenant_a):
     from unittest import mock
 
-    from collections_app.engine import explain
+    from collections_app.engine import forecast as explain
     from collections_app.models import LadderStep
     from tests.factories import make_invoice
 

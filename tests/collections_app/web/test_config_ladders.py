@@ -9,7 +9,7 @@ import pytest
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.engine.explain import tenant_forecast
+from collections_app.engine.forecast import tenant_forecast
 from collections_app.models import Dispatch, Ladder, LadderStep, Segment
 from tenants.models import Role
 from tenants.selectors import tenant_today
