@@ -28,6 +28,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from bench.fakes import FakeTwilio, sdk_reference
+from bench.measure import p95
 from collections_app.engine.bulk import insert_rows
 from collections_app.models import Customer, Invoice, InvoiceMessage
 from config.celery import app as celery_app
@@ -306,7 +307,7 @@ class Command(BaseCommand):
             retried = Message.objects.filter(tenant=tenant, attempts__gt=1).count()
         # From the first claim to the last message recorded, both on the workers' clock.
         seconds = (span["last"] - span["first"]).total_seconds() if durations else 0.0
-        p95 = durations[min(len(durations) - 1, int(len(durations) * 0.95))] if durations else 0
+        send_p95 = p95(durations)
         return {
             "messages": n,
             "sent": len(durations),
@@ -320,7 +321,7 @@ class Command(BaseCommand):
             ),
             "seconds": round(seconds, 3),
             "messages_per_second": round(len(durations) / seconds, 1) if seconds else None,
-            "p95_send_ms": round(p95 * 1000, 1),
+            "p95_send_ms": round(send_p95 * 1000, 1),
             "database": connection.vendor,
             "tenant": tenant.slug,
         }
