@@ -6,6 +6,8 @@ class CollectionsConfig(AppConfig):
     verbose_name = "Collections"
 
     def ready(self) -> None:
+        # imported here: the app registry must be ready before modules that use models load.
+        from collections_app import tasks  # noqa: F401  (registers the tasks enqueue.py names)
         from collections_app.activity.inbound import inbound_handle
         from collections_app.activity.messages import contact_refused_record, messages_status_log
         from collections_app.engine import defaults  # noqa: F401  (connects tenant_created)
@@ -15,7 +17,12 @@ class CollectionsConfig(AppConfig):
             message_context,
             messages_prefetch,
         )
+        from collections_app.payments.after_payment import PAYMENT_FOLLOW_UPS
+        from collections_app.payments.services import payment_follow_ups_register
         from messaging import hooks
+
+        # What follows a recorded payment, in order (see payments/after_payment.py).
+        payment_follow_ups_register(PAYMENT_FOLLOW_UPS)
 
         hooks.register(
             context_provider=message_context,

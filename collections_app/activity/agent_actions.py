@@ -13,6 +13,7 @@ from collections_app.models import InteractionKind, Invoice, InvoiceStatus
 from collections_app.money import format_day
 from messaging.models import Message, MessagePurpose, Template
 from messaging.template_check import template_check_values
+from messaging.templating import TemplateRenderError, template_render
 from tenants.models import Tenant
 
 CALL_OUTCOMES = {
@@ -151,8 +152,6 @@ def manual_message_send(*, tenant: Tenant, invoice: Invoice, actor, template: Te
 
 def manual_message_preview(*, invoice: Invoice, template: Template) -> dict:
     """What the message would say now (subject and body), for the agent to read first."""
-    from messaging.templating import TemplateRenderError, template_render
-
     probe = Message(tenant_id=invoice.tenant_id, channel=template.channel)
     probe._regua_invoices = [invoice]
     probe._regua_promises = {}

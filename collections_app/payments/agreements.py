@@ -16,6 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from collections_app.activity.followups import followup_task_create
+from collections_app.activity.messages import cancel_queued_reminders
+from collections_app.activity.timeline import interaction_log
 from collections_app.calendar import BusinessCalendar
 from collections_app.models import (
     Agreement,
@@ -30,6 +33,7 @@ from collections_app.models import (
 )
 from collections_app.money import format_day, format_money, quantize
 from collections_app.payments.charges import invoice_charges
+from collections_app.payments.services import invoice_record_payment
 from collections_app.stats.rollups import stats_refresh_invoices
 from tenants.models import Tenant
 
@@ -104,9 +108,6 @@ def agreement_create(
         )
     plan = agreement_plan(total=total, count=instalments, first_due=first_due_date)
     calendar = BusinessCalendar.for_tenant(tenant)
-    from collections_app.activity.messages import cancel_queued_reminders
-    from collections_app.activity.timeline import interaction_log
-
     with transaction.atomic():
         locked = list(Invoice.objects.select_for_update().filter(pk__in=[i.pk for i in invoices]))
         if any(inv.status != InvoiceStatus.OPEN for inv in locked):
@@ -241,8 +242,6 @@ def agreement_break(*, tenant: Tenant, agreement: Agreement, missed: Invoice | N
     """Break the agreement (a missed instalment, or an agent's decision): cancel the unpaid
     instalments, credit what was paid to the replaced invoices and reopen them, and give the
     team a task."""
-    from collections_app.activity.followups import followup_task_create
-
     with transaction.atomic():
         agreement = Agreement.objects.select_for_update().get(pk=agreement.pk)
         if agreement.status != AgreementStatus.ACTIVE:
@@ -253,8 +252,6 @@ def agreement_break(*, tenant: Tenant, agreement: Agreement, missed: Invoice | N
             if inst.status == InvoiceStatus.OPEN:
                 inst.status = InvoiceStatus.CANCELLED
                 inst.save(update_fields=["status", "updated_at"])
-                from collections_app.activity.messages import cancel_queued_reminders
-
                 cancel_queued_reminders(tenant=tenant, invoice=inst, reason="invoice_cancelled")
         _settle_originals(tenant=tenant, agreement=agreement, credit=paid)
         stats_refresh_invoices(tenant_id=tenant.pk, invoices=instalments)
@@ -283,8 +280,6 @@ def agreement_break(*, tenant: Tenant, agreement: Agreement, missed: Invoice | N
 def _settle_originals(*, tenant: Tenant, agreement: Agreement, credit: Decimal | None) -> None:
     """Completed (`credit` None): the replaced invoices are paid by the agreement. Broken:
     `credit` is spread over them oldest first, and they reopen with what remains."""
-    from collections_app.payments.services import invoice_record_payment
-
     originals = list(
         agreement.original_invoices.select_for_update().order_by("effective_due_date", "id")
     )
@@ -308,8 +303,6 @@ def _settle_originals(*, tenant: Tenant, agreement: Agreement, credit: Decimal |
 
 
 def _log(tenant: Tenant, agreement: Agreement, summary: str) -> None:
-    from collections_app.activity.timeline import interaction_log
-
     interaction_log(
         tenant=tenant,
         customer_id=agreement.customer_id,

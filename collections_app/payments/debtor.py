@@ -25,7 +25,7 @@ from collections_app.models import (
 )
 from collections_app.money import format_day
 from collections_app.payments.agreements import AgreementError, agreement_create
-from collections_app.payments.promises import promise_create
+from collections_app.payments.promises import PromiseError, promise_create
 from messaging.models import Channel
 from tenants.models import Tenant
 
@@ -131,8 +131,6 @@ def debtor_claim_paid(
 
 def debtor_promise(*, tenant: Tenant, invoice: Invoice, promised_date: date, today: date):
     """ "I need more time": a promise to pay by `promised_date` (the ladder pauses until then)."""
-    from collections_app.payments.promises import PromiseError
-
     try:
         return promise_create(
             tenant=tenant,

@@ -1,11 +1,13 @@
 """Promises to pay: the debtor's word pauses the ladder until the promised date."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from collections_app.activity.messages import cancel_queued_reminders
+from collections_app.activity.timeline import interaction_log
 from collections_app.models import (
     Interaction,
     InteractionKind,
@@ -24,6 +26,13 @@ class PromiseError(ValueError):
     """A promise that cannot be accepted, with the reason."""
 
 
+def promises_keep(*, invoice: Invoice, now: datetime) -> int:
+    """The invoice was paid in full: its open promise was kept. Returns how many."""
+    return PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN).update(
+        status=PromiseStatus.KEPT, resolved_at=now
+    )
+
+
 def promise_create(
     *,
     tenant: Tenant,
@@ -37,9 +46,6 @@ def promise_create(
     """Record a promise to pay by `promised_date` (after today, within the tenant's limit).
     An earlier open promise on the invoice is replaced. Queued reminders are cancelled and
     steps with `skip_while_promise` are skipped until the date. Raises PromiseError."""
-    from collections_app.activity.messages import cancel_queued_reminders
-    from collections_app.activity.timeline import interaction_log
-
     if invoice.status != InvoiceStatus.OPEN:
         raise PromiseError(_("The invoice is not open."))
     if promised_date <= today:

@@ -1,18 +1,19 @@
-"""Payments: recording one against an invoice (idempotent on its external id), attributing it to
-the message that brought it, and what follows when it pays the invoice in full."""
+"""Payments: recording one against an invoice (idempotent on its external id) and attributing it
+to the message that brought it. What follows a payment (the rollups, the webhook, the timeline,
+the ladder stopping, the thank-you, an agreement completed, an overpayment's task) is the list
+in `payments/after_payment.py`, run by `invoice_record_payment` in its transaction."""
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from collections_app.activity.followups import ladder_tasks_cancel, overpayment_task_create
-from collections_app.activity.messages import cancel_queued_reminders, invoice_message_queue
-from collections_app.activity.timeline import interaction_log
-from collections_app.invoices.segments import customers_classify
 from collections_app.models import (
     Customer,
     Interaction,
@@ -20,21 +21,12 @@ from collections_app.models import (
     Invoice,
     InvoiceMessage,
     InvoiceStatus,
-    Ladder,
     Payment,
-    PaymentPromise,
     PaymentSource,
-    PromiseStatus,
-    WebhookEvent,
 )
-from collections_app.money import format_money
-from collections_app.stats.rollups import funnel_add, funnel_keys, stats_refresh_invoices
-from collections_app.webhooks_out.events import invoice_data, webhook_emit
-from messaging.models import Message, MessagePurpose, MessageStatus, Template
+from collections_app.stats.rollups import funnel_add, funnel_keys
+from messaging.models import Message, MessagePurpose
 from tenants.models import Tenant
-
-# DESIGN invariant 10: a payment recorded later than this after it happened is history.
-THANK_YOU_MAX_DELAY = timedelta(days=3)
 
 
 class PaymentError(ValueError):
@@ -42,6 +34,35 @@ class PaymentError(ValueError):
 
 
 PAID_FIELDS = ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
+
+
+@dataclass(frozen=True)
+class PaymentRecorded:
+    """What the follow-ups of a payment are told: the payment, its invoice (locked, saved with
+    the payment counted), whether this payment paid the invoice in full, what it paid beyond
+    the invoice's amount, whether a thank-you may go, and the moment it was recorded."""
+
+    tenant: Tenant
+    invoice: Invoice
+    payment: Payment
+    paid_in_full: bool
+    excess: Decimal
+    thank_you: bool
+    now: datetime
+
+
+PaymentFollowUp = Callable[[PaymentRecorded], object]
+
+# Registered once at startup by `apps.py` from `payments/after_payment.py`, which holds the
+# list. It cannot be imported here: its follow-ups (an agreement settling its invoices)
+# record payments through this module.
+_follow_ups: tuple[PaymentFollowUp, ...] = ()
+
+
+def payment_follow_ups_register(follow_ups: Iterable[PaymentFollowUp]) -> None:
+    """Set what runs, in this order, after each payment is recorded."""
+    global _follow_ups
+    _follow_ups = tuple(follow_ups)
 
 
 def invoice_paid_in_full(*, tenant: Tenant, invoice: Invoice, paid_at: datetime) -> list[str]:
@@ -68,13 +89,21 @@ def invoice_record_payment(
     thank_you: bool = True,
 ) -> tuple[Payment, bool]:
     """Record a payment against an invoice. Idempotent on `external_id`: a repeat returns the
-    first payment and changes nothing. Paid in full → the ladder stops at once (queued
-    reminders are cancelled) and, unless the payment is history (invariant 10), the thank-you
-    is queued after commit (`thank_you=False`: never). The payment is attributed to the last
-    message or click before it (`payment_attribute`). More than the invoice's amount leaves
-    the excess on record and gives the team a task to refund or credit it. An instalment paid
-    in full may complete its agreement. Raises PaymentError for a non-positive amount, a
-    future date, or a cancelled invoice."""
+    first payment and changes nothing. The payment is attributed to the last message or click
+    before it (`payment_attribute`); the invoice's amount paid grows and, paid in full, the
+    invoice is paid (`invoice_paid_in_full`). Then, in the same transaction and in order, the
+    follow-ups of `payments/after_payment.py` (`PAYMENT_FOLLOW_UPS`): the dashboard's rollups,
+    the `payment.received` webhook, the timeline; paid in full, the ladder stops at once
+    (queued reminders cancelled, promises kept, the ladder's tasks closed), the customer is
+    classified again, the thank-you is queued after commit unless the payment is history
+    (invariant 10; `thank_you=False`: never) and an instalment may complete its agreement;
+    more than the invoice's amount leaves the excess on record and gives the team a task to
+    refund or credit it. Raises PaymentError for a non-positive amount, a future date, or a
+    cancelled invoice."""
+    if not _follow_ups:
+        raise ImproperlyConfigured(
+            "No payment follow-ups: CollectionsConfig.ready() registers them."
+        )
     now = timezone.now()
     paid_at = paid_at or now
     if amount is None or amount <= 0:
@@ -110,47 +139,17 @@ def invoice_record_payment(
         if became_paid:
             fields += invoice_paid_in_full(tenant=tenant, invoice=invoice, paid_at=paid_at)
         invoice.save(update_fields=fields)
-        stats_refresh_invoices(tenant_id=tenant.pk, invoices=[invoice])
-        if source != PaymentSource.AGREEMENT:
-            webhook_emit(
-                tenant_id=tenant.pk,
-                event=WebhookEvent.PAYMENT_RECEIVED,
-                dedupe_key=f"payment:{payment.pk}",
-                data={
-                    "payment_id": payment.pk,
-                    "external_id": payment.external_id,
-                    "amount": str(amount),
-                    "paid_at": paid_at.isoformat(),
-                    "source": source,
-                    "invoice": invoice_data(invoice),
-                },
-            )
-        interaction_log(
+        recorded = PaymentRecorded(
             tenant=tenant,
-            customer_id=invoice.customer_id,
             invoice=invoice,
-            kind=InteractionKind.PAYMENT,
-            actor=actor,
-            occurred_at=paid_at,
-            summary=f"{format_money(amount, invoice.currency, tenant.locale)} ({source})",
-            data={"payment_id": payment.pk, "amount": str(amount), "source": source},
+            payment=payment,
+            paid_in_full=became_paid,
+            excess=invoice.amount_paid - invoice.amount - excess_before,
+            thank_you=thank_you,
+            now=now,
         )
-        if became_paid:
-            cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_paid")
-            PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN).update(
-                status=PromiseStatus.KEPT, resolved_at=now
-            )
-            customers_classify(tenant=tenant, customer_ids=[invoice.customer_id])
-            ladder_tasks_cancel(invoice=invoice, now=now)
-            if thank_you and now - paid_at <= THANK_YOU_MAX_DELAY and _was_reminded(invoice):
-                _queue_thank_you(tenant=tenant, invoice=invoice)
-            if invoice.agreement_id is not None:
-                from collections_app.payments.agreements import agreement_instalment_paid
-
-                agreement_instalment_paid(tenant=tenant, invoice=invoice)
-        excess = invoice.amount_paid - invoice.amount - excess_before
-        if excess > 0:
-            overpayment_task_create(tenant=tenant, invoice=invoice, payment=payment, excess=excess)
+        for follow_up in _follow_ups:
+            follow_up(recorded)
     return payment, True
 
 
@@ -219,39 +218,6 @@ def payment_attribute(*, payment: Payment, invoice: Invoice) -> None:
     keys = funnel_keys([message]) if message is not None else {}
     if message_id in keys:
         funnel_add([(keys[message_id], "paid", 1), (keys[message_id], "recovered", payment.amount)])
-
-
-def _was_reminded(invoice: Invoice) -> bool:
-    return Message.objects.filter(
-        invoice_links__invoice=invoice,
-        purpose=MessagePurpose.REMINDER,
-        status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ],
-    ).exists()
-
-
-def _queue_thank_you(*, tenant: Tenant, invoice: Invoice) -> Message | None:
-    customer = invoice.customer
-    segment_ladder = customer.segment.ladder if customer.segment_id else None
-    ladder = segment_ladder or Ladder.objects.filter(is_default=True).first()
-    address = customer.address_for("email")
-    if ladder is None or not ladder.thank_you_template_key or not address:
-        return None
-    template = (
-        Template.objects.filter(key=ladder.thank_you_template_key, channel="email")
-        .order_by("-locale")
-        .first()
-    )
-    if template is None:
-        return None
-    return invoice_message_queue(
-        tenant=tenant,
-        invoice=invoice,
-        recipient=address,
-        template=template,
-        purpose=MessagePurpose.THANK_YOU,
-        summary=f"Agradecimento: email → {address}",
-        data={"status": MessageStatus.QUEUED},
-    )
 
 
 def payments_record(*, tenant: Tenant, items: list[dict]) -> list[tuple[Payment, bool]]:

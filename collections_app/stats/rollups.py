@@ -15,10 +15,20 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import Least
 
-from collections_app.models import DailyStat, FunnelStat, Invoice, InvoiceMessage, InvoiceStatus
+from collections_app.models import (
+    Customer,
+    DailyStat,
+    FunnelStat,
+    Interaction,
+    Invoice,
+    InvoiceMessage,
+    InvoiceStatus,
+    Payment,
+)
+from messaging.models import Message, MessagePurpose
 from tenants.models import Tenant
 
 LOCK_NAMESPACE = 7_310_001  # pg_advisory_xact_lock(namespace, tenant id)
@@ -238,9 +248,6 @@ def _zones(tenant_ids) -> dict[int, ZoneInfo]:
 def funnel_rebuild(*, tenant_id: int) -> int:
     """Recompute the tenant's funnel from its reminders, their first clicks and the payments
     attributed to them. Returns how many rows were written."""
-    from collections_app.models import Interaction, Payment
-    from messaging.models import Message, MessagePurpose
-
     with transaction.atomic():
         reminders = list(
             Message.objects.filter(
@@ -272,10 +279,6 @@ def funnel_rebuild(*, tenant_id: int) -> int:
 def data_version(*, tenant_id: int) -> str:
     """A cheap fingerprint of the tenant's invoices and customers — the rollups' totals and
     the customers' count and last change — for cache keys of figures computed from them."""
-    from django.db.models import Max
-
-    from collections_app.models import Customer
-
     totals = DailyStat.objects.filter(tenant_id=tenant_id).aggregate(
         n=Sum("due_n"), open_n=Sum("open_n"), open=Sum("open_remaining"), paid=Sum("paid_n")
     )

@@ -18,9 +18,12 @@ from django.db.models.functions import Coalesce
 from collections_app.models import (
     DailyStat,
     FollowUpTask,
+    FunnelStat,
     Interaction,
     Invoice,
     InvoiceStatus,
+    LadderStep,
+    Segment,
     TaskStatus,
 )
 from tenants.models import Tenant
@@ -218,8 +221,6 @@ def recovery_by_step(
     tenant's days): how many were sent, delivered and clicked, and the payments attributed
     to them (the last message or click within 7 days before the payment) with the amount they
     recovered. Read from the funnel rollups (`FunnelStat`)."""
-    from collections_app.models import FunnelStat, LadderStep, Segment
-
     stats = FunnelStat.objects.filter(tenant=tenant, day__range=(date_from, date_to))
     if segment_id is not None:
         stats = stats.filter(segment_id=segment_id)

@@ -1,5 +1,7 @@
+from decimal import Decimal
+
 from django import template
-from django.utils import translation
+from django.utils import timezone, translation
 
 from collections_app.money import format_day, format_money, format_percent
 
@@ -20,8 +22,6 @@ def day(value):
     if not value:
         return "—"
     if hasattr(value, "date") and callable(value.date):
-        from django.utils import timezone
-
         value = timezone.localtime(value).date()
     return format_day(value, translation.get_language() or "pt-br")
 
@@ -46,8 +46,6 @@ def rate(value):
     """A percentage as set (2 → "2%", 0.0333 → "0,0333%"), with the locale's decimal mark."""
     if value is None or value == "":
         return "—"
-    from decimal import Decimal
-
     text = format(Decimal(value).normalize(), "f") + "%"
     lang = translation.get_language() or "pt-br"
     return text.replace(".", ",") if lang.startswith("pt") else text

@@ -26,14 +26,18 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_scopes import scopes_disabled
 
+from collections_app.enqueue import webhook_deliveries_send_later
 from collections_app.models import (
     DeliveryStatus,
+    Invoice,
+    InvoiceStatus,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookEvent,
     new_webhook_secret,
 )
 from collections_app.signing import payment_signature
@@ -122,7 +126,7 @@ def webhook_emit_many(*, tenant_id: int, event: str, items: Iterable[tuple[str, 
             created_at__gte=now,
         ).values_list("id", flat=True)
     )
-    _queue(ids)
+    webhook_deliveries_send_later(delivery_ids=ids)
     return len(created) if ids else 0
 
 
@@ -132,15 +136,39 @@ def _payload(event: str, now, data: dict) -> dict:
     return json.loads(json.dumps(body, cls=DjangoJSONEncoder))
 
 
-def _queue(delivery_ids: list[int]) -> None:
-    from collections_app.tasks import webhook_deliver
+# A claimed delivery is not due again for this long, so a second task cannot send it while
+# the first is still sending (webhook_deliver's time limit is well under it); the upkeep
+# queues it again after that if its task was lost.
+CLAIM_SECONDS = 5 * 60
+LOST_BATCH = 5000
 
-    def send():
-        for delivery_id in delivery_ids:
-            webhook_deliver.delay(delivery_id=delivery_id)
 
-    if delivery_ids:
-        transaction.on_commit(send)
+def webhook_deliver_due(*, delivery_id: int) -> tuple[str, float | None]:
+    """Send one delivery now if it is due: claimed by a conditional update, so a duplicate task
+    finds nothing to do. Returns the delivery's status ("not due" when it was not claimed) and
+    the seconds until its next try (None when settled or not claimed)."""
+    now = timezone.now()
+    with scopes_disabled():
+        claimed = WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+        if not claimed:
+            return "not due", None
+        delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+        wait = webhook_attempt(delivery=delivery)
+    return delivery.status, wait
+
+
+def webhook_deliveries_lost() -> list[int]:
+    """The pending deliveries whose task was lost: due more than CLAIM_SECONDS ago (at most
+    LOST_BATCH of them; the next upkeep takes the rest)."""
+    with scopes_disabled():
+        return list(
+            WebhookDelivery.objects.filter(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lt=timezone.now() - timedelta(seconds=CLAIM_SECONDS),
+            ).values_list("id", flat=True)[:LOST_BATCH]
+        )
 
 
 def webhook_attempt(*, delivery: WebhookDelivery) -> float | None:
@@ -209,7 +237,7 @@ def webhook_redeliver(*, delivery: WebhookDelivery) -> None:
     )
     if not resent:
         raise WebhookError(_("This delivery is still pending: it is retried on its own."))
-    _queue([delivery.pk])
+    webhook_deliveries_send_later(delivery_ids=[delivery.pk])
 
 
 def webhook_secret_rotate(*, endpoint: WebhookEndpoint) -> str:
@@ -231,7 +259,7 @@ def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
         payload=_payload(PING_EVENT, now, {"endpoint_id": endpoint.pk, "url": endpoint.url}),
         next_attempt_at=now,
     )
-    _queue([delivery.pk])
+    webhook_deliveries_send_later(delivery_ids=[delivery.pk])
     return delivery
 
 
@@ -252,8 +280,6 @@ def invoice_data(invoice) -> dict:
 def overdue_emit(*, tenants, today) -> int:
     """`invoice.overdue` for the open invoices that fell due in the last week (each once per
     endpoint, whatever re-runs happen). Runs at the start of the daily evaluation."""
-    from collections_app.models import Invoice, InvoiceStatus, WebhookEvent
-
     subscribed = {
         e.tenant_id
         for e in WebhookEndpoint.objects.filter(tenant__in=tenants, active=True)
