@@ -5,21 +5,19 @@ from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app.activity.agent_actions import (
     CALL_OUTCOMES,
     ActionError,
-    call_record,
     customer_pause,
-    note_record,
 )
 from collections_app.exports.lgpd import customer_erase, customer_export
 from collections_app.models import (
     Customer,
 )
+from collections_app.web.agent_forms import call_or_note_record, pause_until
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
@@ -56,32 +54,17 @@ def customer_action(request, pk: int, action: str):
     if action not in CUSTOMER_ACTIONS:
         raise Http404
     customer = get_object_or_404(Customer, pk=pk)
-    tenant, user, post = request.tenant, request.user, request.POST
     try:
-        if action == "call":
-            call_record(
-                tenant=tenant,
-                customer_id=customer.pk,
-                actor=user,
-                outcome=post.get("outcome", ""),
-                note=post.get("note", ""),
-            )
-            done = _("Call recorded.")
-        elif action == "note":
-            note_record(
-                tenant=tenant, customer_id=customer.pk, actor=user, text=post.get("text", "")
-            )
-            done = _("Note added.")
+        if action in ("call", "note"):
+            done = call_or_note_record(request=request, action=action, customer_id=customer.pk)
         else:
-            until = parse_date(post.get("until") or "") if action == "pause" else None
-            if action == "pause" and until is None:
-                raise ActionError(_("Choose a date."))
+            until = pause_until(request, action)
             customer_pause(
-                tenant=tenant,
+                tenant=request.tenant,
                 customer=customer,
-                actor=user,
+                actor=request.user,
                 until=until,
-                today=tenant_today(tenant=tenant),
+                today=tenant_today(tenant=request.tenant),
             )
             done = _("Reminders paused.") if until else _("Reminders resumed.")
     except ActionError as exc:

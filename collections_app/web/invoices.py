@@ -18,11 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 from collections_app.activity.agent_actions import (
     CALL_OUTCOMES,
     ActionError,
-    call_record,
     invoice_pause,
     manual_message_preview,
     manual_message_send,
-    note_record,
 )
 from collections_app.documents import document_normalize
 from collections_app.engine.explain import invoice_explain
@@ -44,6 +42,7 @@ from collections_app.payments.typed_amounts import AmountError, typed_amount
 from collections_app.stats.selectors import (
     timeline_for_invoice,
 )
+from collections_app.web.agent_forms import call_or_note_record, pause_until
 from messaging.models import Template
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
@@ -222,25 +221,10 @@ def invoice_action(request, pk: int, action: str):
     tenant, user, post = request.tenant, request.user, request.POST
     today = tenant_today(tenant=tenant)
     try:
-        if action == "call":
-            call_record(
-                tenant=tenant,
-                customer_id=invoice.customer_id,
-                invoice=invoice,
-                actor=user,
-                outcome=post.get("outcome", ""),
-                note=post.get("note", ""),
+        if action in ("call", "note"):
+            done = call_or_note_record(
+                request=request, action=action, customer_id=invoice.customer_id, invoice=invoice
             )
-            done = _("Call recorded.")
-        elif action == "note":
-            note_record(
-                tenant=tenant,
-                customer_id=invoice.customer_id,
-                invoice=invoice,
-                actor=user,
-                text=post.get("text", ""),
-            )
-            done = _("Note added.")
         elif action == "promise":
             promised = parse_date(post.get("date") or "")
             if promised is None:
@@ -250,9 +234,7 @@ def invoice_action(request, pk: int, action: str):
             )
             done = _("Promise recorded: reminders pause until then.")
         elif action in ("pause", "resume"):
-            until = parse_date(post.get("until") or "") if action == "pause" else None
-            if action == "pause" and until is None:
-                raise ActionError(_("Choose a date."))
+            until = pause_until(request, action)
             invoice_pause(tenant=tenant, invoice=invoice, actor=user, until=until, today=today)
             done = _("Reminders paused.") if until else _("Reminders resumed.")
         else:

@@ -9,10 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app.activity.followups import task_close
-from collections_app.models import (
-    FollowUpTask,
-    TaskStatus,
-)
+from collections_app.models import FollowUpTask, TaskStatus
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
