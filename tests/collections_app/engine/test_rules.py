@@ -194,6 +194,16 @@ def promised_before_the_day(tenant):
     return invoice
 
 
+def foreseen(tenant, invoice):
+    """What the explanation says of the invoice's D0, and the forecast's totals for DAY."""
+    planned = next(
+        e
+        for e in invoice_explain(tenant=tenant, invoice=invoice, today=DAY)
+        if e["offset_days"] == 0
+    )
+    return planned, tenant_forecast(tenant=tenant, start=DAY, days=1)["totals"]
+
+
 @pytest.mark.django_db
 @on_the_suite_day
 def test_a_step_that_does_not_skip_for_promises_is_queued_and_sent_despite_one(
@@ -202,12 +212,7 @@ def test_a_step_that_does_not_skip_for_promises_is_queued_and_sent_despite_one(
     due_today_step(tenant_a, skip_while_promise=False)
     invoice = promised_before_the_day(tenant_a)
     with scope(tenant=tenant_a):
-        planned = next(
-            e
-            for e in invoice_explain(tenant=tenant_a, invoice=invoice, today=DAY)
-            if e["offset_days"] == 0
-        )
-        forecast = tenant_forecast(tenant=tenant_a, start=DAY, days=1)["totals"]
+        planned, forecast = foreseen(tenant_a, invoice)
         result = ladder_evaluate(tenant=tenant_a, today=DAY)
         [message] = Message.objects.all()
         outcome = message_send(tenant=tenant_a, message_id=message.pk)
@@ -229,12 +234,7 @@ def test_a_step_that_skips_for_promises_is_skipped_by_every_caller(tenant_a, pro
     due_today_step(tenant_a, skip_while_promise=True)
     invoice = promised_before_the_day(tenant_a)
     with scope(tenant=tenant_a):
-        planned = next(
-            e
-            for e in invoice_explain(tenant=tenant_a, invoice=invoice, today=DAY)
-            if e["offset_days"] == 0
-        )
-        forecast = tenant_forecast(tenant=tenant_a, start=DAY, days=1)["totals"]
+        planned, forecast = foreseen(tenant_a, invoice)
         result = ladder_evaluate(tenant=tenant_a, today=DAY)
         dispatch = Dispatch.objects.get(invoice=invoice)
         assert not Message.objects.exists()
