@@ -17,7 +17,7 @@ from collections_app.engine.forecast import tenant_forecast
 from collections_app.models import Invoice, Ladder, LadderStep, Segment
 from collections_app.payments.services import invoice_record_payment
 from tests.clock import on_the_suite_day
-from tests.factories import customer_of, make_invoice
+from tests.collections_app.factories import InvoiceFactory, customer_of
 
 pytestmark = [pytest.mark.django_db, on_the_suite_day]  # its days are written for 2026-12-02
 
@@ -47,7 +47,7 @@ def forecast(tenant, start, days=30):
 
 def test_explain_sent_superseded_and_planned_counting_from_the_effective_due_date(tenant_a):
     sunday, monday = date(2026, 12, 13), date(2026, 12, 14)
-    invoice = make_invoice(tenant_a, due=sunday)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=sunday)
     assert invoice.effective_due_date == monday
     evaluate(tenant_a, date(2026, 12, 8))  # first evaluation: D-6, nothing due
     evaluate(tenant_a, date(2026, 12, 9))  # D-5 (five days before Monday): e-mail
@@ -83,18 +83,18 @@ def test_explain_pre_due_step_dropped_and_holiday_shift(tenant_a):
     # Mon–Fri sends: D-1 of a Monday due date falls on Sunday, moves to Monday → dropped.
     tenant_a.send_days = "mon,tue,wed,thu,fri"
     tenant_a.save()
-    invoice = make_invoice(tenant_a, due=date(2026, 12, 7))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 7))
     steps = explain(tenant_a, invoice, date(2026, 12, 1))
     assert steps["D-1"]["state"] == "dropped"
     assert steps["D-1"]["reason"] == "pre_due_after_due_date"
     assert steps["D-1"]["scheduled_for"] is None
     # Christmas (a Friday) is no send day: D+3 of Tuesday 22 moves from Friday to Monday 28.
-    xmas = make_invoice(tenant_a, due=date(2026, 12, 22))
+    xmas = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 22))
     assert explain(tenant_a, xmas, TODAY)["D+3"]["scheduled_for"] == date(2026, 12, 28)
 
 
 def test_explain_paid_invoice_later_steps_are_stopped(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=5))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=5))
     evaluate(tenant_a, TODAY)  # D-5 sent
     with scope(tenant=tenant_a):
         invoice_record_payment(tenant=tenant_a, invoice=invoice, amount=invoice.amount)
@@ -109,7 +109,7 @@ def test_explain_first_evaluation_past_steps_are_not_sent(tenant_a):
     tenant_a.last_evaluated_on = TODAY - timedelta(days=1)
     tenant_a.last_evaluated_at = datetime(2026, 12, 1, 10, tzinfo=UTC)
     tenant_a.save()
-    invoice = make_invoice(tenant_a, due=TODAY - timedelta(days=6))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY - timedelta(days=6))
     with scopes_disabled():
         Invoice.objects.filter(pk=invoice.pk).update(
             created_at=datetime(2026, 12, 2, 9, tzinfo=UTC)
@@ -126,7 +126,7 @@ def test_explain_first_evaluation_past_steps_are_not_sent(tenant_a):
 
 
 def test_explain_steps_missed_during_an_outage_await_catch_up(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=6))  # a Tuesday
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=6))  # a Tuesday
     evaluate(tenant_a, TODAY)  # seen: D-6, nothing due
     later = TODAY + timedelta(days=8)  # no run since: D-5, D-1 and D0 passed
     steps = explain(tenant_a, invoice, later)
@@ -139,7 +139,7 @@ def test_explain_steps_missed_during_an_outage_await_catch_up(tenant_a):
 
 
 def test_explain_planned_steps_show_what_would_block_them(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=8))  # a Thursday
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=8))  # a Thursday
     with scopes_disabled():
         Invoice.objects.filter(pk=invoice.pk).update(paused_until=TODAY + timedelta(days=6))
     steps = explain(tenant_a, invoice, TODAY)
@@ -152,7 +152,7 @@ def test_explain_planned_steps_show_what_would_block_them(tenant_a):
 
 def test_step_of_a_day_already_evaluated_is_not_counted_on(tenant_a):
     evaluate(tenant_a, TODAY)  # today's run, before the invoice existed
-    invoice = make_invoice(tenant_a, due=TODAY)  # its D0 is today
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY)  # its D0 is today
     d0 = explain(tenant_a, invoice, TODAY)["D0"]
     assert (d0["state"], d0["blocked_by"]) == ("planned", "evaluated_today")
     day = forecast(tenant_a, TODAY, 1)["by_day"][0]
@@ -160,12 +160,14 @@ def test_step_of_a_day_already_evaluated_is_not_counted_on(tenant_a):
 
 
 def _portfolio(tenant, *, paused: bool = False):
-    with_phone = make_invoice(tenant, due=TODAY + timedelta(days=2))  # D0 in the window
-    no_phone = make_invoice(tenant, due=TODAY + timedelta(days=9), customer=NO_PHONE)
-    late = make_invoice(tenant, due=TODAY + timedelta(days=40))  # nothing in 30 days
+    with_phone = InvoiceFactory(
+        tenant=tenant, due_date=TODAY + timedelta(days=2)
+    )  # D0 in the window
+    no_phone = InvoiceFactory(tenant=tenant, due_date=TODAY + timedelta(days=9), customer=NO_PHONE)
+    late = InvoiceFactory(tenant=tenant, due_date=TODAY + timedelta(days=40))  # nothing in 30 days
     invoices = [with_phone, no_phone, late]
     if paused:  # its D-5 (day 3) is skipped, its D-1 (day 7) goes
-        invoices.append(make_invoice(tenant, due=TODAY + timedelta(days=8)))
+        invoices.append(InvoiceFactory(tenant=tenant, due_date=TODAY + timedelta(days=8)))
         with scopes_disabled():
             Invoice.objects.filter(pk=invoices[-1].pk).update(
                 paused_until=TODAY + timedelta(days=5)
@@ -233,7 +235,7 @@ def test_forecast_matches_what_the_engine_then_does_day_by_day(tenant_a):
 
 
 def test_forecast_leaves_out_steps_already_dispatched_and_names_segments(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=5))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=5))
     assert forecast(tenant_a, TODAY, 1)["by_day"][0]["by_channel"] == {"email": 1}
     evaluate(tenant_a, TODAY)
     assert forecast(tenant_a, TODAY, 1)["by_day"][0]["messages"] == 0
@@ -248,7 +250,7 @@ def test_forecast_leaves_out_steps_already_dispatched_and_names_segments(tenant_
             template_key="due_today",
         )
         segment = Segment.objects.create(tenant=tenant_a, name="VIP", ladder=ladder)
-    customer = customer_of(make_invoice(tenant_a, due=TODAY + timedelta(days=2)))
+    customer = customer_of(InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=2)))
     customer.segment, customer.segment_manual = segment, True
     customer.save()
     day2 = forecast(tenant_a, TODAY, 30)["by_day"][2]
@@ -262,7 +264,7 @@ def test_forecast_leaves_out_steps_already_dispatched_and_names_segments(tenant_
 
 
 def test_forecast_counts_skips_instead_of_sends(tenant_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=5))
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=TODAY + timedelta(days=5))
     with scopes_disabled():
         Invoice.objects.filter(pk=invoice.pk).update(disputed=True)
     day = forecast(tenant_a, TODAY, 1)["by_day"][0]
@@ -270,7 +272,9 @@ def test_forecast_counts_skips_instead_of_sends(tenant_a):
 
 
 def test_api_explain_and_forecast(tenant_a, api_a):
-    invoice = make_invoice(tenant_a, due=TODAY + timedelta(days=5), external_id="INV-API")
+    invoice = InvoiceFactory(
+        tenant=tenant_a, due_date=TODAY + timedelta(days=5), external_id="INV-API"
+    )
     response = api_a.get(f"/api/v1/invoices/{invoice.pk}/explain/")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -287,7 +291,7 @@ def test_api_explain_and_forecast(tenant_a, api_a):
 
 
 def test_api_explain_of_another_tenants_invoice_is_404(tenant_a, tenant_b, api_a):
-    other = make_invoice(tenant_b, due=TODAY)
+    other = InvoiceFactory(tenant=tenant_b, due_date=TODAY)
     assert api_a.get(f"/api/v1/invoices/{other.pk}/explain/").status_code == 404
     assert api_a.get("/api/v1/invoices/999999/explain/").status_code == 404
 

@@ -177,13 +177,13 @@ def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a,
     from messaging.delivery import message_status_report
     from messaging.models import Message
     from messaging.sending import message_send
-    from tests.factories import make_invoice
+    from tests.collections_app.factories import InvoiceFactory
 
     today = tenant_today(tenant=tenant_a)
     for k in range(4):
-        make_invoice(
-            tenant_a,
-            due=today,
+        InvoiceFactory(
+            tenant=tenant_a,
+            due_date=today,
             amount=f"{100 + k}.00",
             customer={
                 "external_id": f"S{k}",
@@ -249,10 +249,10 @@ def test_the_cached_forecast_follows_ladder_edits_and_payments(tenant_a):
 
     from collections_app.engine import forecast as explain
     from collections_app.models import LadderStep
-    from tests.factories import make_invoice
+    from tests.collections_app.factories import InvoiceFactory
 
     today = tenant_today(tenant=tenant_a)
-    invoice = make_invoice(tenant_a, due=today + timedelta(days=5), amount="300.00")
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=today + timedelta(days=5), amount="300.00")
     with scope(tenant=tenant_a):
         with mock.patch.object(explain, "tenant_forecast", wraps=explain.tenant_forecast) as run:
             first = explain.tenant_forecast_cached(tenant=tenant_a, start=today, days=14)

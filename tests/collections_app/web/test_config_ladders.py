@@ -14,7 +14,8 @@ from collections_app.models import Dispatch, Ladder, LadderStep, Segment
 from tenants.models import Role
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
-from tests.factories import make_invoice, make_member
+from tests.collections_app.factories import InvoiceFactory
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = [pytest.mark.django_db]
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -23,7 +24,7 @@ DEFAULT_OFFSETS = [-5, -1, 0, 3, 7, 15]
 
 @pytest.fixture
 def admin(tenant_a):
-    return make_member(tenant_a, Role.ADMIN)
+    return MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user
 
 
 def default_ladder(tenant):
@@ -104,7 +105,7 @@ def test_anonymous_is_sent_to_login(client, tenant_a):
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.AGENT])
 def test_viewer_and_agent_cannot_change_anything(login, tenant_a, role):
-    client = login(make_member(tenant_a, role))
+    client = login(MembershipFactory(tenant=tenant_a, role=role).user)
     ladder = default_ladder(tenant_a)
     d0 = step_at(tenant_a, 0)
     with scopes_disabled():
@@ -271,7 +272,7 @@ def test_removing_a_step_deletes_it_unless_it_already_ran(login, admin, tenant_a
     client = login(admin)
     ladder = default_ladder(tenant_a)
     today = tenant_today(tenant=tenant_a)
-    make_invoice(tenant_a, due=today)
+    InvoiceFactory(tenant=tenant_a, due_date=today)
     with scope(tenant=tenant_a):
         ladder_evaluate(tenant=tenant_a, today=today)
     d0, d7 = step_at(tenant_a, 0), step_at(tenant_a, 7)
@@ -311,7 +312,9 @@ def test_timeline_positions_steps_by_offset(login, viewer, tenant_a):
 def test_preview_counts_the_next_sends_per_day_step_and_channel(login, viewer, tenant_a):
     ladder = default_ladder(tenant_a)
     today = tenant_today(tenant=tenant_a)
-    make_invoice(tenant_a, due=today + timedelta(days=6))  # e-mail and phone, no WhatsApp
+    InvoiceFactory(
+        tenant=tenant_a, due_date=today + timedelta(days=6)
+    )  # e-mail and phone, no WhatsApp
     with scope(tenant=tenant_a):
         expected = tenant_forecast(tenant=tenant_a, start=today, days=14)["totals"]
     response = login(viewer).get(f"/settings/ladders/{ladder.pk}/preview/", **HTMX)
@@ -401,8 +404,8 @@ def test_segment_list_counts_the_customers_each_rule_matches(login, admin, tenan
     assert segment_row(html, vip) == {"matching": 0, "landing": 0}
 
     tagged = {"external_id": "C-VIP", "name": "Cliente VIP", "tags": ["vip"]}
-    make_invoice(tenant_a, due=today, amount="12000.00", customer=tagged)
-    make_invoice(tenant_a, due=today, amount="100.00")
+    InvoiceFactory(tenant=tenant_a, due_date=today, amount="12000.00", customer=tagged)
+    InvoiceFactory(tenant=tenant_a, due_date=today, amount="100.00")
     html = client.get("/settings/segments/").content.decode()
     assert 'data-customers="2"' in html
     assert segment_row(html, big) == {"matching": 1, "landing": 1}
@@ -415,7 +418,9 @@ def test_segment_list_counts_the_customers_each_rule_matches(login, admin, tenan
 def test_live_count_while_editing_a_rule(login, admin, tenant_a):
     client = login(admin)
     today = tenant_today(tenant=tenant_a)
-    make_invoice(tenant_a, due=today, customer={"external_id": "V", "name": "V", "tags": ["vip"]})
+    InvoiceFactory(
+        tenant=tenant_a, due_date=today, customer={"external_id": "V", "name": "V", "tags": ["vip"]}
+    )
     url = "/settings/segments/count/"
     response = client.get(url, {"rule_kind": "tag", "rule_tag": "vip"}, **HTMX)
     assert response.status_code == 200 and is_partial(response)
