@@ -1,6 +1,5 @@
 """The domain's models, one module per aggregate. Every public name is re-exported here, so
-`from collections_app.models import Invoice` works, and so do the migrations that name
-`collections_app.models.new_payment_token`.
+`from collections_app.models import Invoice` works wherever it is written.
 
 | module | holds |
 | --- | --- |
