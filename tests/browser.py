@@ -71,7 +71,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def browser():
-    try:
+    try:  # imported here: Playwright is optional, a machine without it skips these tests
         from playwright.sync_api import sync_playwright
     except ImportError:
         sync_playwright = None

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
@@ -105,8 +106,6 @@ def sendgrid(settings):
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Each test starts with empty rate-limit counters (the test settings' local cache)."""
-    from django.core.cache import cache
-
     cache.clear()
 
 

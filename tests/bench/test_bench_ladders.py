@@ -4,9 +4,12 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django_scopes import scopes_disabled
 
+from collections_app.engine import evaluate
 from collections_app.models import Dispatch, Invoice
+from messaging.models import Message
 from tenants.models import Tenant
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -43,10 +46,6 @@ def test_batches_evaluated_on_two_workers_match_one_worker(monkeypatch, capsys):
     """Single-tenant batches on two threads, each with its own connection and transaction,
     write exactly what one worker writes, and every tenant is marked evaluated. SQLite has one
     writer: there the command says so and evaluates the batches in turn, with the same result."""
-    from django.db import connection
-
-    from collections_app.engine import evaluate
-    from messaging.models import Message
 
     monkeypatch.setattr(evaluate, "BATCH_TENANTS", 1)
     runs, notes = {}, {}

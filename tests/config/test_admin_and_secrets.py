@@ -1,10 +1,12 @@
+from datetime import date
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 from django_scopes import scope, scopes_disabled
 
-from messaging.models import ProviderAccount
+from messaging.models import ProviderAccount, Template
 from tenants.models import User
 from tests.collections_app.factories import InvoiceFactory
 from tests.messaging.factories import ProviderAccountFactory
@@ -13,7 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 def test_operators_admin_lists_every_tenants_rows(client, tenant_a, tenant_b):
-    from datetime import date
 
     InvoiceFactory(tenant=tenant_a, external_id="A-1", due_date=date(2026, 12, 1))
     InvoiceFactory(tenant=tenant_b, external_id="B-1", due_date=date(2026, 12, 1))
@@ -60,7 +61,6 @@ def test_key_rotation_keeps_credentials_readable(tenant_a, settings):
 
 
 def test_the_admin_refuses_a_template_the_api_would_refuse(client, tenant_a):
-    from messaging.models import Template
 
     User.objects.create_superuser(email="ops@regua.local", password="senha-segura-123")
     client.login(email="ops@regua.local", password="senha-segura-123")

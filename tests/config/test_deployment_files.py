@@ -22,6 +22,8 @@ from django.conf import settings
 from django.urls import Resolver404, resolve
 from packaging.specifiers import SpecifierSet
 
+import config
+from config.celery import app
 from tests.paths import ROOT
 
 SETTINGS_DIR = ROOT / "config" / "settings"
@@ -221,8 +223,6 @@ def test_web_healthcheck_targets_a_real_url(services):
 
 
 def test_celery_services_use_the_project_celery_app(services):
-    import config
-    from config.celery import app
 
     assert isinstance(app, Celery) and app.main == "regua"
     # The lookup the celery CLI itself does for `-A config`.

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -10,18 +11,26 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django_scopes import scopes_disabled
 
-from collections_app.models import Dispatch
+from bench.management.commands.bench_import import csv_rows
+from collections_app import tasks
+from collections_app.models import Dispatch, ImportJob, ImportStatus, Invoice
+from collections_app.tasks import ladders_evaluate_batch
 from config.celery import app as celery_app
 from config.dburl import database_url
 from messaging.models import Message, MessageStatus
+from messaging.tasks import send_message
+from tenants.models import Role
 from tests.clock import clocked_command
 from tests.collections_app.factories import InvoiceFactory
 from tests.conftest import require_service
-from tests.tenants.factories import TenantFactory
+from tests.tenants.factories import MembershipFactory, TenantFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -31,7 +40,6 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 
 def redis_available() -> bool:
-    import redis
 
     try:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
@@ -107,7 +115,6 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):
 
 
 def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
-    from collections_app.tasks import ladders_evaluate_batch
 
     tenant = TenantFactory(slug="integration")
     invoice = InvoiceFactory(tenant=tenant, due_date=DAY, amount="321.00")
@@ -131,7 +138,6 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
     assert [line["id"] for line in lines] == [f"console-{message.ref}"]  # provider called once
 
     # Redelivering the same send task changes nothing and calls no provider again.
-    from messaging.tasks import send_message
 
     worker["publish"](send_message, message_id=message.pk, tenant_id=tenant.pk)
     worker["publish"](ladders_evaluate_batch, tenant_ids=[tenant.pk], day=DAY.isoformat())
@@ -144,16 +150,6 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
 def test_an_import_runs_in_the_worker_and_its_progress_bar_moves(worker, monkeypatch):
     """The dashboard's import, queued to a real worker: the page's polled status shows the
     bar advancing while the worker's transaction is open, then the outcome."""
-    import re
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.test import Client
-
-    from bench.management.commands.bench_import import csv_rows
-    from collections_app import tasks
-    from collections_app.models import ImportJob, ImportStatus, Invoice
-    from tenants.models import Role
-    from tests.tenants.factories import MembershipFactory
 
     tenant = TenantFactory(slug="integration-import")
     client = Client()

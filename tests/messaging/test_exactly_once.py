@@ -14,12 +14,14 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Interaction, InteractionKind
-from messaging import hooks
+from collections_app.tasks import ladders_tick
+from config.celery import app
+from messaging import enqueue, hooks
 from messaging.models import Message, MessageStatus
 from messaging.providers import TransportError
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
-from messaging.tasks import send_message, send_messages
+from messaging.tasks import messages_fan_out, messages_upkeep, send_message, send_messages
 from messaging.upkeep import STUCK_SEND_ERROR, messages_reconcile_stuck
 from tests.collections_app.factories import InvoiceFactory
 from tests.tenants.factories import TenantFactory
@@ -253,7 +255,6 @@ def test_reconciliation_leaves_recent_sends_and_other_tenants_alone(tenant_a, te
 
 @pytest.mark.django_db
 def test_the_periodic_tick_reconciles_stuck_messages(tenant_a, provider):
-    from collections_app.tasks import ladders_tick
 
     message = queue_one(tenant_a)
     provider.side_effect = crash_before_writing
@@ -272,7 +273,6 @@ def test_the_periodic_tick_reconciles_stuck_messages(tenant_a, provider):
 def test_the_periodic_upkeep_requeues_lost_sends_and_leaves_waiting_ones_alone(
     tenant_a, tenant_b, provider, django_capture_on_commit_callbacks
 ):
-    from messaging.tasks import messages_upkeep
 
     lost = queue_one(tenant_a)
     waiting = queue_one(tenant_b)
@@ -327,7 +327,6 @@ def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
 def test_a_message_that_keeps_failing_ends_failed_after_the_last_retry(
     tenant_a, provider, monkeypatch
 ):
-    from config.celery import app
 
     # Eager retries nest; with propagation on, the innermost Retry would surface here.
     monkeypatch.setitem(app.conf, "task_eager_propagates", False)
@@ -374,8 +373,6 @@ def test_a_permanent_error_fails_the_message_without_retry(tenant_a, provider):
 def test_fan_out_turns_many_tenants_messages_into_per_tenant_send_batches(
     tenant_a, tenant_b, provider, monkeypatch
 ):
-    from messaging import enqueue
-    from messaging.tasks import messages_fan_out
 
     mine = queue_messages(tenant_a, DAY, DAY + timedelta(days=1), DAY + timedelta(days=5))
     theirs = queue_one(tenant_b)

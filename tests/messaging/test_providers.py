@@ -5,15 +5,24 @@ import base64
 import email
 import json
 import socket
+from datetime import date
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings
+from django_scopes import scope
 
+from collections_app.engine import ladder_evaluate
+from collections_app.models import Customer, Interaction
+from messaging.models import Message, Template
 from messaging.providers.base import OutgoingMessage, TransportError
 from messaging.providers.sendgrid import SendGridProvider
 from messaging.providers.smtp import SMTPProvider
 from messaging.providers.twilio import TwilioSMSProvider, TwilioWhatsAppProvider
+from messaging.sending import message_send
+from tests.collections_app.factories import InvoiceFactory
 from tests.fakes import Answer
+from tests.messaging.factories import ProviderAccountFactory
 
 TWILIO = {"account_sid": "AC" + "1" * 32, "auth_token": "token-secreto"}
 
@@ -194,7 +203,6 @@ class _Collect:
 
 @pytest.fixture
 def smtp_server():
-    from aiosmtpd.controller import Controller
 
     handler = _Collect(refuse="ninguem@example.com")
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
@@ -267,15 +275,6 @@ def test_smtp_server_down_is_transient():
     ],
 )
 def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, status, error):
-    from datetime import date
-
-    from django_scopes import scope
-
-    from collections_app.engine import ladder_evaluate
-    from messaging.models import Message
-    from messaging.sending import message_send
-    from tests.collections_app.factories import InvoiceFactory
-    from tests.messaging.factories import ProviderAccountFactory
 
     day = date(2026, 12, 2)
     ProviderAccountFactory(
@@ -306,7 +305,6 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
     assert message.status == status
     assert message.provider == ("twilio_sms" if status == "sent" else "")
     assert message.error == error
-    from collections_app.models import Customer, Interaction
 
     with scope(tenant=tenant_a):
         customer = Customer.objects.get(external_id="SMS")
@@ -322,15 +320,6 @@ def test_a_tenants_twilio_account_sends_its_reminders(tenant_a, twilio, answer, 
 
 @pytest.mark.django_db
 def test_a_whatsapp_reminder_starts_the_conversation_with_the_approved_template(tenant_a, twilio):
-    from datetime import date
-
-    from django_scopes import scope
-
-    from collections_app.engine import ladder_evaluate
-    from messaging.models import Message, Template
-    from messaging.sending import message_send
-    from tests.collections_app.factories import InvoiceFactory
-    from tests.messaging.factories import ProviderAccountFactory
 
     day = date(2026, 12, 2)
     ProviderAccountFactory(
@@ -362,15 +351,6 @@ def test_a_whatsapp_reminder_starts_the_conversation_with_the_approved_template(
 
 @pytest.mark.django_db
 def test_a_whatsapp_template_naming_an_unknown_variable_fails_its_message(tenant_a, twilio):
-    from datetime import date
-
-    from django_scopes import scope
-
-    from collections_app.engine import ladder_evaluate
-    from messaging.models import Message, Template
-    from messaging.sending import message_send
-    from tests.collections_app.factories import InvoiceFactory
-    from tests.messaging.factories import ProviderAccountFactory
 
     ProviderAccountFactory(
         tenant=tenant_a, provider="twilio_whatsapp", credentials=TWILIO, sender="+55119"

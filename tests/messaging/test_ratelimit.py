@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from unittest import mock
 
 import pytest
+import redis
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
@@ -24,8 +25,6 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 def redis_available() -> bool:
     try:
-        import redis
-
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except Exception:
         return False

@@ -7,6 +7,7 @@ from datetime import date
 from unittest import mock
 
 import pytest
+from django.utils.html import escape
 from django_scopes import scope
 from jinja2 import StrictUndefined
 from jinja2.exceptions import SecurityError
@@ -203,7 +204,6 @@ def test_the_api_refuses_to_save_a_template_over_a_limit(api_a, body):
 
 @pytest.mark.django_db
 def test_the_settings_page_refuses_and_previews_the_reason(login, tenant_a):
-    from django.utils.html import escape
 
     client = login(MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user)
     body = ATTACKS["nested loops"]

@@ -1,16 +1,20 @@
 """Delivery reports from the providers, signed as the providers sign them."""
 
+import base64
 import json
+import time
 from datetime import date, timedelta
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 from twilio.request_validator import RequestValidator
 
 from collections_app.engine import ladder_evaluate
-from collections_app.models import Interaction, InteractionKind
+from collections_app.models import Customer, Interaction, InteractionKind
 from messaging.models import Message, MessageStatus
 from messaging.sending import message_send
 from tests.clock import on_the_suite_day
@@ -140,16 +144,12 @@ def test_unknown_tenant_is_404(tenant_a):
 
 @pytest.fixture
 def signing_key():
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def public_key_text(key) -> str:
     """The verification key as SendGrid shows it: base64 of the DER public key."""
-    import base64
-
-    from cryptography.hazmat.primitives import serialization
 
     der = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -181,12 +181,6 @@ def sent_email(tenant_a, signing_key, sendgrid):
 
 
 def post_events(tenant, events, key, *, timestamp=None, signature=None):
-    import base64
-    import json
-    import time
-
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     body = json.dumps(events)
     timestamp = str(int(time.time()) if timestamp is None else timestamp)
@@ -236,9 +230,6 @@ def test_a_bounce_fails_the_email_with_the_reason(tenant_a, sent_email, signing_
 
 
 def test_unsigned_forged_or_stale_events_get_403(tenant_a, sent_email, signing_key):
-    import time
-
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     batch = [event(sent_email, "delivered")]
     assert post_events(tenant_a, batch, signing_key, signature="").status_code == 403
@@ -258,7 +249,6 @@ def test_a_signed_body_that_is_not_a_list_of_events_is_refused(tenant_a, sent_em
 
 
 def customer_of_message(message):
-    from collections_app.models import Customer
 
     with scopes_disabled():
         return Customer.objects.get(invoices__message_links__message=message)

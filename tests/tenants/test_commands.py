@@ -4,8 +4,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_scopes import scope
 
+from collections_app.calendar import BusinessCalendar
+from collections_app.engine.message_context import VARIABLES
 from collections_app.models import Ladder
 from messaging.models import Template
+from messaging.templating import TemplateRenderError, template_render
 from tenants.models import ApiKey, Membership, Tenant
 from tenants.services import api_key_authenticate, api_key_revoke
 
@@ -94,7 +97,6 @@ def test_run_ladders_warns_that_another_date_sends_for_real(tenant_a, capsys):
 
 
 def test_business_calendar_knows_bank_holidays():
-    from collections_app.calendar import BusinessCalendar
 
     cal = BusinessCalendar(state="SP")
     assert not cal.is_business_day(date(2026, 2, 16))  # Carnaval Monday
@@ -109,8 +111,6 @@ def test_business_calendar_knows_bank_holidays():
 
 
 def test_every_default_template_renders_with_the_documented_variables(tenant_a):
-    from collections_app.engine.message_context import VARIABLES
-    from messaging.templating import template_render
 
     sample = {name: value for name, (_desc, value) in VARIABLES.items()}
     with scope(tenant=tenant_a):
@@ -125,7 +125,6 @@ def test_every_default_template_renders_with_the_documented_variables(tenant_a):
 
 
 def test_template_injection_is_refused():
-    from messaging.templating import TemplateRenderError, template_render
 
     for payload in (
         "{{ ''.__class__.__mro__ }}",

@@ -7,6 +7,7 @@ from django_scopes import scopes_disabled
 
 from tenants.models import ApiKey, Membership, Role, Tenant, TenantHoliday, User
 from tenants.services import api_key_authenticate
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +96,6 @@ def test_holidays_are_added_once_and_removed(tenant_a, owner, login):
 
 
 def test_only_an_owner_manages_the_team(tenant_a, owner, login):
-    from tests.tenants.factories import MembershipFactory
 
     admin = MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user
     assert login(admin).get("/settings/team/").status_code == 200

@@ -1,6 +1,7 @@
 """Invariant 1: another tenant's object is a 404 on every page and endpoint, and tenant-owned
 querysets refuse to run outside a tenant scope."""
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -77,7 +78,6 @@ def test_api_detail_of_another_tenant_is_404(api_a, b_objects, route, key):
 
 
 def test_api_cannot_update_another_tenants_objects(api_a, b_objects):
-    import json
 
     task = b_objects["task"]
     response = api_a.patch(

@@ -7,7 +7,16 @@ from decimal import Decimal
 import pytest
 from django_scopes import scope
 
-from collections_app.models import FollowUpTask, Interaction, Invoice, PaymentPromise, TaskStatus
+from collections_app.models import (
+    Customer,
+    FollowUpTask,
+    Interaction,
+    Invoice,
+    Ladder,
+    PaymentPromise,
+    Segment,
+    TaskStatus,
+)
 from messaging.models import InboundMessage, Message, MessagePurpose, Template
 from tenants.selectors import tenant_today
 from tests.collections_app.factories import InvoiceFactory
@@ -193,7 +202,6 @@ def test_another_tenants_invoice_and_task_are_404(tenant_a, tenant_b, outsider, 
 
 
 def test_the_overview_draws_its_charts_and_filters_by_segment(tenant_a, viewer, login, invoice):
-    from collections_app.models import Ladder, Segment
 
     with scope(tenant=tenant_a):
         ladder = Ladder.objects.get(is_default=True)
@@ -220,8 +228,6 @@ def test_an_agent_works_the_customer_page(tenant_a, agent, viewer, login, invoic
     until = today + timedelta(days=7)
     client.post(f"/customers/{customer_id}/pause/", {"until": until.isoformat()})
     with scope(tenant=tenant_a):
-        from collections_app.models import Customer
-
         customer = Customer.objects.get(pk=customer_id)
         summaries = list(
             Interaction.objects.filter(customer_id=customer_id, invoice__isnull=True)

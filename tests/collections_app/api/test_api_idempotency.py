@@ -1,12 +1,14 @@
 """`Idempotency-Key` on the API's POSTs, and the rate limit per API key."""
 
 import json
+from datetime import date
 from unittest import mock
 
 import pytest
 from django_scopes import scope
 
-from collections_app.models import Payment
+from collections_app.api.customers import CustomerViewSet
+from collections_app.models import Customer, Ladder, Payment, Segment
 from tenants.api_auth import ApiKeyRateThrottle
 from tenants.idempotency import MAX_KEY_LENGTH
 from tenants.models import IdempotentRequest
@@ -22,7 +24,6 @@ def post(client, path, data, key=None):
 
 
 def test_a_retried_post_with_the_same_key_writes_once_and_answers_the_same(tenant_a, api_a):
-    from datetime import date
 
     invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 1), amount="500.00")
     body = {"invoice": invoice.external_id, "amount": "100.00"}  # no external_id of its own
@@ -39,7 +40,6 @@ def test_a_retried_post_with_the_same_key_writes_once_and_answers_the_same(tenan
 
 
 def test_the_same_key_for_a_different_request_is_refused(tenant_a, api_a):
-    from datetime import date
 
     invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 1), amount="500.00")
     post(api_a, "/api/v1/payments/", {"invoice": invoice.external_id, "amount": "1.00"}, "k1")
@@ -72,7 +72,6 @@ def test_an_error_answer_is_kept_but_a_server_error_is_not(tenant_a, api_a):
     assert post(api_a, "/api/v1/customers/", {"name": "no external id"}, key="bad").json() == (
         bad.json()
     )
-    from collections_app.api.customers import CustomerViewSet
 
     api_a.raise_request_exception = False
     failing = staticmethod(mock.Mock(side_effect=RuntimeError("database down")))
@@ -96,9 +95,6 @@ def test_each_api_key_has_its_rate(tenant_a, tenant_b):
 
 
 def test_invoices_filter_by_segment(tenant_a, api_a):
-    from datetime import date
-
-    from collections_app.models import Customer, Ladder, Segment
 
     a = InvoiceFactory(
         tenant=tenant_a, due_date=date(2026, 12, 1), customer={"external_id": "A", "name": "A"}

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+import tenants.api_auth
 from collections_app.api.customers import CustomerViewSet
 from collections_app.engine import ladder_evaluate
 from collections_app.models import (
@@ -319,7 +320,6 @@ def test_a_segment_rule_keeps_a_real_amount_and_nothing_else(api_a, tenant_a):
 def test_an_error_inside_an_api_view_closes_the_tenant_scope(api_a, monkeypatch):
     """A view that raises skips DRF's finalize_response; the scope the API key opened must be
     closed all the same, not left for the garbage collector to close at some later moment."""
-    import tenants.api_auth
 
     opened, closed = [], []
     real_scope = tenants.api_auth.scope

@@ -11,6 +11,7 @@ from django_scopes import scope, scopes_disabled
 from collections_app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from collections_app.signing import payment_signature
 from collections_app.tasks import webhook_deliver
+from collections_app.webhooks_out.events import webhook_emit
 from tests.fakes import Answer, FakeProvider
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +148,6 @@ def test_updates_are_checked_the_same_way(tenant_a, api_a, receiver, settings):
 def test_an_inactive_endpoint_hears_nothing_and_a_removed_one_is_gone(
     tenant_a, api_a, receiver, django_capture_on_commit_callbacks
 ):
-    from collections_app.webhooks_out.events import webhook_emit
 
     endpoint = create(api_a, receiver.url + "/in").json()
     path = f"/api/v1/webhook-endpoints/{endpoint['id']}/"

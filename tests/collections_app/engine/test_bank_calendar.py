@@ -6,8 +6,12 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from django.core.management import call_command
+from django_scopes import scope, scopes_disabled
 
 from collections_app.calendar import BusinessCalendar
+from collections_app.models import DailyStat, Invoice
+from collections_app.payments.services import invoice_record_payment
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,11 +115,6 @@ def test_a_holiday_added_or_removed_moves_open_invoices_and_the_dashboard_follow
 ):
     """Monday 07/12/2026 becomes a local holiday: the open invoice due that day is due on
     Tuesday, the paid one keeps its history, and the day's rollup moves with it."""
-    from django.core.management import call_command
-    from django_scopes import scope, scopes_disabled
-
-    from collections_app.models import DailyStat, Invoice
-    from collections_app.payments.services import invoice_record_payment
 
     monday, tuesday = date(2026, 12, 7), date(2026, 12, 8)
     open_one = InvoiceFactory(

@@ -1,18 +1,26 @@
 """The daily evaluation: the default ladder, exactly-once ledger, catch-up and stop rules."""
 
-from datetime import date, timedelta
+import json
+from datetime import date, time, timedelta
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from collections_app.engine import ladder_evaluate
+from collections_app import tasks
+from collections_app.engine import ladder_evaluate, ladders_evaluate_many
 from collections_app.invoices.services import invoice_cancel
-from collections_app.models import Dispatch, DispatchStatus, FollowUpTask, Invoice
+from collections_app.models import Dispatch, DispatchStatus, FollowUpTask, Invoice, Ladder, Segment
 from collections_app.payments.services import invoice_record_payment
+from collections_app.tasks import ladders_evaluate_batch, ladders_tick
 from messaging.models import Message, MessageStatus
+from tenants.selectors import tenant_today
 from tests.collections_app.factories import InvoiceFactory, customer_of
+from tests.tenants.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +61,6 @@ def test_running_the_same_day_twice_creates_nothing_new(tenant_a):
 def test_run_ladders_command_json_last_line(tenant_a, capsys):
     InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     call_command("run_ladders", "--tenant", tenant_a.slug, "--date", TODAY.isoformat(), "--json")
-    import json
 
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["created"] == 1
@@ -193,10 +200,6 @@ def test_evaluation_never_touches_another_tenant(tenant_a, tenant_b):
 
 
 def test_beat_tick_evaluates_each_tenant_once_per_local_day(tenant_a, tenant_b):
-    from datetime import time
-
-    from collections_app.tasks import ladders_tick
-    from tenants.selectors import tenant_today
 
     tenant_b.run_time = time(23, 59, 59)  # not yet time for B today
     tenant_b.save()
@@ -211,12 +214,6 @@ def test_beat_tick_evaluates_each_tenant_once_per_local_day(tenant_a, tenant_b):
 def test_beat_tick_queues_due_tenants_in_batches_of_the_same_local_day(
     tenant_a, tenant_b, monkeypatch
 ):
-    from datetime import time
-    from unittest import mock
-
-    from collections_app import tasks
-    from tenants.selectors import tenant_today
-    from tests.tenants.factories import TenantFactory
 
     tenant_c = TenantFactory()
     for tenant in (tenant_a, tenant_b, tenant_c):
@@ -236,7 +233,6 @@ def test_beat_tick_queues_due_tenants_in_batches_of_the_same_local_day(
 
 
 def test_a_batch_task_evaluates_its_tenants_in_one_run(tenant_a, tenant_b):
-    from collections_app.tasks import ladders_evaluate_batch
 
     InvoiceFactory(tenant=tenant_a, due_date=TODAY)
     InvoiceFactory(tenant=tenant_b, due_date=TODAY)
@@ -253,14 +249,6 @@ def test_a_batch_task_evaluates_its_tenants_in_one_run(tenant_a, tenant_b):
 def test_a_batch_makes_as_many_queries_for_five_tenants_as_for_two():
     """Set-based: segments, escalation, decisions and writes cost a fixed number of queries
     per batch, not a round per tenant."""
-    from datetime import time
-
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from collections_app.engine import ladders_evaluate_many
-    from collections_app.models import Ladder, Segment
-    from tests.tenants.factories import TenantFactory
 
     def queries_for(n: int) -> tuple[int, int]:
         tenants = [TenantFactory() for _ in range(n)]

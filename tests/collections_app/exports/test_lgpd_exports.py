@@ -11,6 +11,7 @@ import pytest
 from django_scopes import scope
 
 from collections_app.engine import ladder_evaluate
+from collections_app.imports.spreadsheets import cell_safe
 from collections_app.models import Customer, Interaction, Invoice, Payment
 from collections_app.payments.services import invoice_record_payment
 from messaging.models import InboundMessage, Message
@@ -144,7 +145,6 @@ def test_exported_text_that_looks_like_a_formula_stays_text(tenant_a, agent, log
 
 
 def test_cell_safe_leaves_numbers_alone():
-    from collections_app.imports.spreadsheets import cell_safe
 
     assert [cell_safe(v) for v in ("-12.50", "+5", "-3,2", 7, None, "abc")] == [
         "-12.50",

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_scopes import scope, scopes_disabled
+from openpyxl import Workbook
 
 from collections_app.imports.importer import (
     errors_csv,
@@ -130,7 +131,6 @@ def test_one_bad_row_stops_the_file_unless_the_valid_rows_are_asked_for(tenant_a
 
 
 def test_an_xlsx_file_imports_the_same(tenant_a):
-    from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active

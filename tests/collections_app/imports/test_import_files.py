@@ -17,6 +17,9 @@ from collections_app.imports import spreadsheets
 from collections_app.imports.column_formats import column_profile, number_locale
 from collections_app.imports.importer import (
     ImportFileError,
+    ImportResult,
+    RowError,
+    errors_csv,
     guess_mapping,
     invoices_import,
     read_table,
@@ -187,7 +190,6 @@ def test_a_quote_left_open_is_a_file_error_not_a_crash():
 
 
 def test_the_error_report_neutralises_a_formula_in_a_header():
-    from collections_app.imports.importer import ImportResult, RowError, errors_csv
 
     headers = ['=HYPERLINK("http://evil.example","x")', "Valor"]
     result = ImportResult(total=1, errors=[RowError(2, "amount", "Obrigatório.")])

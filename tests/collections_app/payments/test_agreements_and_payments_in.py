@@ -3,10 +3,11 @@ overpayments."""
 
 import json
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from django_scopes import scope
 
@@ -51,7 +52,6 @@ def debts(tenant, *amounts, days_late=20):
 
 
 def test_a_plan_adds_up_to_the_total_in_cents():
-    from datetime import date
 
     plan = agreement_plan(total=Decimal("1000.00"), count=3, first_due=date(2027, 1, 31))
     assert [amount for _due, amount in plan] == [
@@ -426,7 +426,6 @@ def test_the_api_creates_lists_and_breaks_agreements(api_a, tenant_a):
 
 
 def test_the_webhook_secret_command_creates_then_rotates(tenant_a, client, capsys):
-    from django.core.management import call_command
 
     call_command("payment_webhook_secret", tenant_a.slug)
     first = capsys.readouterr().out.strip()

@@ -1,6 +1,7 @@
 """Bank files in: CNAB 240 and 400 return files and OFX statements become payments, matched by
 nosso número, Pix txid, or amount and date; the rest waits for an agent."""
 
+import json as jsonlib
 from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,9 +14,11 @@ from django.utils import timezone, translation
 from django_scopes import scope
 
 from collections_app.models import BankCredit, BankStatement, CreditStatus, Invoice, Payment
+from collections_app.payments import reconciliation
 from collections_app.payments.bank_files import BankFileError, bank_file_parse
 from collections_app.payments.dates import paid_at_on
 from collections_app.payments.reconciliation import bank_statement_import
+from collections_app.payments.services import PaymentError
 from tests.collections_app.factories import InvoiceFactory
 from tests.paths import FIXTURES
 
@@ -225,7 +228,6 @@ def test_an_agent_works_the_review_queue(tenant_a, agent, viewer, login):
 
 
 def test_the_api_sets_the_nosso_numero_a_return_file_pays_by(tenant_a, api_a):
-    import json as jsonlib
 
     answer = api_a.post(
         "/api/v1/invoices/",
@@ -317,8 +319,6 @@ def test_a_credit_for_a_cancelled_invoice_waits_with_its_reason_and_the_file_goe
 def test_a_payment_refused_for_one_credit_leaves_it_in_review_and_records_the_rest(
     tenant_a, monkeypatch
 ):
-    from collections_app.payments import reconciliation
-    from collections_app.payments.services import PaymentError
 
     a, b, _c = invoices(tenant_a)
     with scope(tenant=tenant_a):

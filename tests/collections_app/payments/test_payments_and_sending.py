@@ -16,6 +16,8 @@ from messaging import hooks
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
+from messaging.tasks import send_messages
+from tenants.selectors import tenant_today
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -262,8 +264,6 @@ def test_outside_the_send_window_the_message_waits(tenant_a, provider_calls):
 
 
 def test_outside_the_send_window_a_batch_waits_as_one_task(tenant_a, provider_calls):
-    from messaging.tasks import send_messages
-    from tenants.selectors import tenant_today
 
     _invoice, message = queue_reminder(tenant_a)
     days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -5,9 +5,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django_scopes import scope
 
 from collections_app.payments.charges import invoice_charges
 from collections_app.payments.pix import BRCode, PixError, brcode_parse, crc16, pix_key_kind
+from collections_app.payments.services import invoice_record_payment
 from tests.collections_app.factories import InvoiceFactory
 
 # The Banco Central's own example (Manual de Padrões para Iniciação do Pix, BR Code estático).
@@ -127,9 +129,6 @@ def test_a_consumer_debt_is_capped_at_two_and_one_percent(tenant_a):
 
 @pytest.mark.django_db
 def test_charges_count_on_what_is_still_due(tenant_a):
-    from django_scopes import scope
-
-    from collections_app.payments.services import invoice_record_payment
 
     invoice = invoice_for(tenant_a, "52998224725")
     with scope(tenant=tenant_a):

@@ -3,21 +3,39 @@ every kind of write: invoices created and changed, payments (partial, full, late
 cancellations, agreements made and broken, customers moving between segments."""
 
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django_scopes import scope
 
+from collections_app.engine import forecast as explain
+from collections_app.engine import ladder_evaluate
+from collections_app.engine.message_context import payment_url
 from collections_app.invoices.segments import segments_assign
 from collections_app.invoices.services import customers_upsert, invoice_cancel, invoices_upsert
-from collections_app.models import Customer, DailyStat, Ladder, Segment
+from collections_app.models import (
+    Customer,
+    DailyStat,
+    FunnelStat,
+    Invoice,
+    Ladder,
+    LadderStep,
+    Segment,
+)
 from collections_app.payments.agreements import agreement_break, agreement_create
 from collections_app.payments.services import invoice_record_payment
-from collections_app.stats.selectors import metrics_compute, recovery_by_month
+from collections_app.stats.rollups import funnel_rebuild
+from collections_app.stats.selectors import metrics_compute, recovery_by_month, recovery_by_step
+from messaging.delivery import message_status_report
+from messaging.models import Message
+from messaging.sending import message_send
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
+from tests.collections_app.factories import InvoiceFactory
 from tests.metrics_oracle import metrics_from_invoices
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +94,6 @@ def test_rollups_follow_every_write(tenant_a):
             invoice.refresh_from_db()
             share = rng.choice((Decimal("1"), Decimal("0.5"), Decimal("1.2")))
             paid_at_day = min(today, invoice.effective_due_date + timedelta(rng.randint(-5, 40)))
-            from datetime import datetime, time
-            from zoneinfo import ZoneInfo
 
             paid_at = datetime.combine(paid_at_day, time(12), tzinfo=ZoneInfo(tenant_a.timezone))
             invoice_record_payment(
@@ -169,15 +185,6 @@ def test_another_tenants_invoices_never_reach_this_tenants_rollups(tenant_a, ten
 
 @on_the_suite_day  # an invoice due today gets its D0 today: a business day
 def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a, client):
-    from collections_app.engine import ladder_evaluate
-    from collections_app.engine.message_context import payment_url
-    from collections_app.models import FunnelStat, Invoice
-    from collections_app.stats.rollups import funnel_rebuild
-    from collections_app.stats.selectors import recovery_by_step
-    from messaging.delivery import message_status_report
-    from messaging.models import Message
-    from messaging.sending import message_send
-    from tests.collections_app.factories import InvoiceFactory
 
     today = tenant_today(tenant=tenant_a)
     for k in range(4):
@@ -245,11 +252,6 @@ def test_the_funnel_counts_each_first_event_once_and_matches_a_rebuild(tenant_a,
 
 
 def test_the_cached_forecast_follows_ladder_edits_and_payments(tenant_a):
-    from unittest import mock
-
-    from collections_app.engine import forecast as explain
-    from collections_app.models import LadderStep
-    from tests.collections_app.factories import InvoiceFactory
 
     today = tenant_today(tenant=tenant_a)
     invoice = InvoiceFactory(tenant=tenant_a, due_date=today + timedelta(days=5), amount="300.00")

@@ -27,6 +27,7 @@ def desk(browser):
 def expect(target):
     """Playwright's auto-waiting assertions, imported once the `browser` fixture has checked
     that Playwright is installed (without it the tests skip, or fail under CI=true)."""
+    # imported here: Playwright is optional; the `browser` fixture skips without it
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(target)

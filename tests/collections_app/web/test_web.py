@@ -1,18 +1,19 @@
 """Login with e-mail, choosing a tenant, roles, the dashboard and the debtor's page."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 
 from collections_app.engine import ladder_evaluate
-from collections_app.models import Interaction
+from collections_app.models import FollowUpTask, Interaction
 from collections_app.payments.services import invoice_record_payment
 from messaging.models import Message
 from messaging.sending import message_send
 from tenants.models import Membership, Role
 from tests.collections_app.factories import InvoiceFactory
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 12, 2)
@@ -67,10 +68,6 @@ def test_dashboard_shows_metrics_and_recent_interactions(login, viewer, tenant_a
 
 
 def test_dashboard_lists_open_tasks_the_users_own_first(login, agent, tenant_a):
-    from datetime import timedelta
-
-    from collections_app.models import FollowUpTask
-    from tests.tenants.factories import MembershipFactory
 
     other = MembershipFactory(
         tenant=tenant_a, role=Role.AGENT, user__email="outra@example.com"

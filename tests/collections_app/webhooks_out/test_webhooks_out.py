@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
+from collections_app.activity.followups import followup_task_create
 from collections_app.engine import ladder_evaluate
 from collections_app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from collections_app.payments.promises import promise_create
 from collections_app.payments.services import invoice_record_payment
 from collections_app.signing import payment_signature
 from collections_app.tasks import webhook_deliver
@@ -63,7 +65,6 @@ def test_a_payment_reaches_the_endpoint_signed(
 def test_a_failing_endpoint_is_retried_with_backoff_then_given_up(tenant_a, receiver):
     endpoint_for(tenant_a, receiver, "promise.created")
     receiver.answer = Answer(503, {"error": "down"})
-    from collections_app.payments.promises import promise_create
 
     invoice = InvoiceFactory(
         tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="90.00"
@@ -109,7 +110,6 @@ def test_each_overdue_invoice_is_announced_once(tenant_a, receiver):
 
 def test_task_and_message_events_reach_their_subscribers_only(tenant_a, receiver):
     endpoint_for(tenant_a, receiver, "task.created")
-    from collections_app.activity.followups import followup_task_create
 
     invoice = InvoiceFactory(
         tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="10.00"
@@ -133,7 +133,6 @@ def test_private_addresses_are_refused(tenant_a, owner, login, settings, receive
         assert not WebhookEndpoint.objects.exists()
     # An endpoint saved while allowed is not called once it is not.
     endpoint = endpoint_for(tenant_a, receiver, "task.created")
-    from collections_app.activity.followups import followup_task_create
 
     invoice = InvoiceFactory(
         tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="10.00"
@@ -167,7 +166,6 @@ def test_admins_manage_endpoints_and_see_the_log(tenant_a, owner, agent, login, 
     assert endpoint.secret != secret and not endpoint.active
     client.post(f"/settings/webhooks/{endpoint.pk}/", {"do": "toggle"})
     receiver.answer = Answer(500, {})
-    from collections_app.activity.followups import followup_task_create
 
     invoice = InvoiceFactory(
         tenant=tenant_a, due_date=tenant_today(tenant=tenant_a), amount="10.00"
