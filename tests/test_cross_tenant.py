@@ -242,7 +242,8 @@ def methods_of(view) -> tuple[list[str], bool]:
     """The methods a view declares, and whether they are known (DRF views say which they take;
     a plain Django view is tried with GET and POST, either may answer 405)."""
     if getattr(view, "actions", None):
-        return list(view.actions), True
+        # DRF adds `head` to a viewset's actions at its first request: HEAD is GET's twin.
+        return [m for m in METHODS if m in view.actions], True
     view_class = getattr(view, "cls", None) or getattr(view, "view_class", None)
     if view_class is not None:
         return [m for m in METHODS if hasattr(view_class, m)], True
