@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tenants.decorators import tenant_required
 from tenants.middleware import SESSION_TENANT_KEY
 from tenants.models import ApiKey, Membership, Role
+from tenants.next_url import next_url
 from tenants.selectors import user_memberships
 from tenants.services import (
     MemberError,
@@ -50,10 +50,7 @@ def tenant_choose(request):
             return HttpResponseBadRequest(_("Choose one of your companies."))
         request.session[SESSION_TENANT_KEY] = chosen.tenant_id
         messages.success(request, _("Now working in %(name)s.") % {"name": chosen.tenant.name})
-        target = request.POST.get("next") or "dashboard"
-        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-            target = "dashboard"
-        return redirect(target)
+        return redirect(next_url(request, "dashboard"))
     return render(
         request,
         "tenants/choose.html",

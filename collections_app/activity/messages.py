@@ -4,6 +4,7 @@ a message's fate (registered in `apps.py` on `messaging.hooks`): the timeline, t
 counters, the `message.*` webhooks, and flagging a recipient a provider refused for good."""
 
 from collections_app.activity.timeline import interaction_log
+from collections_app.engine.message_context import message_cancel_reason, messages_prefetch
 from collections_app.models import (
     Interaction,
     InteractionKind,
@@ -27,6 +28,24 @@ def cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) ->
         purpose=MessagePurpose.REMINDER,
     )
     return sum(message_cancel(tenant=tenant, message=m, reason=reason) for m in queued)
+
+
+def reminders_recheck(*, tenant: Tenant, invoice: Invoice) -> int:
+    """Cancel the invoice's queued reminders that the send-time rule would now stop (after a
+    promise, say), each with the rule's reason; the others stay queued. Returns how many."""
+    queued = list(
+        Message.objects.filter(
+            invoice_links__invoice=invoice,
+            status=MessageStatus.QUEUED,
+            purpose=MessagePurpose.REMINDER,
+        )
+    )
+    messages_prefetch(queued)
+    cancelled = 0
+    for message in queued:
+        if reason := message_cancel_reason(message):
+            cancelled += message_cancel(tenant=tenant, message=message, reason=reason)
+    return cancelled
 
 
 def invoice_message_queue(

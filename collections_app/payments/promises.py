@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from collections_app.activity.messages import cancel_queued_reminders
+from collections_app.activity.messages import reminders_recheck
 from collections_app.activity.timeline import interaction_log
 from collections_app.models import (
     Interaction,
@@ -44,8 +44,8 @@ def promise_create(
     actor=None,
 ) -> PaymentPromise:
     """Record a promise to pay by `promised_date` (after today, within the tenant's limit).
-    An earlier open promise on the invoice is replaced. Queued reminders are cancelled and
-    steps with `skip_while_promise` are skipped until the date. Raises PromiseError."""
+    An earlier open promise on the invoice is replaced. Queued reminders of steps with
+    `skip_while_promise` are cancelled, and those steps are skipped until the date. Raises PromiseError."""
     if invoice.status != InvoiceStatus.OPEN:
         raise PromiseError(_("The invoice is not open."))
     if promised_date <= today:
@@ -77,7 +77,9 @@ def promise_create(
             summary=f"Promessa de pagamento para {format_day(promised_date, tenant.locale)}",
             data={"promise_id": promise.pk, "date": promised_date.isoformat(), "source": source},
         )
-        cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="promise_open")
+        # The same rule as at send time: a reminder of a step that goes on during a promise
+        # (`skip_while_promise` off) stays queued.
+        reminders_recheck(tenant=tenant, invoice=invoice)
         webhook_emit(
             tenant_id=tenant.pk,
             event=WebhookEvent.PROMISE_CREATED,

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from collections_app.activity.followups import task_close
 from collections_app.models import FollowUpTask, TaskStatus
 from tenants.decorators import tenant_required
+from tenants.next_url import next_url
 from tenants.selectors import tenant_today
 
 TASK_FILTERS = {"mine", "unassigned", "all"}
@@ -68,4 +69,4 @@ def task_done(request, pk: int):
     if request.htmx:
         return HttpResponse("")
     messages.success(request, _("Task done."))
-    return redirect(request.POST.get("next") or "task_list")
+    return redirect(next_url(request, "task_list"))

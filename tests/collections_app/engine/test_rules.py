@@ -271,3 +271,33 @@ def test_the_send_time_guard_reads_the_flag_of_the_step_that_queued_the_reminder
         message.refresh_from_db()
     assert (message.status, message.error) == (status, error)
     assert provider_calls.call_count == (1 if status == MessageStatus.SENT else 0)
+
+
+@pytest.mark.django_db
+@on_the_suite_day
+@pytest.mark.parametrize(
+    "skip_while_promise, status, error",
+    [
+        (False, MessageStatus.SENT, ""),
+        (True, MessageStatus.CANCELLED, "promise_open"),
+    ],
+)
+def test_a_promise_taken_after_the_evaluation_cancels_only_the_reminders_the_rule_stops(
+    tenant_a, provider_calls, skip_while_promise, status, error
+):
+    """`promise_create` rechecks the queued reminders with the send-time rule: a step that
+    goes on during a promise keeps its reminder queued, and it is sent."""
+    due_today_step(tenant_a, skip_while_promise=skip_while_promise)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=DAY)
+    with scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=DAY)
+        [message] = Message.objects.all()
+        promise_create(tenant=tenant_a, invoice=invoice, promised_date=LATER, today=DAY)
+        message.refresh_from_db()
+        queued_after_promise = message.status
+        message_send(tenant=tenant_a, message_id=message.pk)
+        message.refresh_from_db()
+    expected_after_promise = MessageStatus.QUEUED if not skip_while_promise else status
+    assert queued_after_promise == expected_after_promise
+    assert (message.status, message.error) == (status, error)
+    assert provider_calls.call_count == (1 if status == MessageStatus.SENT else 0)

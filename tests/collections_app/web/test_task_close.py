@@ -99,3 +99,20 @@ def test_another_tenants_task_is_refused_by_the_page_the_api_and_the_service(
     with scopes_disabled():
         assert FollowUpTask.objects.get(pk=task.pk).status == TaskStatus.OPEN
     assert closing_entries(task) == []
+
+
+@pytest.mark.parametrize(
+    "posted, lands_on",
+    [
+        ("/invoices/?status=overdue", "/invoices/?status=overdue"),
+        ("https://evil.example/phish", "/tasks/"),
+        ("//evil.example/phish", "/tasks/"),
+        ("", "/tasks/"),
+    ],
+)
+def test_closing_a_task_goes_back_only_to_a_page_of_this_site(
+    agent, tenant_a, login, posted, lands_on
+):
+    task = open_task(tenant_a, title="Ligar")
+    response = login(agent).post(f"/tasks/{task.pk}/done/", {"next": posted})
+    assert (response.status_code, response["Location"]) == (302, lands_on)
