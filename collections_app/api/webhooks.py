@@ -1,4 +1,4 @@
-"""Outbound webhook subscriptions over the API (README "Outbound webhooks").
+"""Outbound webhook subscriptions over the API (docs/api.md, "Outbound webhooks").
 
 `webhook-endpoints/`: the tenant's endpoints, with the same checks as the settings page (the
 URL through `url_check`, the events from `WebhookEvent`); the signing secret is shown once, when
@@ -14,11 +14,14 @@ from rest_framework.response import Response
 
 from collections_app.api.base import TenantViewSet
 from collections_app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from collections_app.webhooks_out.endpoints import (
+    EndpointError,
+    webhook_endpoint_delete,
+    webhook_endpoint_save,
+)
 from collections_app.webhooks_out.events import (
     PING_EVENT,
-    UnsafeURL,
     WebhookError,
-    url_check,
     webhook_ping,
     webhook_redeliver,
     webhook_secret_rotate,
@@ -44,16 +47,6 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         model = WebhookEndpoint
         fields = ["id", "url", "events", "active", "description", "created_at"]
         read_only_fields = ["id", "created_at"]
-
-    def validate_url(self, value):
-        try:
-            url_check(value)
-        except UnsafeURL as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        return value
-
-    def validate_events(self, value):
-        return list(dict.fromkeys(value))  # each once, in the order given
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
@@ -152,10 +145,25 @@ class WebhookEndpointViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        endpoint = serializer.save(tenant=self.tenant)
+        endpoint = self._save(**serializer.validated_data)
         return Response(
             WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED
         )
+
+    def perform_update(self, serializer):
+        serializer.instance = self._save(endpoint=serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        webhook_endpoint_delete(tenant=self.tenant, endpoint=instance)
+
+    def _save(self, **fields) -> WebhookEndpoint:
+        """Through the service the settings page uses: its URL and events checks, as 400s."""
+        try:
+            return webhook_endpoint_save(tenant=self.tenant, **fields)
+        except EndpointError as exc:
+            raise serializers.ValidationError(
+                {field: [message] for field, message in exc.errors.items()}
+            ) from exc
 
     @extend_schema(request=None, responses=WebhookEndpointWithSecretSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-secret")

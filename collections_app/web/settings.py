@@ -16,10 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from collections_app.invoices.services import invoices_due_dates_refresh
 from collections_app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from collections_app.webhooks_out.endpoints import (
+    EndpointError,
+    webhook_endpoint_delete,
+    webhook_endpoint_save,
+)
 from collections_app.webhooks_out.events import (
-    UnsafeURL,
     WebhookError,
-    url_check,
     webhook_redeliver,
     webhook_secret_rotate,
 )
@@ -248,14 +251,6 @@ class WebhookEndpointForm(forms.Form):
     )
     description = forms.CharField(label=gettext_lazy("Description"), max_length=200, required=False)
 
-    def clean_url(self):
-        url = self.cleaned_data["url"]
-        try:
-            url_check(url)
-        except UnsafeURL as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return url
-
 
 @require_http_methods(["GET", "POST"])
 @tenant_required("admin")
@@ -266,13 +261,13 @@ def webhooks(request):
     if request.method == "POST":
         form = WebhookEndpointForm(request.POST)
         if form.is_valid():
-            created = WebhookEndpoint.objects.create(
-                tenant=request.tenant,
-                url=form.cleaned_data["url"],
-                events=form.cleaned_data["events"],
-                description=form.cleaned_data["description"],
-            )
-            form = WebhookEndpointForm()
+            try:
+                created = webhook_endpoint_save(tenant=request.tenant, **form.cleaned_data)
+            except EndpointError as exc:
+                for field, message in exc.errors.items():
+                    form.add_error(field, message)
+            else:
+                form = WebhookEndpointForm()
     deliveries = WebhookDelivery.objects.select_related("endpoint").order_by("-id")[:100]
     return render(
         request,
@@ -293,13 +288,12 @@ def webhook_change(request, pk: int):
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     action = request.POST.get("do", "")
     if action == "toggle":
-        endpoint.active = not endpoint.active
-        endpoint.save(update_fields=["active"])
+        webhook_endpoint_save(tenant=request.tenant, endpoint=endpoint, active=not endpoint.active)
     elif action == "rotate":
         secret = webhook_secret_rotate(endpoint=endpoint)
         messages.success(request, _("New secret: %(secret)s") % {"secret": secret})
     elif action == "delete":
-        endpoint.delete()
+        webhook_endpoint_delete(tenant=request.tenant, endpoint=endpoint)
     return redirect("settings_webhooks")
 
 
