@@ -8,13 +8,16 @@ from zoneinfo import available_timezones
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from collections_app.invoices.services import invoices_due_dates_refresh
+from collections_app.invoices.calendar_settings import (
+    company_settings_save,
+    tenant_holiday_add,
+    tenant_holiday_remove,
+)
 from collections_app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from collections_app.webhooks_out.endpoints import (
     EndpointError,
@@ -157,12 +160,13 @@ class CompanySettingsForm(forms.ModelForm):
                 self.add_error(name, _("Between 0 and 100."))
         return data
 
-    def save(self, commit=True):
-        tenant = super().save(commit=False)
-        tenant.send_days = ",".join(d for d in WEEKDAYS if d in self.cleaned_data["send_days_list"])
-        if commit:
-            tenant.save()
-        return tenant
+    def fields_to_save(self) -> dict:
+        """The tenant's fields as the form sets them (the week days joined as stored)."""
+        fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        fields["send_days"] = ",".join(
+            d for d in WEEKDAYS if d in self.cleaned_data["send_days_list"]
+        )
+        return fields
 
 
 class HolidayForm(forms.ModelForm):
@@ -189,10 +193,7 @@ def company_settings(request):
             raise PermissionDenied
         form = CompanySettingsForm(request.POST, instance=tenant)
         if form.is_valid():
-            with transaction.atomic():
-                form.save()
-                if "state" in form.changed_data:  # its holidays move due dates
-                    invoices_due_dates_refresh(tenant=tenant)
+            company_settings_save(tenant=tenant, fields=form.fields_to_save())
             messages.success(request, _("Settings saved."))
             return redirect("settings_company")
     return render(
@@ -213,13 +214,9 @@ def company_settings(request):
 def holiday_add(request):
     form = HolidayForm(request.POST)
     if form.is_valid():
-        date = form.cleaned_data["date"]
-        with transaction.atomic():
-            _holiday, created = TenantHoliday.objects.get_or_create(
-                tenant=request.tenant, date=date, defaults={"name": form.cleaned_data["name"]}
-            )
-            if created:
-                invoices_due_dates_refresh(tenant=request.tenant)
+        created = tenant_holiday_add(
+            tenant=request.tenant, day=form.cleaned_data["date"], name=form.cleaned_data["name"]
+        )
         if created:
             messages.success(request, _("Holiday added."))
         else:
@@ -232,9 +229,7 @@ def holiday_add(request):
 @require_POST
 @tenant_required("admin")
 def holiday_delete(request, pk: int):
-    with transaction.atomic():
-        get_object_or_404(TenantHoliday, pk=pk).delete()
-        invoices_due_dates_refresh(tenant=request.tenant)
+    tenant_holiday_remove(tenant=request.tenant, holiday=get_object_or_404(TenantHoliday, pk=pk))
     messages.success(request, _("Holiday removed."))
     return redirect("settings_company")
 

@@ -13,6 +13,7 @@ from collections_app.calendar import BusinessCalendar
 from collections_app.models import DailyStat, Invoice
 from collections_app.payments.services import invoice_record_payment
 from tests.collections_app.factories import InvoiceFactory
+from tests.tenants.test_settings_pages import company_form
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +156,23 @@ def test_a_holiday_added_or_removed_moves_open_invoices_and_the_dashboard_follow
         Invoice.objects.filter(pk=open_one.pk).update(effective_due_date=date(2026, 12, 9))
     call_command("refresh_due_dates", "--tenant", tenant_a.slug)
     assert effective(open_one) == monday
+
+
+def test_choosing_the_state_on_the_settings_page_moves_due_dates_to_its_holidays(
+    tenant_a, owner, login
+):
+    """09/07/2026 is a holiday in São Paulo only: an open invoice due that day is due on the
+    10th once the company says it is in SP, and back on the 9th when it moves to PE."""
+    ninth, tenth = date(2026, 7, 9), date(2026, 7, 10)
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=ninth, issue_date=date(2026, 6, 1))
+
+    def effective():
+        with scopes_disabled():
+            return Invoice.objects.get(pk=invoice.pk).effective_due_date
+
+    client = login(owner)
+    assert effective() == ninth
+    assert client.post("/settings/company/", company_form(tenant_a, state="SP")).status_code == 302
+    assert effective() == tenth
+    assert client.post("/settings/company/", company_form(tenant_a, state="PE")).status_code == 302
+    assert effective() == ninth
