@@ -1,4 +1,5 @@
-"""A tiny smoke run of the evaluation benchmark (the full run is out of CI: see README)."""
+"""A tiny smoke run of the evaluation benchmark (the full run is out of CI: see
+docs/benchmarks.md)."""
 
 import json
 

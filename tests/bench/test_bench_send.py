@@ -1,4 +1,4 @@
-"""A tiny smoke run of the send benchmark (the full run is out of CI: see README): real
+"""A tiny smoke run of the send benchmark (the full run is out of CI: see docs/benchmarks.md): real
 Celery worker processes on Redis, the twilio SDK against the loopback fake, PostgreSQL."""
 
 import json
