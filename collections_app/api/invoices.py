@@ -79,6 +79,10 @@ class InvoiceSerializer(serializers.ModelSerializer):
         return attrs
 
 
+# What a client sends; the rest of a payment is Régua's to say (its source, its attribution).
+PAYMENT_WRITABLE = frozenset({"invoice", "amount", "paid_at", "external_id"})
+
+
 class PaymentSerializer(serializers.ModelSerializer):
     invoice = TenantSlugField(Invoice, slug_field="external_id")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
@@ -101,16 +105,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "attributed_segment",
             "created_at",
         ]
-        read_only_fields = [
-            "id",
-            "source",
-            "attributed_message",
-            "attributed_via",
-            "attributed_step",
-            "attributed_channel",
-            "attributed_segment",
-            "created_at",
-        ]
+        read_only_fields = [name for name in fields if name not in PAYMENT_WRITABLE]
 
     def validate_paid_at(self, value):
         if value > timezone.now() + timedelta(minutes=5):

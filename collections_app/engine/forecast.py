@@ -25,6 +25,7 @@ from django.db.models import (
 
 from collections_app.calendar import BusinessCalendar
 from collections_app.engine.channels import channels_pick
+from collections_app.engine.ladders import STEP_FIELDS
 from collections_app.engine.rules import StepFacts, step_skip_reason
 from collections_app.engine.templates import template_keys
 from collections_app.engine.window import due_dates_for_step
@@ -251,18 +252,7 @@ def tenant_forecast_cached(*, tenant: Tenant, start: date, days: int = 30) -> di
     steps = list(
         LadderStep.objects.filter(active=True)
         .order_by("id")
-        .values_list(
-            "id",
-            "ladder_id",
-            "offset_days",
-            "day_kind",
-            "kind",
-            "channels",
-            "channel_mode",
-            "template_key",
-            "min_amount",
-            "skip_while_promise",
-        )
+        .values_list("id", "ladder_id", *STEP_FIELDS)
     )
     signature = hashlib.sha256(
         repr(
