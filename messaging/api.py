@@ -4,46 +4,37 @@ Templates: list, create and edit (checked before saving), preview with the regis
 values, and the registry itself. Provider accounts: the tenant's own accounts per channel, with
 credentials that are written but never read back in full, and a test send."""
 
-from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from messaging import hooks
-from messaging.config import (
-    LOCALES,
-    PROVIDER_CONFLICT,
-    TEMPLATE_CONFLICT,
-    provider_account_errors,
-    provider_test_send,
-)
+from messaging.config import LOCALES, provider_test_send
+from messaging.field_errors import FieldErrors
 from messaging.models import Channel, ProviderAccount, Template
-from messaging.template_check import CHECKED_FIELDS, template_check, template_check_values
+from messaging.provider_account_writes import provider_account_save
+from messaging.template_check import template_check
+from messaging.template_writes import template_save
 from tenants.api_auth import TenantScopedAPIMixin
 
 
-class _TenantSaveMixin:
-    """Create in the request's tenant, and turn the unique constraint a concurrent or
-    repeated write can still hit into a 400 on `conflict_field`."""
-
-    conflict_field = ""
-    conflict_message = ""
+class _ServiceWriteMixin:
+    """Create in the request's tenant and change through the service the settings page uses
+    (`write`); its refusals (a check, or the unique constraint a concurrent or repeated write
+    can still hit) come back as 400s `{field: [message]}`."""
 
     def perform_create(self, serializer):
-        self._save(serializer, tenant=self.tenant)
+        serializer.instance = self._write(None, serializer.validated_data)
 
     def perform_update(self, serializer):
-        self._save(serializer)
+        serializer.instance = self._write(serializer.instance, serializer.validated_data)
 
-    def _save(self, serializer, **extra):
+    def _write(self, instance, fields):
         try:
-            with transaction.atomic():
-                serializer.save(**extra)
-        except IntegrityError as exc:
-            raise serializers.ValidationError(
-                {self.conflict_field: [str(self.conflict_message)]}
-            ) from exc
+            return self.write(instance, dict(fields))
+        except FieldErrors as exc:
+            raise serializers.ValidationError(exc.errors) from exc
 
 
 class TemplateSerializer(serializers.ModelSerializer):
@@ -68,14 +59,6 @@ class TemplateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "updated_at"]
 
-    def validate(self, attrs):
-        check = template_check_values(
-            {name: attrs.get(name, getattr(self.instance, name, None)) for name in CHECKED_FIELDS}
-        )
-        if not check.ok:
-            raise serializers.ValidationError(check.errors)
-        return attrs
-
 
 class TemplatePreviewSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(["email", "sms", "whatsapp"])
@@ -94,7 +77,7 @@ class TemplateVariableSerializer(serializers.Serializer):
 
 
 class TemplateViewSet(
-    _TenantSaveMixin,
+    _ServiceWriteMixin,
     TenantScopedAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -111,8 +94,8 @@ class TemplateViewSet(
     def tenant_queryset(self):
         return Template.objects.order_by("key", "channel", "locale")
 
-    conflict_field = "key"
-    conflict_message = TEMPLATE_CONFLICT
+    def write(self, template: Template | None, fields: dict) -> Template:
+        return template_save(tenant=self.tenant, template=template, **fields)
 
     @extend_schema(request=TemplatePreviewSerializer, responses=dict)
     @action(detail=False, methods=["post"])
@@ -163,35 +146,6 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     def get_credentials_masked(self, account) -> dict:
         return account.masked_credentials()
 
-    def validate(self, attrs):
-        channel = attrs.get("channel", getattr(self.instance, "channel", ""))
-        provider = attrs.get("provider", getattr(self.instance, "provider", ""))
-        credentials = attrs.get("credentials")
-        if credentials is None and self.instance is not None:
-            credentials = self.instance.credentials
-        errors = provider_account_errors(
-            channel=channel, provider=provider, credentials=credentials or {}
-        )
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
-
-    def create(self, validated_data):
-        credentials = validated_data.pop("credentials", {})
-        account = ProviderAccount(**validated_data)
-        account.credentials = credentials
-        account.save()
-        return account
-
-    def update(self, instance, validated_data):
-        credentials = validated_data.pop("credentials", None)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        if credentials is not None:
-            instance.credentials = credentials
-        instance.save()
-        return instance
-
 
 class TestSendSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(Channel.choices)
@@ -199,7 +153,7 @@ class TestSendSerializer(serializers.Serializer):
 
 
 class ProviderAccountViewSet(
-    _TenantSaveMixin,
+    _ServiceWriteMixin,
     TenantScopedAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -216,8 +170,8 @@ class ProviderAccountViewSet(
     def tenant_queryset(self):
         return ProviderAccount.objects.order_by("channel", "id")
 
-    conflict_field = "active"
-    conflict_message = PROVIDER_CONFLICT
+    def write(self, account: ProviderAccount | None, fields: dict) -> ProviderAccount:
+        return provider_account_save(tenant=self.tenant, account=account, **fields)
 
     @extend_schema(request=TestSendSerializer, responses=dict)
     @action(detail=False, methods=["post"], url_path="test")

@@ -3,7 +3,6 @@
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import escape
 from django.utils.translation import gettext as _
@@ -12,14 +11,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from messaging.config import (
     CREDENTIAL_FIELDS,
-    PROVIDER_CONFLICT,
     REQUIRED_CREDENTIALS,
     provider_account_errors,
     provider_test_send,
     providers_for_channel,
 )
 from messaging.models import Channel, ProviderAccount
+from messaging.provider_account_writes import ProviderAccountError, provider_account_save
 from messaging.web.access import ADMIN, admin_writes
+from messaging.web.form_errors import form_errors_add
 from tenants.decorators import tenant_required
 
 
@@ -114,6 +114,11 @@ class ProviderAccountForm(forms.ModelForm):
     def credential_fields(self):
         return [self[name] for name in self.credential_names]
 
+    @property
+    def account_values(self) -> dict:
+        """The account's own fields as cleaned, for `provider_account_save`."""
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
     def clean(self):
         cleaned = super().clean()
         channel, provider = cleaned.get("channel"), cleaned.get("provider")
@@ -128,21 +133,16 @@ class ProviderAccountForm(forms.ModelForm):
             **{k: v for k, v in typed.items() if v},
         }
         if channel and provider:
-            errors = provider_account_errors(
-                channel=channel, provider=provider, credentials=self.credentials
+            # Shown beside the fields together with the fields' own errors ("credentials" is
+            # the fieldset: its errors are the form's own); `provider_account_save` checks
+            # again and is what refuses.
+            form_errors_add(
+                self,
+                provider_account_errors(
+                    channel=channel, provider=provider, credentials=self.credentials
+                ),
             )
-            for name, messages_ in errors.items():
-                for message in messages_:
-                    # "credentials" is the fieldset: its errors are the form's own.
-                    self.add_error(name if name in self.fields else None, message)
         return cleaned
-
-    def save(self, commit: bool = True) -> ProviderAccount:
-        account = super().save(commit=False)
-        account.credentials = self.credentials
-        if commit:
-            account.save()
-        return account
 
 
 class RecipientForm(forms.Form):
@@ -188,10 +188,14 @@ def provider_edit(request, pk: int | None = None):
         form = ProviderAccountForm(request.POST, instance=account, refresh_url=refresh_url)
         if form.is_valid():
             try:
-                with transaction.atomic():
-                    account = form.save()
-            except IntegrityError:
-                form.add_error("active", PROVIDER_CONFLICT)
+                account = provider_account_save(
+                    tenant=request.tenant,
+                    account=account if account.pk else None,
+                    credentials=form.credentials,
+                    **form.account_values,
+                )
+            except ProviderAccountError as exc:
+                form_errors_add(form, exc.errors)
             else:
                 messages.success(request, _("Provider account saved."))
                 return redirect("config_provider_edit", pk=account.pk)

@@ -4,17 +4,18 @@ import re
 
 from django import forms
 from django.contrib import messages
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from messaging import hooks
-from messaging.config import LOCALES, TEMPLATE_CONFLICT
+from messaging.config import LOCALES
 from messaging.models import Channel, Template
 from messaging.template_check import CHECKED_FIELDS, TemplateCheck, template_check_values
+from messaging.template_writes import TemplateError, template_save
 from messaging.web.access import ADMIN, admin_writes
+from messaging.web.form_errors import form_errors_add
 from tenants.decorators import tenant_required
 
 
@@ -74,9 +75,9 @@ class TemplateForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        for name, errors in template_check_values(cleaned).errors.items():
-            for error in errors:
-                self.add_error(name if name in self.fields else None, error)
+        # Shown beside the fields together with the fields' own errors; `template_save` checks
+        # again and is what refuses.
+        form_errors_add(self, template_check_values(cleaned).errors)
         return cleaned
 
 
@@ -122,10 +123,13 @@ def template_edit(request, pk: int | None = None):
         form = TemplateForm(request.POST, instance=template)
         if form.is_valid():
             try:
-                with transaction.atomic():
-                    template = form.save()
-            except IntegrityError:
-                form.add_error("key", TEMPLATE_CONFLICT)
+                template = template_save(
+                    tenant=request.tenant,
+                    template=template if template.pk else None,
+                    **form.cleaned_data,
+                )
+            except TemplateError as exc:
+                form_errors_add(form, exc.errors)
             else:
                 messages.success(request, _("Template saved."))
                 return redirect("config_template_edit", pk=template.pk)
