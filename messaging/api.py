@@ -13,9 +13,9 @@ from messaging import hooks
 from messaging.config import LOCALES, provider_test_send
 from messaging.field_errors import FieldErrors
 from messaging.models import Channel, ProviderAccount, Template
-from messaging.provider_account_writes import provider_account_save
+from messaging.provider_account_writes import ACCOUNT_FIELDS, provider_account_save
 from messaging.template_check import template_check
-from messaging.template_writes import template_save
+from messaging.template_writes import TEMPLATE_FIELDS, template_save
 from tenants.api_auth import TenantScopedAPIMixin
 
 
@@ -45,18 +45,7 @@ class TemplateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Template
-        fields = [
-            "id",
-            "key",
-            "name",
-            "channel",
-            "locale",
-            "subject",
-            "body",
-            "content_sid",
-            "content_variables",
-            "updated_at",
-        ]
+        fields = ["id", *TEMPLATE_FIELDS, "updated_at"]
         read_only_fields = ["id", "updated_at"]
 
 
@@ -131,16 +120,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProviderAccount
-        fields = [
-            "id",
-            "channel",
-            "provider",
-            "sender",
-            "active",
-            "credentials",
-            "credentials_masked",
-            "created_at",
-        ]
+        fields = ["id", *ACCOUNT_FIELDS, "credentials", "credentials_masked", "created_at"]
         read_only_fields = ["id", "created_at"]
 
     def get_credentials_masked(self, account) -> dict:

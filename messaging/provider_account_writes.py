@@ -9,7 +9,9 @@ from messaging.field_errors import FieldErrors
 from messaging.models import ProviderAccount
 from tenants.models import Tenant
 
-EDITABLE_FIELDS = ("channel", "provider", "sender", "active")
+# What a tenant edits of an account besides its credentials, in the order the API and the
+# editor show them.
+ACCOUNT_FIELDS = ("channel", "provider", "sender", "active")
 
 
 class ProviderAccountError(FieldErrors):
@@ -32,7 +34,7 @@ def provider_account_save(
     (a known channel and provider, the lengths) is the caller's form or serializer's. Raises
     ProviderAccountError with the messages per field, writing nothing;
     ProviderAccount.DoesNotExist for another tenant's account."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
+    unknown = set(fields) - set(ACCOUNT_FIELDS)
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
     if account is not None and account.tenant_id != tenant.pk:

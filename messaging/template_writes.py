@@ -9,7 +9,8 @@ from messaging.models import Template
 from messaging.template_check import CHECKED_FIELDS, template_check_values
 from tenants.models import Tenant
 
-EDITABLE_FIELDS = (
+# What a tenant edits of a template, in the order the API and the editor show them.
+TEMPLATE_FIELDS = (
     "key",
     "name",
     "channel",
@@ -33,7 +34,7 @@ def template_save(*, tenant: Tenant, template: Template | None = None, **fields)
     tenant's templates'. Each field's own format (a slug key, a known channel and locale, the
     lengths) is the caller's form or serializer's. Raises TemplateError with the messages per
     field, writing nothing; Template.DoesNotExist for another tenant's template."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
+    unknown = set(fields) - set(TEMPLATE_FIELDS)
     if unknown:
         raise TypeError(f"not editable: {sorted(unknown)}")
     if template is not None and template.tenant_id != tenant.pk:

@@ -17,7 +17,11 @@ from messaging.config import (
     providers_for_channel,
 )
 from messaging.models import Channel, ProviderAccount
-from messaging.provider_account_writes import ProviderAccountError, provider_account_save
+from messaging.provider_account_writes import (
+    ACCOUNT_FIELDS,
+    ProviderAccountError,
+    provider_account_save,
+)
 from messaging.web.access import ADMIN, admin_writes
 from messaging.web.form_errors import form_errors_add
 from tenants.decorators import tenant_required
@@ -31,7 +35,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     class Meta:
         model = ProviderAccount
-        fields = ["channel", "provider", "sender", "active"]
+        fields = list(ACCOUNT_FIELDS)
         labels = {
             "provider": gettext_lazy("Provider"),
             "sender": gettext_lazy("Sender"),

@@ -13,7 +13,7 @@ from messaging import hooks
 from messaging.config import LOCALES
 from messaging.models import Channel, Template
 from messaging.template_check import CHECKED_FIELDS, TemplateCheck, template_check_values
-from messaging.template_writes import TemplateError, template_save
+from messaging.template_writes import TEMPLATE_FIELDS, TemplateError, template_save
 from messaging.web.access import ADMIN, admin_writes
 from messaging.web.form_errors import form_errors_add
 from tenants.decorators import tenant_required
@@ -37,16 +37,7 @@ class TemplateForm(forms.ModelForm):
 
     class Meta:
         model = Template
-        fields = [
-            "key",
-            "name",
-            "channel",
-            "locale",
-            "subject",
-            "body",
-            "content_sid",
-            "content_variables",
-        ]
+        fields = list(TEMPLATE_FIELDS)
         labels = {
             "key": gettext_lazy("Key"),
             "name": gettext_lazy("Name"),
