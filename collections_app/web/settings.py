@@ -161,8 +161,9 @@ class CompanySettingsForm(forms.ModelForm):
         return data
 
     def fields_to_save(self) -> dict:
-        """The tenant's fields as the form sets them (the week days joined as stored)."""
-        fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        """The tenant's fields as the validated form set them on its instance (the model's
+        clean() normalises some, e.g. the Pix key), the week days joined as stored."""
+        fields = {name: getattr(self.instance, name) for name in self.Meta.fields}
         fields["send_days"] = ",".join(
             d for d in WEEKDAYS if d in self.cleaned_data["send_days_list"]
         )
