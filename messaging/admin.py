@@ -3,6 +3,8 @@ from django.contrib import admin
 
 from messaging.models import Message, ProviderAccount, Template
 from messaging.template_check import template_check_values
+from messaging.template_writes import TEMPLATE_FIELDS
+from messaging.web.form_errors import form_errors_add
 
 
 class TemplateAdminForm(forms.ModelForm):
@@ -10,24 +12,11 @@ class TemplateAdminForm(forms.ModelForm):
 
     class Meta:
         model = Template
-        fields = [
-            "tenant",
-            "key",
-            "name",
-            "channel",
-            "locale",
-            "subject",
-            "body",
-            "content_sid",
-            "content_variables",
-        ]
+        fields = ["tenant", *TEMPLATE_FIELDS]
 
     def clean(self):
         cleaned = super().clean()
-        check = template_check_values(cleaned)
-        for name, errors in check.errors.items():
-            for error in errors:
-                self.add_error(name if name in self.fields else None, error)
+        form_errors_add(self, template_check_values(cleaned).errors)
         return cleaned
 
 
