@@ -1,6 +1,7 @@
 """Follow-up tasks: the calls and checks the team is asked to make, each given to an agent,
 announced to the tenant's webhooks (`task.created`) and written into the customer's timeline."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -109,11 +110,14 @@ def task_close(*, tenant: Tenant, task: FollowUpTask, actor=None) -> FollowUpTas
     return task
 
 
-def ladder_tasks_cancel(*, invoice: Invoice, now: datetime) -> int:
-    """The ladder's open calls about the invoice are cancelled (it has nothing left to ask
-    for). Returns how many."""
+def ladder_tasks_cancel(*, invoices: Iterable[Invoice], now: datetime) -> int:
+    """The ladder's open calls about the invoices are cancelled (it has nothing left to ask
+    for), in one update. Returns how many."""
+    ids = [invoice.pk for invoice in invoices]
+    if not ids:
+        return 0
     return FollowUpTask.objects.filter(
-        invoice=invoice, status=TaskStatus.OPEN, origin__in=LADDER_ORIGINS
+        invoice_id__in=ids, status=TaskStatus.OPEN, origin__in=LADDER_ORIGINS
     ).update(status=TaskStatus.CANCELLED, completed_at=now)
 
 

@@ -3,6 +3,8 @@ cancelling the reminders that no longer apply, and what the domain does when mes
 a message's fate (registered in `apps.py` on `messaging.hooks`): the timeline, the funnel's
 counters, the `message.*` webhooks, and flagging a recipient a provider refused for good."""
 
+from collections.abc import Iterable
+
 from collections_app.activity.timeline import interaction_log
 from collections_app.engine.message_context import message_cancel_reason, messages_prefetch
 from collections_app.models import (
@@ -20,13 +22,23 @@ from messaging.sending import message_cancel
 from tenants.models import Tenant
 
 
-def cancel_queued_reminders(*, tenant: Tenant, invoice: Invoice, reason: str) -> int:
-    """Cancel the invoice's reminders still queued, with `reason`. Returns how many."""
+def cancel_queued_reminders(
+    *,
+    tenant: Tenant,
+    reason: str,
+    invoice: Invoice | None = None,
+    invoices: Iterable[Invoice] = (),
+) -> int:
+    """Cancel the reminders still queued about `invoice` (or about any of `invoices`: one read
+    for all of them), with `reason`. Returns how many."""
+    ids = [i.pk for i in invoices] + ([invoice.pk] if invoice is not None else [])
+    if not ids:
+        return 0
     queued = Message.objects.filter(
-        invoice_links__invoice=invoice,
+        invoice_links__invoice_id__in=ids,
         status=MessageStatus.QUEUED,
         purpose=MessagePurpose.REMINDER,
-    )
+    ).distinct()  # a message about two of the invoices, once
     return sum(message_cancel(tenant=tenant, message=m, reason=reason) for m in queued)
 
 

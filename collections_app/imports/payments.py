@@ -1,13 +1,13 @@
 """Payments from an imported history: a spreadsheet's paid date (and paid amount) recorded as
 the invoice's payment, set-based — a few statements per chunk of invoices, however many.
 
-The domain rules are `services.invoice_record_payment`'s: the payment is kept with source
-"import" and its timeline entry; the invoice's amount paid grows and, paid in full, it becomes
-paid with the same figures (`invoice_paid_in_full`), its queued reminders are cancelled, its
-open promises kept, the ladder's open calls about it closed and its customer's behaviour class
-recomputed; a payment that follows a reminder is attributed to it. What differs is what history
-must not do (DESIGN invariant 10): no thank-you, no `payment.received` webhook — an imported
-history is not news."""
+The payment is kept with source "import"; the invoice's amount paid grows and, paid in full, it
+becomes paid with the same figures as any payment (`invoice_paid_in_full`). What follows is the
+one list every payment goes through (`payments/after_payment.py`), run once for the chunk as a
+batch of history (`Recording.HISTORY`): attribution, the timeline, the ladder stopping (queued
+reminders cancelled, promises kept, the ladder's calls closed), the customers classified, an
+agreement completed. History is not news (DESIGN invariant 10): that list sends no thank-you and
+no `payment.received` webhook for it."""
 
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -17,26 +17,17 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from collections_app.activity.messages import cancel_queued_reminders
 from collections_app.invoices.bulk_update import values_update
-from collections_app.invoices.segments import customers_classify
-from collections_app.models import (
-    FollowUpTask,
-    Interaction,
-    InteractionKind,
-    Invoice,
-    InvoiceMessage,
-    InvoiceStatus,
-    Payment,
-    PaymentPromise,
-    PaymentSource,
-    PromiseStatus,
-    TaskStatus,
+from collections_app.models import Invoice, InvoiceStatus, Payment, PaymentSource
+from collections_app.payments.services import (
+    PAID_FIELDS,
+    PaymentFact,
+    PaymentsRecorded,
+    Recording,
+    invoice_paid_in_full,
+    payment_follow_ups,
+    payments_follow_up,
 )
-from collections_app.money import format_money
-from collections_app.payments.agreements import agreement_instalment_paid
-from collections_app.payments.services import PAID_FIELDS, invoice_paid_in_full, payment_attribute
-from messaging.models import Message, MessagePurpose, MessageStatus
 from tenants.models import Tenant
 
 
@@ -55,6 +46,7 @@ def payments_import(
     tenant: Tenant,
     items: Sequence[tuple[Invoice, date, Decimal | None]],
     classify: bool = True,
+    refresh_stats: bool = False,
 ) -> int:
     """Record each (invoice, paid date, paid amount or None) as history. The paid amount is
     what the file says has been paid on the invoice *in total* so far (ERPs export the running
@@ -66,16 +58,25 @@ def payments_import(
     before writing). `invoice` is as `invoices_upsert` returned it: its amount paid and status
     are read again under a row lock, so a payment the API, Pix or a bank file records
     meanwhile is counted, never overwritten. A caller recording many chunks passes
-    `classify=False` and runs `customers_classify` once for their customers. Returns how many
+    `classify=False` and runs `customers_classify` once for their customers. The dashboard's
+    rollups of the days written are the caller's to refresh once for the whole file (the
+    importer and `seed_demo` do), unless it passes `refresh_stats=True`. Returns how many
     payments were made."""
     if not items:
         return 0
+    payment_follow_ups()  # configured, before anything is written
     with transaction.atomic():
-        return _payments_import(tenant=tenant, items=items, classify=classify)
+        return _payments_import(
+            tenant=tenant, items=items, classify=classify, refresh_stats=refresh_stats
+        )
 
 
 def _payments_import(
-    *, tenant: Tenant, items: Sequence[tuple[Invoice, date, Decimal | None]], classify: bool
+    *,
+    tenant: Tenant,
+    items: Sequence[tuple[Invoice, date, Decimal | None]],
+    classify: bool,
+    refresh_stats: bool,
 ) -> int:
     ids = [invoice.pk for invoice, _day, _amount in items]
     current = {
@@ -87,8 +88,8 @@ def _payments_import(
     }
     now = timezone.now()
     payments: list[Payment] = []
+    paid_in_full: list[bool] = []
     changed: dict[int, Invoice] = {}
-    became_paid: list[Invoice] = []
     for invoice, day, total_paid in items:
         state = current.get(invoice.pk)
         if state is None:
@@ -116,69 +117,29 @@ def _payments_import(
         )
         invoice.amount_paid += amount
         invoice.updated_at = now
-        if invoice.amount_paid >= invoice.amount:
+        became_paid = invoice.amount_paid >= invoice.amount
+        if became_paid:
             invoice_paid_in_full(tenant=tenant, invoice=invoice, paid_at=paid_at)
-            became_paid.append(invoice)
+        paid_in_full.append(became_paid)
         changed[invoice.pk] = invoice
     if not payments:
         return 0
     Payment.objects.bulk_create(payments, batch_size=1000)
     values_update(Invoice, changed.values(), ["amount_paid", "updated_at", *PAID_FIELDS])
-    Interaction.objects.bulk_create(
-        [
-            Interaction(
-                tenant=tenant,
-                customer_id=p.invoice.customer_id,
-                invoice=p.invoice,
-                kind=InteractionKind.PAYMENT,
-                summary=f"{format_money(p.amount, p.invoice.currency, tenant.locale)} ({p.source})",
-                data={"payment_id": p.pk, "amount": str(p.amount), "source": p.source},
-                occurred_at=p.paid_at,
-            )
-            for p in payments
-        ],
-        batch_size=1000,
+    # Never more than what is due (above): an imported payment leaves no excess.
+    facts = tuple(
+        PaymentFact(invoice=p.invoice, payment=p, paid_in_full=full, excess=Decimal(0))
+        for p, full in zip(payments, paid_in_full, strict=True)
     )
-    _attribute(payments)
-    if became_paid:
-        _paid_in_full(tenant=tenant, invoices=became_paid, now=now)
-        if classify:
-            customers_classify(tenant=tenant, customer_ids={i.customer_id for i in became_paid})
+    payments_follow_up(
+        PaymentsRecorded(
+            tenant=tenant,
+            now=now,
+            payments=facts,
+            recording=Recording.HISTORY,
+            thank_you=False,
+            classify=classify,
+            refresh_stats=refresh_stats,
+        )
+    )
     return len(payments)
-
-
-def _attribute(payments: list[Payment]) -> None:
-    """Attribution needs the invoice's reminders: only those few invoices are looked at."""
-    reminded = set(
-        InvoiceMessage.objects.filter(
-            invoice_id__in=[p.invoice_id for p in payments],
-            message__purpose=MessagePurpose.REMINDER,
-        ).values_list("invoice_id", flat=True)
-    )
-    for payment in payments:
-        if payment.invoice_id in reminded:
-            payment_attribute(payment=payment, invoice=payment.invoice)
-
-
-def _paid_in_full(*, tenant: Tenant, invoices: list[Invoice], now: datetime) -> None:
-    """What follows full payment, for many invoices at once (no thank-you: history)."""
-    ids = [invoice.pk for invoice in invoices]
-    queued = set(
-        Message.objects.filter(
-            invoice_links__invoice_id__in=ids,
-            status=MessageStatus.QUEUED,
-            purpose=MessagePurpose.REMINDER,
-        ).values_list("invoice_links__invoice_id", flat=True)
-    )
-    for invoice in invoices:
-        if invoice.pk in queued:
-            cancel_queued_reminders(tenant=tenant, invoice=invoice, reason="invoice_paid")
-    PaymentPromise.objects.filter(invoice_id__in=ids, status=PromiseStatus.OPEN).update(
-        status=PromiseStatus.KEPT, resolved_at=now
-    )
-    FollowUpTask.objects.filter(
-        invoice_id__in=ids, status=TaskStatus.OPEN, origin__in=["step", "escalation"]
-    ).update(status=TaskStatus.CANCELLED, completed_at=now)
-    for invoice in invoices:
-        if invoice.agreement_id is not None:
-            agreement_instalment_paid(tenant=tenant, invoice=invoice)

@@ -1,5 +1,6 @@
 """Promises to pay: the debtor's word pauses the ladder until the promised date."""
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
@@ -26,9 +27,13 @@ class PromiseError(ValueError):
     """A promise that cannot be accepted, with the reason."""
 
 
-def promises_keep(*, invoice: Invoice, now: datetime) -> int:
-    """The invoice was paid in full: its open promise was kept. Returns how many."""
-    return PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN).update(
+def promises_keep(*, invoices: Iterable[Invoice], now: datetime) -> int:
+    """The invoices were paid in full: their open promises were kept (one update for all).
+    Returns how many."""
+    ids = [invoice.pk for invoice in invoices]
+    if not ids:
+        return 0
+    return PaymentPromise.objects.filter(invoice_id__in=ids, status=PromiseStatus.OPEN).update(
         status=PromiseStatus.KEPT, resolved_at=now
     )
 

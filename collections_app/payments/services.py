@@ -1,12 +1,15 @@
-"""Payments: recording one against an invoice (idempotent on its external id) and attributing it
-to the message that brought it. What follows a payment (the rollups, the webhook, the timeline,
-the ladder stopping, the thank-you, an agreement completed, an overpayment's task) is the list
-in `payments/after_payment.py`, run by `invoice_record_payment` in its transaction."""
+"""Payments: recording one against an invoice (idempotent on its external id), and the batch
+that the follow-ups of recorded payments are told (`PaymentsRecorded`). What follows payments
+(attribution, the rollups, the webhook, the timeline, the ladder stopping, the thank-you, an
+agreement completed, an overpayment's task) is the one list in `payments/after_payment.py`,
+run by `payments_follow_up`: by `invoice_record_payment` for one live payment, by the import
+(`imports/payments.py`) for a chunk of imported history."""
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ImproperlyConfigured
@@ -36,22 +39,52 @@ class PaymentError(ValueError):
 PAID_FIELDS = ["status", "paid_at", "paid_on", "days_to_pay", "days_late"]
 
 
-@dataclass(frozen=True)
-class PaymentRecorded:
-    """What the follow-ups of a payment are told: the payment, its invoice (locked, saved with
-    the payment counted), whether this payment paid the invoice in full, what it paid beyond
-    the invoice's amount, whether a thank-you may go, and the moment it was recorded."""
+class Recording(StrEnum):
+    """What kind of recording a batch of payments is: the follow-ups decide from it."""
 
-    tenant: Tenant
+    LIVE = "live"  # as the money arrives: the API, the pages, Pix, a bank file, an agreement
+    HISTORY = "history"  # an imported payment history: not news (DESIGN invariant 10)
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    """One payment just recorded: its invoice (saved with the payment counted), whether this
+    payment paid the invoice in full, and what it paid beyond the invoice's amount."""
+
     invoice: Invoice
     payment: Payment
     paid_in_full: bool
     excess: Decimal
-    thank_you: bool
+
+
+@dataclass(frozen=True)
+class PaymentsRecorded:
+    """What the follow-ups of payments are told: a batch of payments of one tenant recorded at
+    `now` (one, live; many, an imported history), the kind of recording, and what the caller
+    asked: whether a thank-you may go, whether the customers are classified here (a chunked
+    import classifies once at the end) and whether the dashboard's rollups are refreshed here
+    (an import refreshes the days it wrote once at the end)."""
+
+    tenant: Tenant
     now: datetime
+    payments: tuple[PaymentFact, ...]
+    recording: Recording = Recording.LIVE
+    thank_you: bool = True
+    classify: bool = True
+    refresh_stats: bool = True
+
+    @property
+    def paid_in_full(self) -> tuple[PaymentFact, ...]:
+        """The payments that paid their invoice in full."""
+        return tuple(fact for fact in self.payments if fact.paid_in_full)
+
+    @property
+    def invoices_paid_in_full(self) -> list[Invoice]:
+        """The invoices this batch paid in full, each once."""
+        return list({fact.invoice.pk: fact.invoice for fact in self.paid_in_full}.values())
 
 
-PaymentFollowUp = Callable[[PaymentRecorded], object]
+PaymentFollowUp = Callable[[PaymentsRecorded], object]
 
 # Registered once at startup by `apps.py` from `payments/after_payment.py`, which holds the
 # list. It cannot be imported here: its follow-ups (an agreement settling its invoices)
@@ -60,9 +93,26 @@ _follow_ups: tuple[PaymentFollowUp, ...] = ()
 
 
 def payment_follow_ups_register(follow_ups: Iterable[PaymentFollowUp]) -> None:
-    """Set what runs, in this order, after each payment is recorded."""
+    """Set what runs, in this order, after payments are recorded."""
     global _follow_ups
     _follow_ups = tuple(follow_ups)
+
+
+def payment_follow_ups() -> tuple[PaymentFollowUp, ...]:
+    """The registered follow-ups, in order. Raises ImproperlyConfigured before `apps.py` has
+    registered them: a payment must never be recorded without what follows it."""
+    if not _follow_ups:
+        raise ImproperlyConfigured(
+            "No payment follow-ups: CollectionsConfig.ready() registers them."
+        )
+    return _follow_ups
+
+
+def payments_follow_up(recorded: PaymentsRecorded) -> None:
+    """Run every follow-up, in order, on the batch (in the caller's transaction). The one way
+    both a live payment and an imported history are followed up."""
+    for follow_up in payment_follow_ups():
+        follow_up(recorded)
 
 
 def invoice_paid_in_full(*, tenant: Tenant, invoice: Invoice, paid_at: datetime) -> list[str]:
@@ -89,10 +139,10 @@ def invoice_record_payment(
     thank_you: bool = True,
 ) -> tuple[Payment, bool]:
     """Record a payment against an invoice. Idempotent on `external_id`: a repeat returns the
-    first payment and changes nothing. The payment is attributed to the last message or click
-    before it (`payment_attribute`); the invoice's amount paid grows and, paid in full, the
-    invoice is paid (`invoice_paid_in_full`). Then, in the same transaction and in order, the
-    follow-ups of `payments/after_payment.py` (`PAYMENT_FOLLOW_UPS`): the dashboard's rollups,
+    first payment and changes nothing. The invoice's amount paid grows and, paid in full, the
+    invoice is paid (`invoice_paid_in_full`). Then, in the same transaction, the payment goes
+    through the follow-ups of `payments/after_payment.py` (`PAYMENT_FOLLOW_UPS`) as a live
+    batch of one: attributed to the last message or click before it, the dashboard's rollups,
     the `payment.received` webhook, the timeline; paid in full, the ladder stops at once
     (queued reminders cancelled, promises kept, the ladder's tasks closed), the customer is
     classified again, the thank-you is queued after commit unless the payment is history
@@ -100,10 +150,7 @@ def invoice_record_payment(
     more than the invoice's amount leaves the excess on record and gives the team a task to
     refund or credit it. Raises PaymentError for a non-positive amount, a future date, or a
     cancelled invoice."""
-    if not _follow_ups:
-        raise ImproperlyConfigured(
-            "No payment follow-ups: CollectionsConfig.ready() registers them."
-        )
+    payment_follow_ups()  # configured, before anything is written
     now = timezone.now()
     paid_at = paid_at or now
     if amount is None or amount <= 0:
@@ -130,8 +177,6 @@ def invoice_record_payment(
             source=source,
             recorded_by=actor,
         )
-        if source != PaymentSource.AGREEMENT:
-            payment_attribute(payment=payment, invoice=invoice)
         excess_before = max(invoice.amount_paid - invoice.amount, 0)
         invoice.amount_paid += amount
         fields = ["amount_paid", "updated_at"]
@@ -139,17 +184,15 @@ def invoice_record_payment(
         if became_paid:
             fields += invoice_paid_in_full(tenant=tenant, invoice=invoice, paid_at=paid_at)
         invoice.save(update_fields=fields)
-        recorded = PaymentRecorded(
-            tenant=tenant,
+        fact = PaymentFact(
             invoice=invoice,
             payment=payment,
             paid_in_full=became_paid,
             excess=invoice.amount_paid - invoice.amount - excess_before,
-            thank_you=thank_you,
-            now=now,
         )
-        for follow_up in _follow_ups:
-            follow_up(recorded)
+        payments_follow_up(
+            PaymentsRecorded(tenant=tenant, now=now, payments=(fact,), thank_you=thank_you)
+        )
     return payment, True
 
 
