@@ -50,7 +50,8 @@ def promise_create(
 ) -> PaymentPromise:
     """Record a promise to pay by `promised_date` (after today, within the tenant's limit).
     An earlier open promise on the invoice is replaced. Queued reminders of steps with
-    `skip_while_promise` are cancelled, and those steps are skipped until the date. Raises PromiseError."""
+    `skip_while_promise` are cancelled, and those steps are skipped until the date.
+    Raises PromiseError."""
     if invoice.status != InvoiceStatus.OPEN:
         raise PromiseError(_("The invoice is not open."))
     if promised_date <= today:
