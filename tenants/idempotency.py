@@ -5,14 +5,18 @@ through. With `Idempotency-Key: <unique value>` the first request runs and its a
 for 24 hours; the same key with the same request gets that answer again (with
 `Idempotent-Replayed: true`) and writes nothing. The same key with a different request is
 refused with 422, and a key whose first request is still running gets 409. Keys are per API
-key: the owner is a hash of the Authorization header. An answer of 5xx is not kept, so the
-request can be retried for real; nor is a 429 (over the rate limit), whose retry after
-Retry-After must run rather than get the 429 again.
+key, and only a request made with a valid (unrevoked) API key is kept or replayed: the key is
+checked before anything is stored, so a request without one writes nothing (the API refuses it
+with 401), and a revoked key replays nothing. An answer of 5xx is not kept, so the request can
+be retried for real; nor is a 429 (over the rate limit), whose retry after Retry-After must
+run rather than get the 429 again. The answers hold personal data: the erasure of a customer
+drops those of its tenant that mention them (`idempotent_answers_drop`).
 
 The OpenAPI schema declares all this on every POST
 (`collections_app.api.errors.idempotency_hook`)."""
 
 import hashlib
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -20,7 +24,9 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tenants.models import IdempotentRequest
+from tenants.api_auth import ApiKeyAuthentication
+from tenants.models import ApiKey, IdempotentRequest, Tenant
+from tenants.services import api_key_authenticate
 
 HEADER = "Idempotency-Key"
 KEEP_HOURS = 24
@@ -36,6 +42,28 @@ def _digest(*parts: bytes) -> str:
     return sha.hexdigest()
 
 
+def _request_api_key(request) -> ApiKey | None:
+    """The valid API key the request is made with, as the API's authentication reads it."""
+    keyword, _sep, raw = request.headers.get("Authorization", "").partition(" ")
+    if keyword.lower() != ApiKeyAuthentication.keyword.lower() or not raw.strip():
+        return None
+    return api_key_authenticate(raw)
+
+
+def idempotent_answers_drop(*, tenant: Tenant, mentions: Callable[[str], bool]) -> int:
+    """Delete the tenant's kept answers whose body `mentions` says holds personal data (the
+    erasure of a customer); their keys then run as new requests. Returns how many went."""
+    doomed = [
+        pk
+        for pk, body in IdempotentRequest.objects.filter(api_key__tenant=tenant)
+        .values_list("pk", "body")
+        .iterator()
+        if mentions(bytes(body).decode("utf-8", "replace"))
+    ]
+    IdempotentRequest.objects.filter(pk__in=doomed).delete()
+    return len(doomed)
+
+
 class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -48,16 +76,18 @@ class IdempotencyMiddleware:
             return JsonResponse(
                 {"detail": _("Idempotency-Key: at most 255 characters.")}, status=400
             )
-        owner = _digest(request.headers.get("Authorization", "").encode())
+        api_key = _request_api_key(request)
+        if api_key is None:  # refused by the API's authentication: nothing to keep or replay
+            return self.get_response(request)
         fingerprint = _digest(request.method.encode(), request.path.encode(), request.body)
         IdempotentRequest.objects.filter(created_at__lt=timezone.now() - KEEP).delete()
         try:
             with transaction.atomic():
                 record = IdempotentRequest.objects.create(
-                    owner=owner, key=key, fingerprint=fingerprint
+                    api_key=api_key, key=key, fingerprint=fingerprint
                 )
         except IntegrityError:
-            return self._replay(owner, key, fingerprint)
+            return self._replay(api_key, key, fingerprint)
         response = self.get_response(request)
         kept = response.status_code < 500 and response.status_code != 429
         if not kept or getattr(response, "streaming", False):
@@ -70,8 +100,8 @@ class IdempotencyMiddleware:
         return response
 
     @staticmethod
-    def _replay(owner: str, key: str, fingerprint: str):
-        record = IdempotentRequest.objects.filter(owner=owner, key=key).first()
+    def _replay(api_key: ApiKey, key: str, fingerprint: str):
+        record = IdempotentRequest.objects.filter(api_key=api_key, key=key).first()
         if record is None:  # expired between the insert and this read: let the client retry
             return JsonResponse({"detail": _("Please retry.")}, status=409)
         if record.fingerprint != fingerprint:

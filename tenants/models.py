@@ -225,11 +225,12 @@ class ApiKey(models.Model):
 
 class IdempotentRequest(models.Model):
     """A POST to the API made with an `Idempotency-Key` header, and the answer it got: the same
-    key with the same request gets the same answer again instead of a second write. `owner` is
-    a hash of the request's Authorization header (each API key has its own keys); `fingerprint`
-    a hash of the method, path and body. Kept 24 hours."""
+    key with the same request gets the same answer again instead of a second write. Each API
+    key has its own keys (`api_key`: only requests made with a valid key are kept, and the
+    tenant's erasure of a customer finds its answers through it); `fingerprint` a hash of the
+    method, path and body. Kept 24 hours."""
 
-    owner = models.CharField(max_length=64)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status = models.PositiveSmallIntegerField(null=True, blank=True)  # None: still running
@@ -239,7 +240,7 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["owner", "key"], name="uniq_idempotency_owner_key")
+            models.UniqueConstraint(fields=["api_key", "key"], name="uniq_idempotency_api_key")
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
 
