@@ -1,15 +1,18 @@
 """Serializer fields and checks the API's resources share: tenant-scoped relations, the
-API's date range, phone numbers, CPF/CNPJ documents and the external_id an item names."""
+API's date range, amounts of money, phone numbers, CPF/CNPJ documents and the external_id an
+item names."""
 
 from datetime import date
+from decimal import Decimal
 
 import phonenumbers
 from django.utils.dateparse import parse_date
-from django.utils.functional import cached_property
+from django.utils.functional import cached_property, lazy
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from collections_app.documents import document_normalize
+from collections_app.payments.amounts import AMOUNT_MAX, amount_max_message
 
 
 class ScopedQuerysetMixin:
@@ -92,6 +95,21 @@ def item_external_id(data) -> str | None:
         return str(value)
     # A NUL can't be stored (PostgreSQL refuses it even in a lookup); the field says so.
     return value if isinstance(value, str) and "\x00" not in value else None
+
+
+class AmountField(serializers.DecimalField):
+    """An amount of money the API takes (an invoice's, a payment's): positive, in centavos,
+    at most `payments/amounts.AMOUNT_MAX` — the one bound that keeps the invoices' totals
+    inside their columns."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 14)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", Decimal("0.01"))
+        kwargs.setdefault("max_value", AMOUNT_MAX)
+        # Lazy: the message names the bound in the request's language, R$ 9.999.999.999,99.
+        kwargs.setdefault("error_messages", {"max_value": lazy(amount_max_message, str)()})
+        super().__init__(**kwargs)
 
 
 def phone_e164(value: str) -> str:

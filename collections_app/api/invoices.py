@@ -1,7 +1,6 @@
 """Invoices (with their payment link) and payments."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -15,7 +14,12 @@ from rest_framework.response import Response
 from collections_app.api.base import TenantViewSet
 from collections_app.api.bulk import BulkUpsertMixin, OneOrManyCreateMixin, ReusableSerializers
 from collections_app.api.customers import CustomerField
-from collections_app.api.fields import TenantSlugField, date_in_range, item_external_id
+from collections_app.api.fields import (
+    AmountField,
+    TenantSlugField,
+    date_in_range,
+    item_external_id,
+)
 from collections_app.engine.message_context import payment_url
 from collections_app.invoices import services
 from collections_app.models import Customer, Invoice, Payment
@@ -25,7 +29,7 @@ from collections_app.payments.services import payments_record
 class InvoiceSerializer(serializers.ModelSerializer):
     external_id = serializers.CharField(max_length=100)
     customer = CustomerField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    amount = AmountField()
     payment_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -85,7 +89,7 @@ PAYMENT_WRITABLE = frozenset({"invoice", "amount", "paid_at", "external_id"})
 
 class PaymentSerializer(serializers.ModelSerializer):
     invoice = TenantSlugField(Invoice, slug_field="external_id")
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    amount = AmountField()
     paid_at = serializers.DateTimeField(required=False)
     external_id = serializers.CharField(max_length=100, required=False, allow_null=True)
 

@@ -28,6 +28,7 @@ from collections_app.imports.column_formats import (
 )
 from collections_app.imports.mapping import AMOUNT_FIELDS, DATE_FIELDS, FIELDS
 from collections_app.imports.spreadsheets import Number
+from collections_app.payments.amounts import AMOUNT_MAX, amount_max_message
 
 
 @dataclass
@@ -76,8 +77,10 @@ def parse_amount(raw: str, locale: str = PT_BR) -> Decimal:
                 _("“%(raw)s” is not an amount written like this column's (%(example)s).")
                 % {"raw": raw, "example": NUMBER_EXAMPLES[locale]}
             ) from None
-    if value <= 0:
+    if not value.is_finite() or value <= 0:
         raise ValueError(_("The amount must be positive, with at most two decimals."))
+    if value > AMOUNT_MAX:
+        raise ValueError(amount_max_message())
     if value.as_tuple().exponent < -2:
         raise ValueError(
             _("“%(raw)s” has more than two decimals: an amount is in reais and centavos.")

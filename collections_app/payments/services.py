@@ -27,6 +27,7 @@ from collections_app.models import (
     Payment,
     PaymentSource,
 )
+from collections_app.payments.amounts import amount_refusal, payment_refusal
 from collections_app.stats.rollups import funnel_add, funnel_keys
 from messaging.models import Message, MessagePurpose
 from tenants.models import Tenant
@@ -148,13 +149,15 @@ def invoice_record_payment(
     classified again, the thank-you is queued after commit unless the payment is history
     (invariant 10; `thank_you=False`: never) and an instalment may complete its agreement;
     more than the invoice's amount leaves the excess on record and gives the team a task to
-    refund or credit it. Raises PaymentError for a non-positive amount, a future date, or a
-    cancelled invoice."""
+    refund or credit it. Raises PaymentError, writing nothing, for an amount that is not
+    positive or passes the bound of `payments/amounts.py` (alone, or in the invoice's amount
+    paid), a future date, or a cancelled invoice."""
     payment_follow_ups()  # configured, before anything is written
     now = timezone.now()
     paid_at = paid_at or now
-    if amount is None or amount <= 0:
-        raise PaymentError(_("The amount must be greater than zero."))
+    refused = amount_refusal(amount)
+    if refused:
+        raise PaymentError(refused)
     if paid_at > now + timedelta(minutes=5):
         raise PaymentError(_("The payment date cannot be in the future."))
     with transaction.atomic():
@@ -168,6 +171,10 @@ def invoice_record_payment(
                 _("Invoice %(number)s is %(status)s: it takes no payment.")
                 % {"number": invoice.number, "status": invoice.get_status_display().lower()}
             )
+        # Read locked: concurrent payments cannot together pass the bound (payments/amounts.py).
+        refused = payment_refusal(invoice=invoice, amount=amount)
+        if refused:
+            raise PaymentError(refused)
         payment = Payment.objects.create(
             tenant=tenant,
             invoice=invoice,

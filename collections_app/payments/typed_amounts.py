@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from collections_app.imports.column_formats import EN_US, PT_BR, number_kind, read_number
+from collections_app.payments.amounts import AMOUNT_MAX, amount_max_message
 
 _ONE_GROUP = re.compile(r"[+-]?[1-9]\d{0,2}([.,])\d{3}")
 
@@ -24,7 +25,8 @@ class AmountError(ValueError):
 
 
 def typed_amount(raw: str) -> Decimal:
-    """The positive amount `raw` says. Raises AmountError."""
+    """The positive amount `raw` says, at most `payments/amounts.AMOUNT_MAX`. Raises
+    AmountError."""
     text = (raw or "").strip().replace("\xa0", " ")
     bare = re.sub(r"^(?:R\$|US\$|\$)\s*", "", text)
     ambiguous = _ONE_GROUP.fullmatch(bare)
@@ -42,6 +44,11 @@ def typed_amount(raw: str) -> Decimal:
         amount = read_number(text, locale)
     except ValueError:
         amount = None
-    if amount is None or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+    # NaN and Infinity read as numbers, and compare only with an error: refused first.
+    if amount is None or not amount.is_finite() or amount <= 0:
         raise AmountError(_("Type the amount, such as 1.234,50."))
+    if amount != amount.quantize(Decimal("0.01")):
+        raise AmountError(_("Type the amount, such as 1.234,50."))
+    if amount > AMOUNT_MAX:
+        raise AmountError(amount_max_message())
     return amount.quantize(Decimal("0.01"))

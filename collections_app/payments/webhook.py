@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from django_scopes import scope
 
 from collections_app.models import Invoice, Payment, PaymentSource
+from collections_app.payments.amounts import amount_refusal
 from collections_app.payments.services import PaymentError, invoice_record_payment
 from collections_app.signing import payment_signature
 from tenants.models import Tenant
@@ -71,6 +72,9 @@ def payment_webhook(request, tenant: str):
         return _error(400, 'amount: a decimal number such as "123.45" is required')
     if not amount.is_finite() or amount.as_tuple().exponent < -2:
         return _error(400, "amount: at most two decimal places")
+    # Bounded before anything is looked up or written (payments/amounts.py).
+    if refused := amount_refusal(amount):
+        return _error(400, f"amount: {refused}")
     paid_at = None
     if event.get("paid_at"):
         paid_at = parse_datetime(str(event["paid_at"]))

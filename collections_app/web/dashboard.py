@@ -3,20 +3,23 @@ and by step, the latest interactions and the user's tasks."""
 
 from datetime import timedelta
 
+from django.contrib import messages
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from collections_app.api.fields import DATE_MAX, DATE_MIN
 from collections_app.models import (
     DailyStat,
     FollowUpTask,
     Segment,
     TaskStatus,
 )
-from collections_app.money import format_money, format_month, format_percent
+from collections_app.money import format_day, format_money, format_month, format_percent
 from collections_app.stats.selectors import (
     interactions_recent,
     metrics_with_previous,
@@ -29,16 +32,52 @@ from messaging.models import Message
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
+# The longest period the dashboard compares with the one before it: ten years, within the
+# API's dates (so the previous period, of equal length, stays in the calendar too).
+PERIOD_MAX = timedelta(days=3653)
+
+
+def _query_day(request, name: str):
+    try:
+        return parse_date(request.GET.get(name) or "")
+    except ValueError:  # well formed but no day of the calendar: 2026-02-30
+        return None
+
+
+def dashboard_period(request, today):
+    """The period the query asks for (`from`, `to`), the last 30 days by default. Dates
+    beyond the API's range are brought into it and a period longer than PERIOD_MAX is
+    shortened to end on `to`, with a message saying which period is shown."""
+    date_to = _query_day(request, "to") or today
+    date_from = _query_day(request, "from") or date_to - timedelta(days=29)
+    if date_from > date_to:
+        date_from, date_to = date_to, date_from
+    asked = (date_from, date_to)
+    date_to = min(max(date_to, DATE_MIN), DATE_MAX)
+    date_from = max(date_from, DATE_MIN, date_to - PERIOD_MAX)
+    if (date_from, date_to) != asked:
+        messages.warning(
+            request,
+            _(
+                "The period can be at most ten years, from %(min)s to %(max)s: showing "
+                "%(from)s to %(to)s."
+            )
+            % {
+                "min": format_day(DATE_MIN, request.tenant.locale),
+                "max": format_day(DATE_MAX, request.tenant.locale),
+                "from": format_day(date_from, request.tenant.locale),
+                "to": format_day(date_to, request.tenant.locale),
+            },
+        )
+    return date_from, date_to
+
 
 @require_GET
 @tenant_required()
 def dashboard(request):
     tenant = request.tenant
     today = tenant_today(tenant=tenant)
-    date_to = parse_date(request.GET.get("to") or "") or today
-    date_from = parse_date(request.GET.get("from") or "") or date_to - timedelta(days=29)
-    if date_from > date_to:
-        date_from, date_to = date_to, date_from
+    date_from, date_to = dashboard_period(request, today)
     segments = list(Segment.objects.order_by("priority", "id"))
     segment = next((s for s in segments if str(s.pk) == request.GET.get("segment")), None)
     segment_id = segment.pk if segment else None

@@ -78,7 +78,10 @@ def invoice_list(request):
         qs = qs.filter(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
     elif status in InvoiceStatus.values:
         qs = qs.filter(status=status)
-    if q := request.GET.get("q", "").strip():
+    if "\x00" in (q := request.GET.get("q", "").strip()):
+        # No invoice or name holds a NUL, and PostgreSQL refuses one even in a lookup.
+        qs = qs.none()
+    elif q:
         # The customers first, then the invoices: each "contains" test stays on one table,
         # where its trigram index (PostgreSQL) answers it.
         named = list(Customer.objects.filter(name__icontains=q).values_list("id", flat=True)[:500])

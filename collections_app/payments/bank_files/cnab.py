@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from collections_app.payments.amounts import AMOUNT_MAX, amount_max_message
 from collections_app.payments.bank_files.credits import (
     BankFile,
     BankFileError,
@@ -47,7 +48,10 @@ def cnab_amount(raw: str, where: str) -> Decimal:
         raise BankFileError(
             _("%(where)s: the amount “%(raw)s” is not a number.") % {"where": where, "raw": raw}
         )
-    return (Decimal(int(raw)) / 100).quantize(Decimal("0.01"))
+    amount = (Decimal(int(raw)) / 100).quantize(Decimal("0.01"))
+    if amount > AMOUNT_MAX:
+        raise BankFileError(f"{where}: {amount_max_message()}")
+    return amount
 
 
 def cnab_date(raw: str, where: str, *, year_first: bool = False) -> date:

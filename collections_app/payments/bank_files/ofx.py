@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from collections_app.payments.amounts import AMOUNT_MAX, amount_max_message
 from collections_app.payments.bank_files.credits import (
     BankFile,
     BankFileError,
@@ -112,6 +113,8 @@ def _ofx_amounts(raws: list[tuple[str, str]]) -> list[Decimal]:
                 _("%(where)s: the amount “%(raw)s” has more than two decimal places.")
                 % {"where": where, "raw": raw}
             )
+        if amount > AMOUNT_MAX:
+            raise BankFileError(f"{where}: {amount_max_message()}")
         amounts.append(amount.quantize(Decimal("0.01")))
     return amounts
 
