@@ -2,7 +2,7 @@
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 
@@ -62,6 +62,9 @@ class InteractionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+NOT_A_MEMBER = gettext_lazy("Not a member of this tenant.")
+
+
 class TaskSerializer(serializers.ModelSerializer):
     customer = serializers.CharField(source="customer.external_id", read_only=True)
     invoice = serializers.CharField(
@@ -83,12 +86,17 @@ class TaskSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = ["id", "customer", "invoice", "title", "created_at", "completed_at"]
-        extra_kwargs = {"due_on": {"validators": [date_in_range]}}
+        extra_kwargs = {
+            "due_on": {"validators": [date_in_range]},
+            # One answer for a user of another company and a user id that does not exist, so
+            # the API does not tell which user ids exist.
+            "assignee": {"error_messages": {"does_not_exist": NOT_A_MEMBER}},
+        }
 
     def validate_assignee(self, user):
         tenant = self.context["request"].user.tenant
         if user is not None and not user.memberships.filter(tenant=tenant).exists():
-            raise serializers.ValidationError(_("Not a member of this tenant."))
+            raise serializers.ValidationError(NOT_A_MEMBER)
         return user
 
 
