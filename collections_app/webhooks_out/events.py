@@ -7,28 +7,28 @@ the payment webhook Régua receives: `X-Regua-Signature: sha256=<HMAC-SHA256 of
 "<X-Regua-Timestamp>.<body>" with the endpoint's secret>`. A 2xx answer delivers it; anything
 else is retried with exponential backoff (1 minute doubling, 8 attempts over about two
 hours), then the delivery is marked failed. `dedupe_key` names the event's subject, so the same
-event never reaches an endpoint twice, whatever re-runs happen. URLs that resolve to private,
-loopback or link-local addresses are refused unless WEBHOOKS_ALLOW_PRIVATE is set.
+event never reaches an endpoint twice, whatever re-runs happen. URLs go through the outbound
+policy (`messaging.outbound`): a host that resolves to a private, loopback or link-local address
+is refused unless WEBHOOKS_ALLOW_PRIVATE is set, and a delivery connects to the address it
+checked (keeping the name for TLS and the Host header); redirects are not followed.
 
 The settings page (`views_settings`) and the API (`api_webhooks`) manage endpoints and
 deliveries through the same checks and operations here: `url_check`, `webhook_secret_rotate`,
 `webhook_redeliver` and `webhook_ping`."""
 
-import ipaddress
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
+from requests.adapters import HTTPAdapter
 
 from collections_app.enqueue import webhook_deliveries_send_later
 from collections_app.models import (
@@ -41,6 +41,7 @@ from collections_app.models import (
     new_webhook_secret,
 )
 from collections_app.signing import payment_signature
+from messaging.outbound import UnsafeAddress, outbound_addresses, outbound_check
 
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SECONDS = 60
@@ -50,7 +51,7 @@ TIMEOUT_SECONDS = 10
 PING_EVENT = "ping"
 
 
-class UnsafeURL(ValueError):
+class UnsafeURL(UnsafeAddress):
     """A webhook URL Régua will not call, with the reason."""
 
 
@@ -58,9 +59,9 @@ class WebhookError(ValueError):
     """An operation on an endpoint or delivery that its state does not allow, with the reason."""
 
 
-def url_check(url: str) -> None:
-    """Refuse URLs that are not http(s), or whose host resolves to an address inside a private
-    network (the workers' own network must not be reachable through a tenant's webhook)."""
+def _url_parts(url: str) -> tuple[SplitResult, int]:
+    """The URL's parts and its port; UnsafeURL if it is not http(s) with a host and a port
+    in range."""
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UnsafeURL(_("Use an http(s) URL with a host name."))
@@ -68,21 +69,59 @@ def url_check(url: str) -> None:
         port = parts.port
     except ValueError as exc:  # out of range: URL validators let ports up to 99999 through
         raise UnsafeURL(_("Use a port from 1 to 65535.")) from exc
-    if settings.WEBHOOKS_ALLOW_PRIVATE:
-        return
+    return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def url_check(url: str) -> None:
+    """Refuse URLs that are not http(s), or whose host resolves to an address inside a private
+    network (the outbound policy: the workers' own network must not be reachable through a
+    tenant's webhook)."""
+    parts, port = _url_parts(url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
-        raise UnsafeURL(
-            _("The host %(host)s does not resolve.") % {"host": parts.hostname}
-        ) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise UnsafeURL(
-                _("%(host)s is a private or local address (%(address)s).")
-                % {"host": parts.hostname, "address": address}
-            )
+        outbound_check(parts.hostname, port)
+    except UnsafeAddress as exc:
+        raise UnsafeURL(str(exc)) from exc
+
+
+class PinnedHostAdapter(HTTPAdapter):
+    """An adapter for a URL whose host is an address already checked: TLS still sends `hostname`
+    (SNI) and verifies the certificate against it (urllib3's `server_hostname` and
+    `assert_hostname`), the way requests-toolbelt's HostHeaderSSLAdapter does."""
+
+    def __init__(self, hostname: str, **kwargs):
+        self.hostname = hostname
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **pool_kwargs):
+        pool_kwargs.update(server_hostname=self.hostname, assert_hostname=self.hostname)
+        super().init_poolmanager(*args, **pool_kwargs)
+
+
+def _post_pinned(url: str, *, body: bytes, headers: dict) -> requests.Response:
+    """POST to `url` through the outbound policy: the host is resolved once, every address is
+    checked, and the request goes to a checked address, never to the name again (a second
+    lookup could answer a private address: DNS rebinding), with the name kept in the Host
+    header and for TLS. Redirects are not followed. UnsafeURL if the policy refuses."""
+    parts, port = _url_parts(url)
+    try:
+        address = outbound_addresses(parts.hostname, port)[0]
+    except UnsafeAddress as exc:
+        raise UnsafeURL(str(exc)) from exc
+    host = f"[{address}]" if ":" in address else address
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc, host_header = (
+        (f"{host}:{parts.port}", f"{name}:{parts.port}") if parts.port else (host, name)
+    )
+    pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    with requests.Session() as session:
+        session.mount("https://", PinnedHostAdapter(parts.hostname))
+        return session.post(
+            pinned,
+            data=body,
+            headers={**headers, "Host": host_header},
+            timeout=TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
 
 
 def webhook_emit(*, tenant_id: int, event: str, dedupe_key: str, data: dict) -> int:
@@ -180,10 +219,9 @@ def webhook_attempt(*, delivery: WebhookDelivery) -> float | None:
     delivery.attempts += 1
     code, error = None, ""
     try:
-        url_check(endpoint.url)
-        response = requests.post(
+        response = _post_pinned(
             endpoint.url,
-            data=body,
+            body=body,
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "Regua-Webhooks/1",
@@ -192,8 +230,6 @@ def webhook_attempt(*, delivery: WebhookDelivery) -> float | None:
                 "X-Regua-Timestamp": stamp,
                 "X-Regua-Signature": payment_signature(endpoint.secret, stamp, body),
             },
-            timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
         )
         code = response.status_code
         if 200 <= code < 300:
