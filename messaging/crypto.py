@@ -48,7 +48,12 @@ def rotate(token: str) -> str:
     return _fernet().rotate(token.encode()).decode() if token else token
 
 
+SHOWN = 4  # the last characters a masked value shows
+SHOWN_FROM = 12  # a shorter value shows none: four characters would give too much of it away
+
+
 def mask(value: str) -> str:
-    """Never show a secret back in full."""
+    """Never show a secret back: its last four characters at most, so that an admin can tell
+    which one is stored; nothing of a short one."""
     value = str(value or "")
-    return "•" * 8 if len(value) <= 8 else f"{value[:4]}…{value[-4:]}"
+    return "•" * 8 if len(value) < SHOWN_FROM else f"••••{value[-SHOWN:]}"

@@ -210,4 +210,6 @@ class ProviderAccount(models.Model):
         self.credentials_encrypted = crypto.encrypt_json(value)
 
     def masked_credentials(self) -> dict:
+        """Each stored credential as its last four characters (`crypto.mask`): for admins and
+        owners only (the pages ask `secrets_visible`), and for the API."""
         return {k: crypto.mask(v) for k, v in self.credentials.items()}

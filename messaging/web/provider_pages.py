@@ -46,7 +46,7 @@ class ProviderAccountForm(forms.ModelForm):
             "active": gettext_lazy("A channel has at most one active account."),
         }
 
-    def __init__(self, *args, refresh_url: str = "", **kwargs):
+    def __init__(self, *args, refresh_url: str = "", show_secrets: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         source = self.data if self.is_bound else self.initial
         channel = source.get("channel") or self.instance.channel or Channel.EMAIL
@@ -82,11 +82,13 @@ class ProviderAccountForm(forms.ModelForm):
         for spec in CREDENTIAL_FIELDS.get(provider, ()):
             name = f"credential_{spec.name}"
             help_text = ""
-            if self.keeps_credentials and stored.get(spec.name):
+            if self.keeps_credentials and stored.get(spec.name) and show_secrets:
                 # Help texts are rendered as HTML: the masked value is escaped.
                 help_text = _("Stored: %(masked)s. Leave blank to keep it.") % {
                     "masked": escape(masked[spec.name])
                 }
+            elif self.keeps_credentials and stored.get(spec.name):
+                help_text = _("A value is stored; only admins see its last characters.")
             if spec.choices:
                 field = forms.ChoiceField(
                     choices=[("", "—"), *spec.choices], required=False, help_text=help_text
@@ -159,10 +161,19 @@ class RecipientForm(forms.Form):
     )
 
 
+def secrets_visible(request) -> bool:
+    """Stored credentials are shown (masked) to admins and owners only: agents and viewers may
+    read the accounts, not any part of their secrets."""
+    return request.membership.has_role(ADMIN)
+
+
 @require_GET
 @tenant_required()
 def provider_list(request):
     accounts = list(ProviderAccount.objects.order_by("channel", "-active", "id"))
+    visible = secrets_visible(request)
+    for account in accounts:
+        account.credentials_shown = account.masked_credentials() if visible else None
     channels = [
         {
             "value": value,
@@ -189,7 +200,9 @@ def provider_edit(request, pk: int | None = None):
     )
     refresh_url = request.path
     if request.method == "POST":
-        form = ProviderAccountForm(request.POST, instance=account, refresh_url=refresh_url)
+        form = ProviderAccountForm(
+            request.POST, instance=account, refresh_url=refresh_url, show_secrets=True
+        )
         if form.is_valid():
             try:
                 account = provider_account_save(
@@ -209,7 +222,12 @@ def provider_edit(request, pk: int | None = None):
             for name in ("channel", "provider", "sender")
             if request.GET.get(name)
         }
-        form = ProviderAccountForm(instance=account, initial=initial, refresh_url=refresh_url)
+        form = ProviderAccountForm(
+            instance=account,
+            initial=initial,
+            refresh_url=refresh_url,
+            show_secrets=secrets_visible(request),
+        )
     context = {
         "form": form,
         "account": account,

@@ -43,7 +43,7 @@ def test_credentials_are_encrypted_at_rest_and_masked(tenant_a, settings):
         )
         raw = cursor.fetchone()[0]
     assert "super-secret-token" not in raw
-    assert account.masked_credentials()["auth_token"] == "supe…oken"
+    assert account.masked_credentials()["auth_token"] == "••••oken"
 
 
 def test_key_rotation_keeps_credentials_readable(tenant_a, settings):
