@@ -9,8 +9,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from messaging.models import ProviderAccount, ProviderKind, new_message_ref
+from messaging.outbound import UnsafeAddress, outbound_check, smtp_port_check
 from messaging.providers import OutgoingMessage, Provider, TransportError, provider_for
 from messaging.providers.registry import PROVIDERS
+from messaging.providers.smtp import smtp_address
 from tenants.models import Tenant
 
 LOCALES = [("pt-br", "Português (Brasil)"), ("en", "English")]
@@ -93,9 +95,37 @@ def providers_for_channel(channel: str) -> list[str]:
     return [kind for kind in ProviderKind.values if channel in PROVIDER_CHANNELS.get(kind, ())]
 
 
-def provider_account_errors(*, channel: str, provider: str, credentials: dict) -> dict:
+def _server(provider: str, credentials: dict) -> tuple | None:
+    """The server an account's secrets are sent to (SMTP's host, port and security), or None
+    for a provider whose server is fixed."""
+    if provider != ProviderKind.SMTP:
+        return None
+    try:
+        host, port, security = smtp_address(credentials)
+    except (TypeError, ValueError):
+        return (credentials.get("host"), credentials.get("port"), credentials.get("security"))
+    return host.lower(), port, security
+
+
+def credentials_kept(*, provider: str, stored: dict, typed: dict) -> dict:
+    """The stored credentials an edit keeps where a field is left blank: all of them, except
+    the secrets when the typed values point the account at another server (another host,
+    port or security): a stored secret is never sent to a server it was not typed for."""
+    given = {name: value for name, value in typed.items() if value not in (None, "")}
+    if _server(provider, {**stored, **given}) == _server(provider, stored):
+        return dict(stored)
+    secrets = {field.name for field in CREDENTIAL_FIELDS.get(provider, ()) if field.secret}
+    return {name: value for name, value in stored.items() if name not in secrets}
+
+
+def provider_account_errors(
+    *, channel: str, provider: str, credentials: dict, stored: dict | None = None
+) -> dict:
     """What keeps an account from working, per field (`provider`, `credentials`): a provider
-    that cannot carry the channel, or a required credential left empty. Empty if it can work."""
+    that cannot carry the channel, a required credential left empty or malformed, a server
+    the outbound policy refuses (SMTP: a public host, an SMTP port), or, against the `stored`
+    credentials of the account being changed, a secret not typed again although the server
+    changed. Empty if it can work."""
     if channel not in PROVIDER_CHANNELS.get(provider, set()):
         return {
             "provider": [
@@ -112,6 +142,20 @@ def provider_account_errors(*, channel: str, provider: str, credentials: dict) -
         if credentials.get(field.name) not in (None, "")
         and (problem := field.problem(credentials[field.name]))
     ]
+    if not problems and provider == ProviderKind.SMTP:
+        host, port, _security = smtp_address(credentials)
+        try:
+            smtp_port_check(port)
+            outbound_check(host, port)
+        except UnsafeAddress as exc:
+            problems.append(str(exc))
+    if not problems and stored and _server(provider, credentials) != _server(provider, stored):
+        problems = [
+            _("%(field)s: type it again; the stored one is not sent to a new server.")
+            % {"field": field.label}
+            for field in CREDENTIAL_FIELDS.get(provider, ())
+            if field.secret and stored.get(field.name) and not credentials.get(field.name)
+        ]
     return {"credentials": problems} if problems else {}
 
 

@@ -29,9 +29,12 @@ def provider_account_save(
     transaction. `credentials` replace the stored ones whole; without them an account keeps
     its own (a new one has none). The channel, the provider and the credentials must pass
     `provider_account_errors` (a provider that carries the channel, its required credentials,
-    each well formed), a field not given counting with its stored value; a channel has at most
-    one active account. Credentials are encrypted at rest by the model. Each field's own format
-    (a known channel and provider, the lengths) is the caller's form or serializer's. Raises
+    each well formed, a server the outbound policy accepts), a field not given counting with its
+    stored value; changing the server an account's secrets go to (SMTP's host, port or
+    security) requires its secrets again (an edit page never keeps them then:
+    `credentials_kept`); a channel has at most one active account. Credentials are encrypted
+    at rest by the model. Each field's own format (a known channel and provider, the lengths)
+    is the caller's form or serializer's. Raises
     ProviderAccountError with the messages per field, writing nothing;
     ProviderAccount.DoesNotExist for another tenant's account."""
     unknown = set(fields) - set(ACCOUNT_FIELDS)
@@ -47,6 +50,9 @@ def provider_account_save(
         channel=fields.get("channel", getattr(account, "channel", "")),
         provider=fields.get("provider", getattr(account, "provider", "")),
         credentials=checked_credentials,
+        stored=account.credentials
+        if account is not None and account.pk and credentials is not None
+        else None,
     )
     if errors:
         raise ProviderAccountError(errors)

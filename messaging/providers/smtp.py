@@ -2,16 +2,69 @@
 
 Credentials: `host`, `port`, `username`, `password` and `security` ("starttls", "ssl" or
 "none"). The message's reference goes in the `Message-ID` header, so a bounce can be matched
-to it; the one-click unsubscribe headers are set."""
+to it; the one-click unsubscribe headers are set.
 
+The server goes through the outbound policy (`messaging.outbound`) when the message leaves: the
+host is resolved once, every address must be public and the port an SMTP one, and the
+connection goes to that checked address (TLS still checks the host's name). A server that
+cannot be reached is reported in the same general words whatever the socket said, so the
+error does not tell a refused port from a closed one."""
+
+import functools
+import logging
 import smtplib
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
+from django.utils.translation import gettext as _
 
+from messaging.outbound import UnsafeAddress, outbound_addresses, smtp_port_check
 from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
+
+logger = logging.getLogger(__name__)
+
+
+def smtp_address(credentials: dict) -> tuple[str, int, str]:
+    """The host, port and security an account's credentials name (the port defaults by
+    security: 465 for SSL/TLS, else 587). ValueError if the port is not a number."""
+    security = credentials.get("security") or "starttls"
+    port = int(credentials.get("port") or (465 if security == "ssl" else 587))
+    return str(credentials.get("host") or "").strip(), port, security
+
+
+class _PinnedSMTPMixin:
+    """Connects to `address` (checked by the outbound policy) instead of resolving the host
+    again; `_host`, which STARTTLS and SMTP over SSL verify the certificate against, stays the
+    name."""
+
+    def __init__(self, *args, address: str, **kwargs):
+        self.address = address
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(self.address, port, timeout)
+
+
+class _PinnedSMTP(_PinnedSMTPMixin, smtplib.SMTP):
+    pass
+
+
+class _PinnedSMTPSSL(_PinnedSMTPMixin, smtplib.SMTP_SSL):
+    pass
+
+
+class _PinnedBackend(EmailBackend):
+    def __init__(self, *args, address: str, **kwargs):
+        self.address = address
+        super().__init__(*args, **kwargs)
+
+    @property
+    def connection_class(self):
+        return functools.partial(
+            _PinnedSMTPSSL if self.use_ssl else _PinnedSMTP, address=self.address
+        )
 
 
 class SMTPProvider(Provider):
@@ -22,15 +75,20 @@ class SMTPProvider(Provider):
         host = creds.get("host")
         if not host:
             raise TransportError("SMTP host is not configured", permanent=True)
-        security = creds.get("security", "starttls")
         try:
-            port = int(creds.get("port") or (465 if security == "ssl" else 587))
+            host, port, security = smtp_address(creds)
         except (TypeError, ValueError):
             # Saved before ports were checked: say so instead of failing with a traceback.
             raise TransportError(
                 f"SMTP port {creds.get('port')!r} is not a number", permanent=True
             ) from None
-        backend = EmailBackend(
+        try:
+            smtp_port_check(port)
+            address = outbound_addresses(host, port)[0]
+        except UnsafeAddress as exc:
+            raise TransportError(str(exc), permanent=True) from exc
+        backend = _PinnedBackend(
+            address=address,
             host=host,
             port=port,
             username=creds.get("username") or None,
@@ -63,12 +121,22 @@ class SMTPProvider(Provider):
                 code=str(codes[0]) if codes else "",
                 bad_contact=permanent,
             ) from exc
+        except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, OSError) as exc:
+            # Disconnects, timeouts, refusals, a greeting that is not SMTP's: the same words for
+            # all (the raw error would make the test send a port scanner); the log keeps it.
+            logger.info("SMTP %s:%s unreachable: %r", host, port, exc)
+            raise TransportError(
+                _("Could not connect to the SMTP server."), permanent=False
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise TransportError(
                 f"SMTP {exc.smtp_code}: {exc.smtp_error!r}",
                 permanent=500 <= exc.smtp_code < 600,
                 code=str(exc.smtp_code),
             ) from exc
-        except (smtplib.SMTPException, OSError) as exc:  # disconnects, timeouts, refused
-            raise TransportError(f"SMTP server unreachable: {exc}", permanent=False) from exc
+        except smtplib.SMTPException as exc:
+            logger.info("SMTP %s:%s failed: %r", host, port, exc)
+            raise TransportError(
+                _("The SMTP server did not accept the message."), permanent=False
+            ) from exc
         return SendResult(provider_message_id=message_id)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from messaging.config import (
     CREDENTIAL_FIELDS,
     REQUIRED_CREDENTIALS,
+    credentials_kept,
     provider_account_errors,
     provider_test_send,
     providers_for_channel,
@@ -132,7 +133,11 @@ class ProviderAccountForm(forms.ModelForm):
             spec.name: str(cleaned.get(f"credential_{spec.name}") or "").strip()
             for spec in CREDENTIAL_FIELDS.get(provider, ())
         }
-        current = self.instance.credentials if self.keeps_credentials else {}
+        current = (
+            credentials_kept(provider=provider, stored=self.instance.credentials, typed=typed)
+            if self.keeps_credentials
+            else {}
+        )
         removed = {name for name in current if cleaned.get(f"clear_{name}")}
         self.credentials = {
             **{k: v for k, v in current.items() if k not in removed},
