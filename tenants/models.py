@@ -196,6 +196,9 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100, default="default")
     prefix = models.CharField(max_length=12, unique=True)
     key_hash = models.CharField(max_length=64)
+    # The key's last characters, the only part of it shown after it was created (to admins),
+    # so that they can tell their keys apart; empty for keys made before it was kept.
+    last4 = models.CharField(max_length=4, blank=True, default="")
     created_at = models.DateTimeField(default=now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -221,6 +224,11 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def masked(self) -> str:
+        """How the key is shown once created: its last four characters only."""
+        return f"••••{self.last4}" if self.last4 else "••••••••"
 
 
 class IdempotentRequest(models.Model):

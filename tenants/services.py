@@ -159,7 +159,9 @@ def member_remove(*, tenant: Tenant, membership: Membership) -> None:
 def api_key_create(*, tenant: Tenant, name: str = "default") -> tuple[ApiKey, str]:
     """Create a key and return it with the raw secret, which is never stored nor shown again."""
     raw, prefix, key_hash = ApiKey.generate()
-    key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix, key_hash=key_hash)
+    key = ApiKey.objects.create(
+        tenant=tenant, name=name, prefix=prefix, key_hash=key_hash, last4=raw[-4:]
+    )
     return key, raw
 
 
