@@ -1,12 +1,15 @@
 """What a debtor does on the payment page, each recorded in the team's timeline: say it is
 already paid, promise a date, ask for instalments, leave a channel — and prove who they are
-before seeing their other invoices."""
+before seeing their other invoices: the first characters of their CPF/CNPJ, or an access link
+sent to their own e-mail or mobile number (`debtor_access_link_send`), which nobody else can
+take from them."""
 
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -20,13 +23,15 @@ from collections_app.models import (
     FollowUpTask,
     InteractionKind,
     Invoice,
+    InvoiceMessage,
     InvoiceStatus,
     PaymentClaim,
 )
 from collections_app.money import format_day
 from collections_app.payments.agreements import AgreementError, agreement_create
 from collections_app.payments.promises import PromiseError, promise_create
-from messaging.models import Channel
+from messaging.enqueue import messages_enqueue
+from messaging.models import Channel, Message, MessagePurpose
 from tenants.models import Tenant
 
 CHANNEL_NAMES = {"email": "E-mail", "sms": "SMS", "whatsapp": "WhatsApp"}
@@ -56,6 +61,76 @@ def identity_matches(customer: Customer, typed: str) -> bool:
     if len(given) != IDENTITY_CHARS:
         return False
     return secrets.compare_digest(document[:IDENTITY_CHARS], given)
+
+
+# The access link: signed with the site's key, naming the tenant and the customer, valid a day
+# (it may wait for the tenant's send window before it leaves).
+ACCESS_SALT = "regua.payment-page.access"
+ACCESS_MAX_AGE = 24 * 3600
+
+
+def access_token(*, customer: Customer) -> str:
+    """The signed, expiring token of an access link to the customer's invoices."""
+    return signing.dumps([customer.tenant_id, customer.pk], salt=ACCESS_SALT)
+
+
+def access_token_customer_id(token: str, *, tenant_id: int) -> int | None:
+    """The customer an access token names, if it is authentic, unexpired and of this tenant."""
+    try:
+        token_tenant, customer_id = signing.loads(token, salt=ACCESS_SALT, max_age=ACCESS_MAX_AGE)
+    except (signing.BadSignature, TypeError, ValueError):
+        return None
+    return customer_id if token_tenant == tenant_id else None
+
+
+def _masked(address: str) -> str:
+    """Enough of an address for its owner to recognise it: a***@example.com, ••••4321."""
+    if "@" in address:
+        name, domain = address.split("@", 1)
+        return f"{name[:1]}***@{domain}"
+    return f"••••{address[-4:]}"
+
+
+def debtor_access_link_send(*, tenant: Tenant, invoice: Invoice, url: str) -> str:
+    """Send `url` (the payment page with an access token) to the customer's own e-mail, or
+    their mobile number by SMS, as a message about the invoice (in its timeline; the send
+    window, opt-outs and limits of any message apply). Returns the address, masked, to tell
+    the debtor where to look. Raises DebtorError when the customer has neither."""
+    customer = invoice.customer
+    channel = next((c for c in (Channel.EMAIL, Channel.SMS) if customer.address_for(c)), None)
+    if channel is None:
+        raise DebtorError(
+            _("We have no e-mail or mobile number of yours to send a link to: contact %(name)s.")
+            % {"name": tenant.name}
+        )
+    address = customer.address_for(channel)
+    with transaction.atomic():
+        message = Message.objects.create(
+            tenant=tenant,
+            channel=channel,
+            recipient=address,
+            purpose=MessagePurpose.MANUAL,
+            subject=_("Your access link") if channel == Channel.EMAIL else "",
+            body=_(
+                "%(company)s: to see your open invoices, open %(url)s — the link is valid for "
+                "24 hours. If you did not ask for it, ignore this message."
+            )
+            % {"company": tenant.name, "url": url},
+        )
+        InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
+        interaction_log(
+            tenant=tenant,
+            customer_id=customer.pk,
+            invoice=invoice,
+            message=message,
+            kind=InteractionKind.MESSAGE,
+            channel=channel,
+            summary=f"Link de acesso às faturas enviado ao cliente ({channel}), pedido na "
+            "página de pagamento",
+            data={"access_link": True},
+        )
+        messages_enqueue(tenant=tenant, message_ids=[message.pk])
+    return _masked(address)
 
 
 def _task(tenant: Tenant, invoice: Invoice, *, title: str, origin: str, notes: str = ""):

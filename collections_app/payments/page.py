@@ -3,8 +3,10 @@
 It shows what the debtor owes today (with the charges apart), the Pix code with its QR code,
 the boleto line and the external payment link, and the debtor's answers: "I already paid",
 "I need more time", instalments, leave a channel. The customer's other open invoices show
-only after the debtor types the first characters of their CPF/CNPJ, so a forwarded link does
-not expose someone's whole debt. Every answer is recorded in the team's timeline."""
+only after the debtor types the first characters of their CPF/CNPJ — a few attempts per customer
+and per address — or opens an access link sent to the customer's own e-mail or mobile number, so
+a forwarded link does not expose someone's whole debt and a stranger who uses up the attempts
+cannot lock the debtor out. Every answer is recorded in the team's timeline."""
 
 from datetime import timedelta
 from functools import wraps
@@ -38,6 +40,9 @@ from collections_app.payments.debtor import (
     CHANNEL_NAMES,
     IDENTITY_CHARS,
     DebtorError,
+    access_token,
+    access_token_customer_id,
+    debtor_access_link_send,
     debtor_claim_paid,
     debtor_opt_out,
     debtor_promise,
@@ -50,9 +55,13 @@ from messaging.models import Message, MessagePurpose
 from tenants.selectors import tenant_today
 
 # Requests per client address per minute on the payment pages, and identity attempts per
-# invoice per 15 minutes: enough for a person, not for a script guessing tokens or documents.
+# customer and per client address per 15 minutes (not per invoice: a customer with ten
+# invoices does not get fifty tries): enough for a person, not for a script guessing tokens or
+# documents. Access links: a few per customer per hour, so nobody floods the debtor with them.
 PAGE_RATE = 60
 IDENTITY_ATTEMPTS = 5
+IDENTITY_WINDOW = 900
+ACCESS_LINKS = 3
 ACTION_RATE = 10  # debtor answers per invoice per hour
 SELF_SERVICE_OPTIONS = 12
 
@@ -115,6 +124,8 @@ def debtor_view(view):
 @debtor_view
 def payment_page(request, invoice: Invoice):
     tenant = invoice.tenant
+    if "access" in request.GET:
+        return _access_open(request, invoice)
     _record_click(request, invoice)
     today = tenant_today(tenant=tenant)
     charges = invoice_charges(tenant=tenant, invoice=invoice, today=today)
@@ -177,6 +188,31 @@ def payment_page(request, invoice: Invoice):
 
 def _identity_key(invoice: Invoice) -> str:
     return f"debtor:{invoice.tenant_id}:{invoice.customer_id}"
+
+
+def _attempts_key(invoice: Invoice) -> str:
+    return f"pay:id:customer:{invoice.tenant_id}:{invoice.customer_id}"
+
+
+def _identified(request, invoice: Invoice) -> None:
+    request.session[_identity_key(invoice)] = True
+    request.session.set_expiry(1800)
+
+
+def _access_open(request, invoice: Invoice):
+    """An access link: authentic, unexpired and of this invoice's customer, it shows their
+    other invoices and clears the failed attempts that locked the gate."""
+    customer_id = access_token_customer_id(
+        request.GET.get("access", ""), tenant_id=invoice.tenant_id
+    )
+    if customer_id is not None and customer_id == invoice.customer_id:
+        _identified(request, invoice)
+        cache.delete(_attempts_key(invoice))
+    else:
+        messages.error(
+            request, _("This access link is not valid or has expired: ask for a new one.")
+        )
+    return _back(invoice, "#others")  # the token leaves the address bar
 
 
 def _record_click(request, invoice: Invoice) -> None:
@@ -329,11 +365,43 @@ def opt_out(request, invoice: Invoice):
 @require_POST
 @debtor_view
 def identify(request, invoice: Invoice):
-    if _over_limit(f"pay:id:{invoice.pk}", IDENTITY_ATTEMPTS, 900):
-        messages.error(request, _("Too many attempts. Please try again in 15 minutes."))
+    if request.POST.get("send_link"):
+        return _access_link(request, invoice)
+    # Both counters count every attempt (no short cut): per customer and per client address.
+    locked = [
+        _over_limit(_attempts_key(invoice), IDENTITY_ATTEMPTS, IDENTITY_WINDOW),
+        _over_limit(f"pay:id:ip:{_client(request)}", IDENTITY_ATTEMPTS, IDENTITY_WINDOW),
+    ]
+    if any(locked):
+        messages.error(
+            request,
+            _(
+                "Too many attempts. Please try again in 15 minutes, or ask for an access link "
+                "sent to your e-mail or mobile number."
+            ),
+        )
     elif identity_matches(invoice.customer, request.POST.get("document", "")):
-        request.session[_identity_key(invoice)] = True
-        request.session.set_expiry(1800)
+        _identified(request, invoice)
     else:
         messages.error(request, _("That does not match our records."))
+    return _back(invoice, "#others")
+
+
+def _access_link(request, invoice: Invoice):
+    if _over_limit(f"pay:link:{invoice.tenant_id}:{invoice.customer_id}", ACCESS_LINKS, 3600):
+        messages.error(request, _("An access link was sent recently: check your messages."))
+        return _back(invoice, "#others")
+    path = reverse("payment_page", args=[invoice.payment_token])
+    token = access_token(customer=invoice.customer)
+    url = f"{settings.PUBLIC_BASE_URL}{path}?access={token}"
+    try:
+        where = debtor_access_link_send(tenant=invoice.tenant, invoice=invoice, url=url)
+    except DebtorError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("We sent an access link to %(address)s. It is valid for 24 hours.")
+            % {"address": where},
+        )
     return _back(invoice, "#others")
