@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from collections_app.payments import page as payment_page
 from collections_app.payments import webhook as payment_webhook
@@ -19,7 +19,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[]),
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema",
+            authentication_classes=[],
+            template_name="drf_spectacular/swagger_ui_own_styles.html",
+        ),
         name="api_docs",
     ),
     path("api/v1/", include("collections_app.api.urls")),

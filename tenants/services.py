@@ -3,6 +3,8 @@ import secrets
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -55,6 +57,16 @@ def parse_send_days(value: str) -> str:
     return ",".join(d for d in WEEKDAYS if d in days)
 
 
+def password_problems(*, password: str, user: User) -> list[str]:
+    """The password validators' (AUTH_PASSWORD_VALIDATORS) messages for `password` as `user`'s
+    password (an unsaved User for a new account); empty when it may be used."""
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        return list(exc.messages)
+    return []
+
+
 def tenant_create(
     *,
     slug: str,
@@ -78,6 +90,13 @@ def tenant_create(
         raise TenantConfigError(f"Unknown timezone {timezone_name!r}") from exc
     start, end = parse_send_window(send_window)
     days = parse_send_days(send_days)
+    if owner_password is not None:
+        existing = User.objects.filter(email__iexact=owner_email).first()
+        problems = password_problems(
+            password=owner_password, user=existing or User(email=owner_email)
+        )
+        if problems:
+            raise TenantConfigError("Password refused: " + " ".join(problems))
     with transaction.atomic():
         tenant = Tenant.objects.create(
             slug=slug,
@@ -113,6 +132,10 @@ def member_add(*, tenant: Tenant, email: str, role: str) -> tuple[Membership, bo
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
             new_password = secrets.token_urlsafe(12)
+            # A random password passes; checked all the same, so no path skips the validators.
+            problems = password_problems(password=new_password, user=User(email=email))
+            if problems:
+                raise MemberError(" ".join(problems))
             user = User.objects.create_user(email=email, password=new_password)
         membership, created = Membership.objects.get_or_create(
             tenant=tenant, user=user, defaults={"role": role}

@@ -84,9 +84,13 @@ def team(request):
         form = MemberForm(request.POST)
         if form.is_valid():
             email = form.cleaned_data["email"].lower()
-            _membership, created, new_password = member_add(
-                tenant=request.tenant, email=email, role=form.cleaned_data["role"]
-            )
+            try:
+                _membership, created, new_password = member_add(
+                    tenant=request.tenant, email=email, role=form.cleaned_data["role"]
+                )
+            except MemberError as exc:
+                messages.error(request, str(exc))
+                return redirect("settings_team")
             if created:
                 messages.success(request, _("%(email)s added.") % {"email": email})
             else:

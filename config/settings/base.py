@@ -2,6 +2,7 @@
 an unset variable means the embedded default (SQLite, filesystem broker, console providers)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -27,7 +28,9 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in (env(name, default) or "").split(",") if item.strip()]
 
 
-SECRET_KEY = env("SECRET_KEY", "insecure-development-key-change-me")
+# The embedded default; the production settings refuse to start with it.
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-change-me"
+SECRET_KEY = env("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -49,6 +52,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "csp",
+    "axes",
     "tenants",
     "messaging",
     "collections_app",
@@ -65,9 +70,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.TenantMiddleware",
     "tenants.idempotency.IdempotencyMiddleware",
+    # Last, so that it sees the login's outcome and turns a lockout into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -112,13 +120,69 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tenants.User"
+# Run by every path that sets a password: tenants.services (create_tenant, the team page), the
+# admin's password forms and manage.py createsuperuser / changepassword.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "tenants.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
+
+# --- Login throttling (django-axes, tenants/login_throttle.py) ----------------------------------
+# LOGIN_FAILURE_LIMIT failed logins for one account from one address, or
+# LOGIN_ADDRESS_FAILURE_LIMIT from one address over every account, lock that pair (that
+# address) for LOGIN_LOCKOUT_MINUTES after the last failure; failures older than that are
+# forgotten. Attempts are rows in the database (the axes tables), so every web process shares
+# them, in the embedded mode too.
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(env("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
+LOGIN_LOCKOUT_MINUTES = int(env("LOGIN_LOCKOUT_MINUTES", "15"))
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "tenants.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_CALLABLE = "tenants.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "tenants.login_throttle.client_address"
+AXES_USERNAME_FORM_FIELD = "username"
+# A successful login does not clear the counts: it would let someone clear their address's
+# count by logging in to an account of their own between guesses at others.
+AXES_RESET_ON_SUCCESS = False
+# Successful logins are not recorded (no table of everyone's addresses to keep and erase).
+AXES_DISABLE_ACCESS_LOG = True
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------------------
+# Every page may run only the product's own script files and load only its own style sheets
+# (static/, served from this origin): no inline <script>, no inline event handler, no
+# <style> block, no eval. Style *attributes* are allowed (style-src-attr): a few pages position
+# or size an element from data (a ladder's timeline markers, the dashboard's meters, the brand
+# colour of the payment page), and an attribute can set CSS but never run code. Images may
+# also come from https: (a tenant's logo) and data: URIs. No page may be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
@@ -283,5 +347,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The twilio SDK logs every request and response, headers included, at INFO.
         "twilio.http_client": {"level": "WARNING"},
+        # axes logs every login at INFO; its warnings (failures, lockouts) stay.
+        "axes": {"level": "WARNING"},
     },
 }

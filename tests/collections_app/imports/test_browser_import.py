@@ -52,13 +52,10 @@ def test_an_agent_imports_a_spreadsheet_with_a_preview_and_an_error_report(
     screenshot(page, "import-mapping")
     # Choosing another column for the amount redraws the preview (HTMX).
     page.get_by_label("Valor *").select_option(label="Número")
-    page.wait_for_function(
-        "document.querySelectorAll('#preview tr[data-row=\"2\"] td.cell-error').length > 0"
-    )
+    # Locator waits, not wait_for_function: the Content-Security-Policy forbids its eval.
+    page.locator('#preview tr[data-row="2"] td.cell-error').first.wait_for(state="attached")
     page.get_by_label("Valor *").select_option(label="Valor")
-    page.wait_for_function(
-        "document.querySelectorAll('#preview tr[data-row=\"2\"] td.cell-error').length === 0"
-    )
+    page.locator('#preview tr[data-row="2"] td.cell-error').first.wait_for(state="detached")
 
     page.get_by_role("button", name="Verificar e importar").click()
     page.get_by_text("Nada foi importado: 1 linha tem erros.").wait_for()
@@ -117,9 +114,7 @@ def test_an_agent_imports_ibms_file_as_it_is_and_every_row_lands(
     assert dates.inner_text().count("mês/dia/ano · conforme as datas da coluna") == 3
     # The date format, chosen once for every date column.
     page.get_by_label("mês/dia/ano", exact=True).check()
-    page.wait_for_function(
-        "!document.querySelector('.date-columns').innerText.includes('conforme as datas')"
-    )
+    page.locator(".date-columns", has_text="conforme as datas").wait_for(state="detached")
     first = page.locator('#preview tr[data-row="2"]').inner_text()
     assert "R$ 55,94" in first and "01/02/2013" in first and "15/01/2013" in first
     screenshot(page, "import-ibm-mapping-desktop")
@@ -180,7 +175,7 @@ def test_an_ambiguous_date_column_is_asked_for_once_and_the_preview_follows(
     )
 
     page.get_by_label("mês/dia/ano", exact=True).check()
-    page.wait_for_function("document.querySelectorAll('.date-columns li.ask').length === 0")
+    page.locator(".date-columns li.ask").first.wait_for(state="detached")
     row = page.locator('#preview tr[data-row="2"]').inner_text()
     assert "04/03/2026" in row and "03/04/2026" in row and "R$ 1.234,50" in row
     page.get_by_role("button", name="Verificar e importar").click()

@@ -51,9 +51,9 @@ def open_settings(page, live_server, card: str):
 def htmx_settled(page):
     """Wait until HTMX has no request in flight and has settled its last swap: until then the
     swapped-in links and forms are not wired yet, and a click would bypass HTMX."""
-    page.wait_for_function(
-        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
+    # A locator wait, not wait_for_function: the Content-Security-Policy forbids the eval that
+    # wait_for_function runs in the page.
+    page.locator(".htmx-request, .htmx-swapping, .htmx-settling").first.wait_for(state="detached")
 
 
 def marker(timeline, offset: int):
