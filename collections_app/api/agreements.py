@@ -1,7 +1,5 @@
 """Agreements (acordos): open invoices replaced by monthly instalments, and breaking one."""
 
-from decimal import Decimal
-
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -9,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from collections_app.api.base import TenantViewSet
-from collections_app.api.fields import TenantSlugField, date_in_range
+from collections_app.api.fields import AmountField, TenantSlugField, date_in_range
 from collections_app.models import Agreement, AgreementStatus, Customer, Invoice
 from collections_app.payments.agreements import AgreementError, agreement_break, agreement_create
 from tenants.selectors import tenant_today
@@ -27,13 +25,7 @@ class AgreementSerializer(serializers.ModelSerializer):
         slug_field="external_id", many=True, read_only=True
     )
     instalments = serializers.SlugRelatedField(slug_field="external_id", many=True, read_only=True)
-    total = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        required=False,
-        write_only=True,
-    )
+    total = AmountField(required=False, write_only=True)
     first_due_date = serializers.DateField(validators=[date_in_range])
 
     class Meta:

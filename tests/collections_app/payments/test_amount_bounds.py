@@ -137,3 +137,25 @@ def test_an_api_invoice_beyond_the_bound_is_refused(tenant_a, api_a):
     assert "amount" in answer.json()
     with scopes_disabled():
         assert not Invoice.objects.filter(external_id="BIG-1").exists()
+
+
+def test_an_api_agreement_total_beyond_the_bound_is_refused(tenant_a, api_a):
+    invoice = InvoiceFactory(tenant=tenant_a, amount="900.00")
+    with scopes_disabled():
+        customer_id = invoice.customer.external_id
+    answer = api_a.post(
+        "/api/v1/agreements/",
+        {
+            "customer": customer_id,
+            "invoices": [invoice.external_id],
+            "instalment_count": 2,
+            "first_due_date": "2026-12-20",
+            "total": "999999999999.99",
+        },
+        content_type="application/json",
+    )
+    assert answer.status_code == 400, answer.content
+    assert "total" in answer.json()
+    with scopes_disabled():
+        invoice.refresh_from_db()
+    assert invoice.status == "open"
