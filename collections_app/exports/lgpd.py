@@ -137,9 +137,13 @@ def customer_erase(*, tenant: Tenant, customer: Customer, actor) -> Customer:
         BankCredit.objects.filter(invoice_id__in=invoice_ids).exclude(description="").update(
             description=ERASED
         )
-        _scrub_rows(BankCredit.objects.all(), person, ["description", "review_reason"])
-        _scrub_rows(WebhookDelivery.objects.all(), person, ["payload", "last_error"])
-        _import_jobs_scrub(person)
+        _scrub_rows(
+            BankCredit.objects.filter(tenant=tenant), person, ["description", "review_reason"]
+        )
+        _scrub_rows(
+            WebhookDelivery.objects.filter(tenant=tenant), person, ["payload", "last_error"]
+        )
+        _import_jobs_scrub(tenant, person)
         idempotent_answers_drop(tenant=tenant, mentions=person.mentions)
         customer.name = f"Titular removido #{customer.pk}"
         customer.document = ""
@@ -161,7 +165,7 @@ def customer_erase(*, tenant: Tenant, customer: Customer, actor) -> Customer:
 
 def _scrub_rows(queryset, person: PersonalIdentifiers, fields: list[str]) -> None:
     """Replace the person's identifiers in these text or JSON fields of the queryset's rows
-    (the tenant's, through its scope), writing only the rows that change."""
+    (the caller filters them to the tenant's), writing only the rows that change."""
     model = queryset.model
     for pk, *values in queryset.values_list("pk", *fields).iterator(chunk_size=2000):
         scrubbed = [person.scrub_json(v) for v in values]
@@ -169,11 +173,11 @@ def _scrub_rows(queryset, person: PersonalIdentifiers, fields: list[str]) -> Non
             model.objects.filter(pk=pk).update(**dict(zip(fields, scrubbed, strict=True)))
 
 
-def _import_jobs_scrub(person: PersonalIdentifiers) -> None:
+def _import_jobs_scrub(tenant: Tenant, person: PersonalIdentifiers) -> None:
     """An import's kept file is dropped when one of its cells mentions the person (the import
     can no longer be run again: it must be uploaded again); what the job shows of its rows is
     scrubbed."""
-    for job in ImportJob.objects.all():
+    for job in ImportJob.objects.filter(tenant=tenant):
         content = bytes(job.content)
         if content:
             try:

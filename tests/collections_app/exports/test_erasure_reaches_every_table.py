@@ -31,7 +31,7 @@ from messaging.models import Message
 from tenants.models import IdempotentRequest
 from tenants.selectors import tenant_today
 from tests.clock import on_the_suite_day
-from tests.collections_app.factories import WebhookEndpointFactory
+from tests.collections_app.factories import InvoiceFactory, WebhookEndpointFactory
 from tests.collections_app.imports.test_import import HEADER
 from tests.collections_app.imports.test_import_ui import form, uploaded
 from tests.collections_app.payments.test_bank_reconciliation import ofx
@@ -185,3 +185,27 @@ def test_erasure_keeps_what_does_not_mention_the_person(tenant_a, owner, login, 
         assert WebhookDelivery.objects.get(pk=other.pk).payload == other.payload
         review = BankCredit.objects.get(amount="7.77")
     assert review.description == "PIX (apagado) (apagado)"
+
+
+def test_erasure_leaves_another_tenants_rows_alone(tenant_a, tenant_b, owner, login):
+    invoice = InvoiceFactory(
+        tenant=tenant_a, customer={"external_id": "C-9", "name": NAME, "document": CPF}
+    )
+    payload = {"event": "task.created", "data": {"title": f"Ligar para {NAME}"}}
+    deliveries = {}
+    for tenant in (tenant_a, tenant_b):
+        with scope(tenant=tenant):
+            endpoint = WebhookEndpointFactory(tenant=tenant)
+            deliveries[tenant.pk] = WebhookDelivery.objects.create(
+                tenant=tenant,
+                endpoint=endpoint,
+                event="task.created",
+                dedupe_key="t",
+                payload=payload,
+            )
+    login(owner).post(f"/customers/{invoice.customer_id}/erase/", {"confirm": "yes"})
+    with scopes_disabled():
+        ours = WebhookDelivery.objects.get(pk=deliveries[tenant_a.pk].pk)
+        theirs = WebhookDelivery.objects.get(pk=deliveries[tenant_b.pk].pk)
+    assert ours.payload["data"]["title"] == "Ligar para (apagado)"
+    assert theirs.payload == payload
