@@ -19,20 +19,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
+from tenants.request_address import client_address
+
 log = logging.getLogger("tenants.login")
-
-
-def client_address(request) -> str:
-    """The visitor's address. Behind `TRUSTED_PROXY_COUNT` proxies it is the X-Forwarded-For
-    entry the outermost of them added (entries further left can be forged by the visitor);
-    with no proxy configured the header is ignored for the same reason."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        forwarded = [entry.strip() for entry in forwarded if entry.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):

@@ -52,6 +52,7 @@ from collections_app.payments.debtor import (
 from collections_app.payments.pix import BRCode, PixError
 from collections_app.stats.rollups import funnel_add, funnel_keys
 from messaging.models import Message, MessagePurpose
+from tenants.request_address import client_address
 from tenants.selectors import tenant_today
 
 # Requests per client address per minute on the payment pages, and identity attempts per
@@ -77,19 +78,6 @@ def _over_limit(key: str, limit: int, seconds: int) -> bool:
     return count > limit
 
 
-def _client(request) -> str:
-    """The visitor's address. Behind `TRUSTED_PROXY_COUNT` proxies it is the X-Forwarded-For
-    entry the outermost of them added (entries further left come from the visitor and can be
-    forged); with no proxy configured the header is ignored for the same reason."""
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        forwarded = [entry.strip() for entry in forwarded if entry.strip()]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def _private(response):
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Referrer-Policy"] = "same-origin"  # the token never leaves in a Referer
@@ -102,7 +90,7 @@ def debtor_view(view):
 
     @wraps(view)
     def wrapper(request, token: str):
-        if _over_limit(f"pay:ip:{_client(request)}", PAGE_RATE, 60):
+        if _over_limit(f"pay:ip:{client_address(request)}", PAGE_RATE, 60):
             response = render(request, "collections/payment_limit.html", status=429)
             response["Retry-After"] = "60"
             return _private(response)
@@ -370,7 +358,7 @@ def identify(request, invoice: Invoice):
     # Both counters count every attempt (no short cut): per customer and per client address.
     locked = [
         _over_limit(_attempts_key(invoice), IDENTITY_ATTEMPTS, IDENTITY_WINDOW),
-        _over_limit(f"pay:id:ip:{_client(request)}", IDENTITY_ATTEMPTS, IDENTITY_WINDOW),
+        _over_limit(f"pay:id:ip:{client_address(request)}", IDENTITY_ATTEMPTS, IDENTITY_WINDOW),
     ]
     if any(locked):
         messages.error(

@@ -151,7 +151,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_HANDLER = "tenants.login_throttle.LoginThrottleHandler"
 AXES_LOCKOUT_CALLABLE = "tenants.login_throttle.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "tenants.login_throttle.client_address"
+AXES_CLIENT_IP_CALLABLE = "tenants.request_address.client_address"
 AXES_USERNAME_FORM_FIELD = "username"
 # A successful login does not clear the counts: it would let someone clear their address's
 # count by logging in to an account of their own between guesses at others.
