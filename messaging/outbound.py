@@ -75,9 +75,10 @@ def outbound_addresses(host: str, port: int) -> list[str]:
             # A scoped IPv6 address ("fe80::1%eth0") is link-local whatever its scope.
             address = ipaddress.ip_address(text.partition("%")[0])
             if not address_is_public(address):
+                # Not the address itself: what an internal name resolves to is not the
+                # tenant's to learn.
                 raise UnsafeAddress(
-                    _("%(host)s is a private or local address (%(address)s).")
-                    % {"host": host, "address": address}
+                    _("%(host)s points to a private or local address.") % {"host": host}
                 )
     if not addresses:
         raise UnsafeAddress(_("The host %(host)s does not resolve.") % {"host": host})

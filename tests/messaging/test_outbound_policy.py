@@ -52,3 +52,13 @@ def test_public_addresses_pass(address, settings, monkeypatch):
     resolving_to(monkeypatch, address)
     url_check("https://hooks.example.com/in")
     assert outbound_addresses("hooks.example.com", 443) == [address]
+
+
+def test_a_refused_name_does_not_tell_what_it_resolves_to(settings, monkeypatch):
+    """An admin probing internal names learns that one is refused, not its address."""
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    resolving_to(monkeypatch, "10.20.30.40")
+    with pytest.raises(UnsafeAddress) as refused:
+        outbound_addresses("hooks.example.com", 443)
+    assert "hooks.example.com" in str(refused.value)
+    assert "10.20.30.40" not in str(refused.value)
