@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -9,8 +11,15 @@ from tenants import views as tenant_views
 
 handler404 = "collections_app.api.errors.not_found"
 
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; send them to the static icon."""
+    return redirect(static("favicon.ico"))
+
+
 urlpatterns = [
     path("healthz", tenant_views.healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),

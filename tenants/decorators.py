@@ -22,6 +22,9 @@ def tenant_required(min_role: str = "viewer"):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        # The menu and the settings index read it (tenants/templatetags/access.py), so a link
+        # is shown only to a role the view lets in: one rule, declared once, on the view.
+        wrapper.tenant_min_role = min_role
         return wrapper
 
     return decorator

@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.TenantMiddleware",
     "tenants.idempotency.IdempotencyMiddleware",
+    # With DEBUG on, the product's 404 page instead of Django's list of URL patterns.
+    "config.error_pages.DebugNotFoundPageMiddleware",
     # Last, so that it sees the login's outcome and turns a lockout into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]

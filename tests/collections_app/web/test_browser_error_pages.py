@@ -1,0 +1,68 @@
+"""The 404 page, an error message and an agent's menu in Chromium, on a desktop and a phone;
+screenshots are kept as artifacts."""
+
+import pytest
+
+from tests.browser import PHONE, screenshot
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+SIZES = {
+    "desktop": {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"},
+    "phone": PHONE,
+}
+
+
+@pytest.fixture(params=sorted(SIZES))
+def sized(request, browser):
+    context = browser.new_context(**SIZES[request.param])
+    yield request.param, context.new_page()
+    context.close()
+
+
+def log_in(page, live_server, user):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Senha").fill("senha-segura-123")
+    page.get_by_role("button", name="Entrar").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def test_an_agent_meets_the_404_page_an_error_message_and_their_menu(live_server, sized, agent):
+    size, page = sized
+    missing = []
+    page.on(
+        "response",
+        lambda r: r.status == 404 and "/nada-aqui/" not in r.url and missing.append(r.url),
+    )
+    log_in(page, live_server, agent)
+
+    page.goto(f"{live_server.url}/nada-aqui/")
+    assert page.get_by_role("heading", name="Página não encontrada").is_visible()
+    assert page.get_by_role("link", name="Ir para a visão geral").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"error-404-{size}")
+
+    page.goto(f"{live_server.url}/imports/")
+    page.get_by_label("Planilha (CSV ou XLSX)").set_input_files(
+        {"name": "contas.xlsx", "mimeType": "application/octet-stream", "buffer": b"nada"}
+    )
+    page.get_by_role("button", name="Enviar").click()
+    error = page.locator(".messages .flash-error")
+    error.wait_for()
+    assert error.inner_text().startswith("✕")
+    assert "Erro:" in error.inner_text()
+    background = error.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert background == "rgb(254, 242, 242)"
+    screenshot(page, f"message-error-{size}")
+
+    page.goto(f"{live_server.url}/settings/")
+    nav = page.get_by_role("navigation", name="Principal")
+    assert nav.get_by_role("link", name="Banco").count() == 1
+    cards = page.locator(".settings-index")
+    assert cards.get_by_role("link", name="Chaves de API").count() == 0
+    assert cards.get_by_role("link", name="Usuários e papéis").count() == 0
+    screenshot(page, f"settings-agent-{size}")
+
+    page.goto(f"{live_server.url}/favicon.ico")
+    assert missing == []
