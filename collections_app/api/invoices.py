@@ -22,6 +22,12 @@ from collections_app.api.fields import (
 )
 from collections_app.engine.message_context import payment_url
 from collections_app.invoices import services
+from collections_app.invoices.disputes import (
+    REASON_MAX_LENGTH,
+    DisputeError,
+    invoice_dispute_close,
+    invoice_dispute_open,
+)
 from collections_app.models import Customer, Invoice, Payment
 from collections_app.payments.services import payments_record
 
@@ -52,6 +58,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "bank_reference",
             "external_payment_url",
             "disputed",
+            "dispute_reason",
             "paused_until",
             "payment_url",
             "created_at",
@@ -67,6 +74,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "effective_due_date",
             "status",
             "paid_at",
+            "dispute_reason",
             "payment_url",
             "created_at",
             "updated_at",
@@ -128,6 +136,12 @@ class PaymentLinkSerializer(serializers.Serializer):
     )
 
 
+class DisputeSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH, help_text="why the customer disputes the invoice"
+    )
+
+
 class InvoiceViewSet(
     BulkUpsertMixin,
     mixins.ListModelMixin,
@@ -170,6 +184,7 @@ class InvoiceViewSet(
             OpenApiParameter("due_to", date),
             OpenApiParameter("external_id", str),
             OpenApiParameter("segment", int, description="the customer's segment id"),
+            OpenApiParameter("disputed", bool, description="true: disputed invoices only"),
         ]
     )
     def list(self, request, *args, **kwargs):
@@ -189,11 +204,40 @@ class InvoiceViewSet(
         )
         return Response(self.get_serializer(invoice).data)
 
+    @extend_schema(request=DisputeSerializer, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"], url_path="dispute")
+    def dispute(self, request, pk=None):
+        """Mark the invoice disputed, with why: its reminders stop (those queued are
+        cancelled) until the dispute is cleared, and its timeline says so. An invoice already
+        disputed is answered as it is. Only an open invoice can be disputed (400)."""
+        invoice = self.get_object()
+        body = DisputeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            invoice = invoice_dispute_open(
+                tenant=self.tenant, invoice=invoice, reason=body.validated_data["reason"]
+            )
+        except DisputeError as exc:
+            raise serializers.ValidationError({"reason": [str(exc)]}) from exc
+        return Response(self.get_serializer(invoice).data)
+
+    @extend_schema(request=None, responses={200: InvoiceSerializer})
+    @dispute.mapping.delete
+    def undispute(self, request, pk=None):
+        """Clear the invoice's dispute: the ladder resumes from its next step. An invoice not
+        disputed is answered as it is."""
+        invoice = invoice_dispute_close(tenant=self.tenant, invoice=self.get_object())
+        return Response(self.get_serializer(invoice).data)
+
     def tenant_queryset(self):
         qs = Invoice.objects.select_related("customer").order_by("id")
         params = self.request.query_params
         if value := self.query_param("status"):
             qs = qs.filter(status=value)
+        if (value := params.get("disputed")) is not None:
+            if value not in ("true", "false"):
+                raise serializers.ValidationError({"disputed": [_("true or false.")]})
+            qs = qs.filter(disputed=value == "true")
         if value := self.query_param("customer"):
             qs = qs.filter(customer__external_id=value)
         if value := self.query_param("external_id"):

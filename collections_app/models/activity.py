@@ -30,6 +30,7 @@ class InteractionKind(models.TextChoices):
     AGREEMENT = "agreement", _("Agreement")
     CONTACT_INVALID = "contact_invalid", _("Contact refused by the provider")
     SKIP = "skip", _("Step skipped")
+    DISPUTE = "dispute", _("Dispute")
 
 
 class Interaction(models.Model):

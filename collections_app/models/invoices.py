@@ -65,6 +65,9 @@ class Invoice(models.Model):
     bank_reference = models.CharField(max_length=40, blank=True, default="")
     external_payment_url = models.URLField(max_length=500, blank=True, default="")
     disputed = models.BooleanField(default=False)
+    # Why the debtor disputes the charge, as the agent or the API wrote it when opening the
+    # dispute (collections_app/invoices/disputes.py); blank when not disputed.
+    dispute_reason = models.CharField(max_length=300, blank=True, default="")
     paused_until = models.DateField(null=True, blank=True)
     agreement = models.ForeignKey(
         "Agreement", null=True, blank=True, on_delete=models.SET_NULL, related_name="instalments"

@@ -5,6 +5,7 @@ outside Régua, an agreement, a call, a note, a promise, a pause, a message from
 
 from datetime import timedelta
 
+import phonenumbers
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -22,16 +23,25 @@ from collections_app.activity.agent_actions import (
     manual_message_preview,
     manual_message_send,
 )
+from collections_app.activity.followups import LADDER_ORIGINS
 from collections_app.documents import document_normalize
 from collections_app.engine.explain import invoice_explain
 from collections_app.engine.message_context import payment_url
+from collections_app.invoices.disputes import (
+    DisputeError,
+    invoice_dispute_close,
+    invoice_dispute_open,
+)
 from collections_app.models import (
     Customer,
     ImportJob,
     Invoice,
     InvoiceStatus,
     PaymentClaim,
+    PaymentPromise,
     PaymentSource,
+    PromiseStatus,
+    TaskStatus,
 )
 from collections_app.payments.agreements import AgreementError, agreement_create
 from collections_app.payments.charges import invoice_charges
@@ -76,6 +86,8 @@ def invoice_list(request):
     status = request.GET.get("status", "overdue")
     if status == "overdue":
         qs = qs.filter(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
+    elif status == "disputed":
+        qs = qs.filter(status=InvoiceStatus.OPEN, disputed=True)
     elif status in InvoiceStatus.values:
         qs = qs.filter(status=status)
     if "\x00" in (q := request.GET.get("q", "").strip()):
@@ -118,11 +130,39 @@ def invoice_list(request):
     )
 
 
+def _phone(number: str) -> dict | None:
+    """The customer's phone (E.164) for a tel: link and as people read it: "(11) 98765-4321"
+    at home, the international form abroad."""
+    if not number:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, "BR")
+    except phonenumbers.NumberParseException:
+        return {"e164": number, "display": number}
+    national = phonenumbers.region_code_for_number(parsed) == "BR"
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if national else None
+    return {
+        "e164": phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        "display": phonenumbers.format_number(
+            parsed, style or phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        ),
+    }
+
+
 @require_GET
 @tenant_required()
 def invoice_detail(request, pk: int):
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
     today = tenant_today(tenant=request.tenant)
+    tasks = list(
+        invoice.tasks.filter(status=TaskStatus.OPEN)
+        .select_related("assignee")
+        .order_by("due_on", "id")
+    )
+    for task in tasks:
+        # A task the ladder opens asks for a payment: a call, with the number and the amount.
+        task.is_call = task.origin in LADDER_ORIGINS or task.title.lower().startswith("ligar")
+        task.is_late = task.due_on < today
     return render(
         request,
         "collections/invoice_detail.html",
@@ -143,6 +183,11 @@ def invoice_detail(request, pk: int):
             "can_work": request.membership.has_role("agent"),
             "charges": invoice_charges(tenant=request.tenant, invoice=invoice, today=today),
             "first_due": today + timedelta(days=7),
+            "promise": PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN)
+            .order_by("-promised_date")
+            .first(),
+            "tasks": tasks,
+            "phone": _phone(invoice.customer.phone or invoice.customer.whatsapp),
         },
     )
 
@@ -210,14 +255,14 @@ def invoice_agreement(request, pk: int):
     return redirect("invoice_detail", pk=invoice.pk)
 
 
-INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message"}
+INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message", "dispute", "undispute"}
 
 
 @require_POST
 @tenant_required("agent")
 def invoice_action(request, pk: int, action: str):
     """An agent's action on an invoice: log a call or a note, record a promise, pause or resume
-    the reminders, or send a message from a template now."""
+    the reminders, open or clear a dispute, or send a message from a template now."""
     if action not in INVOICE_ACTIONS:
         raise Http404
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
@@ -240,13 +285,21 @@ def invoice_action(request, pk: int, action: str):
             until = pause_until(request, action)
             invoice_pause(tenant=tenant, invoice=invoice, actor=user, until=until, today=today)
             done = _("Reminders paused.") if until else _("Reminders resumed.")
+        elif action == "dispute":
+            invoice_dispute_open(
+                tenant=tenant, invoice=invoice, reason=post.get("reason", ""), actor=user
+            )
+            done = _("Invoice marked as disputed: no reminders while the dispute is open.")
+        elif action == "undispute":
+            invoice_dispute_close(tenant=tenant, invoice=invoice, actor=user)
+            done = _("Dispute cleared: reminders resume from the next step.")
         else:
             template = Template.objects.filter(pk=post.get("template") or 0).first()
             if template is None:
                 raise ActionError(_("Choose a template."))
             manual_message_send(tenant=tenant, invoice=invoice, actor=user, template=template)
             done = _("Message queued.")
-    except (ActionError, PromiseError) as exc:
+    except (ActionError, DisputeError, PromiseError) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, done)
