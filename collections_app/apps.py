@@ -16,6 +16,7 @@ class CollectionsConfig(AppConfig):
             message_cancel_reason,
             message_context,
             messages_prefetch,
+            preview_context,
         )
         from collections_app.payments.after_payment import PAYMENT_FOLLOW_UPS
         from collections_app.payments.services import payment_follow_ups_register
@@ -29,6 +30,7 @@ class CollectionsConfig(AppConfig):
             send_guard=message_cancel_reason,
             variables=VARIABLES,
             prefetch=messages_prefetch,
+            preview_provider=preview_context,
         )
 
         def _on_status(sender, changes, **kwargs):

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import holidays
 from dateutil.easter import easter
+from django.utils.translation import get_language, gettext
 
 from tenants.models import Tenant, TenantHoliday
 
@@ -65,6 +66,28 @@ class BusinessCalendar:
     def signature(self) -> tuple:
         """Calendars with equal signatures give the same dates."""
         return (self.state, self.extra, self.send_weekdays)
+
+    def holidays_named(self, start: date, end: date) -> list[tuple[date, str]]:
+        """The national, bank and state holidays and the year-end bank closing from `start` to
+        `end` (both included), with their names in the active language, in order; the
+        tenant's own dates (`extra`) are not among them."""
+        language = "pt_BR" if (get_language() or "").lower().startswith("pt") else "en_US"
+        found: list[tuple[date, str]] = []
+        for year in range(start.year, end.year + 1):
+            named = dict(holidays.Brazil(years=year, subdiv=self.state or None, language=language))
+            e = easter(year)
+            derived = {
+                e - timedelta(days=48): gettext("Carnival Monday"),
+                e - timedelta(days=47): gettext("Carnival Tuesday"),
+                e - timedelta(days=2): gettext("Good Friday"),
+                e + timedelta(days=60): gettext("Corpus Christi"),
+            }
+            for day in sorted(_bank_holidays(year, self.state)):
+                found.append((day, named.get(day) or derived.get(day, "")))
+            closing = year_end_closing(year)
+            closing_name = gettext("Last business day of the year (banks closed to the public)")
+            found.append((closing, closing_name))
+        return sorted((day, name) for day, name in set(found) if start <= day <= end)
 
     def is_business_day(self, day: date) -> bool:
         return (

@@ -24,6 +24,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/login/", tenant_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", tenant_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("tenants.urls_accounts")),
     path("tenants/choose/", tenant_views.tenant_choose, name="tenant_choose"),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
     path(

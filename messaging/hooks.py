@@ -21,6 +21,7 @@ _context_provider: Callable | None = None
 _send_guard: Callable | None = None
 _prefetch: Callable | None = None
 _variables: dict[str, tuple[str, str]] = {}
+_preview_provider: Callable | None = None
 
 
 def register(
@@ -29,18 +30,29 @@ def register(
     send_guard: Callable,
     variables: dict[str, tuple[str, str]] | None = None,
     prefetch: Callable | None = None,
+    preview_provider: Callable | None = None,
 ) -> None:
     """`variables` is the documented registry templates are written against:
     name → (description, sample value). `prefetch(messages)`, if given, is called once for a
     send batch before the guard and the context of each message, to read what they need
-    for the whole batch at once."""
-    global _context_provider, _send_guard, _variables, _prefetch
+    for the whole batch at once. `preview_provider(tenant)`, if given, returns the values a
+    template editor previews with for that tenant (its name, one of its own invoices), or {}
+    for the samples."""
+    global _context_provider, _send_guard, _variables, _prefetch, _preview_provider
     _context_provider, _send_guard, _prefetch = context_provider, send_guard, prefetch
+    _preview_provider = preview_provider
     _variables = dict(variables or {})
 
 
 def template_variables() -> dict[str, tuple[str, str]]:
     return _variables
+
+
+def preview_values(tenant) -> dict:
+    """The tenant's own values for a template preview ({} when there are none)."""
+    if _preview_provider is None or tenant is None:
+        return {}
+    return _preview_provider(tenant)
 
 
 def message_context(message) -> dict:

@@ -16,7 +16,12 @@ from django.utils.translation import gettext as _
 from messaging import hooks
 from messaging.email_html import text_to_html
 from messaging.sms import sms_size
-from messaging.templating import TemplateRenderError, template_render, template_validate
+from messaging.templating import (
+    TemplateRenderError,
+    template_render,
+    template_validate,
+    unknown_variables_message,
+)
 
 MAX_SMS_SEGMENTS = 4
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
@@ -42,9 +47,14 @@ def template_check(
     subject: str = "",
     content_sid: str = "",
     content_variables: list | None = None,
+    values: dict | None = None,
 ) -> TemplateCheck:
+    """`values`, if given, are what the preview shows instead of the registry's samples (e.g.
+    one of the tenant's own invoices); the checks are the same."""
     variables = hooks.template_variables()
     samples = {name: sample for name, (_description, sample) in variables.items()}
+    if values:
+        samples = {name: str(values.get(name, sample)) for name, sample in samples.items()}
     check = TemplateCheck()
     parts = {"body": body}
     if channel == "email":
@@ -95,9 +105,11 @@ def template_check(
 CHECKED_FIELDS = ("channel", "subject", "body", "content_sid", "content_variables")
 
 
-def template_check_values(values: dict) -> TemplateCheck:
-    """`template_check` over a form's or a serializer's values (missing or None: empty)."""
+def template_check_values(values: dict, *, preview: dict | None = None) -> TemplateCheck:
+    """`template_check` over a form's or a serializer's values (missing or None: empty), the
+    preview made with `preview`'s values if given."""
     return template_check(
+        values=preview,
         channel=values.get("channel") or "",
         subject=values.get("subject") or "",
         body=values.get("body") or "",
@@ -118,7 +130,7 @@ def _check_whatsapp(check: TemplateCheck, sid: str, mapping: list, samples: dict
     if unknown:
         check.add(
             "content_variables",
-            _("Unknown variable(s): %(names)s") % {"names": ", ".join(unknown)},
+            unknown_variables_message(unknown),
         )
     elif sid:
         check.preview["content_variables"] = {

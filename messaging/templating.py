@@ -4,10 +4,12 @@ holds only ready-to-print values — which also shuts the door on `{{ ''.__class
 Rendering is held to the size, work and nesting limits of `template_budget`, the same when a
 template is checked before saving and when a message is sent."""
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
 
 from messaging.template_budget import MAX_NESTING, MAX_SOURCE, number_too_large, render_limited
@@ -30,6 +32,37 @@ def _too_nested() -> TemplateRenderError:
     return TemplateRenderError(
         _("The template nests too deeply: at most %(max)d levels.") % {"max": MAX_NESTING}
     )
+
+
+def _syntax_explained(exc: TemplateError) -> str:
+    """Jinja's parser messages in the author's words (and language); others as Jinja says."""
+    text = str(getattr(exc, "message", exc) or "")
+    block = re.search(r"innermost block that needs to be closed is '(\w+)'", text)
+    if block:
+        return _("%(open)s is never closed: add %(close)s.") % {
+            "open": "{% " + block[1] + " %}",
+            "close": "{% end" + block[1] + " %}",
+        }
+    if "expected 'end of print statement'" in text and "end of template" in text:
+        return _("A {{ is never closed: add }}.")
+    if text.startswith("Expected an expression, got 'end of print statement'"):
+        return _("Empty {{ }}: write a variable's name between the braces.")
+    extra = re.match(r"expected token 'end of print statement', got '(.+)'", text)
+    if extra:
+        return _("Only one variable fits between {{ and }} (left over: “%(extra)s”).") % {
+            "extra": extra[1]
+        }
+    tag = re.match(r"Encountered unknown tag '(\w+)'", text)
+    if tag:
+        return _("Unknown command: %(tag)s.") % {"tag": "{% " + tag[1] + " %}"}
+    return text
+
+
+def unknown_variables_message(names) -> str:
+    names = list(names)
+    return ngettext("Unknown variable: %(names)s", "Unknown variables: %(names)s", len(names)) % {
+        "names": ", ".join(names)
+    }
 
 
 def template_validate(source: str, *, allowed: Iterable[str], html: bool = False) -> None:
@@ -56,7 +89,7 @@ def _validate(source: str, allowed: frozenset, html: bool) -> None:
     except TemplateError as exc:
         raise TemplateRenderError(
             _("Syntax error on line %(line)s: %(error)s")
-            % {"line": getattr(exc, "lineno", "?"), "error": getattr(exc, "message", exc)}
+            % {"line": getattr(exc, "lineno", "?"), "error": _syntax_explained(exc)}
         ) from exc
     except RecursionError as exc:
         raise _too_nested() from exc
@@ -74,9 +107,7 @@ def _validate(source: str, allowed: frozenset, html: bool) -> None:
         )
     unknown = sorted(meta.find_undeclared_variables(ast) - set(allowed))
     if unknown:
-        raise TemplateRenderError(
-            _("Unknown variable(s): %(names)s") % {"names": ", ".join(unknown)}
-        )
+        raise TemplateRenderError(unknown_variables_message(unknown))
 
 
 @lru_cache(maxsize=1024)

@@ -1,5 +1,6 @@
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from tenants.account_mail import member_welcome_send
 from tenants.models import WEEKDAYS, ApiKey, Membership, Role, Tenant, User
 from tenants.signals import tenant_created
 
@@ -118,29 +120,61 @@ def tenant_create(
     return tenant
 
 
-def member_add(*, tenant: Tenant, email: str, role: str) -> tuple[Membership, bool, str | None]:
-    """Add the user with this e-mail (any case) to the tenant's team with `role`, creating the
-    user with a random first password when no user has the e-mail. Returns the membership,
-    whether it was created (False: already in the team, its role unchanged) and the new
-    user's first password (None for an existing user; it is never stored nor shown again).
-    Raises MemberError for an unknown role."""
+@dataclass(frozen=True)
+class InviteResult:
+    membership: Membership
+    created: bool  # False: already in the team, nothing changed and nothing sent
+    mailed: bool  # the invitation (or the notice) was accepted by the e-mail backend
+
+
+def member_invite(
+    *, tenant: Tenant, email: str, role: str, invited_by: Membership | None = None
+) -> InviteResult:
+    """Add the person with this e-mail (any case) to the tenant's team with `role` and e-mail
+    them. A new person gets an account without a password and an invitation whose signed link
+    (valid for PASSWORD_RESET_TIMEOUT, once) lets them choose one; an existing account keeps its
+    password and is told it was added. Nobody else ever sees a password.
+
+    Already in the team: nothing changes, nothing is sent. Raises MemberError for an unknown
+    role, or when `invited_by` is not an owner and invites an owner; nothing changes then."""
     if role not in Role.values:
         raise MemberError(_("Unknown role."))
+    if role == Role.OWNER and invited_by is not None and not invited_by.has_role(Role.OWNER):
+        raise MemberError(_("Only an owner can invite another owner."))
     email = email.strip().lower()
-    new_password = None
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
-            new_password = secrets.token_urlsafe(12)
-            # A random password passes; checked all the same, so no path skips the validators.
-            problems = password_problems(password=new_password, user=User(email=email))
-            if problems:
-                raise MemberError(" ".join(problems))
-            user = User.objects.create_user(email=email, password=new_password)
+            user = User.objects.create_user(email=email, password=None)
         membership, created = Membership.objects.get_or_create(
             tenant=tenant, user=user, defaults={"role": role}
         )
-    return membership, created, new_password
+    if not created:
+        return InviteResult(membership=membership, created=False, mailed=False)
+    mailed = member_welcome_send(
+        membership=membership, invited_by=invited_by.user if invited_by else None
+    )
+    return InviteResult(membership=membership, created=True, mailed=mailed)
+
+
+def member_invite_pending(*, membership: Membership) -> bool:
+    """The member was invited and has not chosen a password yet."""
+    return not membership.user.has_usable_password()
+
+
+def member_invite_resend(
+    *, tenant: Tenant, membership: Membership, invited_by: Membership | None = None
+) -> bool:
+    """Send a pending member a fresh invitation (the earlier links keep working until they
+    expire). Raises MemberError when they already chose a password. Returns whether the e-mail
+    backend accepted it."""
+    if membership.tenant_id != tenant.pk:
+        raise Membership.DoesNotExist
+    if not member_invite_pending(membership=membership):
+        raise MemberError(_("%(email)s already chose a password.") % {"email": membership.user})
+    return member_welcome_send(
+        membership=membership, invited_by=invited_by.user if invited_by else None
+    )
 
 
 def _last_owner_check(*, tenant: Tenant, membership: Membership, role: str | None) -> None:

@@ -12,6 +12,7 @@ from collections_app.engine.rules import StepFacts, below_minimum, send_stop_rea
 from collections_app.models import (
     Invoice,
     InvoiceMessage,
+    InvoiceStatus,
     LadderStep,
     PaymentPromise,
     PromiseStatus,
@@ -120,6 +121,21 @@ def invoice_context(invoice: Invoice, *, message: Message | None = None, today: 
             f"({format_day(invoice.effective_due_date, locale)})"
         ),
     }
+
+
+def preview_context(tenant) -> dict:
+    """What a template editor previews with: one of the tenant's own open invoices (an
+    overdue one first, else the next due; a paid one when there is nothing open) with its
+    customer, or only the tenant's name over the samples when it has no invoice yet."""
+    invoices = Invoice.objects.filter(tenant=tenant).select_related("customer", "tenant")
+    today = tenant_today(tenant=tenant)
+    invoice = (
+        invoices.filter(status=InvoiceStatus.OPEN).order_by("effective_due_date", "id").first()
+        or invoices.order_by("-id").first()
+    )
+    if invoice is None:
+        return {"company_name": tenant.name}
+    return invoice_context(invoice, today=today)
 
 
 def message_context(message: Message) -> dict:

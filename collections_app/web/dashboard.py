@@ -27,7 +27,7 @@ from collections_app.stats.selectors import (
     recovery_by_step,
     tasks_open_for,
 )
-from collections_app.web.charts import bar_chart, funnel
+from collections_app.web.charts import Series, funnel, money_bar_charts, short_money
 from messaging.models import Message
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
@@ -72,6 +72,67 @@ def dashboard_period(request, today):
     return date_from, date_to
 
 
+def _aging_chart(aging, locale: str) -> dict:
+    """Overdue amount by days-past-due bucket: one bar each, its short amount above it."""
+    amounts = [float(amount) for _label, amount in aging]
+    return money_bar_charts(
+        [label for label, _amount in aging],
+        [
+            Series(
+                _("Overdue amount"),
+                amounts,
+                [
+                    _("%(days)s days: %(amount)s")
+                    % {"days": label, "amount": format_money(amount, "BRL", locale)}
+                    for label, amount in aging
+                ],
+            )
+        ],
+        value_labels=[short_money(amount, "BRL", locale) for amount in amounts],
+        summary="; ".join(
+            f"{label}: {format_money(amount, 'BRL', locale)}" for label, amount in aging
+        ),
+        locale=locale,
+    )
+
+
+def _recovery_chart(months, locale: str) -> dict:
+    """Recovery over time: each month's late amount beside the part of it recovered, with the
+    recovery rate above the pair."""
+    names = [format_month(row["month"], locale) for row in months]
+
+    def series(name, key, tone):
+        return Series(
+            name,
+            [float(row[key]) for row in months],
+            [
+                f"{month} — {name}: {format_money(row[key], 'BRL', locale)}"
+                for month, row in zip(names, months, strict=True)
+            ],
+            tone,
+        )
+
+    return money_bar_charts(
+        names,
+        [series(_("Late"), "late_amount", "late"), series(_("Recovered"), "recovered", "brand")],
+        value_labels=[
+            "" if row["recovery_rate"] is None else f"{float(row['recovery_rate']) * 100:.0f}%"
+            for row in months
+        ],
+        locale=locale,
+        summary="; ".join(
+            _("%(month)s: late %(late)s, recovered %(recovered)s (%(rate)s)")
+            % {
+                "month": month,
+                "late": format_money(row["late_amount"], "BRL", locale),
+                "recovered": format_money(row["recovered"], "BRL", locale),
+                "rate": format_percent(row["recovery_rate"], locale),
+            }
+            for month, row in zip(names, months, strict=True)
+        ),
+    )
+
+
 @require_GET
 @tenant_required()
 def dashboard(request):
@@ -112,23 +173,9 @@ def dashboard(request):
             created_at__gte=timezone.now() - timedelta(days=1)
         ).count(),
         "aging": aging,
-        "aging_chart": bar_chart(
-            [
-                (label, float(amount), format_money(amount, "BRL", tenant.locale))
-                for label, amount in aging
-            ]
-        ),
+        "aging_chart": _aging_chart(aging, tenant.locale),
         "months": months,
-        "recovery_chart": bar_chart(
-            [
-                (
-                    format_month(row["month"], tenant.locale),
-                    row["recovery_rate"] or 0.0,
-                    format_percent(row["recovery_rate"], tenant.locale),
-                )
-                for row in months
-            ]
-        ),
+        "recovery_chart": _recovery_chart(months, tenant.locale),
         "funnel": funnel(steps),
     }
     return render(request, "collections/dashboard.html", context)

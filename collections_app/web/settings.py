@@ -3,6 +3,7 @@ discount, promises, instalments, agreements), Pix and branding; outbound webhook
 reads the company settings; admins change them. The team and the API keys are tenants'
 pages (`tenants.views`)."""
 
+from datetime import timedelta
 from zoneinfo import available_timezones
 
 from django import forms
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from collections_app.calendar import BusinessCalendar
 from collections_app.invoices.calendar_settings import (
     company_settings_save,
     tenant_holiday_add,
@@ -31,6 +33,7 @@ from collections_app.webhooks_out.events import (
 )
 from tenants.decorators import tenant_required
 from tenants.models import WEEKDAYS, Tenant, TenantHoliday
+from tenants.selectors import tenant_today
 
 WEEKDAY_LABELS = [
     ("mon", gettext_lazy("Mon")),
@@ -41,6 +44,35 @@ WEEKDAY_LABELS = [
     ("sat", gettext_lazy("Sat")),
     ("sun", gettext_lazy("Sun")),
 ]
+# Brazil's IANA time zones first, with the names people know them by; then every other zone.
+BRAZIL_TIMEZONES = [
+    ("America/Sao_Paulo", gettext_lazy("Brasília time (São Paulo, Rio, Minas, South, DF)")),
+    ("America/Manaus", gettext_lazy("Amazonas (Manaus)")),
+    ("America/Belem", gettext_lazy("Pará and Amapá (Belém)")),
+    ("America/Fortaleza", gettext_lazy("Ceará, Maranhão, Piauí, Rio Grande do Norte, Paraíba")),
+    ("America/Recife", gettext_lazy("Pernambuco (Recife)")),
+    ("America/Cuiaba", gettext_lazy("Mato Grosso (Cuiabá)")),
+    ("America/Porto_Velho", gettext_lazy("Rondônia (Porto Velho)")),
+    ("America/Rio_Branco", gettext_lazy("Acre (Rio Branco)")),
+    ("America/Noronha", gettext_lazy("Fernando de Noronha")),
+    ("America/Boa_Vista", gettext_lazy("Roraima (Boa Vista)")),
+    ("America/Campo_Grande", gettext_lazy("Mato Grosso do Sul (Campo Grande)")),
+    ("America/Araguaina", gettext_lazy("Tocantins (Araguaína)")),
+    ("America/Bahia", gettext_lazy("Bahia (Salvador)")),
+    ("America/Maceio", gettext_lazy("Alagoas and Sergipe (Maceió)")),
+    ("America/Santarem", gettext_lazy("West of Pará (Santarém)")),
+]
+
+
+def timezone_choices() -> list:
+    brazil = {name for name, _label in BRAZIL_TIMEZONES}
+    others = sorted(name for name in available_timezones() if name not in brazil and "/" in name)
+    return [
+        (gettext_lazy("Brazil"), BRAZIL_TIMEZONES),
+        (gettext_lazy("Other time zones"), [(name, name.replace("_", " ")) for name in others]),
+    ]
+
+
 UFS = "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()
 
 
@@ -135,6 +167,12 @@ class CompanySettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        choices = timezone_choices()
+        current = self.instance.timezone
+        known = {name for _group, options in choices for name, _label in options}
+        if current and current not in known:  # e.g. "UTC": kept selectable, not lost on save
+            choices.append((current, current))
+        self.fields["timezone"].widget = forms.Select(choices=choices)
         self.fields["send_days_list"].initial = self.instance.send_days.split(",")
 
     def clean_timezone(self):
@@ -178,6 +216,19 @@ class HolidayForm(forms.ModelForm):
         widgets = {"date": forms.DateInput(attrs={"type": "date"})}
 
 
+def calendar_holidays(tenant: Tenant, *, days: int = 365) -> list[tuple]:
+    """The national, bank and state holidays the tenant's business calendar already keeps in
+    the next `days` days (not the tenant's own dates), as (date, name), in order."""
+    today = tenant_today(tenant=tenant)
+    end = today + timedelta(days=days)
+    calendar = BusinessCalendar.for_tenant(tenant)
+    return [
+        (day, name)
+        for day, name in calendar.holidays_named(today, end)
+        if day not in calendar.extra
+    ]
+
+
 @tenant_required()
 def settings_index(request):
     return render(request, "collections/settings/index.html")
@@ -205,6 +256,7 @@ def company_settings(request):
             "sections": SECTIONS,
             "holiday_form": holiday_form,
             "holidays": TenantHoliday.objects.order_by("date"),
+            "calendar_holidays": calendar_holidays(tenant),
             "can_edit": request.membership.has_role("admin"),
         },
     )
@@ -238,6 +290,26 @@ def holiday_delete(request, pk: int):
 # --- Outbound webhooks -------------------------------------------------------------------------
 
 
+# What each event tells the company's system, for the finance user choosing them.
+EVENT_DESCRIPTIONS = {
+    WebhookEvent.INVOICE_OVERDUE: gettext_lazy("An invoice passed its due date unpaid."),
+    WebhookEvent.MESSAGE_DELIVERED: gettext_lazy("A reminder reached the customer."),
+    WebhookEvent.MESSAGE_FAILED: gettext_lazy("A reminder could not be delivered."),
+    WebhookEvent.PAYMENT_RECEIVED: gettext_lazy("A payment was recorded on an invoice."),
+    WebhookEvent.PROMISE_CREATED: gettext_lazy("A customer promised to pay on a date."),
+    WebhookEvent.TASK_CREATED: gettext_lazy("A follow-up task was created for your team."),
+}
+
+
+def _event_label(event: str) -> str:
+    if event == "ping":
+        return _("Test")
+    try:
+        return str(WebhookEvent(event).label)
+    except ValueError:
+        return event
+
+
 class WebhookEndpointForm(forms.Form):
     url = forms.URLField(label=gettext_lazy("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
@@ -264,15 +336,23 @@ def webhooks(request):
                     form.add_error(field, message)
             else:
                 form = WebhookEndpointForm()
-    deliveries = WebhookDelivery.objects.select_related("endpoint").order_by("-id")[:100]
+    deliveries = list(WebhookDelivery.objects.select_related("endpoint").order_by("-id")[:100])
+    for delivery in deliveries:
+        delivery.event_label = _event_label(delivery.event)
+    endpoints = list(WebhookEndpoint.objects.order_by("id"))
+    for endpoint in endpoints:
+        endpoint.event_labels = [_event_label(event) for event in endpoint.events]
     return render(
         request,
         "collections/settings/webhooks.html",
         {
             "form": form,
             "created": created,
-            "endpoints": WebhookEndpoint.objects.order_by("id"),
+            "endpoints": endpoints,
             "deliveries": deliveries,
+            "event_choices": [
+                (box, EVENT_DESCRIPTIONS.get(box.data["value"], "")) for box in form["events"]
+            ],
         },
     )
 

@@ -316,6 +316,18 @@ EMAIL_PORT = int(env("EMAIL_PORT", "587"))
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_SECURITY = env("EMAIL_SECURITY", "starttls")
+# Régua's own e-mails to its users (team invitations, password resets) go through Django's
+# e-mail backend: the SMTP server above when EMAIL_HOST is set, else the console (the web
+# process's output), so nothing leaves the machine in embedded mode.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_USE_TLS = EMAIL_SECURITY == "starttls"
+EMAIL_USE_SSL = EMAIL_SECURITY == "ssl"
+EMAIL_TIMEOUT = 15
 # Provider API endpoints: the real ones unless set (tests point them at loopback fakes).
 TWILIO_API_BASE = env("TWILIO_API_BASE", "")
 SENDGRID_API_HOST = env("SENDGRID_API_HOST", "https://api.sendgrid.com")

@@ -18,6 +18,22 @@ from messaging.web.access import ADMIN, admin_writes
 from messaging.web.form_errors import form_errors_add
 from tenants.decorators import tenant_required
 
+# The fields only some channels have; on the others they are hidden and cleared on save.
+CHANNEL_FIELDS = {
+    "subject": {Channel.EMAIL},
+    "content_sid": {Channel.WHATSAPP},
+    "content_variables": {Channel.WHATSAPP},
+}
+
+
+def _for_channel(values: dict) -> dict:
+    """The values with the fields the channel does not have emptied."""
+    values = dict(values)
+    for name, channels in CHANNEL_FIELDS.items():
+        if values.get("channel") not in channels and name in values:
+            values[name] = [] if name == "content_variables" else ""
+    return values
+
 
 def _variable_names(text: str) -> list[str]:
     return [name for name in re.split(r"[\s,]+", text or "") if name]
@@ -66,29 +82,52 @@ class TemplateForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # A field the channel does not have is ignored (the editor hides it): cleared, so a
+        # subject typed before switching to SMS is not kept.
+        cleaned.update(_for_channel(cleaned))
         # Shown beside the fields together with the fields' own errors; `template_save` checks
         # again and is what refuses.
         form_errors_add(self, template_check_values(cleaned).errors)
         return cleaned
 
 
-def _template_check_from(data) -> TemplateCheck:
+def _template_check_from(data, preview: dict) -> TemplateCheck:
     values = {name: data.get(name) for name in CHECKED_FIELDS}
     values["content_variables"] = _variable_names(values["content_variables"])
-    return template_check_values(values)
+    return template_check_values(_for_channel(values), preview=preview)
 
 
-def _preview_context(check: TemplateCheck | None) -> dict:
+def _preview_context(check: TemplateCheck | None, preview: dict) -> dict:
+    # The invoice the preview shows, when it is one of the tenant's own (else the samples).
+    invoice = preview.get("invoice_number") if preview else None
     if check is None:
-        return {"check": None}
+        return {"check": None, "preview_invoice": invoice}
     labels = {name: field.label for name, field in TemplateForm.base_fields.items()}
     return {
         "check": check,
+        "preview_invoice": invoice,
         "errors": [(name, labels.get(name, name), errs) for name, errs in check.errors.items()],
         "content_variables": sorted(
             check.preview.get("content_variables", {}).items(), key=lambda item: int(item[0])
         ),
     }
+
+
+def _fields_of(form: TemplateForm) -> list[tuple]:
+    """Each field with the channels it belongs to (empty: all) and whether it shows for the
+    form's channel (the editor's script shows and hides them as the channel changes)."""
+    channel = form["channel"].value() or ""
+    rows = []
+    for field in form:
+        channels = CHANNEL_FIELDS.get(field.name)
+        rows.append(
+            (
+                field,
+                " ".join(sorted(str(c) for c in channels)) if channels else "",
+                channels is None or channel in channels,
+            )
+        )
+    return rows
 
 
 @require_GET
@@ -109,6 +148,7 @@ def template_edit(request, pk: int | None = None):
     """Create or edit a template. Saving runs the API's checks; with errors nothing is written
     and the form comes back with each error beside its field."""
     template = get_object_or_404(Template, pk=pk) if pk else Template(tenant=request.tenant)
+    preview = hooks.preview_values(request.tenant)
     check = None
     if request.method == "POST":
         form = TemplateForm(request.POST, instance=template)
@@ -124,7 +164,7 @@ def template_edit(request, pk: int | None = None):
             else:
                 messages.success(request, _("Template saved."))
                 return redirect("config_template_edit", pk=template.pk)
-        check = _template_check_from(request.POST)
+        check = _template_check_from(request.POST, preview)
     else:
         initial = {}
         if template.pk is None:
@@ -137,7 +177,7 @@ def template_edit(request, pk: int | None = None):
         form = TemplateForm(instance=template, initial=initial)
         if template.pk is not None:
             check = template_check_values(
-                {name: getattr(template, name) for name in CHECKED_FIELDS}
+                {name: getattr(template, name) for name in CHECKED_FIELDS}, preview=preview
             )
     variables = [
         {"name": name, "description": description, "sample": sample}
@@ -152,7 +192,8 @@ def template_edit(request, pk: int | None = None):
             "variables": variables,
             "variable_example": "{{ customer_name }}",
             "can_edit": request.membership.has_role(ADMIN),
-            **_preview_context(check),
+            "fields": _fields_of(form),
+            **_preview_context(check, preview),
         },
     )
 
@@ -162,8 +203,9 @@ def template_edit(request, pk: int | None = None):
 def template_preview(request):
     """The editor's live preview: the form's values rendered with the registry's samples, and
     the errors saving them would give. Writes nothing."""
+    preview = hooks.preview_values(request.tenant)
     return render(
         request,
         "messaging/config/_template_preview.html",
-        _preview_context(_template_check_from(request.POST)),
+        _preview_context(_template_check_from(request.POST, preview), preview),
     )

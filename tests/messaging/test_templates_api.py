@@ -36,7 +36,7 @@ def test_a_valid_template_is_saved_and_listed(api_a):
     ("body", "message"),
     [
         ("Olá {{ customer_name }", "Erro de sintaxe na linha 1"),
-        ("Olá {{ nome_do_cliente }}", "Variável(is) desconhecida(s): nome_do_cliente"),
+        ("Olá {{ nome_do_cliente }}", "Variável desconhecida: nome_do_cliente"),
         ("{{ ''.__class__.__mro__ }}", "Acesso a atributos e itens não é permitido"),
         ("{{ customer_name.__init__.__globals__ }}", "Acesso a atributos e itens não é permitido"),
         ("{{ payment_link['x'] }}", "Acesso a atributos e itens não é permitido"),
@@ -46,8 +46,8 @@ def test_a_valid_template_is_saved_and_listed(api_a):
         ("{{ 1 / 0 }}", "Não foi possível montar o texto"),
         ("{{ amount * 999999999 }}", "no máximo 10000 caracteres"),
         ("{{ 9 ** 9 ** 9 }}", "Potências (**) não são permitidas"),
-        ("{{ lipsum(999999) }}", "Variável(is) desconhecida(s): lipsum"),
-        ("{% for i in range(99) %}{% endfor %}", "Variável(is) desconhecida(s): range"),
+        ("{{ lipsum(999999) }}", "Variável desconhecida: lipsum"),
+        ("{% for i in range(99) %}{% endfor %}", "Variável desconhecida: range"),
     ],
 )
 def test_broken_or_hostile_templates_are_refused_with_the_reason(api_a, body, message):
@@ -79,7 +79,7 @@ def test_whatsapp_content_mapping_is_checked(api_a):
         {**base, "content_sid": "HX" + "a" * 32, "content_variables": ["customer_name", "x"]},
     )
     assert unknown.status_code == 400
-    assert unknown.json()["content_variables"] == ["Variável(is) desconhecida(s): x"]
+    assert unknown.json()["content_variables"] == ["Variável desconhecida: x"]
     good = post(
         api_a,
         "/api/v1/templates/",
@@ -123,7 +123,7 @@ def test_preview_renders_samples_and_counts_sms_segments(api_a):
     broken = post(api_a, "/api/v1/templates/preview/", {"channel": "sms", "body": "{{ x }}"})
     assert broken.json() == {
         "ok": False,
-        "errors": {"body": ["Variável(is) desconhecida(s): x"]},
+        "errors": {"body": ["Variável desconhecida: x"]},
         "preview": {},
     }
 
@@ -135,7 +135,7 @@ def test_errors_come_in_english_on_request(api_a):
         content_type="application/json",
         HTTP_ACCEPT_LANGUAGE="en",
     )
-    assert response.json()["errors"] == {"body": ["Unknown variable(s): x"]}
+    assert response.json()["errors"] == {"body": ["Unknown variable: x"]}
 
 
 def test_the_registry_lists_names_descriptions_and_samples(api_a):

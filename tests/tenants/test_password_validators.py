@@ -5,8 +5,8 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from collections_app.demo.seeding import AGENT_EMAIL, DEMO_PASSWORD, OWNER_EMAIL
-from tenants.models import Membership, Tenant, User
-from tenants.services import MemberError, member_add, password_problems, tenant_create
+from tenants.models import Tenant, User
+from tenants.services import member_invite, password_problems, tenant_create
 from tests.tenants.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -46,25 +46,11 @@ def test_create_tenant_accepts_a_strong_password():
     assert User.objects.get(email="dona@escola.com").check_password(PASSWORD)
 
 
-def test_member_add_refuses_a_password_the_validators_refuse(tenant_a, settings):
-    settings.AUTH_PASSWORD_VALIDATORS = [
-        {
-            "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-            "OPTIONS": {"min_length": 64},
-        }
-    ]
-    with pytest.raises(MemberError):
-        member_add(tenant=tenant_a, email="novo@example.com", role="agent")
-    assert not User.objects.filter(email="novo@example.com").exists()
-    assert not Membership.objects.filter(tenant=tenant_a, user__email="novo@example.com").exists()
-
-
-def test_member_add_first_password_passes_the_validators(tenant_a):
-    _membership, created, new_password = member_add(
-        tenant=tenant_a, email="novo@example.com", role="agent"
-    )
-    user = User.objects.get(email="novo@example.com")
-    assert created and password_problems(password=new_password, user=user) == []
+def test_an_invited_member_has_no_password_until_they_choose_one(tenant_a):
+    # The invitation's page sets it through Django's SetPasswordForm, which runs the
+    # validators (tests/tenants/test_accounts.py); nobody is ever given a generated one.
+    result = member_invite(tenant=tenant_a, email="novo@example.com", role="agent")
+    assert result.created and not result.membership.user.has_usable_password()
 
 
 def test_demo_password_passes_the_validators():

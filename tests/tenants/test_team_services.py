@@ -2,7 +2,10 @@
 held by the service whoever calls it; the team and API-key pages, now tenants' pages, answer
 at the same URLs and refuse another tenant's members and keys."""
 
+import smtplib
+
 import pytest
+from django.core import mail
 from django.urls import resolve, reverse
 
 from tenants import views as tenant_views
@@ -10,7 +13,7 @@ from tenants.models import ApiKey, Membership, Role, User
 from tenants.services import (
     MemberError,
     api_key_create,
-    member_add,
+    member_invite,
     member_remove,
     member_role_change,
 )
@@ -19,32 +22,55 @@ from tests.tenants.factories import MembershipFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_member_add_creates_the_user_once_and_keeps_an_existing_member_as_is(tenant_a):
-    membership, created, password = member_add(
-        tenant=tenant_a, email="Nova@Escola.com", role=Role.AGENT
-    )
-    assert created and membership.role == Role.AGENT
+def test_member_invite_creates_the_user_once_and_keeps_an_existing_member_as_is(tenant_a):
+    result = member_invite(tenant=tenant_a, email="Nova@Escola.com", role=Role.AGENT)
+    assert result.created and result.mailed and result.membership.role == Role.AGENT
     user = User.objects.get(email="nova@escola.com")
-    assert password and user.check_password(password)
-    again, created_again, password_again = member_add(
-        tenant=tenant_a, email="nova@escola.com", role=Role.ADMIN
-    )
-    assert again.pk == membership.pk and not created_again and password_again is None
-    again.refresh_from_db()
-    assert again.role == Role.AGENT
+    assert not user.has_usable_password()
+    again = member_invite(tenant=tenant_a, email="nova@escola.com", role=Role.ADMIN)
+    assert again.membership.pk == result.membership.pk and not again.created
+    assert len(mail.outbox) == 1
+    again.membership.refresh_from_db()
+    assert again.membership.role == Role.AGENT
 
 
-def test_member_add_joins_an_existing_user_without_a_new_password(tenant_a, outsider):
-    membership, created, password = member_add(
-        tenant=tenant_a, email=outsider.email, role=Role.VIEWER
-    )
-    assert created and password is None and membership.user == outsider
+def test_member_invite_joins_an_existing_user_without_touching_the_password(tenant_a, outsider):
+    before = outsider.password
+    result = member_invite(tenant=tenant_a, email=outsider.email, role=Role.VIEWER)
+    assert result.created and result.membership.user == outsider
+    outsider.refresh_from_db()
+    assert outsider.password == before
 
 
-def test_member_add_refuses_an_unknown_role(tenant_a):
+def test_member_invite_refuses_an_unknown_role(tenant_a):
     with pytest.raises(MemberError):
-        member_add(tenant=tenant_a, email="x@y.com", role="emperor")
+        member_invite(tenant=tenant_a, email="x@y.com", role="emperor")
     assert not User.objects.filter(email="x@y.com").exists()
+
+
+def test_only_an_owner_invites_an_owner(tenant_a, owner):
+    admin = MembershipFactory(tenant=tenant_a, role=Role.ADMIN)
+    with pytest.raises(MemberError):
+        member_invite(tenant=tenant_a, email="x@y.com", role=Role.OWNER, invited_by=admin)
+    assert not User.objects.filter(email="x@y.com").exists()
+    mine = Membership.objects.get(tenant=tenant_a, user=owner)
+    assert member_invite(tenant=tenant_a, email="x@y.com", role=Role.OWNER, invited_by=mine).created
+
+
+def test_an_unsent_invitation_is_reported(tenant_a, settings):
+    settings.EMAIL_BACKEND = "tests.tenants.test_team_services.RefusingBackend"
+    result = member_invite(tenant=tenant_a, email="x@y.com", role=Role.AGENT)
+    assert result.created and not result.mailed
+
+
+class RefusingBackend:
+    """An e-mail backend whose server refuses every message (what an SMTP outage looks like)."""
+
+    def __init__(self, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise smtplib.SMTPServerDisconnected("down")
 
 
 def test_the_last_owner_can_be_neither_demoted_nor_removed_by_the_service(tenant_a, owner):
@@ -92,7 +118,7 @@ def test_the_page_tells_the_last_owner_why_nothing_changed(tenant_a, owner, logi
     response = login(owner).post(f"/settings/team/{mine.pk}/", {"role": "remove"}, follow=True)
     said = [str(m) for m in response.context["messages"]]
     assert said in (
-        ["A empresa precisa de pelo menos um dono."],
+        ["A empresa precisa de pelo menos um proprietário."],
         ["The company needs at least one owner."],
     )
     assert Membership.objects.filter(pk=mine.pk, role=Role.OWNER).exists()

@@ -116,16 +116,38 @@ def test_private_addresses_are_refused_like_on_the_settings_page(tenant_a, api_a
         assert not WebhookEndpoint.objects.exists()
 
 
-def test_a_host_that_does_not_resolve_is_a_400(api_a, settings, monkeypatch):
+def test_a_host_that_does_not_resolve_yet_is_saved_and_its_delivery_fails_clearly(
+    tenant_a, api_a, settings, monkeypatch
+):
+    # Issue 16: a receiver is often registered before its DNS exists; the name is checked when
+    # a delivery goes out (the whole outbound policy), not when the endpoint is saved.
     settings.WEBHOOKS_ALLOW_PRIVATE = False
+    lookups = []
 
     def unresolvable(host, *args, **kwargs):
+        lookups.append(host)
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", unresolvable)
-    assert create(api_a, "https://hooks.example.invalid/in").status_code == 400
-    # A name the IDNA codec refuses is a 400 too, not a server error.
-    monkeypatch.undo()
+    created = create(api_a, "https://hooks.example.invalid/in")
+    assert created.status_code == 201 and lookups == []
+    with scope(tenant=tenant_a):
+        endpoint = WebhookEndpoint.objects.get()
+        delivery = WebhookDelivery.objects.create(
+            tenant=tenant_a,
+            endpoint=endpoint,
+            event="ping",
+            dedupe_key="ping:1",
+            payload={},
+            next_attempt_at=timezone.now(),
+        )
+    webhook_deliver.apply(kwargs={"delivery_id": delivery.pk})
+    with scopes_disabled():
+        delivery.refresh_from_db()
+    assert lookups == ["hooks.example.invalid"]
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.last_error == "O host hooks.example.invalid não foi encontrado no DNS."
+    # A name the IDNA codec refuses is a 400 at once, not a server error.
     response = create(api_a, "https://ex\u2029ample.com/in")
     assert response.status_code == 400 and "url" in response.json()
 
