@@ -207,9 +207,11 @@ def tasks_open_for(*, tenant: Tenant, user, limit: int = 10):
 
 
 def timeline_for_invoice(*, tenant: Tenant, invoice: Invoice):
+    """The invoice's timeline rows, newest first (the page folds each message's rows into one
+    entry with its text: `web.timeline`)."""
     return (
         Interaction.objects.filter(invoice=invoice)
-        .select_related("actor", "message")
+        .select_related("actor", "invoice")
         .order_by("-occurred_at", "-id")
     )
 

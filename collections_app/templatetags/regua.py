@@ -4,6 +4,8 @@ from django import template
 from django.utils import timezone, translation
 
 from collections_app.money import format_day, format_money, format_percent
+from collections_app.web import labels
+from collections_app.web import timeline as web_timeline
 
 register = template.Library()
 
@@ -49,3 +51,42 @@ def rate(value):
     text = format(Decimal(value).normalize(), "f") + "%"
     lang = translation.get_language() or "pt-br"
     return text.replace(".", ",") if lang.startswith("pt") else text
+
+
+# Labels instead of stored codes (issue 16: no internal code is shown to people).
+
+
+@register.filter
+def channel(code):
+    """A channel's name: "email" → "E-mail"."""
+    return labels.channel_label(code)
+
+
+@register.filter
+def channels(codes):
+    """["email", "sms"] → "E-mail, SMS"."""
+    return ", ".join(labels.channel_label(c) for c in codes or [])
+
+
+@register.filter
+def message_status(code):
+    return labels.message_status_label(code)
+
+
+@register.filter
+def reason(code):
+    """A skip or cancel reason's words."""
+    return labels.reason_label(code)
+
+
+@register.filter
+def timeline_entries(interactions, owner=None):
+    """The timeline's entries, each message once with its text and its states folded; with
+    the page's invoice or customer, its messages not sent yet too."""
+    return web_timeline.timeline_entries(interactions, owner)
+
+
+@register.filter
+def choice_label(choices, value):
+    """The label of `value` in a list of (value, label) pairs, else the value itself."""
+    return next((label for v, label in choices or () if v == value and label), value)

@@ -12,6 +12,7 @@ from collections_app.models import (
     LadderStep,
     StepKind,
 )
+from collections_app.web.labels import channel_label
 from messaging.models import Channel, Template
 
 PREVIEW_DAYS = 14
@@ -63,11 +64,22 @@ def _timeline(steps: list[LadderStep]) -> dict:
 
 
 def _template_choices() -> list[tuple[str, str]]:
-    """Template keys, each with the channels it has a text for."""
+    """Template keys, each with its name and the channels it has a text for ("Lembrete no
+    vencimento (E-mail, SMS)"); the key stands in for a template without a name."""
     by_key: dict[str, set[str]] = {}
-    for key, channel in Template.objects.values_list("key", "channel"):
+    names: dict[str, str] = {}
+    for key, channel, name in Template.objects.order_by("key", "channel").values_list(
+        "key", "channel", "name"
+    ):
         by_key.setdefault(key, set()).add(channel)
-    return [(key, ", ".join(sorted(channels))) for key, channels in sorted(by_key.items())]
+        if name and not names.get(key):
+            names[key] = name
+    order = [c for c, _label in Channel.choices]
+    choices = []
+    for key, chosen in sorted(by_key.items()):
+        channels = ", ".join(channel_label(c) for c in sorted(chosen, key=order.index))
+        choices.append((key, f"{names.get(key) or key} ({channels})"))
+    return choices
 
 
 def step_values(step: LadderStep | None) -> dict:
