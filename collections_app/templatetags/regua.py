@@ -90,3 +90,9 @@ def timeline_entries(interactions, owner=None):
 def choice_label(choices, value):
     """The label of `value` in a list of (value, label) pairs, else the value itself."""
     return next((label for v, label in choices or () if v == value and label), value)
+
+
+@register.filter
+def interaction_text(interaction):
+    """A timeline row's words, labels instead of the codes its stored summary may carry."""
+    return labels.interaction_text(interaction)

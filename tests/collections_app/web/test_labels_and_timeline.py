@@ -231,3 +231,10 @@ def test_customer_page_names_the_channels_a_customer_left(login, viewer, tenant_
     text = visible_text(login(viewer).get(f"/customers/{customer.pk}/").content.decode())
     assert "WhatsApp, E-mail" in text
     assert "whatsapp" not in text and "email," not in text
+
+
+def test_overview_recent_activity_reads_labels(login, viewer, busy_invoice):
+    text = visible_text(login(viewer).get("/").content.decode())
+    assert "Arquivo de retorno bancário" in text and "E-mail: Entregue → Lida" in text
+    for code in ("bank_file", "(import)", "sending →", "email:"):
+        assert code not in text, code
