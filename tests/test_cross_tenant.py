@@ -66,6 +66,7 @@ COVERED: dict[str, list[Kwargs]] = {
     "customer-detail": [pk("customer")],
     "invoice-detail": [pk("invoice")],
     "invoice-revoke-link": [pk("invoice")],
+    "invoice-dispute": [pk("invoice")],
     "api-invoice-explain": [pk("invoice")],
     "payment-detail": [pk("payment")],
     "agreement-detail": [pk("agreement")],
@@ -85,6 +86,7 @@ COVERED: dict[str, list[Kwargs]] = {
     "webhook-delivery-resend": [pk("webhook_delivery")],
     # Settings
     "settings_member": [pk("membership")],
+    "settings_member_resend": [pk("membership")],
     "settings_api_key_revoke": [pk("api_key")],
     "settings_holiday_delete": [pk("holiday")],
     "settings_webhook": [pk("webhook_endpoint")],
@@ -126,11 +128,21 @@ PROVIDER_WEBHOOK = (
     "a provider's callback: the tenant slug is checked against the provider's signature "
     "(tests/messaging/test_webhooks.py, tests/collections_app/payments/ payment webhook tests)"
 )
+ACCOUNT_TOKEN = (
+    "an account's own signed, expiring link (invitation, password reset): the token is the "
+    "credential and names one user (tests/tenants/test_accounts.py)"
+)
 EXEMPT: dict[str, str] = {
     **dict.fromkeys(
         [
             "healthz",
+            "favicon",
             "login",
+            "password_change",
+            "password_change_done",
+            "password_reset",
+            "password_reset_done",
+            "password_reset_complete",
             "logout",
             "tenant_choose",
             "set_language",
@@ -196,6 +208,7 @@ EXEMPT: dict[str, str] = {
         ],
         PUBLIC_TOKEN,
     ),
+    **dict.fromkeys(["invite_accept", "password_reset_confirm"], ACCOUNT_TOKEN),
     **dict.fromkeys(
         [
             "webhook_payments",
