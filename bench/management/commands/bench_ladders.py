@@ -73,6 +73,7 @@ INVOICE_COLUMNS = (
     "boleto_line",
     "external_payment_url",
     "disputed",
+    "dispute_reason",
     "created_at",
     "updated_at",
 )
@@ -307,6 +308,7 @@ class Command(BaseCommand):
                     "",
                     "",
                     False,
+                    "",
                     now,
                     now,
                 )
