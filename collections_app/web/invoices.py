@@ -13,7 +13,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from collections_app.activity.agent_actions import (
@@ -57,14 +57,16 @@ from messaging.models import Template
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
+# A step's outcome on the invoice page, a label of its own (feminine in pt-BR: "a etapa",
+# agreeing with "Seria pulada: …" in the same row).
 STEP_STATES = {
-    "sent": gettext_lazy("sent"),
-    "task": gettext_lazy("task created"),
-    "skipped": gettext_lazy("skipped"),
-    "dropped": gettext_lazy("dropped"),
-    "stopped": gettext_lazy("stopped"),
-    "not_sent": gettext_lazy("not sent"),
-    "planned": gettext_lazy("planned"),
+    "sent": pgettext_lazy("ladder step outcome", "Sent"),
+    "task": pgettext_lazy("ladder step outcome", "Task created"),
+    "skipped": pgettext_lazy("ladder step outcome", "Skipped"),
+    "dropped": pgettext_lazy("ladder step outcome", "Dropped"),
+    "stopped": pgettext_lazy("ladder step outcome", "Stopped"),
+    "not_sent": pgettext_lazy("ladder step outcome", "Not sent"),
+    "planned": pgettext_lazy("ladder step outcome", "Planned"),
 }
 
 

@@ -13,8 +13,9 @@ from tests.paths import ROOT
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Inline links and images, [text](target) or ![alt](target); not inside code spans or blocks.
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
-# Produced by a teammate; the README may name it before it exists.
-IMAGES_MADE_ELSEWHERE = {ROOT / "docs" / "img" / "dashboard.png"}
+# Taken by tests/collections_app/web/test_browser_layout.py with REGUA_README_SHOTS=1.
+README_SHOTS = ("overview.png", "queue.png", "invoice.png", "payment-phone.png")
+IMAGES_MADE_ELSEWHERE: set[Path] = set()
 
 
 def prose(text: str) -> str:
@@ -68,7 +69,9 @@ def test_the_readme_is_a_front_door():
     for command in ("make run", "make test", "DATABASE_URL=", '-m "not slow"'):
         assert command in text
     assert "`demo@regua.local` / `demo-regua-2026`" in text
-    assert "](docs/img/dashboard.png)" in text
+    for shot in README_SHOTS:
+        assert f"](docs/img/{shot})" in text
+        assert (ROOT / "docs" / "img" / shot).stat().st_size <= 300_000
     linked = {Path(t.partition("#")[0]).name for t in links(ROOT / "README.md")}
     for page in (ROOT / "docs").glob("*.md"):
         assert page.name in linked, f"the README does not lead to docs/{page.name}"

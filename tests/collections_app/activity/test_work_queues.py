@@ -125,7 +125,7 @@ def test_a_viewer_reads_but_cannot_act(tenant_a, viewer, login, invoice):
 def test_the_invoice_page_explains_each_step(tenant_a, agent, login, invoice):
     page = login(agent).get(f"/invoices/{invoice.pk}/").content.decode()
     assert 'data-step-state="' in page
-    assert "planejado" in page or "não enviado" in page
+    assert "Planejada" in page or "Não enviada" in page
 
 
 def test_the_task_queue_shows_mine_first_and_closes_a_task(tenant_a, agent, owner, login, invoice):

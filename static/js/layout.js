@@ -1,0 +1,30 @@
+// The header's menu is a <details>: closed behind a "Menu" button on a phone, always open on a
+// wide screen (CSS shows it there even without this file). The account group closes when a
+// click lands elsewhere or Escape is pressed. A file, not inline code: the CSP forbids those.
+(() => {
+  const wide = window.matchMedia("(min-width: 901px)");
+  const sync = () => {
+    const menu = document.querySelector("details[data-menu]");
+    if (menu && wide.matches) menu.open = true;
+  };
+  document.addEventListener("DOMContentLoaded", sync);
+  wide.addEventListener("change", sync);
+  const closeAccount = (except) => {
+    document.querySelectorAll("details[data-account][open]").forEach((el) => {
+      if (el !== except && !el.contains(except)) el.open = false;
+    });
+  };
+  document.addEventListener("click", (event) => closeAccount(event.target.closest("details[data-account]")));
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeAccount(null); });
+})();
+
+// A "Copy" button next to a long value (the invoice's payment link): data-copy holds the text.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  navigator.clipboard.writeText(button.dataset.copy).then(() => {
+    const label = button.textContent;
+    button.textContent = button.dataset.copied || label;
+    setTimeout(() => { button.textContent = label; }, 2000);
+  });
+});
