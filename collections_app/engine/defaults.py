@@ -31,7 +31,9 @@ DEFAULT_STEPS = [
 _SIGNATURE = "\n\nAtenciosamente,\nEquipe financeira — {{ company_name }}"
 _IGNORE = "\n\nSe o pagamento já foi feito, por favor desconsidere esta mensagem."
 
-# (key, channel, name, subject, body). SMS texts avoid accents so they stay in GSM-7.
+# (key, channel, name, subject, body). SMS texts avoid accents so they stay in GSM-7. No
+# text names a way to pay (Pix, boleto): the payment page offers those the invoice has, and no
+# variable says whether it has a boleto. Stored templates of existing tenants are left as written.
 DEFAULT_TEMPLATES = [
     (
         "pre_due_5",
@@ -39,8 +41,8 @@ DEFAULT_TEMPLATES = [
         "Lembrete 5 dias antes do vencimento",
         "Sua fatura {{ invoice_number }} vence em {{ due_date }}",
         "Olá, {{ customer_name }}!\n\nPassando para lembrar que a fatura {{ invoice_number }}, "
-        "no valor de {{ amount }}, vence em {{ due_date }}.\n\nVocê pode pagar por Pix, boleto "
-        "ou pela página de pagamento: {{ payment_link }}" + _IGNORE + _SIGNATURE,
+        "no valor de {{ amount }}, vence em {{ due_date }}.\n\nAs formas de pagamento estão na "
+        "página da fatura: {{ payment_link }}" + _IGNORE + _SIGNATURE,
     ),
     (
         "pre_due_1",
@@ -58,7 +60,7 @@ DEFAULT_TEMPLATES = [
         "Vencimento hoje (WhatsApp)",
         "",
         "Olá, {{ customer_name }}! Aqui é da {{ company_name }}. A fatura {{ invoice_number }}, "
-        "de {{ amount }}, vence hoje ({{ due_date }}). Pague por Pix ou boleto em "
+        "de {{ amount }}, vence hoje ({{ due_date }}). Para pagar, acesse "
         "{{ payment_link }}. Se já pagou, obrigado e desconsidere.",
     ),
     (
@@ -75,7 +77,7 @@ DEFAULT_TEMPLATES = [
         "Vencimento hoje (e-mail)",
         "A fatura {{ invoice_number }} vence hoje",
         "Olá, {{ customer_name }}!\n\nHoje, {{ due_date }}, é o vencimento da fatura "
-        "{{ invoice_number }}, no valor de {{ amount }}.\n\nPague por Pix ou boleto em: "
+        "{{ invoice_number }}, no valor de {{ amount }}.\n\nAs formas de pagamento estão em: "
         "{{ payment_link }}" + _IGNORE + _SIGNATURE,
     ),
     (

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_scopes import scope, scopes_disabled
@@ -140,10 +141,14 @@ def payment_page(request, invoice: Invoice):
     if tenant.instalments_max < 2:
         counts = range(2, SELF_SERVICE_OPTIONS + 1)
     first_due = today + timedelta(days=7)
+    # Only plans whose instalments reach the tenant's minimum: an instalment of an agreement
+    # is not split again into parts smaller than that (nor is any other invoice).
     plans = [
-        (n, agreement_plan(total=charges.total, count=n, first_due=first_due)[0][1])
+        (n, amount)
         for n in counts
         if payable
+        for amount in [agreement_plan(total=charges.total, count=n, first_due=first_due)[0][1]]
+        if amount >= tenant.instalment_min_amount
     ]
     promise = PaymentPromise.objects.filter(invoice=invoice, status=PromiseStatus.OPEN).first()
     context = {
@@ -170,8 +175,52 @@ def payment_page(request, invoice: Invoice):
         "self_service": tenant.instalments_max >= 2,
         "instalment_min": tenant.instalment_min_amount,
         "next_instalment": _next_instalment(invoice),
+        "agreement_instalments": _agreement_instalments(invoice, today),
+        **_notices(request),
     }
     return render(request, "collections/payment_page.html", context)
+
+
+# Messages about the "other invoices" gate (a CPF/CNPJ that does not match, too many attempts,
+# the access link) are shown in that section, by the document field, not at the top.
+GATE = "gate"
+
+
+def _notices(request) -> dict:
+    """The flash messages, split: the gate's (shown by the CPF/CNPJ field) and the rest."""
+    top, gate = [], []
+    for message in messages.get_messages(request):
+        (gate if GATE in (message.extra_tags or "").split() else top).append(message)
+    return {
+        "notices": top,
+        "gate_notices": gate,
+        "gate_error": any(m.level_tag == "error" for m in gate),
+    }
+
+
+def _agreement_instalments(invoice: Invoice, today) -> list[tuple[Invoice, str, str]]:
+    """Every instalment of the agreement this invoice belongs to (an instalment) or was
+    replaced by (the latest), in date order, each with its state in words: paid, open, late,
+    cancelled."""
+    agreement_id = invoice.agreement_id
+    if agreement_id is None and invoice.status == InvoiceStatus.IN_AGREEMENT:
+        agreement = invoice.agreements_replacing.order_by("-created_at").first()
+        agreement_id = agreement.pk if agreement else None
+    if agreement_id is None:
+        return []
+    rows = []
+    for instalment in Invoice.objects.filter(agreement_id=agreement_id).order_by("due_date", "id"):
+        status = instalment.status
+        if status == InvoiceStatus.PAID:
+            state, label = "paid", _("Paid")
+        elif status == InvoiceStatus.OPEN and instalment.effective_due_date < today:
+            state, label = "late", _("Overdue")
+        elif status == InvoiceStatus.OPEN:
+            state, label = "open", _("To pay")
+        else:
+            state, label = "cancelled", _("Cancelled")
+        rows.append((instalment, state, label))
+    return rows
 
 
 def _identity_key(invoice: Invoice) -> str:
@@ -198,7 +247,9 @@ def _access_open(request, invoice: Invoice):
         cache.delete(_attempts_key(invoice))
     else:
         messages.error(
-            request, _("This access link is not valid or has expired: ask for a new one.")
+            request,
+            _("This access link is not valid or has expired: ask for a new one."),
+            extra_tags=GATE,
         )
     return _back(invoice, "#others")  # the token leaves the address bar
 
@@ -346,8 +397,16 @@ def instalments(request, invoice: Invoice):
 def opt_out(request, invoice: Invoice):
     channel = request.POST.get("channel", "")
     debtor_opt_out(tenant=invoice.tenant, invoice=invoice, channel=channel)
-    messages.success(request, _("Done: you will no longer receive our reminders there."))
+    messages.success(request, str(OPT_OUT_DONE[channel]))
     return _back(invoice)
+
+
+# The confirmation names the channel the debtor left (whole sentences, for the translators).
+OPT_OUT_DONE = {
+    "email": gettext_lazy("Done: you will no longer receive reminders by e-mail."),
+    "sms": gettext_lazy("Done: you will no longer receive reminders by SMS."),
+    "whatsapp": gettext_lazy("Done: you will no longer receive reminders by WhatsApp."),
+}
 
 
 @require_POST
@@ -367,17 +426,22 @@ def identify(request, invoice: Invoice):
                 "Too many attempts. Please try again in 15 minutes, or ask for an access link "
                 "sent to your e-mail or mobile number."
             ),
+            extra_tags=GATE,
         )
     elif identity_matches(invoice.customer, request.POST.get("document", "")):
         _identified(request, invoice)
     else:
-        messages.error(request, _("That does not match our records."))
+        messages.error(request, _("That does not match our records."), extra_tags=GATE)
     return _back(invoice, "#others")
 
 
 def _access_link(request, invoice: Invoice):
     if _over_limit(f"pay:link:{invoice.tenant_id}:{invoice.customer_id}", ACCESS_LINKS, 3600):
-        messages.error(request, _("An access link was sent recently: check your messages."))
+        messages.error(
+            request,
+            _("An access link was sent recently: check your messages."),
+            extra_tags=GATE,
+        )
         return _back(invoice, "#others")
     path = reverse("payment_page", args=[invoice.payment_token])
     token = access_token(customer=invoice.customer)
@@ -385,11 +449,12 @@ def _access_link(request, invoice: Invoice):
     try:
         where = debtor_access_link_send(tenant=invoice.tenant, invoice=invoice, url=url)
     except DebtorError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, str(exc), extra_tags=GATE)
     else:
         messages.success(
             request,
             _("We sent an access link to %(address)s. It is valid for 24 hours.")
             % {"address": where},
+            extra_tags=GATE,
         )
     return _back(invoice, "#others")
