@@ -116,6 +116,7 @@ COVERED: dict[str, list[Kwargs]] = {
     "import_status": [pk("import_job")],
     "import_errors": [pk("import_job")],
     "bank_credit": [pk("bank_credit")],
+    "bank_statement": [pk("bank_statement")],
     "payment_claim_proof": [pk("payment_claim")],
 }
 
@@ -372,14 +373,16 @@ class TenantBObjects:
         return job
 
     @cached_property
+    def bank_statement(self):
+        with scopes_disabled():
+            return BankStatement.objects.create(tenant=self.tenant, kind="ofx", filename="b.ofx")
+
+    @cached_property
     def bank_credit(self):
         with scopes_disabled():
-            statement = BankStatement.objects.create(
-                tenant=self.tenant, kind="ofx", filename="b.ofx"
-            )
             return BankCredit.objects.create(
                 tenant=self.tenant,
-                statement=statement,
+                statement=self.bank_statement,
                 key="b-credit",
                 amount="10.00",
                 credited_on=self.today,

@@ -30,6 +30,7 @@ from django.db.models import CharField, F, Func, Value
 from django.db.models.functions import Upper
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from collections_app.models import (
     BankCredit,
@@ -45,6 +46,13 @@ from collections_app.payments.services import PaymentError, invoice_record_payme
 from tenants.models import Tenant
 
 DATE_TOLERANCE_DAYS = 5
+# How a credit was matched (BankCredit.matched_by), in words.
+MATCH_RULES = {
+    "nosso_numero": gettext_lazy("Nosso número"),
+    "pix_txid": gettext_lazy("Pix txid"),
+    "amount_date": gettext_lazy("Amount and date"),
+    "agent": gettext_lazy("Manual"),
+}
 CHUNK = 500  # values per IN (…): well under SQLite's and PostgreSQL's limits
 REFERENCE_SEPARATORS = ("-", ".", "/", " ")
 DEAD = (InvoiceStatus.CANCELLED, InvoiceStatus.WRITTEN_OFF)
@@ -308,3 +316,25 @@ def bank_credit_ignore(*, credit: BankCredit, actor) -> BankCredit:
     )
     credit.refresh_from_db()
     return credit
+
+
+def match_rule_label(matched_by: str) -> str:
+    """The rule a credit was matched by, in words ("" for one not matched)."""
+    return str(MATCH_RULES.get(matched_by, matched_by))
+
+
+def matched_credits():
+    """The credits recorded as payments, the latest imported first, with their invoice,
+    customer, payment and file."""
+    return (
+        BankCredit.objects.filter(status=CreditStatus.MATCHED)
+        .select_related("invoice__customer", "payment", "statement", "resolved_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def statement_credits(statement: BankStatement):
+    """A file's credits in the order it listed them, with what became of each."""
+    return statement.items.select_related("invoice__customer", "payment", "resolved_by").order_by(
+        "id"
+    )

@@ -2,6 +2,7 @@
 credits nothing matched."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -15,14 +16,23 @@ from collections_app.models import (
     Invoice,
 )
 from collections_app.payments.bank_files import BankFileError, not_payments_summary
+from collections_app.payments.credit_suggestions import credit_suggestions
 from collections_app.payments.reconciliation import (
     bank_credit_assign,
     bank_credit_ignore,
     bank_statement_import,
+    match_rule_label,
+    matched_credits,
+    statement_credits,
 )
 from collections_app.payments.services import PaymentError
 from collections_app.web.uploads import file_upload
 from tenants.decorators import tenant_required
+from tenants.selectors import tenant_today
+
+QUEUE_SHOWN = 50  # credits of the review queue shown, each with its suggestions
+MATCHED_SHOWN = 50
+STATEMENT_PAGE = 100
 
 
 @require_http_methods(["GET", "POST"])
@@ -74,15 +84,38 @@ def bank(request):
                         % {"n": len(reasons), "reasons": listed},
                     )
         return redirect("bank")
+    waiting = BankCredit.objects.filter(status=CreditStatus.UNMATCHED)
+    queue = list(waiting.select_related("statement")[:QUEUE_SHOWN])
+    today = tenant_today(tenant=request.tenant)
+    for credit in queue:
+        credit.suggestions = credit_suggestions(tenant=request.tenant, credit=credit, today=today)
+    matched = matched_credits()
+    recent = list(matched[:MATCHED_SHOWN])
+    for credit in recent:
+        credit.rule = match_rule_label(credit.matched_by)
     return render(
         request,
         "collections/bank.html",
         {
             "statements": BankStatement.objects.select_related("uploaded_by")[:20],
-            "queue": BankCredit.objects.filter(status=CreditStatus.UNMATCHED).select_related(
-                "statement"
-            )[:200],
+            "queue": queue,
+            "queue_count": waiting.count(),
+            "matched": recent,
+            "matched_count": matched.count(),
         },
+    )
+
+
+@require_http_methods(["GET"])
+@tenant_required("agent")
+def bank_statement(request, pk: int):
+    """One imported file: each of its credits and what became of it."""
+    statement = get_object_or_404(BankStatement.objects.select_related("uploaded_by"), pk=pk)
+    page = Paginator(statement_credits(statement), STATEMENT_PAGE).get_page(request.GET.get("page"))
+    for credit in page:
+        credit.rule = match_rule_label(credit.matched_by)
+    return render(
+        request, "collections/bank_statement.html", {"statement": statement, "page": page}
     )
 
 
@@ -96,8 +129,15 @@ def bank_credit_resolve(request, pk: int):
         bank_credit_ignore(credit=credit, actor=request.user)
         messages.success(request, _("Credit ignored."))
         return redirect("bank")
+    # A suggestion names the invoice by its id; the typed form, by its number or external id.
+    chosen = (request.POST.get("invoice_id") or "").strip()
     ref = (request.POST.get("invoice") or "").strip()
-    invoice = Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
+    if chosen:
+        invoice = Invoice.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+    else:
+        invoice = (
+            Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
+        )
     if invoice is None:
         messages.error(request, _("No invoice with that number."))
     else:

@@ -40,5 +40,6 @@ urlpatterns = [
     path("imports/<int:pk>/errors.csv", imports.import_errors, name="import_errors"),
     path("bank/", bank.bank, name="bank"),
     path("bank/credits/<int:pk>/", bank.bank_credit_resolve, name="bank_credit"),
+    path("bank/files/<int:pk>/", bank.bank_statement, name="bank_statement"),
     path("claims/<int:pk>/proof/", invoices.payment_claim_proof, name="payment_claim_proof"),
 ]
