@@ -35,9 +35,10 @@ def followup_task_create(
     invoice: Invoice | None = None,
     notes: str = "",
     data: dict | None = None,
+    assignee_id: int | None = None,
 ) -> FollowUpTask:
-    """A task for the team, due today, given to the next agent (`task_assigners`), with its
-    entry in the timeline."""
+    """A task for the team, due today, given to `assignee_id` or else the next agent
+    (`task_assigners`), with its entry in the timeline."""
     task = FollowUpTask.objects.create(
         tenant=tenant,
         customer_id=customer_id,
@@ -46,7 +47,7 @@ def followup_task_create(
         origin=origin,
         notes=notes[:2000],
         due_on=timezone.localdate(),
-        assignee_id=task_assigners(tenants=[tenant])[tenant.pk].next(),
+        assignee_id=assignee_id or task_assigners(tenants=[tenant])[tenant.pk].next(),
     )
     tasks_emit(tenant_id=tenant.pk, tasks=[task])
     interaction_log(

@@ -12,6 +12,7 @@
 | webhooks | WebhookEndpoint, WebhookDelivery |
 | bank | BankStatement, BankCredit |
 | imports | ImportJob |
+| queues | QueueFilter (a user's saved queue filter) |
 """
 
 from collections_app.models.activity import (
@@ -49,6 +50,7 @@ from collections_app.models.payments import (
     PaymentSource,
     PromiseStatus,
 )
+from collections_app.models.queues import QueueFilter
 from collections_app.models.stats import DailyStat, FunnelStat
 from collections_app.models.webhooks import (
     DeliveryStatus,
@@ -89,6 +91,7 @@ __all__ = [
     "PaymentPromise",
     "PaymentSource",
     "PromiseStatus",
+    "QueueFilter",
     "Segment",
     "StepKind",
     "TaskStatus",

@@ -2,6 +2,7 @@
 note, a pause of every reminder) and an admin's LGPD requests (export, erase)."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +15,12 @@ from collections_app.activity.agent_actions import (
     customer_pause,
 )
 from collections_app.exports.lgpd import customer_erase, customer_export
+from collections_app.invoices.selectors import (
+    CUSTOMER_SORTS,
+    customer_open_balance,
+    customers_with_balances,
+    document_display,
+)
 from collections_app.models import (
     Customer,
 )
@@ -24,8 +31,31 @@ from tenants.selectors import tenant_today
 
 @require_GET
 @tenant_required()
+def customer_list(request):
+    """The customers: open balance, overdue amount, segment, payment behaviour and last
+    contact, searched by name or CPF/CNPJ and sorted by any of them."""
+    today = tenant_today(tenant=request.tenant)
+    q = request.GET.get("q", "").strip()[:200]
+    sort = request.GET.get("sort", "-overdue")
+    if sort not in CUSTOMER_SORTS:
+        sort = "-overdue"
+    page = Paginator(customers_with_balances(today=today, q=q, sort=sort), 50).get_page(
+        request.GET.get("page")
+    )
+    for customer in page.object_list:
+        customer.document_display = document_display(customer.document)
+    return render(
+        request,
+        "collections/customer_list.html",
+        {"page": page, "q": q, "sort": sort, "today": today},
+    )
+
+
+@require_GET
+@tenant_required()
 def customer_detail(request, pk: int):
     customer = get_object_or_404(Customer, pk=pk)
+    today = tenant_today(tenant=request.tenant)
     return render(
         request,
         "collections/customer_detail.html",
@@ -35,7 +65,9 @@ def customer_detail(request, pk: int):
             "timeline": customer.interactions.select_related("invoice").order_by(
                 "-occurred_at", "-id"
             )[:200],
-            "today": tenant_today(tenant=request.tenant),
+            "today": today,
+            "balance": customer_open_balance(customer=customer, today=today),
+            "document": document_display(customer.document),
             "can_work": request.membership.has_role("agent"),
             "can_admin": request.membership.has_role("admin"),
             "call_outcomes": CALL_OUTCOMES,

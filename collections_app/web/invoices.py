@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -23,6 +24,12 @@ from collections_app.activity.agent_actions import (
     manual_message_preview,
     manual_message_send,
 )
+from collections_app.activity.bulk_actions import (
+    bulk_invoices,
+    invoices_assign,
+    invoices_message,
+    invoices_pause,
+)
 from collections_app.activity.followups import LADDER_ORIGINS
 from collections_app.documents import document_normalize
 from collections_app.engine.explain import invoice_explain
@@ -32,6 +39,7 @@ from collections_app.invoices.disputes import (
     invoice_dispute_close,
     invoice_dispute_open,
 )
+from collections_app.invoices.selectors import queue_rows_enrich, queue_totals
 from collections_app.models import (
     Customer,
     ImportJob,
@@ -41,6 +49,7 @@ from collections_app.models import (
     PaymentPromise,
     PaymentSource,
     PromiseStatus,
+    QueueFilter,
     TaskStatus,
 )
 from collections_app.payments.agreements import AgreementError, agreement_create
@@ -55,6 +64,7 @@ from collections_app.stats.selectors import (
 from collections_app.web.agent_forms import call_or_note_record, pause_until
 from messaging.models import Template
 from tenants.decorators import tenant_required
+from tenants.models import Membership
 from tenants.selectors import tenant_today
 
 # A step's outcome on the invoice page, a label of its own (feminine in pt-BR: "a etapa",
@@ -77,22 +87,48 @@ INVOICE_SORTS = {
 }
 
 
+QUEUE_FILTER_KEYS = ("status", "q", "sort")
+
+
+def _queue_params(request) -> dict:
+    """The queue's filter: the one asked for, saved as the user's; or, when the request names
+    none, the user's saved one (it outlives the session)."""
+    asked = {k: request.GET[k] for k in QUEUE_FILTER_KEYS if k in request.GET}
+    if "import" in request.GET:
+        return asked
+    saved = QueueFilter.objects.filter(user=request.user).first()
+    if asked:
+        params = {k: v[:200] for k, v in asked.items()}
+        if saved is None or saved.params != params:
+            QueueFilter.objects.update_or_create(
+                tenant=request.tenant,
+                user=request.user,
+                defaults={"params": params, "updated_at": timezone.now()},
+            )
+        return asked
+    return dict(saved.params) if saved else {}
+
+
 @require_GET
 @tenant_required()
 def invoice_list(request):
+    """The overdue queue: the filtered invoices with their count and total, each row with its
+    days late, last contact, next step of the ladder and its promise, dispute or agreement,
+    and bulk actions on the selected rows. Its queries do not grow with the rows."""
     today = tenant_today(tenant=request.tenant)
-    sort = request.GET.get("sort", "due")
+    params = _queue_params(request)
+    sort = params.get("sort", "due")
     if sort not in INVOICE_SORTS:
         sort = "due"
-    qs = Invoice.objects.select_related("customer").order_by(*INVOICE_SORTS[sort])
-    status = request.GET.get("status", "overdue")
+    qs = Invoice.objects.select_related("customer__segment").order_by(*INVOICE_SORTS[sort])
+    status = params.get("status", "overdue")
     if status == "overdue":
         qs = qs.filter(status=InvoiceStatus.OPEN, effective_due_date__lt=today)
     elif status == "disputed":
         qs = qs.filter(status=InvoiceStatus.OPEN, disputed=True)
     elif status in InvoiceStatus.values:
         qs = qs.filter(status=status)
-    if "\x00" in (q := request.GET.get("q", "").strip()):
+    if "\x00" in (q := params.get("q", "").strip()):
         # No invoice or name holds a NUL, and PostgreSQL refuses one even in a lookup.
         qs = qs.none()
     elif q:
@@ -116,6 +152,8 @@ def invoice_list(request):
         imported = ImportJob.objects.filter(pk=int(job_id)).only("id", "filename").first()
         qs = qs.filter(import_job=imported) if imported else qs.none()
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    queue_rows_enrich(tenant=request.tenant, invoices=page.object_list, today=today)
+    can_work = request.membership.has_role("agent")
     # One view serves the page or, for an HTMX request, just the rows partial it includes.
     template = "collections/_invoice_rows.html" if request.htmx else "collections/invoice_list.html"
     return render(
@@ -128,8 +166,73 @@ def invoice_list(request):
             "sort": sort,
             "today": today,
             "imported": imported,
+            "totals": queue_totals(qs),
+            "can_work": can_work,
+            "members": (
+                Membership.objects.filter(tenant=request.tenant)
+                .select_related("user")
+                .order_by("user__first_name", "user__email")
+                if can_work and not request.htmx
+                else []
+            ),
+            "templates": (
+                Template.objects.filter(locale=request.tenant.locale).order_by("channel", "key")
+                if can_work and not request.htmx
+                else []
+            ),
+            "pause_min": today,
         },
     )
+
+
+BULK_ACTIONS = {"assign", "pause", "message"}
+
+
+@require_POST
+@tenant_required("agent")
+def invoice_bulk(request):
+    """An agent's action on the invoices selected in the queue: a follow-up task for a member,
+    a pause of their reminders, or a message from a template now; then back to the queue."""
+    tenant, user, post = request.tenant, request.user, request.POST
+    action = post.get("action", "")
+    today = tenant_today(tenant=tenant)
+    try:
+        if action not in BULK_ACTIONS:
+            raise ActionError(_("Choose an action."))
+        invoices = bulk_invoices(ids=post.getlist("ids"))
+        if action == "assign":
+            assignee = post.get("assignee") or ""
+            if not assignee.isdigit():
+                raise ActionError(_("Choose a member of the team."))
+            n = invoices_assign(
+                tenant=tenant, invoices=invoices, assignee_id=int(assignee), actor=user
+            )
+            done = _("%(n)s follow-up tasks created.") % {"n": n}
+        elif action == "pause":
+            until = pause_until(request, "pause")
+            n = invoices_pause(
+                tenant=tenant, invoices=invoices, actor=user, until=until, today=today
+            )
+            done = _("Reminders paused on %(n)s invoices.") % {"n": n}
+        else:
+            template = Template.objects.filter(pk=post.get("template") or 0).first()
+            if template is None:
+                raise ActionError(_("Choose a template."))
+            n, failed = invoices_message(
+                tenant=tenant, invoices=invoices, actor=user, template=template
+            )
+            done = _("%(n)s messages queued.") % {"n": n}
+            if failed:
+                messages.warning(
+                    request,
+                    _("Not sent to %(n)s invoices: %(why)s")
+                    % {"n": len(failed), "why": "; ".join(failed[:5])},
+                )
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("invoice_list")
 
 
 def _phone(number: str) -> dict | None:

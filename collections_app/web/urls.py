@@ -14,6 +14,7 @@ from collections_app.web import (
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("invoices/", invoices.invoice_list, name="invoice_list"),
+    path("invoices/bulk/", invoices.invoice_bulk, name="invoice_bulk"),
     path("invoices/<int:pk>/", invoices.invoice_detail, name="invoice_detail"),
     path("invoices/<int:pk>/payment/", invoices.invoice_payment, name="invoice_payment"),
     path(
@@ -23,6 +24,7 @@ urlpatterns = [
     ),
     path("invoices/<int:pk>/agreement/", invoices.invoice_agreement, name="invoice_agreement"),
     path("invoices/<int:pk>/<slug:action>/", invoices.invoice_action, name="invoice_action"),
+    path("customers/", customers.customer_list, name="customer_list"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:pk>/export.json", customers.customer_export_view, name="customer_export"),
     path("customers/<int:pk>/erase/", customers.customer_erase_view, name="customer_erase"),
