@@ -124,13 +124,8 @@ def step_new(request, pk: int):
     )
 
 
-@require_GET
-@tenant_required("admin")
-def step_edit(request, pk: int, step_pk: int):
-    """The step's row as a form: the HTMX partial, or the whole editor with that row open."""
-    ladder = get_object_or_404(Ladder, pk=pk)
-    step = get_object_or_404(LadderStep, pk=step_pk, ladder=ladder)
-    form = step_form(prefix=f"step-{step.pk}", values=step_values(step), focus=True)
+def step_form_answer(request, ladder: Ladder, step: LadderStep, form):
+    """The step's row open as a form: the HTMX partial, or the whole editor with it open."""
     if request.htmx:
         return render(
             request,
@@ -138,6 +133,16 @@ def step_edit(request, pk: int, step_pk: int):
             editor_context(request, ladder, step=step, form=form),
         )
     return editor_page(request, ladder, editing=step.pk, form=form)
+
+
+@require_GET
+@tenant_required("admin")
+def step_edit(request, pk: int, step_pk: int):
+    """The step's row as a form: the HTMX partial, or the whole editor with that row open."""
+    ladder = get_object_or_404(Ladder, pk=pk)
+    step = get_object_or_404(LadderStep, pk=step_pk, ladder=ladder)
+    form = step_form(prefix=f"step-{step.pk}", values=step_values(step), focus=True)
+    return step_form_answer(request, ladder, step, form)
 
 
 STEP_ACTIONS = {"save", "delete", "activate", "deactivate"}
@@ -179,13 +184,7 @@ def step_detail(request, pk: int, step_pk: int):
             general=errors["general"],
             focus=True,
         )
-        if request.htmx:
-            return render(
-                request,
-                "collections/config/_step_form.html",
-                editor_context(request, ladder, step=step, form=form),
-            )
-        return editor_page(request, ladder, editing=step.pk, form=form)
+        return step_form_answer(request, ladder, step, form)
     saved = LadderStep.objects.filter(pk=step.pk).first()
     if not request.htmx:
         if saved is None:
