@@ -1,8 +1,10 @@
-"""Browser tests: Playwright driving Debian's Chromium on a phone-sized viewport.
+"""Browser tests: Playwright driving Debian's Chromium at a phone or a desktop size.
 
-Use the `page` fixture together with pytest-django's `live_server`, and `screenshot()` to keep
-a full-page PNG as a test artifact (var/test-artifacts/screenshots/, or $TEST_ARTIFACTS_DIR).
-Without Chromium or Playwright the tests skip locally and fail under CI=true.
+Use the `page` (phone), `desktop_page` or `sized_page` (the test's `size` parameter) fixture
+together with pytest-django's `live_server`, `log_in()` to go through the login form, and
+`screenshot()` to keep a full-page PNG as a test artifact (var/test-artifacts/screenshots/, or
+$TEST_ARTIFACTS_DIR). Without Chromium or Playwright the tests skip locally and fail under
+CI=true.
 """
 
 import os
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_service
+from tests.tenants.factories import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,6 +33,12 @@ PHONE = {
     "locale": "pt-BR",
     "timezone_id": "America/Sao_Paulo",
 }
+DESKTOP = {
+    "viewport": {"width": 1366, "height": 900},
+    "locale": "pt-BR",
+    "timezone_id": "America/Sao_Paulo",
+}
+SIZES = {"desktop": DESKTOP, "phone": PHONE}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,11 +102,59 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+def new_page(browser, size: str, **options):
+    """A fresh page (own cookies and storage) of `size` ("desktop" or "phone"), with `options`
+    for its browser context, clipboard readable by the test. Close it with
+    `page.context.close()`."""
+    context = browser.new_context(**{**SIZES[size], **options})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    return context.new_page()
+
+
 @pytest.fixture
 def page(browser):
-    """A fresh phone-sized page (own cookies and storage), clipboard readable by the test."""
-    context = browser.new_context(**PHONE)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
+    """A fresh phone-sized page."""
+    page = new_page(browser, "phone")
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def desktop_page(browser):
+    """A fresh desktop-sized page."""
+    page = new_page(browser, "desktop")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def sized_page(browser, size):
+    """A fresh page at the size the test is parametrized with: `size` is "desktop" or "phone"."""
+    page = new_page(browser, size)
+    yield page
+    page.context.close()
+
+
+def submit_login(page, live_server, user, password=PASSWORD) -> None:
+    """Fill in and send the login form as `user` (a user or an e-mail address), without waiting
+    for where it leads."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("E-mail").fill(getattr(user, "email", user))
+    page.get_by_label("Senha", exact=True).fill(password)
+    page.get_by_role("button", name="Entrar").click()
+
+
+def log_in(page, live_server, user, password=PASSWORD) -> None:
+    """Log `user` (a user or an e-mail address) in through the login form, and wait for the
+    overview it lands on."""
+    submit_login(page, live_server, user, password)
+    page.wait_for_url(f"{live_server.url}/")
+
+
+def expect(target):
+    """Playwright's auto-waiting assertions, imported once the `browser` fixture has checked
+    that Playwright is installed (without it the tests skip, or fail under CI=true)."""
+    # imported here: Playwright is optional; the `browser` fixture skips without it
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)

@@ -8,16 +8,16 @@ from datetime import timedelta
 import pytest
 
 from tenants.selectors import tenant_today
+from tests.browser import log_in, submit_login
 from tests.collections_app.factories import InvoiceFactory
-from tests.tenants.factories import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def desk(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="pt-BR")
-    page = context.new_page()
+def desk(desktop_page):
+    """A desktop page that keeps, in `page.refused`, each console report of the policy."""
+    page = desktop_page
     page.refused = []
     page.on(
         "console",
@@ -27,15 +27,7 @@ def desk(browser):
             else None
         ),
     )
-    yield page
-    context.close()
-
-
-def log_in(page, live_server, email, password=PASSWORD):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha").fill(password)
-    page.get_by_role("button", name="Entrar").click()
+    return page
 
 
 def test_pages_work_under_the_policy(live_server, desk, tenant_a, owner):
@@ -45,8 +37,7 @@ def test_pages_work_under_the_policy(live_server, desk, tenant_a, owner):
         customer={"external_id": "ACME", "name": "Acme Ltda"},
     )
     page = desk
-    log_in(page, live_server, owner.email)
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server, owner)
     assert page.get_by_role("heading", name="Visão geral").is_visible()
 
     page.goto(f"{live_server.url}/invoices/")
@@ -67,8 +58,8 @@ def test_pages_work_under_the_policy(live_server, desk, tenant_a, owner):
 def test_a_person_sees_the_lockout_message(live_server, desk, owner):
     page = desk
     for _ in range(5):
-        log_in(page, live_server, owner.email, "senha-errada-1")
-    log_in(page, live_server, owner.email)
+        submit_login(page, live_server, owner, "senha-errada-1")
+    submit_login(page, live_server, owner)
     assert page.get_by_text(
         "Muitas tentativas de entrada. Tente de novo em 15 minutos."
     ).is_visible()

@@ -6,37 +6,14 @@ import pytest
 from django_scopes import scope
 
 from messaging.models import Template
-from tests.browser import screenshot
+from tests.browser import expect, log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
 
 # Each variable's name (an inline <code>) on one line box, and no sideways scroll.
 WHOLE_NAMES = """() => [...document.querySelectorAll('#template-variables code')]
     .filter(code => code.getClientRects().length !== 1).map(code => code.textContent)"""
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
-
-
-def expect(target):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-@pytest.fixture
-def desk(browser):
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def visible(page, name: str) -> bool:
@@ -69,7 +46,9 @@ def test_the_editor_shows_the_fields_of_the_channel_and_whole_variable_names_on_
     assert not visible(page, "subject") and not visible(page, "content_variables")
 
 
-def test_the_settings_pages_at_desktop_and_phone_sizes(live_server, page, desk, tenant_a, owner):
+def test_the_settings_pages_at_desktop_and_phone_sizes(
+    live_server, page, desktop_page, tenant_a, owner
+):
     with scope(tenant=tenant_a):
         template = Template.objects.get(key="due_today", channel="email")
     pages = {
@@ -77,7 +56,7 @@ def test_the_settings_pages_at_desktop_and_phone_sizes(live_server, page, desk, 
         "company-settings": "/settings/company/",
         "webhooks": "/settings/webhooks/",
     }
-    for size, tab in (("desktop", desk), ("phone", page)):
+    for size, tab in (("desktop", desktop_page), ("phone", page)):
         log_in(tab, live_server, owner)
         for name, path in pages.items():
             tab.goto(f"{live_server.url}{path}")

@@ -9,21 +9,12 @@ import pytest
 from django.core import mail
 
 from tenants.models import Membership, Role
-from tests.browser import artifacts_dir, screenshot
-from tests.tenants.factories import PASSWORD, MembershipFactory
+from tests.browser import DESKTOP, artifacts_dir, log_in, new_page, screenshot
+from tests.tenants.factories import MembershipFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-DESKTOP = {"width": 1366, "height": 900}
 GOOD = "Cobranca-Em-Dia-2026"
-
-
-def log_in(page, base, email, password=PASSWORD):
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha", exact=True).fill(password)
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{base}/")
 
 
 def no_sideways_scroll(page) -> bool:
@@ -35,7 +26,7 @@ def no_sideways_scroll(page) -> bool:
 def test_invite_a_member_and_they_choose_their_password(live_server, page, tenant_a, owner):
     for role in (Role.ADMIN, Role.AGENT, Role.VIEWER):
         MembershipFactory(tenant=tenant_a, role=role)
-    log_in(page, live_server.url, owner.email)
+    log_in(page, live_server, owner)
     page.goto(f"{live_server.url}/settings/team/")
     page.get_by_label("E-mail").fill("nova.colaboradora@escoladeidiomasaurora.com.br")
     page.get_by_label("Papel", exact=True).select_option("agent")
@@ -45,7 +36,7 @@ def test_invite_a_member_and_they_choose_their_password(live_server, page, tenan
     assert page.get_by_text("Convite pendente").is_visible()
     assert no_sideways_scroll(page)
     screenshot(page, "accounts-team-phone")
-    page.set_viewport_size(DESKTOP)
+    page.set_viewport_size(DESKTOP["viewport"])
     assert no_sideways_scroll(page)
     screenshot(page, "accounts-team-desktop")
     body = page.inner_text("body")
@@ -58,10 +49,7 @@ def test_invite_a_member_and_they_choose_their_password(live_server, page, tenan
     )
     [url] = re.findall(r"https?://\S+", message.body)
 
-    guest = page.context.browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="pt-BR", is_mobile=True, has_touch=True
-    )
-    newcomer = guest.new_page()
+    newcomer = new_page(page.context.browser, "phone")
     newcomer.goto(live_server.url + urlsplit(url).path)
     assert newcomer.get_by_role("heading", name="Entrar na equipe de Escola Aurora").is_visible()
     newcomer.get_by_label("Nova senha", exact=True).fill("curta")
@@ -76,7 +64,7 @@ def test_invite_a_member_and_they_choose_their_password(live_server, page, tenan
     newcomer.get_by_role("button", name="Salvar e entrar").click()
     newcomer.wait_for_url(f"{live_server.url}/")
     assert newcomer.get_by_text("Boas-vindas à equipe de Escola Aurora").is_visible()
-    guest.close()
+    newcomer.context.close()
     member = Membership.objects.get(user__email="nova.colaboradora@escoladeidiomasaurora.com.br")
     assert member.tenant == tenant_a and member.role == Role.AGENT
     assert member.user.check_password(GOOD)

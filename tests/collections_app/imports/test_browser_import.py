@@ -9,11 +9,10 @@ import pytest
 from django_scopes import scopes_disabled
 
 from collections_app.models import ImportJob, ImportStatus, Invoice
-from tests.browser import PHONE, screenshot
+from tests.browser import log_in, new_page, screenshot
 from tests.collections_app.imports.test_import import GOOD, csv_bytes
 from tests.collections_app.imports.test_import_ibm import IBM, assert_every_row_landed
 from tests.collections_app.imports.test_import_ui import BAD
-from tests.collections_app.web.test_browser_dashboard import log_in
 from tests.conftest import require_service
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -21,22 +20,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 def phone_screenshot(browser, live_server, user, url: str, ready: str, name: str) -> None:
     """The same page on a phone, once `ready` shows, kept as `<name>-phone.png`."""
-    phone = browser.new_context(**PHONE)
-    page = phone.new_page()
+    page = new_page(browser, "phone")
     log_in(page, live_server, user)
     page.goto(url)
     page.locator(ready).first.wait_for()
     screenshot(page, f"{name}-phone")
-    phone.close()
+    page.context.close()
 
 
 def test_an_agent_imports_a_spreadsheet_with_a_preview_and_an_error_report(
     live_server, browser, tenant_a, agent, tmp_path
 ):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="pt-BR", accept_downloads=True
-    )
-    page = context.new_page()
+    page = new_page(browser, "desktop", accept_downloads=True)
     log_in(page, live_server, agent)
     page.get_by_role("link", name="Importar", exact=True).click()
     assert page.get_by_role("heading", name="Importar faturas").is_visible()
@@ -75,10 +70,7 @@ def test_an_agent_imports_a_spreadsheet_with_a_preview_and_an_error_report(
         assert ImportJob.objects.get().status == ImportStatus.DONE
         assert Invoice.objects.filter(tenant=tenant_a).count() == 2
     screenshot(page, "import-done")
-    context.close()
-
-
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
+    page.context.close()
 
 
 def test_an_agent_imports_ibms_file_as_it_is_and_every_row_lands(
@@ -87,8 +79,7 @@ def test_an_agent_imports_ibms_file_as_it_is_and_every_row_lands(
     """The IBM sample through the dashboard: upload, the proposed mapping confirmed, the date
     format chosen once, the import run; then every row of the file checked in the database."""
     require_service(IBM.is_file(), f"{IBM} is missing (see shared/data/README.md)")
-    context = browser.new_context(**DESKTOP, timezone_id="America/Sao_Paulo")
-    page = context.new_page()
+    page = new_page(browser, "desktop")
     log_in(page, live_server, agent)
     page.get_by_role("link", name="Importar", exact=True).click()
     page.get_by_label("Planilha (CSV ou XLSX)").set_input_files(str(IBM))
@@ -118,8 +109,7 @@ def test_an_agent_imports_ibms_file_as_it_is_and_every_row_lands(
     first = page.locator('#preview tr[data-row="2"]').inner_text()
     assert "R$ 55,94" in first and "01/02/2013" in first and "15/01/2013" in first
     screenshot(page, "import-ibm-mapping-desktop")
-    phone = browser.new_context(**PHONE)
-    phone_page = phone.new_page()
+    phone_page = new_page(browser, "phone")
     log_in(phone_page, live_server, agent)
     phone_page.goto(page.url)
     phone_page.get_by_role("heading", name="Qual coluna tem cada campo?").wait_for()
@@ -143,8 +133,8 @@ def test_an_agent_imports_ibms_file_as_it_is_and_every_row_lands(
     page.get_by_role("link", name="Ver as faturas importadas").click()
     page.get_by_text("Faturas gravadas pela importação de “accounts_receivable_ibm.csv”").wait_for()
     assert page.locator("#rows tbody tr").count() == 25  # the first page of 2,466
-    phone.close()
-    context.close()
+    phone_page.context.close()
+    page.context.close()
 
 
 def test_an_ambiguous_date_column_is_asked_for_once_and_the_preview_follows(
@@ -156,8 +146,7 @@ def test_an_ambiguous_date_column_is_asked_for_once_and_the_preview_follows(
         'INV-1,C-1,"1,234.50",3/4/2026,4/3/2026\n'
         "INV-2,C-2,99.90,1/2/2026,2/1/2026\n"
     )
-    context = browser.new_context(**DESKTOP, timezone_id="America/Sao_Paulo")
-    page = context.new_page()
+    page = new_page(browser, "desktop")
     log_in(page, live_server, agent)
     page.goto(f"{live_server.url}/imports/")
     page.get_by_label("Planilha (CSV ou XLSX)").set_input_files(str(sheet))
@@ -182,4 +171,4 @@ def test_an_ambiguous_date_column_is_asked_for_once_and_the_preview_follows(
     page.get_by_text("2 faturas importadas: 2 novas, 0 atualizadas.").wait_for()
     with scopes_disabled():
         assert Invoice.objects.get(external_id="INV-1").due_date.isoformat() == "2026-04-03"
-    context.close()
+    page.context.close()

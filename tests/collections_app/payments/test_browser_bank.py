@@ -6,8 +6,7 @@ import pytest
 from django_scopes import scope
 
 from collections_app.models import BankCredit, CreditStatus
-from tests.browser import PHONE, screenshot
-from tests.collections_app.web.test_browser_dashboard import log_in
+from tests.browser import log_in, screenshot
 from tests.paths import FIXTURES
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -19,13 +18,11 @@ TEXT_LINES = """el => {
     range.selectNodeContents(el);
     return new Set(Array.from(range.getClientRects(), r => Math.round(r.top))).size;
 }"""
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_an_agent_imports_a_bank_return_file(live_server, browser, tenant_a, agent, size):
-    context = browser.new_context(**(DESKTOP if size == "desktop" else PHONE))
-    page = context.new_page()
+def test_an_agent_imports_a_bank_return_file(live_server, sized_page, tenant_a, agent, size):
+    page = sized_page
     log_in(page, live_server, agent)
     page.goto(f"{live_server.url}/bank/")
     page.get_by_label("Arquivo de retorno bancário").set_input_files(str(BRADESCO))
@@ -46,4 +43,3 @@ def test_an_agent_imports_a_bank_return_file(live_server, browser, tenant_a, age
     first = rows.first.locator("td")
     for cell in (first.nth(0), first.nth(1)):
         assert cell.evaluate(TEXT_LINES) == 1, cell.inner_text()
-    context.close()

@@ -8,19 +8,16 @@ import pytest
 from django_scopes import scope
 
 from collections_app.models import BankCredit, CreditStatus
-from tests.browser import PHONE, screenshot
+from tests.browser import log_in, screenshot
 from tests.collections_app.factories import InvoiceFactory
 from tests.collections_app.payments.test_bank_reconciliation import ofx
-from tests.collections_app.web.test_browser_dashboard import log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_an_agent_resolves_a_credit_from_its_suggestions(
-    live_server, browser, tenant_a, agent, size, tmp_path
+    live_server, sized_page, tenant_a, agent, size, tmp_path
 ):
     from tenants.selectors import tenant_today
 
@@ -42,8 +39,7 @@ def test_an_agent_resolves_a_credit_from_its_suggestions(
             ("F2", "1480.00", day, "PIX RECEBIDO MERCEARIA CONCEICAO LTDA"),
         )
     )
-    context = browser.new_context(**(DESKTOP if size == "desktop" else PHONE))
-    page = context.new_page()
+    page = sized_page
     log_in(page, live_server, agent)
     page.goto(f"{live_server.url}/bank/")
     page.get_by_label("Arquivo de retorno bancário").set_input_files(str(statement))
@@ -74,4 +70,3 @@ def test_an_agent_resolves_a_credit_from_its_suggestions(
     assert page.locator("table.bank-statement tbody tr").count() == 2
     assert page.evaluate("document.documentElement.scrollWidth <= innerWidth + 1")
     screenshot(page, f"bank-file-{size}")
-    context.close()

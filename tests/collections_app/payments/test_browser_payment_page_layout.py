@@ -15,8 +15,6 @@ from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
-
 
 @pytest.fixture
 def debt(tenant_a):
@@ -50,7 +48,7 @@ def above(page, first: str, second: str) -> bool:
     )
 
 
-def test_phone_copy_first_desktop_qr_first(live_server, page, browser, debt, tenant_a):
+def test_phone_copy_first_desktop_qr_first(live_server, page, desktop_page, debt, tenant_a):
     today = tenant_today(tenant=tenant_a)
     url = f"{live_server.url}/p/{debt.payment_token}"
     page.goto(url)
@@ -72,15 +70,11 @@ def test_phone_copy_first_desktop_qr_first(live_server, page, browser, debt, ten
     assert page.locator("ul.notices").count() == 0
     screenshot(page, "payment-page-document-error-phone")
 
-    desktop = browser.new_context(**DESKTOP)
-    wide = desktop.new_page()
-    try:
-        wide.goto(url)
-        assert above(wide, ".qr svg", "button[data-copy-target=pix-code]")
-        assert wide.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        screenshot(wide, "payment-page-layout-desktop")
-    finally:
-        desktop.close()
+    wide = desktop_page
+    wide.goto(url)
+    assert above(wide, ".qr svg", "button[data-copy-target=pix-code]")
+    assert wide.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(wide, "payment-page-layout-desktop")
 
 
 def test_an_instalment_page_lists_the_agreement_on_a_phone(live_server, page, client, debt):

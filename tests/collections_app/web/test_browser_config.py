@@ -9,36 +9,9 @@ from django_scopes import scope
 
 from collections_app.models import Ladder, LadderStep
 from messaging.models import Template
-from tests.browser import screenshot
+from tests.browser import expect, log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "pt-BR"}
-
-
-@pytest.fixture
-def desk(browser):
-    """A desktop-sized page for the settings screens."""
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-def expect(target):
-    """Playwright's auto-waiting assertions, imported once the `browser` fixture has checked
-    that Playwright is installed (without it the tests skip, or fail under CI=true)."""
-    # imported here: Playwright is optional; the `browser` fixture skips without it
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def open_settings(page, live_server, card: str):
@@ -61,11 +34,11 @@ def marker(timeline, offset: int):
     return timeline.locator(f'li.marker[data-offset="{offset}"]')
 
 
-def test_the_owner_edits_a_ladder_step_inline(live_server, desk, tenant_a, owner):
+def test_the_owner_edits_a_ladder_step_inline(live_server, desktop_page, tenant_a, owner):
     with scope(tenant=tenant_a):
         ladder = Ladder.objects.get(is_default=True)
         step = ladder.steps.get(offset_days=3)
-    page = desk
+    page = desktop_page
     log_in(page, live_server, owner)
     open_settings(page, live_server, "Réguas")
     page.get_by_role("link", name=ladder.name).click()
@@ -128,12 +101,12 @@ def test_the_owner_edits_a_ladder_step_inline(live_server, desk, tenant_a, owner
 
 
 def test_the_owner_writes_an_sms_template_against_the_live_preview(
-    live_server, desk, tenant_a, owner
+    live_server, desktop_page, tenant_a, owner
 ):
     with scope(tenant=tenant_a):
         template = Template.objects.get(key="due_today", channel="sms")
     original = template.body
-    page = desk
+    page = desktop_page
     log_in(page, live_server, owner)
     open_settings(page, live_server, "Modelos de mensagem")
     family = page.locator('section[data-template-key="due_today"]')

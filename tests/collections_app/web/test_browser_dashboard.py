@@ -8,31 +8,15 @@ from django_scopes import scope
 
 from collections_app.models import FollowUpTask, Interaction, TaskStatus
 from tenants.selectors import tenant_today
-from tests.browser import screenshot
+from tests.browser import log_in, screenshot
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "pt-BR"}
 
-
-@pytest.fixture
-def desk(browser):
-    """A desktop-sized page for the team's screens."""
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
-
-
-def test_an_agent_logs_in_reads_the_overview_and_works_a_task(live_server, desk, tenant_a, agent):
+def test_an_agent_logs_in_reads_the_overview_and_works_a_task(
+    live_server, desktop_page, tenant_a, agent
+):
     today = tenant_today(tenant=tenant_a)
     invoice = InvoiceFactory(
         tenant=tenant_a,
@@ -49,7 +33,7 @@ def test_an_agent_logs_in_reads_the_overview_and_works_a_task(live_server, desk,
             due_on=today,
             assignee=agent,
         )
-    page = desk
+    page = desktop_page
     log_in(page, live_server, agent)
     assert page.get_by_role("heading", name="Visão geral").is_visible()
     assert page.locator('[data-metric="overdue_amount"] .value').inner_text() == "R$ 2.500,00"

@@ -3,33 +3,16 @@ screenshots are kept as artifacts."""
 
 import pytest
 
-from tests.browser import PHONE, screenshot
+from tests.browser import log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-SIZES = {
-    "desktop": {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"},
-    "phone": PHONE,
-}
 
-
-@pytest.fixture(params=sorted(SIZES))
-def sized(request, browser):
-    context = browser.new_context(**SIZES[request.param])
-    yield request.param, context.new_page()
-    context.close()
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
-
-
-def test_an_agent_meets_the_404_page_an_error_message_and_their_menu(live_server, sized, agent):
-    size, page = sized
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_agent_meets_the_404_page_an_error_message_and_their_menu(
+    live_server, sized_page, agent, size
+):
+    page = sized_page
     missing = []
     page.on(
         "response",
@@ -57,6 +40,8 @@ def test_an_agent_meets_the_404_page_an_error_message_and_their_menu(live_server
     screenshot(page, f"message-error-{size}")
 
     page.goto(f"{live_server.url}/settings/")
+    if size == "phone":  # on a phone the menu is folded behind "Menu" until opened
+        page.locator("summary.menu-toggle").click()
     nav = page.get_by_role("navigation", name="Principal")
     assert nav.get_by_role("link", name="Banco").count() == 1
     cards = page.locator(".settings-index")

@@ -10,27 +10,10 @@ from django_scopes import scope
 from collections_app.models import FollowUpTask, TaskStatus
 from collections_app.payments.promises import promise_create
 from tenants.selectors import tenant_today
-from tests.browser import screenshot
+from tests.browser import log_in, screenshot
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
-
-
-@pytest.fixture
-def desk(browser):
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def invoice_with_promise_and_tasks(tenant, agent):
@@ -67,44 +50,41 @@ def invoice_with_promise_and_tasks(tenant, agent):
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_dispute_promise_and_tasks_on_the_invoice_page(
-    live_server, desk, page, tenant_a, agent, size
+    live_server, sized_page, tenant_a, agent, size
 ):
-    browser_page = desk if size == "desktop" else page
+    page = sized_page
     invoice, late, check = invoice_with_promise_and_tasks(tenant_a, agent)
-    log_in(browser_page, live_server, agent)
-    browser_page.goto(f"{live_server.url}/invoices/{invoice.pk}/")
+    log_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/invoices/{invoice.pk}/")
 
-    flags = browser_page.locator(".invoice-flags")
+    flags = page.locator(".invoice-flags")
     assert flags.locator(".badge.promise").inner_text().startswith("Promessa para ")
 
-    late_item = browser_page.locator(f"#invoice-task-{late.pk}")
+    late_item = page.locator(f"#invoice-task-{late.pk}")
     assert late_item.locator(".badge.late").inner_text() == "Tarefa atrasada"
     call = late_item.get_by_role("link", name="Ligar (11) 98888-7777")
     assert call.get_attribute("href") == "tel:+5511988887777"
     assert "R$ 2.500,00" in late_item.inner_text()
 
-    browser_page.get_by_text("Marcar como contestada").first.click()
-    browser_page.get_by_label("Por que o cliente contesta").fill(
+    page.get_by_text("Marcar como contestada").first.click()
+    page.get_by_label("Por que o cliente contesta").fill(
         "Cliente diz que o serviço de dezembro não foi prestado"
     )
-    browser_page.get_by_role("button", name="Marcar como contestada").click()
-    browser_page.wait_for_load_state()
+    page.get_by_role("button", name="Marcar como contestada").click()
+    page.wait_for_load_state()
     assert flags.locator(".badge.disputed").inner_text() == "Contestada"
-    assert (
-        "serviço de dezembro não foi prestado"
-        in browser_page.locator(".notice.dispute").inner_text()
-    )
-    assert browser_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(browser_page, f"invoice-dispute-promise-tasks-{size}")
+    assert "serviço de dezembro não foi prestado" in page.locator(".notice.dispute").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"invoice-dispute-promise-tasks-{size}")
 
-    browser_page.locator(f"#invoice-task-{check.pk}").get_by_role("button", name="Concluir").click()
-    browser_page.wait_for_url(f"{live_server.url}/invoices/{invoice.pk}/")
-    assert browser_page.locator(f"#invoice-task-{check.pk}").count() == 0
+    page.locator(f"#invoice-task-{check.pk}").get_by_role("button", name="Concluir").click()
+    page.wait_for_url(f"{live_server.url}/invoices/{invoice.pk}/")
+    assert page.locator(f"#invoice-task-{check.pk}").count() == 0
     with scope(tenant=tenant_a):
         assert FollowUpTask.objects.get(pk=check.pk).status == TaskStatus.DONE
 
-    browser_page.goto(f"{live_server.url}/invoices/?status=disputed")
-    row = browser_page.get_by_role("row").filter(has_text="NF-2026-0042")
+    page.goto(f"{live_server.url}/invoices/?status=disputed")
+    row = page.get_by_role("row").filter(has_text="NF-2026-0042")
     assert row.locator(".badge.disputed").inner_text() == "Contestada"
-    assert browser_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    screenshot(browser_page, f"invoice-queue-disputed-{size}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"invoice-queue-disputed-{size}")

@@ -17,17 +17,10 @@ from django_scopes import scope, scopes_disabled
 
 from collections_app.models import FollowUpTask, Invoice, InvoiceStatus
 from tenants.selectors import tenant_today
-from tests.browser import PHONE, PROJECT_ROOT, screenshot
+from tests.browser import PROJECT_ROOT, log_in, new_page, screenshot
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {
-    "viewport": {"width": 1366, "height": 900},
-    "locale": "pt-BR",
-    "timezone_id": "America/Sao_Paulo",
-}
-SIZES = {"desktop": DESKTOP, "phone": PHONE}
 
 # Words split across lines, found by a Range over each word of the atomic elements' text: a
 # word on one line has one client rect. Cells are checked for words up to 40 characters (a
@@ -103,14 +96,6 @@ def portfolio(tenant_a, owner):
     return invoices
 
 
-def log_in(page, live_server, email, password="senha-segura-123"):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Senha").fill(password)
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
-
-
 def assert_layout(page, name: str, size: str) -> None:
     width = page.evaluate("innerWidth")
     assert page.evaluate("document.documentElement.scrollWidth") <= width, (
@@ -131,45 +116,43 @@ def assert_layout(page, name: str, size: str) -> None:
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_every_page_fits_and_no_word_breaks(live_server, browser, tenant_a, owner, portfolio, size):
+def test_every_page_fits_and_no_word_breaks(
+    live_server, sized_page, tenant_a, owner, portfolio, size
+):
     invoice = portfolio[0]
-    context = browser.new_context(**SIZES[size])
-    page = context.new_page()
-    try:
-        log_in(page, live_server, owner.email)
-        pages = {
-            "overview": "/",
-            "queue": "/invoices/",
-            "invoice": f"/invoices/{invoice.pk}/",
-            "tasks": "/tasks/",
-            "settings": "/settings/",
-            "company": "/settings/company/",
-            "team": "/settings/team/",
-        }
-        for name, path in pages.items():
-            page.goto(f"{live_server.url}{path}")
-            assert_layout(page, name, size)
-            screenshot(page, f"layout-{name}-{size}")
-        # The invoice page: its steps read as words, the payment link has a copy button.
-        page.goto(f"{live_server.url}/invoices/{invoice.pk}/")
-        steps = page.locator("table.steps").inner_text()
-        assert "Planejada" in steps or "Enviada" in steps or "Não enviada" in steps
-        assert page.locator("[data-payment-link] button[data-copy]").is_visible()
-        if size == "phone":
-            page.locator("summary.menu-toggle").click()
-            assert page.get_by_role("link", name="Minhas tarefas").is_visible()
-            screenshot(page, "layout-menu-open-phone")
-            page.get_by_role("link", name="Minhas tarefas").click()
-            page.wait_for_url(f"{live_server.url}/tasks/")
-        else:
-            page.locator("details[data-account] > summary").click()
-            assert page.get_by_role("button", name="Sair").is_visible()
-            screenshot(page, "layout-account-open-desktop")
-        page.goto(f"{live_server.url}/p/{invoice.payment_token}")
-        assert_layout(page, "payment", size)
-        screenshot(page, f"layout-payment-{size}")
-    finally:
-        context.close()
+    page = sized_page
+    log_in(page, live_server, owner)
+    pages = {
+        "overview": "/",
+        "queue": "/invoices/",
+        "invoice": f"/invoices/{invoice.pk}/",
+        "tasks": "/tasks/",
+        "settings": "/settings/",
+        "company": "/settings/company/",
+        "team": "/settings/team/",
+    }
+    for name, path in pages.items():
+        page.goto(f"{live_server.url}{path}")
+        assert_layout(page, name, size)
+        screenshot(page, f"layout-{name}-{size}")
+    # The invoice page: its steps read as words, the payment link has a copy button.
+    page.goto(f"{live_server.url}/invoices/{invoice.pk}/")
+    steps = page.locator("table.steps").inner_text()
+    assert "Planejada" in steps or "Enviada" in steps or "Não enviada" in steps
+    assert page.locator("[data-payment-link] button[data-copy]").is_visible()
+    if size == "phone":
+        page.locator("summary.menu-toggle").click()
+        assert page.get_by_role("link", name="Minhas tarefas").is_visible()
+        screenshot(page, "layout-menu-open-phone")
+        page.get_by_role("link", name="Minhas tarefas").click()
+        page.wait_for_url(f"{live_server.url}/tasks/")
+    else:
+        page.locator("details[data-account] > summary").click()
+        assert page.get_by_role("button", name="Sair").is_visible()
+        screenshot(page, "layout-account-open-desktop")
+    page.goto(f"{live_server.url}/p/{invoice.payment_token}")
+    assert_layout(page, "payment", size)
+    screenshot(page, f"layout-payment-{size}")
 
 
 def _save_png(page, path: Path, **options) -> None:
@@ -196,8 +179,7 @@ def test_readme_screenshots(live_server, browser):
             .first()
         )
     images = PROJECT_ROOT / "docs" / "img"
-    context = browser.new_context(**{**DESKTOP, "device_scale_factor": 1})
-    page = context.new_page()
+    page = new_page(browser, "desktop", device_scale_factor=1)
     try:
         log_in(page, live_server, OWNER_EMAIL, DEMO_PASSWORD)
         for name, path in (
@@ -209,12 +191,11 @@ def test_readme_screenshots(live_server, browser):
             assert_layout(page, name, "desktop")
             _save_png(page, images / f"{name}.png")
     finally:
-        context.close()
-    context = browser.new_context(**{**PHONE, "device_scale_factor": 1})
-    page = context.new_page()
+        page.context.close()
+    page = new_page(browser, "phone", device_scale_factor=1)
     try:
         page.goto(f"{live_server.url}/p/{invoice.payment_token}")
         assert_layout(page, "payment", "phone")
         _save_png(page, images / "payment-phone.png", full_page=True)
     finally:
-        context.close()
+        page.context.close()

@@ -11,21 +11,10 @@ from django_scopes import scope
 
 from collections_app.payments.services import invoice_record_payment
 from tenants.selectors import tenant_today
-from tests.browser import artifacts_dir, screenshot
+from tests.browser import SIZES, artifacts_dir, log_in, screenshot
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-SIZES = {
-    "desktop": {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-        "locale": "pt-BR",
-    },
-}
 
 # Every visible chart: its box, its texts' boxes, its bars' bottoms and its baseline.
 MEASURE = """() => [...document.querySelectorAll('svg.rc-chart')]
@@ -42,14 +31,6 @@ MEASURE = """() => [...document.querySelectorAll('svg.rc-chart')]
       baseline: box(svg.querySelector('.rc-axis')).y0,
     };
   })"""
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def overlap(a, b) -> bool:
@@ -89,42 +70,35 @@ def overdue_book(tenant_a):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_the_overview_charts_labels_stay_inside_and_apart(
-    live_server, browser, overdue_book, owner, size
+    live_server, sized_page, overdue_book, owner, size
 ):
-    context = browser.new_context(**SIZES[size])
-    page = context.new_page()
-    try:
-        log_in(page, live_server, owner)
-        charts = page.evaluate(MEASURE)
-        assert sorted(c["name"] for c in charts) == (
-            ["aging", "recovery"] if size == "desktop" else ["aging-narrow", "recovery-narrow"]
-        )
-        for chart in charts:
-            svg, texts = chart["svg"], chart["texts"]
-            assert len(texts) >= 10, chart["name"]
-            for text in texts:
-                assert svg["x0"] - 0.5 <= text["x0"] and text["x1"] <= svg["x1"] + 0.5, text
-                assert svg["y0"] - 0.5 <= text["y0"] and text["y1"] <= svg["y1"] + 0.5, text
-                # Legible: a line of text 10 to 18 px high on the screen.
-                assert 10 <= text["y1"] - text["y0"] <= 20, text
-            for i, a in enumerate(texts):
-                for b in texts[i + 1 :]:
-                    assert not overlap(a, b), (chart["name"], a, b)
-            for bar in chart["bars"]:
-                assert bar["y1"] == pytest.approx(chart["baseline"], abs=1)
-                assert bar["y1"] - bar["y0"] < svg["y1"] - svg["y0"]
-        # The short amounts on the chart, the full ones in the table beside it.
-        aging = page.locator("[data-chart-box=aging] svg.rc-chart:visible")
-        assert "R$ 7,2 mil" in aging.text_content()
-        assert page.locator(".chart-data").first.get_by_text("R$ 7.203,70").is_visible()
-        assert (
-            page.evaluate("document.documentElement.scrollWidth")
-            <= SIZES[size]["viewport"]["width"]
-        )
-        screenshot(page, f"overview-charts-{size}")
-        # The charts alone, at the screen's resolution, for a reviewer to read their labels.
-        page.locator(".charts").screenshot(
-            path=str(artifacts_dir() / f"overview-charts-{size}-section.png")
-        )
-    finally:
-        context.close()
+    page = sized_page
+    log_in(page, live_server, owner)
+    charts = page.evaluate(MEASURE)
+    assert sorted(c["name"] for c in charts) == (
+        ["aging", "recovery"] if size == "desktop" else ["aging-narrow", "recovery-narrow"]
+    )
+    for chart in charts:
+        svg, texts = chart["svg"], chart["texts"]
+        assert len(texts) >= 10, chart["name"]
+        for text in texts:
+            assert svg["x0"] - 0.5 <= text["x0"] and text["x1"] <= svg["x1"] + 0.5, text
+            assert svg["y0"] - 0.5 <= text["y0"] and text["y1"] <= svg["y1"] + 0.5, text
+            # Legible: a line of text 10 to 18 px high on the screen.
+            assert 10 <= text["y1"] - text["y0"] <= 20, text
+        for i, a in enumerate(texts):
+            for b in texts[i + 1 :]:
+                assert not overlap(a, b), (chart["name"], a, b)
+        for bar in chart["bars"]:
+            assert bar["y1"] == pytest.approx(chart["baseline"], abs=1)
+            assert bar["y1"] - bar["y0"] < svg["y1"] - svg["y0"]
+    # The short amounts on the chart, the full ones in the table beside it.
+    aging = page.locator("[data-chart-box=aging] svg.rc-chart:visible")
+    assert "R$ 7,2 mil" in aging.text_content()
+    assert page.locator(".chart-data").first.get_by_text("R$ 7.203,70").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["viewport"]["width"]
+    screenshot(page, f"overview-charts-{size}")
+    # The charts alone, at the screen's resolution, for a reviewer to read their labels.
+    page.locator(".charts").screenshot(
+        path=str(artifacts_dir() / f"overview-charts-{size}-section.png")
+    )

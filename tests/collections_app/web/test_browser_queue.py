@@ -11,27 +11,10 @@ from collections_app.activity.agent_actions import note_record
 from collections_app.models import Invoice
 from collections_app.payments.promises import promise_create
 from tenants.selectors import tenant_today
-from tests.browser import screenshot
+from tests.browser import log_in, screenshot
 from tests.collections_app.factories import InvoiceFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-DESKTOP = {"viewport": {"width": 1366, "height": 900}, "locale": "pt-BR"}
-
-
-@pytest.fixture
-def desk(browser):
-    context = browser.new_context(**DESKTOP)
-    yield context.new_page()
-    context.close()
-
-
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Senha").fill("senha-segura-123")
-    page.get_by_role("button", name="Entrar").click()
-    page.wait_for_url(f"{live_server.url}/")
 
 
 def queue(tenant, agent):
@@ -68,38 +51,38 @@ def queue(tenant, agent):
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_the_queue_and_a_bulk_pause(live_server, desk, page, tenant_a, agent, size):
-    browser_page = desk if size == "desktop" else page
+def test_the_queue_and_a_bulk_pause(live_server, sized_page, tenant_a, agent, size):
+    page = sized_page
     rows = queue(tenant_a, agent)
-    log_in(browser_page, live_server, agent)
-    browser_page.goto(f"{live_server.url}/invoices/")
+    log_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/invoices/")
 
-    summary = browser_page.locator("[data-queue-summary]").inner_text()
+    summary = page.locator("[data-queue-summary]").inner_text()
     assert summary == "3 faturas · R$ 3.540,50 em aberto"
-    first = browser_page.locator(f'[data-invoice-row="{rows[0].pk}"]')
+    first = page.locator(f'[data-invoice-row="{rows[0].pk}"]')
     assert "Vencida" in first.inner_text() and "Promessa" in first.inner_text()
-    assert "Contestada" in browser_page.locator(f'[data-invoice-row="{rows[1].pk}"]').inner_text()
-    assert "Anotação" in browser_page.locator(f'[data-invoice-row="{rows[2].pk}"]').inner_text()
-    width = browser_page.evaluate("document.documentElement.scrollWidth")
-    assert width <= browser_page.viewport_size["width"]
-    screenshot(browser_page, f"queue-{size}")
+    assert "Contestada" in page.locator(f'[data-invoice-row="{rows[1].pk}"]').inner_text()
+    assert "Anotação" in page.locator(f'[data-invoice-row="{rows[2].pk}"]').inner_text()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"]
+    screenshot(page, f"queue-{size}")
 
-    browser_page.select_option("#bulk-action", "pause")
+    page.select_option("#bulk-action", "pause")
     until = tenant_today(tenant=tenant_a) + timedelta(days=5)
-    browser_page.fill("#bulk-until", until.isoformat())
+    page.fill("#bulk-until", until.isoformat())
     for invoice in rows[:2]:
-        browser_page.check(f'input[name="ids"][value="{invoice.pk}"]')
-    assert browser_page.locator("[data-bulk-count]").inner_text() == "(2)"
-    browser_page.get_by_role("button", name="Aplicar").click()
-    browser_page.wait_for_load_state()
-    assert "Lembretes pausados em 2 faturas." in browser_page.content()
+        page.check(f'input[name="ids"][value="{invoice.pk}"]')
+    assert page.locator("[data-bulk-count]").inner_text() == "(2)"
+    page.get_by_role("button", name="Aplicar").click()
+    page.wait_for_load_state()
+    assert "Lembretes pausados em 2 faturas." in page.content()
     with scopes_disabled():
         paused = set(Invoice.objects.filter(paused_until=until).values_list("pk", flat=True))
     assert paused == {rows[0].pk, rows[1].pk}
 
-    browser_page.goto(f"{live_server.url}/customers/")
-    text = browser_page.locator("table.customers").inner_text()
+    page.goto(f"{live_server.url}/customers/")
+    text = page.locator("table.customers").inner_text()
     assert "11.222.333/0001-81" in text and "R$ 2.500,00" in text
-    width = browser_page.evaluate("document.documentElement.scrollWidth")
-    assert width <= browser_page.viewport_size["width"]
-    screenshot(browser_page, f"customers-{size}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"]
+    screenshot(page, f"customers-{size}")
