@@ -99,7 +99,10 @@ def _queue_params(request) -> dict:
     saved = QueueFilter.objects.filter(user=request.user).first()
     if asked:
         params = {k: v[:200] for k, v in asked.items()}
-        if saved is None or saved.params != params:
+        # A NUL matches nothing (see invoice_list) and PostgreSQL's JSON cannot hold one: such
+        # a filter is used once, not saved.
+        storable = not any("\x00" in value for value in params.values())
+        if storable and (saved is None or saved.params != params):
             QueueFilter.objects.update_or_create(
                 tenant=request.tenant,
                 user=request.user,
