@@ -18,7 +18,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# Test-only JavaScript (axe-core for the browser crawl), pinned in package-lock.json. Without npm
+# the crawl's accessibility check skips locally (and fails under CI=true).
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	npm ci --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else echo "npm is missing (apt-get install npm): the browser crawl will skip axe-core"; fi
+
+setup: $(STAMP) $(NODE_STAMP)
 
 migrate: setup
 	$(PY) manage.py migrate --noinput

@@ -28,3 +28,24 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 2000);
   });
 });
+
+// --- Scrolling boxes reachable by keyboard (issue 16, the crawl's axe check) -------------------
+// A box that scrolls sideways (a table on a phone, the ladder's timeline) takes keyboard focus
+// when nothing inside it can, so it can be scrolled without a mouse (WCAG 2.1.1).
+(() => {
+  const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+  const mark = () => {
+    document.querySelectorAll("main *").forEach((el) => {
+      if (el.hasAttribute("tabindex") || el.scrollWidth <= el.clientWidth) return;
+      const overflow = getComputedStyle(el).overflowX;
+      if (overflow !== "auto" && overflow !== "scroll") return;
+      if (el.querySelector(FOCUSABLE)) return;
+      el.setAttribute("tabindex", "0");
+      el.dataset.scrollFocus = "";
+    });
+  };
+  document.addEventListener("DOMContentLoaded", mark);
+  document.addEventListener("htmx:afterSettle", mark);
+  let pending = null;
+  window.addEventListener("resize", () => { clearTimeout(pending); pending = setTimeout(mark, 150); });
+})();
