@@ -3,7 +3,7 @@ screenshots are kept as artifacts."""
 
 import pytest
 
-from tests.browser import log_in, screenshot
+from tests.browser import expect, log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -35,8 +35,8 @@ def test_an_agent_meets_the_404_page_an_error_message_and_their_menu(
     error.wait_for()
     assert error.inner_text().startswith("✕")
     assert "Erro:" in error.inner_text()
-    background = error.evaluate("e => getComputedStyle(e).backgroundColor")
-    assert background == "rgb(254, 242, 242)"
+    # The message is in the DOM before the stylesheet may have been applied: wait for the style.
+    expect(error).to_have_css("background-color", "rgb(254, 242, 242)")
     screenshot(page, f"message-error-{size}")
 
     page.goto(f"{live_server.url}/settings/")
