@@ -67,6 +67,9 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
     UNDELIVERED = "undelivered", _("Undelivered")
     CANCELLED = "cancelled", _("Cancelled")
+    # The provider may or may not have the message (a timeout or reset after the request was
+    # written): never resent blindly; reconciliation asks the provider, or a person decides.
+    UNKNOWN = "unknown", _("Outcome unknown")
 
 
 class MessagePurpose(models.TextChoices):

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('ref', models.CharField(default=messaging.models.new_message_ref, max_length=24)),
                 ('subject', models.CharField(blank=True, default='', max_length=300)),
                 ('body', models.TextField(blank=True, default='')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Failed'), ('undelivered', 'Undelivered'), ('cancelled', 'Cancelled')], default='queued', max_length=12)),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Failed'), ('undelivered', 'Undelivered'), ('cancelled', 'Cancelled'), ('unknown', 'Outcome unknown')], default='queued', max_length=12)),
                 ('provider_message_id', models.CharField(blank=True, default='', max_length=120)),
                 ('error', models.TextField(blank=True, default='')),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
