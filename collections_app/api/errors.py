@@ -109,11 +109,13 @@ IDEMPOTENCY_PARAMETER = {
     f"safe. The first request runs and its answer is kept for {idempotency.KEEP_HOURS} hours: "
     "the same key with the same request (method, path and body) gets that answer again, with "
     "`Idempotent-Replayed: true`, and writes nothing. The same key with a different request is "
-    "refused with 422; while the first request is still running, with 409. Keys belong to the "
-    "API key that sends them. A 5xx or 429 answer is not kept, so its retry runs for real.",
+    "refused with 422; while the first request is still running, with 409 and Retry-After. A "
+    "first request that never finished (its server stopped) frees its key after a few minutes: "
+    "the next retry then runs. Keys belong to the API key that sends them. A 5xx or 429 answer "
+    "is not kept, so its retry runs for real.",
 }
 IDEMPOTENCY_RESPONSES = {
-    "409": "A request with this Idempotency-Key is still running; retry later.",
+    "409": "A request with this Idempotency-Key is still running; retry after Retry-After.",
     "422": "This Idempotency-Key was used for a different request; use a new key.",
 }
 REPLAYED_HEADER = {

@@ -212,6 +212,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["tenants.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE", "600/min")},
 }
+# An Idempotency-Key whose request is still running answers 409 to a retry; one left running
+# for longer than this (its process died mid-request) is taken over by the next retry. Longer
+# than the longest API request (the bulk endpoints stay well under a minute).
+IDEMPOTENCY_RUNNING_LEASE_SECONDS = int(env("IDEMPOTENCY_RUNNING_LEASE_SECONDS", "120"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Régua API",
     "DESCRIPTION": "Invoices in, reminders out, payments back. Authenticate with "

@@ -1,17 +1,23 @@
 """`Idempotency-Key` on the API's POSTs, and the rate limit per API key."""
 
 import json
-from datetime import date
+import threading
+from datetime import date, timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.http import JsonResponse
+from django.test import Client
+from django.utils import timezone
 from django_scopes import scope
 
 from collections_app.api.customers import CustomerViewSet
 from collections_app.models import Customer, Ladder, Payment, Segment
 from tenants.api_auth import ApiKeyRateThrottle
-from tenants.idempotency import MAX_KEY_LENGTH
+from tenants.idempotency import MAX_KEY_LENGTH, IdempotencyMiddleware, _take_over
 from tenants.models import IdempotentRequest
+from tenants.services import api_key_create
 from tests.collections_app.factories import InvoiceFactory
 from tests.conftest import api_client_for
 
@@ -165,3 +171,142 @@ def test_a_key_over_the_limit_is_a_400(api_a):
     too_long = post(api_a, "/api/v1/customers/", body, key="k" * (MAX_KEY_LENGTH + 1))
     assert too_long.status_code == 400 and "detail" in too_long.json()
     assert post(api_a, "/api/v1/customers/", body, key="k" * MAX_KEY_LENGTH).status_code == 201
+
+
+class ProcessKilled(BaseException):
+    """What a request whose process dies mid-way looks like from inside: nothing after it runs
+    (no `except Exception` catches it, so the record is left running)."""
+
+
+def _crash(api, body, key):
+    killed = staticmethod(mock.Mock(side_effect=ProcessKilled()))
+    with mock.patch.object(CustomerViewSet, "upsert_service", killed):
+        with pytest.raises(ProcessKilled):
+            post(api, "/api/v1/customers/", body, key)
+    [record] = IdempotentRequest.objects.filter(key=key)
+    assert record.status is None  # left running, as a killed process leaves it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_left_running_by_a_crashed_request_is_taken_over_after_the_lease(
+    tenant_a, api_a, frozen_clock, settings
+):
+    settings.IDEMPOTENCY_RUNNING_LEASE_SECONDS = 120
+    body = {"external_id": "C-40", "name": "Gil"}
+    _crash(api_a, body, "crashed")
+
+    # Within the lease the first request may still be running: 409, and when to come back.
+    busy = post(api_a, "/api/v1/customers/", body, key="crashed")
+    assert busy.status_code == 409
+    assert 1 <= int(busy["Retry-After"]) <= 120
+
+    # Minutes later, not 24 hours: the retry runs for real and its answer is kept.
+    frozen_clock.shift(121)
+    retried = post(api_a, "/api/v1/customers/", body, key="crashed")
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried
+    with scope(tenant=tenant_a):
+        assert Customer.objects.filter(external_id="C-40").count() == 1
+    again = post(api_a, "/api/v1/customers/", body, key="crashed")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == retried.json()
+
+    # A different request under the stale key is still a misuse of the key.
+    _crash(api_a, {"external_id": "C-41", "name": "Hu"}, "crashed-2")
+    frozen_clock.shift(121)
+    other = post(api_a, "/api/v1/customers/", {"external_id": "C-41", "name": "Ivo"}, "crashed-2")
+    assert other.status_code == 422
+
+
+def test_a_finished_answer_is_replayed_for_24_hours_not_just_the_lease(
+    tenant_a, api_a, frozen_clock
+):
+    invoice = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 1), amount="500.00")
+    body = {"invoice": invoice.external_id, "amount": "100.00"}
+    first = post(api_a, "/api/v1/payments/", body, key="pay-kept")
+    assert first.status_code == 201
+    frozen_clock.shift(23 * 3600)
+    again = post(api_a, "/api/v1/payments/", body, key="pay-kept")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    with scope(tenant=tenant_a):
+        assert Payment.objects.count() == 1
+    frozen_clock.shift(2 * 3600)  # past the 24 hours: a new request
+    assert "Idempotent-Replayed" not in post(api_a, "/api/v1/payments/", body, key="pay-kept")
+    with scope(tenant=tenant_a):
+        assert Payment.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_retries_of_a_stale_key_have_one_winner(tenant_a, frozen_clock, settings):
+    """Several retries read the same stale record at once: each tries its conditional UPDATE,
+    exactly one moves it (and runs); the others answer 409."""
+    settings.IDEMPOTENCY_RUNNING_LEASE_SECONDS = 120
+    api_key, _raw = api_key_create(tenant=tenant_a)
+    stale = IdempotentRequest.objects.create(
+        api_key=api_key, key="race", fingerprint="f" * 64, created_at=timezone.now()
+    )
+    frozen_clock.shift(300)
+    racers = 4
+    barrier = threading.Barrier(racers)
+    read = IdempotentRequest.objects.filter
+    results: list = []
+
+    def read_then_wait(*args, **kwargs):
+        found = read(*args, **kwargs)
+        if kwargs.get("key") == "race":
+            found = list(found)  # every racer holds the stale record before anyone updates
+            barrier.wait(timeout=10)
+            return mock.Mock(first=lambda: found[0] if found else None)
+        return found
+
+    def racer():
+        try:
+            with mock.patch.object(IdempotentRequest.objects, "filter", read_then_wait):
+                results.append(_take_over(api_key=api_key, key="race", fingerprint="f" * 64))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=racer) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == racers
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    stale.refresh_from_db()
+    assert stale.created_at == winners[0].created_at > timezone.now() - timedelta(seconds=60)
+    assert stale.status is None  # the winner now runs it
+
+
+def test_a_slow_request_whose_key_was_taken_over_does_not_overwrite_the_new_answer(
+    tenant_a, api_a, frozen_clock, settings, rf
+):
+    """The first request was only slow, not dead: the retry that took its key over keeps its
+    own answer, and the late finisher's answer is not kept over it."""
+    settings.IDEMPOTENCY_RUNNING_LEASE_SECONDS = 120
+    api_key, raw = api_key_create(tenant=tenant_a)
+    body = json.dumps({"external_id": "C-50", "name": "Jo"})
+    newer: list = []
+
+    def slow(request):
+        frozen_clock.shift(121)
+        retry = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}").post(
+            "/api/v1/customers/",
+            body,
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="slow-1",
+        )
+        newer.append(retry)
+        return JsonResponse({"late": True}, status=201)
+
+    request = rf.post(
+        "/api/v1/customers/",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {raw}",
+        HTTP_IDEMPOTENCY_KEY="slow-1",
+    )
+    late = IdempotencyMiddleware(slow)(request)
+    assert late.status_code == 201 and newer[0].status_code == 201
+    [record] = IdempotentRequest.objects.filter(key="slow-1")
+    assert json.loads(bytes(record.body)) == newer[0].json() != {"late": True}
