@@ -1,26 +1,46 @@
 """Every Celery task of ours has a time limit and a smaller soft one; a send task ends before the
 upkeep takes its messages for stuck, and a batch's provider calls fit in its soft limit."""
 
+import importlib
 import math
+import pkgutil
 
 import pytest
 from django.conf import settings
 
-import collections_app.tasks  # noqa: F401  (registers the app's tasks)
-import messaging.tasks  # noqa: F401
-import tenants.tasks  # noqa: F401
+import bench
+import collections_app
+import config
+import messaging
+import tenants
 from config.celery import app
 from messaging import enqueue
 from messaging.upkeep import STUCK_AFTER_SECONDS
 
-OURS = ("collections_app.", "messaging.", "tenants.")
+OUR_PACKAGES = (tenants, messaging, collections_app, bench, config)
+OURS = tuple(f"{package.__name__}." for package in OUR_PACKAGES)
+
+
+def _import_every_module() -> None:
+    """Import every module of our packages (not only the `tasks` modules the worker's
+    autodiscovery reads), so a task declared anywhere registers and is checked."""
+    for package in OUR_PACKAGES:
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if ".migrations." in module.name or module.name.startswith("config.settings."):
+                continue
+            importlib.import_module(module.name)
 
 
 def our_tasks() -> dict:
-    """The app's registered tasks of our apps, once every installed app's tasks module is
-    discovered (as a worker does at start)."""
+    """The app's registered tasks whose code is ours, whatever name they were given, once
+    every installed app's tasks module is discovered (as a worker does at start)."""
     app.autodiscover_tasks(force=True)
-    return {name: task for name, task in app.tasks.items() if name.startswith(OURS)}
+    _import_every_module()
+    return {
+        name: task
+        for name, task in app.tasks.items()
+        if name.startswith(OURS) or getattr(task.run, "__module__", "").startswith(OURS)
+    }
 
 
 OUR_TASK_NAMES = sorted(our_tasks())
@@ -29,11 +49,19 @@ OUR_TASK_NAMES = sorted(our_tasks())
 def test_the_tasks_of_every_app_are_found():
     assert {
         "collections_app.tasks.ladders_tick",
+        "collections_app.tasks.import_run",
         "messaging.tasks.send_message",
         "messaging.tasks.send_messages",
         "messaging.tasks.messages_fan_out",
         "messaging.tasks.messages_upkeep",
     } <= set(OUR_TASK_NAMES)
+
+
+def test_every_task_beat_schedules_is_ours_and_so_is_limited():
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    scheduled |= {entry["task"] for entry in (app.conf.beat_schedule or {}).values()}
+    assert "collections_app.tasks.ladders_tick" in scheduled
+    assert scheduled <= set(OUR_TASK_NAMES), scheduled - set(OUR_TASK_NAMES)
 
 
 @pytest.mark.parametrize("name", OUR_TASK_NAMES)
