@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from collections_app.exports.identifiers import PersonalIdentifiers
+from collections_app.imports.jobs import import_file_drop, import_file_read
 from collections_app.imports.spreadsheets import ImportFileError, read_table
 from collections_app.models import (
     BankCredit,
@@ -178,15 +179,15 @@ def _import_jobs_scrub(tenant: Tenant, person: PersonalIdentifiers) -> None:
     can no longer be run again: it must be uploaded again); what the job shows of its rows is
     scrubbed."""
     for job in ImportJob.objects.filter(tenant=tenant):
-        content = bytes(job.content)
+        content = import_file_read(job)
         if content:
             try:
                 headers, rows = read_table(job.filename, content)
             except ImportFileError:  # a file that no longer reads cannot be re-run either
                 headers, rows = [], [[content.decode("utf-8", "replace")]]
             if any(person.mentions(str(cell)) for row in [headers, *rows] for cell in row):
-                job.content = b""
+                import_file_drop(job)
         fields = ["filename", "headers", "sample", "errors_report", "first_errors", "failure"]
         for field in fields:
             setattr(job, field, person.scrub_json(getattr(job, field)))
-        job.save(update_fields=[*fields, "content"])
+        job.save(update_fields=fields)

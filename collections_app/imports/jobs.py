@@ -1,15 +1,23 @@
 """Imports from the dashboard: an uploaded spreadsheet becomes an `ImportJob`; the user maps its
 columns (helped by the mapping remembered from earlier files, then by the headers' words) and
 starts it; a Celery job checks and writes the rows (`importer.invoices_import`), publishing its
-progress to the "progress" cache for the page's live bar, and keeps the error report."""
+progress to the "progress" cache for the page's live bar, and keeps the error report.
+
+The uploaded file is kept in the file storage (Django's default storage: the local disk under
+MEDIA_ROOT, or S3-compatible object storage, so the worker reads it on whichever machine it
+runs) until its rows are written or upkeep forgets it. On SQLite the rows are committed chunk
+by chunk (see `importer`): each chunk moves the job's checkpoint (`written_through`) in its own
+transaction, and a run cut short (a lost worker, a failure) is resumed from there by the next
+run — the redelivered task, upkeep's resend, or "finish the import" on the page."""
 
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.core.cache import caches
-from django.db.models import Q
+from django.core.files.base import ContentFile
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scopes_disabled
@@ -21,7 +29,7 @@ from collections_app.imports.column_formats import (
     columns_profile,
     detected_order,
 )
-from collections_app.imports.importer import invoices_import
+from collections_app.imports.importer import ChunkWritten, invoices_import
 from collections_app.imports.mapping import DATE_FIELDS, FIELDS, KINDS, _plain, guess_mapping
 from collections_app.imports.reports import errors_csv, first_errors
 from collections_app.imports.rows import read_rules, row_check
@@ -119,10 +127,9 @@ def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=No
         raise ImportFileError(_("The first row must name the columns."))
     profiles = columns_profile(rows, len(headers))
     mapping, date_format = mapping_remembered(tenant=tenant, headers=headers, profiles=profiles)
-    return ImportJob.objects.create(
+    job = ImportJob(
         tenant=tenant,
         filename=filename[:200],
-        content=content,
         headers=headers,
         sample=[cells_to_json(r) for r in rows[:SAMPLE_ROWS]],
         rows=len(rows),
@@ -131,6 +138,36 @@ def import_job_create(*, tenant: Tenant, filename: str, content: bytes, actor=No
         column_formats=profiles,
         uploaded_by=actor,
     )
+    job.file.save("import", ContentFile(content), save=False)
+    try:
+        job.save()
+    except BaseException:
+        job.file.storage.delete(job.file.name)  # no row points at it: nothing left behind
+        raise
+    return job
+
+
+def import_file_read(job: ImportJob) -> bytes:
+    """The job's kept file, from the storage (b"" once dropped)."""
+    if not job.file:
+        return b""
+    try:
+        with job.file.storage.open(job.file.name, "rb") as kept:
+            return kept.read()
+    except FileNotFoundError:
+        logger.warning("import %s: its file %s is missing from the storage", job.pk, job.file)
+        return b""
+
+
+def import_file_drop(job: ImportJob) -> None:
+    """Forget the job's file: the row no longer points at it, and the stored file is deleted
+    (now: an erasure must not wait for a commit that a test or a caller may never make)."""
+    name = job.file.name
+    if not name:
+        return
+    ImportJob.objects.filter(pk=job.pk).update(file="")
+    job.file.name = ""
+    job.file.storage.delete(name)
 
 
 def mapping_from_form(job: ImportJob, data) -> dict[str, int]:
@@ -197,11 +234,14 @@ def import_job_start(
     unless `enqueue` is false (the caller then runs `import_job_run` itself, as the benchmark
     does)."""
     date_format = date_format or job.date_format
+    if job.written_through:
+        # Some of its rows are written: it can only be finished as it was started.
+        mapping, valid_only, date_format = job.mapping, job.valid_only, job.date_format
     updated = (
         ImportJob.objects.filter(
             pk=job.pk, status__in=[ImportStatus.DRAFT, ImportStatus.REFUSED, ImportStatus.FAILED]
         )
-        .exclude(content=b"")
+        .exclude(file="")
         .update(
             mapping=mapping,
             date_format=date_format,
@@ -242,15 +282,38 @@ def _claim(job: ImportJob) -> bool:
     )
 
 
+def _checkpoint(job: ImportJob) -> Callable[[ChunkWritten], None]:
+    """Inside each chunk's transaction: the job's counts and the row to resume after."""
+
+    def checkpoint(chunk: ChunkWritten) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(
+            written_through=chunk.through_row,
+            created=F("created") + chunk.created,
+            updated=F("updated") + chunk.updated,
+            payments=F("payments") + chunk.payments,
+        )
+        if chunk.days:
+            # The days read back inside the same transaction: only this run writes the job.
+            kept = ImportJob.objects.filter(pk=job.pk).values_list("stats_days", flat=True)[0]
+            days = sorted(set(kept) | {day.isoformat() for day in chunk.days})
+            ImportJob.objects.filter(pk=job.pk).update(stats_days=days)
+
+    return checkpoint
+
+
 def import_job_run(
     *, job: ImportJob, on_progress: Callable[[int, int], None] | None = None
 ) -> ImportJob:
     """The Celery job's body: check every row, write them as the job says, keep the counts
     and the error report. The file is dropped once its rows are written. `on_progress(done,
-    total)` is told of every step too (the terminal's progress bar)."""
+    total)` is told of every step too (the terminal's progress bar). A job some of whose
+    chunks were committed by an earlier run (`written_through`) is resumed after them."""
     if not _claim(job):
         return job
-    job.refresh_from_db(fields=["status", "started_at"])
+    job.refresh_from_db(fields=["status", "started_at", "written_through", "stats_days", "file"])
+    resume_after = job.written_through
+    if not resume_after:  # a fresh run: the counts are this run's alone
+        ImportJob.objects.filter(pk=job.pk).update(created=0, updated=0, payments=0, stats_days=[])
     last = 0.0
 
     def progress(done: int, total: int) -> None:
@@ -263,8 +326,10 @@ def import_job_run(
             _progress_publish(job, done, total, "checking" if done < job.rows else "writing")
 
     _progress_publish(job, 0, 2 * job.rows, "checking")
+    headers: list[str] = []
+    rows: list[list[str]] = []
     try:
-        headers, rows = read_table(job.filename, bytes(job.content))
+        headers, rows = read_table(job.filename, import_file_read(job))
         result = invoices_import(
             tenant=job.tenant,
             headers=headers,
@@ -275,25 +340,40 @@ def import_job_run(
             valid_only=job.valid_only,
             progress=progress,
             import_job_id=job.pk,
+            resume_after=resume_after,
+            resume_days={date.fromisoformat(day) for day in job.stats_days or []},
+            checkpoint=_checkpoint(job),
         )
     except ImportFileError as exc:
         job.status, job.failure = ImportStatus.FAILED, str(exc)
+        result = None
     except Exception:
         logger.exception("import %s failed", job.pk)
         job.status = ImportStatus.FAILED
         job.failure = _("An unexpected error stopped the import; nothing was written.")
+        result = None
+    # The counts and the checkpoint as the committed chunks left them.
+    job.refresh_from_db(fields=["created", "updated", "payments", "written_through", "stats_days"])
+    if result is None:
+        if job.written_through:
+            job.failure = _(
+                "An unexpected error stopped the import after the rows up to line %(row)s "
+                "were written. Finish the import: it goes on from there and writes no row "
+                "twice."
+            ) % {"row": job.written_through}
     else:
         job.status = ImportStatus.DONE if result.written else ImportStatus.REFUSED
         job.failure = ""
-        job.imported, job.created, job.updated = result.imported, result.created, result.updated
-        job.payments = result.payments
+        job.imported = job.created + job.updated
         job.rows_with_errors = result.rows_with_errors
         job.errors_report = "".join(errors_csv(result, headers, rows)) if result.errors else ""
         job.first_errors = first_errors(result, rows, job.mapping)
         if result.written:
-            job.content = b""
+            job.stats_days = []
     job.finished_at = timezone.now()
     job.save()
+    if result is not None and result.written:
+        import_file_drop(job)
     _progress_publish(job, 2 * job.rows, 2 * job.rows, job.status)
     return job
 
@@ -321,11 +401,16 @@ def imports_upkeep() -> dict:
         dropped, _kinds = ImportJob.objects.filter(
             status=ImportStatus.DRAFT, created_at__lt=old
         ).delete()
-        cleared = (
+        cleared = 0
+        for job in (
             ImportJob.objects.filter(
-                status__in=[ImportStatus.REFUSED, ImportStatus.FAILED], created_at__lt=old
+                status__in=[ImportStatus.REFUSED, ImportStatus.FAILED],
+                created_at__lt=old,
+                written_through=0,  # one half written keeps its file until it is finished
             )
-            .exclude(content=b"")
-            .update(content=b"")
-        )
+            .exclude(file="")
+            .only("id", "file")
+        ):
+            import_file_drop(job)
+            cleared += 1
     return {"resent": resent, "drafts_deleted": dropped, "files_dropped": cleared}

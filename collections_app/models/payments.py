@@ -3,11 +3,14 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from collections_app.models.customers import Customer, Segment
+from collections_app.models.imports import stored_file_forget
 from collections_app.models.invoices import Invoice
 from tenants.models import Tenant
 
@@ -170,3 +173,8 @@ class PaymentClaim(models.Model):
 
     def __str__(self) -> str:
         return f"Claim on {self.invoice_id}"
+
+
+@receiver(post_delete, sender=PaymentClaim, dispatch_uid="payment_claim_proof_forget")
+def _payment_claim_proof_forget(sender, instance: PaymentClaim, **kwargs) -> None:
+    stored_file_forget(instance.proof)

@@ -2,7 +2,6 @@
 progress live, download the error report."""
 
 from django.contrib import messages
-from django.db.models.functions import Length
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
@@ -45,20 +44,14 @@ def imports(request):
             messages.error(request, _("The file was not read: %(error)s") % {"error": exc})
             return redirect("imports")
         return redirect("import_detail", pk=job.pk)
-    jobs = ImportJob.objects.defer("content", "errors_report", "sample").select_related(
-        "uploaded_by"
-    )[:30]
+    jobs = ImportJob.objects.defer("errors_report", "sample").select_related("uploaded_by")[:30]
     return render(request, "collections/imports.html", {"jobs": jobs})
 
 
 def _job(pk: int, **filters) -> ImportJob:
-    """The job without its file and error report, which can be large, but with the size of
-    the file still kept (`file_bytes`: a refused import can run again while it is)."""
-    jobs = (
-        ImportJob.objects.defer("content", "errors_report")
-        .annotate(file_bytes=Length("content"))
-        .select_related("uploaded_by")
-    )
+    """The job without its error report, which can be large (`job.file` says whether its
+    file is still kept: a refused import can run again while it is)."""
+    jobs = ImportJob.objects.defer("errors_report").select_related("uploaded_by")
     return get_object_or_404(jobs, pk=pk, **filters)
 
 
@@ -104,6 +97,9 @@ def import_detail(request, pk: int):
     if request.method == "POST":
         if job.status == ImportStatus.REFUSED and request.POST.get("valid_only_now"):
             mapping, valid_only, date_format = job.mapping, True, job.date_format
+        elif job.status == ImportStatus.FAILED and job.written_through:
+            # Finish a job cut short after some rows were written, as it was started.
+            mapping, valid_only, date_format = job.mapping, job.valid_only, job.date_format
         else:
             mapping = mapping_from_form(job, request.POST)
             date_format = date_format_from_form(request.POST)
@@ -173,7 +169,7 @@ def import_status(request, pk: int):
 @tenant_required("agent")
 def import_errors(request, pk: int):
     """The error report: each failing row as it was in the file, with its errors."""
-    job = get_object_or_404(ImportJob.objects.defer("content"), pk=pk)
+    job = get_object_or_404(ImportJob, pk=pk)
     if not job.errors_report:
         return HttpResponse(_("This import has no errors."), status=404)
     response = HttpResponse(job.errors_report.encode("utf-8-sig"), content_type="text/csv")
