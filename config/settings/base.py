@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from config.storage import file_storage
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("REGUA_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -298,8 +300,22 @@ MESSAGING_DEFAULT_PROVIDERS = {
     "sms": env("SMS_PROVIDER", "console"),
     "whatsapp": env("WHATSAPP_PROVIDER", "console"),
 }
-# Uploaded files (debtors' payment proofs). Private: served only to the tenant's users.
+# Uploaded files (debtors' payment proofs, import files). Private: served only to the tenant's
+# users, through the app. STORAGE_BACKEND=filesystem (the default) keeps them under MEDIA_ROOT;
+# s3 in a bucket of S3-compatible object storage that several machines share (config/storage.py).
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGE_BACKEND = env("STORAGE_BACKEND", "filesystem")
+STORAGES = {
+    "default": file_storage(
+        backend=STORAGE_BACKEND,
+        bucket=env("S3_BUCKET", ""),
+        endpoint_url=env("S3_ENDPOINT_URL", ""),
+        access_key_id=env("S3_ACCESS_KEY_ID", ""),
+        secret_access_key=env("S3_SECRET_ACCESS_KEY", ""),
+        region=env("S3_REGION", ""),
+    ),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 PAYMENT_PROOF_MAX_BYTES = 5 * 1024 * 1024
 # How many reverse proxies (load balancer, nginx…) stand in front of the web process: the
 # payment page's per-address limits then read the visitor's address from X-Forwarded-For.

@@ -9,6 +9,7 @@ from config.settings.base import (
     FIELD_ENCRYPTION_KEY,
     MIDDLEWARE,
     SECRET_KEY,
+    STORAGES,
     env,
     env_bool,
 )
@@ -50,8 +51,9 @@ CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Uploaded files as the environment chose (base.py: the disk, or S3-compatible storage).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
