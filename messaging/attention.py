@@ -109,30 +109,34 @@ OPEN_STATUSES = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.UNKN
 FAILED_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
 
 
+def state_counts_query(*, now: datetime) -> QuerySet:
+    """The one GROUP BY behind `message_state_counts` (every tenant's rows: no scope)."""
+    day_ago = now - timedelta(hours=24)
+    return (
+        Message.objects.filter(
+            Q(status__in=OPEN_STATUSES) | Q(status__in=FAILED_STATUSES, failed_at__gte=day_ago)
+        )
+        .order_by()
+        .values("status")
+        .annotate(
+            total=Count("id"),
+            stuck=Count(
+                "id",
+                filter=Q(status=MessageStatus.SENDING)
+                & (Q(sending_at__lte=stuck_cutoff(now)) | Q(sending_at__isnull=True)),
+            ),
+            oldest=Min("created_at"),
+        )
+    )
+
+
 def message_state_counts(*, now: datetime) -> StateCounts:
     """Every tenant's messages by state in one GROUP BY. The rows read are the open ones
     (queued, sending, unknown) and the last day's failures, through the partial index
     `message_monitoring` (status, failed_at) that holds only those statuses; the messages
     sent and delivered, nearly all of them, are never read."""
-    day_ago = now - timedelta(hours=24)
     with scopes_disabled():
-        rows = (
-            Message.objects.filter(
-                Q(status__in=OPEN_STATUSES) | Q(status__in=FAILED_STATUSES, failed_at__gte=day_ago)
-            )
-            .order_by()
-            .values("status")
-            .annotate(
-                total=Count("id"),
-                stuck=Count(
-                    "id",
-                    filter=Q(status=MessageStatus.SENDING)
-                    & (Q(sending_at__lte=stuck_cutoff(now)) | Q(sending_at__isnull=True)),
-                ),
-                oldest=Min("created_at"),
-            )
-        )
-        by_status = {row["status"]: row for row in rows}
+        by_status = {row["status"]: row for row in state_counts_query(now=now)}
 
     def total(status: str) -> int:
         return by_status.get(status, {}).get("total", 0)
@@ -182,7 +186,9 @@ def message_resolve_by_person(*, tenant: Tenant, message: Message, outcome: str,
                 message,
                 from_status=MessageStatus.UNKNOWN,
                 to_status=to_status,
-                next_attempt_at=None,
+                # Now rather than None: `messages_transition` sends its values as a VALUES
+                # list, where PostgreSQL types a lone NULL as text.
+                next_attempt_at=now,
                 error=RESOLVED_NOT_SENT_ERROR,
             )
         if not moved:
