@@ -14,13 +14,14 @@ from django.db import transaction
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import scopes_disabled
 
 from messaging import hooks
 from messaging.enqueue import messages_enqueue
 from messaging.models import Channel, Message, MessageStatus
 from messaging.transitions import message_transition
-from messaging.upkeep import STUCK_AFTER_SECONDS
+from messaging.upkeep import STUCK_AFTER_SECONDS, STUCK_SEND_ERROR
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,25 @@ ATTENTION_STATES = {
 RESOLVED_SENT = "sent"
 RESOLVED_NOT_SENT = "not_sent"
 RESOLVED_NOT_SENT_ERROR = "Not found at the provider by a person; sent again once"
+
+# Reasons messaging itself writes on a message (not a provider's words): shown translated.
+OWN_ERRORS = {
+    STUCK_SEND_ERROR: pgettext_lazy(
+        "message error",
+        "Send interrupted; not sent again automatically, to avoid a duplicate — check at the "
+        "provider and resend by hand if needed",
+    ),
+    RESOLVED_NOT_SENT_ERROR: pgettext_lazy(
+        "message error", "A person found it absent at the provider; sent once more"
+    ),
+}
+
+
+def own_error_text(error: str) -> str:
+    """Messaging's own reason in words, or "" when `error` is a provider's answer (shown as
+    the provider wrote it)."""
+    label = OWN_ERRORS.get(error)
+    return str(label) if label else ""
 
 
 def stuck_cutoff(now: datetime) -> datetime:

@@ -11,9 +11,8 @@ from django.utils.translation import pgettext_lazy
 from collections_app.engine.explain import EXPLAIN_REASONS
 from collections_app.models import SKIP_REASONS, InteractionKind, PaymentSource
 from collections_app.money import format_money
-from messaging.attention import RESOLVED_NOT_SENT_ERROR
+from messaging.attention import own_error_text
 from messaging.models import Channel, MessageStatus
-from messaging.upkeep import STUCK_SEND_ERROR
 
 # "Import" alone is the verb on the import screens; a payment's source needs its own words.
 PAYMENT_SOURCES = {
@@ -96,23 +95,10 @@ def interaction_text(interaction, *, currency: str = "BRL") -> str:
     return summary
 
 
-# Reasons messaging itself writes on a message (not a provider's words): shown translated.
-MESSAGE_ERRORS = {
-    STUCK_SEND_ERROR: pgettext_lazy(
-        "message error",
-        "Send interrupted; not sent again automatically, to avoid a duplicate — check at the "
-        "provider and resend by hand if needed",
-    ),
-    RESOLVED_NOT_SENT_ERROR: pgettext_lazy(
-        "message error", "A person found it absent at the provider; sent once more"
-    ),
-}
-
-
 def message_error_text(error: str) -> str:
     """A message's reason in words: messaging's own reasons translated, a provider's as it
     answered."""
-    return str(MESSAGE_ERRORS.get(error, "")) or error or ""
+    return own_error_text(error) or error or ""
 
 
 def message_event_label(*, old: str, new: str, by_person: bool = False, late: bool = False) -> str:

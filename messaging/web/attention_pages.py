@@ -22,6 +22,7 @@ from messaging.attention import (
     attention_counts,
     attention_messages,
     message_resolve_by_person,
+    own_error_text,
 )
 from messaging.models import Channel, Message, MessageStatus, ProviderKind
 from messaging.web.access import ADMIN
@@ -51,6 +52,8 @@ def _rows(page) -> None:
         message.channel_label = _label(Channel, message.channel)
         message.provider_label = _label(ProviderKind, message.provider)
         message.when = message.failed_at or message.sending_at or message.created_at
+        # Régua's own reason in words; a provider's answer as it came (`provider_answer`).
+        message.own_reason = own_error_text(message.error)
         # The domain links messages to invoices; the page follows that relation by its name.
         message.invoices = [link.invoice for link in message.invoice_links.all()]
 

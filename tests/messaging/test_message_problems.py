@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -338,3 +339,19 @@ def test_the_counts_read_the_monitoring_index_not_the_table(every_state):
             cursor.execute("SET LOCAL enable_seqscan = off")
         plan = query.explain()
     assert "message_monitoring" in plan, plan
+
+
+def test_regua_s_own_reasons_are_in_words_and_a_provider_s_answer_is_quoted(
+    login, admin, tenant_a, problems, outbox
+):
+    """The upkeep settles the stuck send as failed (the console provider has no record of it):
+    its reason is Régua's, shown translated; a provider's answer is shown as it came, marked
+    as the provider's output."""
+    from messaging.upkeep import messages_reconcile_stuck
+
+    with scope(tenant=tenant_a):
+        assert messages_reconcile_stuck(tenant=tenant_a) == 1
+    html = login(admin).get(URL).content.decode()
+    assert "não foi reenviado automaticamente, para evitar duplicidade" in html
+    assert "Send interrupted" not in html
+    assert f'<samp class="provider-answer">{escape(INVALID)}</samp>' in html

@@ -65,7 +65,10 @@ def test_an_unknown_outcome_then_found_at_the_provider(tenant_a, owner, login):
     assert TIMEOUT in uncertain
     assert "Envio a confirmar" in html  # the message's state badge, in words
     move(message, MessageStatus.SENT, provider_message_id="SM123", sent_at=timezone.now())
-    assert [e.split(" ")[0] for e in events(timeline(client, invoice))] == ["Resultado", "Confirmado"]
+    assert [e.split(" ")[0] for e in events(timeline(client, invoice))] == [
+        "Resultado",
+        "Confirmado",
+    ]
     assert "Confirmado no provedor após interrupção" in events(timeline(client, invoice))[1]
 
 
