@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 from django_scopes import scope, scopes_disabled
 
 from collections_app.models import Interaction, InteractionKind
