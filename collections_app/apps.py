@@ -10,6 +10,7 @@ class CollectionsConfig(AppConfig):
         from collections_app import tasks  # noqa: F401  (registers the tasks enqueue.py names)
         from collections_app.activity.inbound import inbound_handle
         from collections_app.activity.messages import contact_refused_record, messages_status_log
+        from collections_app.activity.timeline import message_requeues_log, message_resolution_log
         from collections_app.engine import defaults  # noqa: F401  (connects tenant_created)
         from collections_app.engine.message_context import (
             VARIABLES,
@@ -37,6 +38,20 @@ class CollectionsConfig(AppConfig):
             messages_status_log(changes=changes)
 
         hooks.message_status_changed.connect(_on_status, weak=False, dispatch_uid="timeline")
+
+        def _on_requeue(sender, changes, **kwargs):
+            message_requeues_log(changes=changes)
+
+        hooks.message_status_changed.connect(
+            _on_requeue, weak=False, dispatch_uid="timeline_requeues"
+        )
+
+        def _on_resolved(sender, message, actor, from_status, to_status, **kwargs):
+            message_resolution_log(
+                message=message, actor=actor, from_status=from_status, to_status=to_status
+            )
+
+        hooks.message_resolved.connect(_on_resolved, weak=False, dispatch_uid="timeline_resolved")
 
         def _on_refused(sender, message, reason, opt_out, **kwargs):
             contact_refused_record(message=message, reason=reason, opt_out=opt_out)

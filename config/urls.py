@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from collections_app.payments import page as payment_page
 from collections_app.payments import webhook as payment_webhook
 from messaging import unsubscribe
+from messaging.web import metrics as message_metrics
 from tenants import views as tenant_views
 
 handler404 = "collections_app.api.errors.not_found"
@@ -19,6 +20,7 @@ def favicon(request):
 
 urlpatterns = [
     path("healthz", tenant_views.healthz, name="healthz"),
+    path("metrics", message_metrics.metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -16,6 +16,9 @@ message_status_changed = Signal()
 contact_refused = Signal()  # sender=Message, message=, reason=, opt_out=
 # A customer wrote to one of the tenant's numbers; sent once per provider message.
 inbound_received = Signal()  # sender=InboundMessage, inbound=
+# A person checked the provider for a message whose outcome was unknown and settled it
+# (`messaging.attention`): sent after the `message_status_changed` of the same move.
+message_resolved = Signal()  # sender=Message, message=, actor=, from_status=, to_status=
 
 _context_provider: Callable | None = None
 _send_guard: Callable | None = None

@@ -139,6 +139,15 @@ class Message(models.Model):
                 name="message_tenant_provider_id",
                 condition=~models.Q(provider_message_id=""),
             ),
+            # Monitoring's counts across tenants (`messaging.attention.message_state_counts`):
+            # only the messages in motion, of unknown outcome or failed, never the sent ones.
+            models.Index(
+                fields=["status", "failed_at"],
+                name="message_monitoring",
+                condition=models.Q(
+                    status__in=["queued", "sending", "unknown", "failed", "undelivered"]
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -94,6 +94,7 @@ COVERED: dict[str, list[Kwargs]] = {
     "config_template_edit": [pk("template")],
     "config_provider_edit": [pk("provider_account")],
     "config_provider_test": [pk("provider_account")],
+    "message_resolve": [pk("message")],
     "config_ladder": [pk("ladder")],
     "config_step_new": [pk("ladder")],
     "config_ladder_preview": [pk("ladder")],
@@ -180,6 +181,7 @@ EXEMPT: dict[str, str] = {
             "config_template_preview",
             "config_providers",
             "config_provider_new",
+            "message_problems",
             "config_ladders",
             "config_ladder_new",
             "config_segments",
@@ -211,6 +213,8 @@ EXEMPT: dict[str, str] = {
         PUBLIC_TOKEN,
     ),
     **dict.fromkeys(["invite_accept", "password_reset_confirm"], ACCOUNT_TOKEN),
+    "metrics": "the operators' counts of every tenant's messages, names no tenant or object; "
+    "behind METRICS_TOKEN (tests/messaging/test_message_problems.py)",
     # Ids in the POST body: the batch is refused when one is another tenant's
     # (tests/collections_app/web/test_queue_and_customers.py).
     "invoice_bulk": "takes the selected invoices' ids in its body; another tenant's are refused",

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 from collections_app.engine.explain import EXPLAIN_REASONS
 from collections_app.models import SKIP_REASONS, InteractionKind, PaymentSource
 from collections_app.money import format_money
+from messaging.attention import own_error_text
 from messaging.models import Channel, MessageStatus
 
 # "Import" alone is the verb on the import screens; a payment's source needs its own words.
@@ -92,3 +93,33 @@ def interaction_text(interaction, *, currency: str = "BRL") -> str:
         # "email: x@y recusado pelo provedor" → "E-mail: x@y recusado pelo provedor"
         return channel_label(code) + summary[len(code) :]
     return summary
+
+
+def message_error_text(error: str) -> str:
+    """A message's reason in words: messaging's own reasons translated, a provider's as it
+    answered."""
+    return own_error_text(error) or error or ""
+
+
+def message_event_label(*, old: str, new: str, by_person: bool = False, late: bool = False) -> str:
+    """The words for a move of a message's status that the timeline tells on its own (a retry,
+    a reconciliation, a person's check), or "" for the ordinary ones (queued → sent → delivered),
+    which the message's states already show. `late`: a move to `sent` recorded well after the
+    send began, i.e. found at the provider by the upkeep after the worker was interrupted."""
+    if by_person and new == MessageStatus.SENT:
+        return _("Marked as sent after a check at the provider")
+    if by_person and new == MessageStatus.QUEUED:
+        return _("Marked as not sent after a check at the provider: sent once more")
+    if by_person and new == MessageStatus.FAILED:
+        return _("Marked as not sent after a check at the provider")
+    if new == MessageStatus.UNKNOWN:
+        return _("Outcome uncertain — awaiting verification")
+    if new == MessageStatus.QUEUED and old == MessageStatus.SENDING:
+        return _("Retry scheduled")
+    if new == MessageStatus.QUEUED and old == MessageStatus.UNKNOWN:
+        return _("Not found at the provider after an interruption: sent once more")
+    if new == MessageStatus.SENT and (old == MessageStatus.UNKNOWN or late):
+        return _("Confirmed at the provider after an interruption")
+    if new in (MessageStatus.FAILED, MessageStatus.UNDELIVERED) and old == MessageStatus.UNKNOWN:
+        return _("Not confirmed at the provider after an interruption")
+    return ""

@@ -12,10 +12,13 @@ from collections_app.models import Customer, Interaction, InteractionKind, Invoi
 from collections_app.web.labels import (
     channel_label,
     interaction_text,
+    message_error_text,
+    message_event_label,
     message_status_label,
     reason_label,
 )
 from messaging.models import Message, MessagePurpose, MessageStatus
+from messaging.upkeep import STUCK_AFTER_SECONDS
 
 FOLDED = {InteractionKind.MESSAGE, InteractionKind.MESSAGE_STATUS}
 ENDED = {MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.CANCELLED}
@@ -27,6 +30,7 @@ class MessageState:
     label: str
     at: datetime | None
     note: str = ""
+    event: bool = False  # a retry, a reconciliation or a person's check, not a plain state
 
 
 @dataclass
@@ -50,8 +54,40 @@ class TimelineEntry:
         return self.message is not None
 
 
-def _states(message: Message) -> list[MessageState]:
-    """Queued → sent → delivered → read, each with its time, then how it ended if it did."""
+def _events(message: Message, interactions: list[Interaction]) -> list[MessageState]:
+    """The moves of the message told in words on their own: retries with their reason,
+    reconciliations after an interrupted send, a person's check at the provider (with who)."""
+    events = []
+    for i in interactions:
+        data = i.data or {}
+        if i.kind != InteractionKind.MESSAGE_STATUS or not data.get("to"):
+            continue
+        old, new = data.get("from", ""), data["to"]
+        late = (
+            new == MessageStatus.SENT
+            and message.sent_at is not None
+            and (i.occurred_at - message.sent_at).total_seconds() >= STUCK_AFTER_SECONDS
+        )
+        label = message_event_label(
+            old=old, new=new, by_person=bool(data.get("by_person")), late=late
+        )
+        if not label:
+            continue
+        if data.get("by_person"):
+            note = str(i.actor) if i.actor_id else ""
+        elif new == MessageStatus.QUEUED:
+            note = message_error_text(data.get("error", ""))
+        elif new == MessageStatus.UNKNOWN:
+            note = message_error_text(data.get("error", "") or message.error)
+        else:
+            note = ""
+        events.append(MessageState(new, label, i.occurred_at, note, event=True))
+    return events
+
+
+def _states(message: Message, interactions: list[Interaction] = ()) -> list[MessageState]:
+    """Queued → sent → delivered → read, each with its time, then how it ended if it did; the
+    retries and reconciliations (`_events`) in their place in time."""
     queued = MessageStatus.QUEUED
     states = [MessageState(queued, message_status_label(queued), message.created_at)]
     for status, at in (
@@ -62,7 +98,7 @@ def _states(message: Message) -> list[MessageState]:
         if at is not None:
             states.append(MessageState(status, message_status_label(status), at))
     if message.status in ENDED:
-        note = message.error
+        note = message_error_text(message.error)
         if message.status == MessageStatus.CANCELLED:
             note = reason_label(message.error)  # cancellations store a reason code
         states.append(
@@ -73,12 +109,19 @@ def _states(message: Message) -> list[MessageState]:
                 note,
             )
         )
+    events = _events(message, list(interactions))
+    if events:
+        # Stable: at one time, the event (why) after the state it explains.
+        states = sorted(states + events, key=lambda s: s.at or message.created_at)
     return states
 
 
 def _message_entry(message: Message, interactions: list[Interaction]) -> TimelineEntry:
     first = min(interactions, key=lambda i: (i.occurred_at, i.pk or 0), default=None)
-    actor = next((i.actor for i in interactions if i.actor_id), None)
+    # Who queued it by hand, if someone did (a person's later check shows in its states).
+    actor = next(
+        (i.actor for i in interactions if i.actor_id and i.kind == InteractionKind.MESSAGE), None
+    )
     template = message.template
     return TimelineEntry(
         occurred_at=message.sent_at or (first.occurred_at if first else message.created_at),
@@ -94,7 +137,7 @@ def _message_entry(message: Message, interactions: list[Interaction]) -> Timelin
         template=(template.name or template.key) if template is not None else "",
         status=message.status,
         status_label=message_status_label(message.status),
-        states=_states(message),
+        states=_states(message, interactions),
     )
 
 

@@ -83,6 +83,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# The bearer token that opens `/metrics` (Prometheus text format). Unset: the route is a 404.
+METRICS_TOKEN = env("METRICS_TOKEN", "")
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

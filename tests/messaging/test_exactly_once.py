@@ -320,7 +320,8 @@ def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
     assert message.status == MessageStatus.SENT
     assert message.attempts == 2
     assert message.error == ""
-    assert status_changes(tenant_a, message) == [("sending", "sent")]
+    # The retry is on the timeline (with its reason), then the one send.
+    assert status_changes(tenant_a, message) == [("sending", "queued"), ("sending", "sent")]
 
 
 @pytest.mark.django_db

@@ -32,6 +32,7 @@ from tenants.models import Role, Tenant
 from tenants.selectors import tenant_today
 from tests.browser import PROJECT_ROOT, artifacts_dir, screenshot
 from tests.conftest import require_service
+from tests.messaging.problem_messages import failed_message, stuck_message, unknown_message
 from tests.tenants.factories import MembershipFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -140,7 +141,8 @@ def pattern_of(path: str) -> str:
 def portfolio(db):
     """The demo tenant (customers, invoices open, overdue and paid, a month of reminders,
     promises, tasks, templates and ladders), with an admin and a viewer, a dispute, a segment,
-    a bank file and an import waiting for its mapping."""
+    a bank file, an import waiting for its mapping, and a send failed, one of unknown outcome
+    and one stuck."""
     call_command("seed_demo", slug="crawl", stdout=io.StringIO())
     tenant = Tenant.objects.get(slug="crawl")
     today = tenant_today(tenant=tenant)
@@ -173,6 +175,10 @@ def portfolio(db):
         csv = f"{header}\n{row}\n".encode()
         import_job_create(tenant=tenant, filename="faturas.csv", content=csv)
         members = {m.role: m.user for m in tenant.memberships.select_related("user")}
+    # Sends with a problem, for the admins' "Envios com problema" page and the timelines.
+    unknown_message(tenant, overdue[3], recipient="+5511912345678")
+    failed_message(tenant, overdue[4], channel="email", recipient="ana@example.com")
+    stuck_message(tenant, overdue[5], recipient="+5511987654321")
     members.setdefault(Role.ADMIN, MembershipFactory(tenant=tenant, role=Role.ADMIN).user)
     members.setdefault(Role.VIEWER, MembershipFactory(tenant=tenant, role=Role.VIEWER).user)
     members.setdefault(Role.AGENT, MembershipFactory(tenant=tenant, role=Role.AGENT).user)
