@@ -82,7 +82,13 @@ def imported_state(tenant) -> tuple[int, int, int, int]:
 def test_another_writer_records_a_payment_while_a_large_import_runs(tenant_a):
     """The dashboard records a payment from another connection, with a short busy timeout,
     while the import is writing: it gets the write lock between two chunks."""
-    other = InvoiceFactory(tenant=tenant_a, due_date=date(2026, 12, 1), amount="80.00")
+    # Its customer's code is not one of the file's ("C-0"…"C-249"), whatever the factory's count.
+    other = InvoiceFactory(
+        tenant=tenant_a,
+        due_date=date(2026, 12, 1),
+        amount="80.00",
+        customer={"external_id": "OUTRO-1", "name": "Outro cliente"},
+    )
     job = queued_job(tenant_a, big_file())
     outcome: list = []
 
