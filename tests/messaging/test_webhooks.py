@@ -52,7 +52,10 @@ def sent_sms(tenant_a, settings, twilio):
         message.refresh_from_db()
     assert message.status == MessageStatus.SENT
     callback = twilio.requests[0].form()["StatusCallback"]
-    assert callback == f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{tenant_a.slug}/status/"
+    # The message's reference rides in the callback URL (Twilio signs the URL with it).
+    assert callback == (
+        f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{tenant_a.slug}/status/?ref={message.ref}"
+    )
     return message
 
 
