@@ -169,13 +169,22 @@ def messages_send(
 
 
 def _stopped_at_claim(unclaimed: list[Message], outcomes: dict) -> None:
-    """Messages the claim did not take although they were queued: another worker claimed
-    them, or the domain stopped them between the pre-check and the claim (the claim's
-    condition). The latter are still queued: they are cancelled with the domain's reason."""
-    still_queued = list(
-        Message.objects.filter(
-            pk__in=[m.pk for m in unclaimed], status=MessageStatus.QUEUED
-        ).select_related("template")
+    """Messages the claim did not take although they were queued at the pre-check: another
+    worker claimed them, the domain cancelled them meanwhile, or the domain's condition in the
+    claim stopped them (a stop committed between the pre-check and the claim). The last are
+    still queued: they are cancelled now with the domain's reason."""
+    now_statuses = list(
+        Message.objects.filter(pk__in=[m.pk for m in unclaimed])
+        .exclude(status=MessageStatus.SENDING)
+        .select_related("template")
+    )
+    still_queued = [m for m in now_statuses if m.status == MessageStatus.QUEUED]
+    outcomes.update(
+        {
+            m.pk: SendOutcome(status=m.status)
+            for m in now_statuses
+            if m.status != MessageStatus.QUEUED
+        }
     )
     if not still_queued:
         return

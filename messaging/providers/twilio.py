@@ -13,7 +13,7 @@ and account, so consecutive sends reuse their HTTPS connection."""
 import json
 import re
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -50,6 +50,8 @@ CONTACT_CODES = {21211, 21214, 21610, 21612, 21614, 63024}
 OPT_OUT_CODES = {21610}
 
 _clients = threading.local()
+# Messages per page of a Messages.list read (Twilio's maximum is 1,000); every page is read.
+LIST_PAGE_SIZE = 100
 
 
 class _HttpClient(TwilioHttpClient):
@@ -146,7 +148,10 @@ class TwilioSMSProvider(Provider):
             # A margin for the clocks' difference; DateSent is compared to the second.
             since = (min(claims) if claims else now - timedelta(days=1)) - timedelta(minutes=5)
             listed = client.messages.list(
-                to=self._address(recipient), date_sent_after=since, page_size=100
+                to=self._address(recipient),
+                # The SDK writes the datetime's own fields followed by "Z": give it UTC.
+                date_sent_after=since.astimezone(UTC),
+                page_size=LIST_PAGE_SIZE,
             )
             taken: set[str] = set()
             for message in group:
@@ -210,7 +215,9 @@ def _transport_error(exc: TwilioRestException, headers: dict | None = None) -> T
         )
     status = exc.status or 0
     transient = status == 429 or status >= 500
-    ambiguous = status >= 500 and status != 503 and not exc.code
+    # The SDK gives the HTTP status as the code when the body is not Twilio's error document.
+    refused = bool(exc.code) and exc.code != status
+    ambiguous = status >= 500 and status != 503 and not refused
     detail = exc.msg or "error"
     retry_after = retry_after_seconds(
         next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
