@@ -179,11 +179,13 @@ def _stopped_at_claim(unclaimed: list[Message], outcomes: dict) -> None:
         .select_related("template")
     )
     still_queued = [m for m in now_statuses if m.status == MessageStatus.QUEUED]
+    # Cancelled by the domain meanwhile (a payment's own cancellation); any other status is
+    # another worker's claim.
     outcomes.update(
         {
-            m.pk: SendOutcome(status=m.status)
+            m.pk: SendOutcome(status=MessageStatus.CANCELLED)
             for m in now_statuses
-            if m.status != MessageStatus.QUEUED
+            if m.status == MessageStatus.CANCELLED
         }
     )
     if not still_queued:
