@@ -129,9 +129,9 @@ def messages_claim(
             cursor.execute(
                 f"WITH v(k, p, a) AS (VALUES {values}) "
                 f"UPDATE {quote(meta.db_table)} AS m SET {status} = %s, {sending_at} = %s, "
-                f"{attempts} = m.{attempts} + 1, {provider} = v.p, "
+                f"{attempts} = {attempts} + 1, {provider} = v.p, "
                 f"{account} = CAST(v.a AS BIGINT) "
-                f"FROM v WHERE m.id = v.k AND m.{status} = %s{condition_sql} RETURNING m.id",
+                f"FROM v WHERE m.id = v.k AND m.{status} = %s{condition_sql} RETURNING id",
                 [
                     *params,
                     MessageStatus.SENDING,

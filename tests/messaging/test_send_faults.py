@@ -605,26 +605,44 @@ def test_a_stop_committed_between_the_pre_check_and_the_claim_stops_the_message(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_delivered_send_is_recorded_after_the_database_connection_was_killed(twilio):
-    if connection.vendor != "postgresql":
-        pytest.skip("pg_terminate_backend is PostgreSQL's")
+def test_a_delivered_send_is_recorded_after_the_database_connection_was_killed(twilio, moves):
+    """PostgreSQL: the worker's backend is terminated (pg_terminate_backend) between the
+    provider's answer and the write. SQLite has no server to lose: its OperationalError of the
+    kind ("database is locked") is raised once by the first write instead."""
+    from messaging import sending
     from tests.tenants.factories import TenantFactory
 
     tenant = TenantFactory()
     twilio_account(tenant)
     message = queue_sms(tenant)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        [pid] = cursor.fetchone()
     original_send = twilio_module.TwilioSMSProvider.send
+    failures = []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            [pid] = cursor.fetchone()
 
-    def send_then_kill_the_connection(self, outgoing):
-        result = original_send(self, outgoing)
-        _commit_elsewhere(lambda: _terminate(pid))
-        return result
+        def send_then_lose_the_database(self, outgoing):
+            result = original_send(self, outgoing)
+            _commit_elsewhere(lambda: _terminate(pid))
+            return result
+
+        transition = sending.messages_transition
+    else:
+        from django.db import OperationalError
+
+        send_then_lose_the_database = original_send
+        real_transition = sending.messages_transition
+
+        def transition(rows, **kwargs):
+            if rows and not failures:
+                failures.append(kwargs)
+                raise OperationalError("database is locked")
+            return real_transition(rows, **kwargs)
 
     with (
-        mock.patch.object(twilio_module.TwilioSMSProvider, "send", send_then_kill_the_connection),
+        mock.patch.object(twilio_module.TwilioSMSProvider, "send", send_then_lose_the_database),
+        mock.patch.object(sending, "messages_transition", transition),
         scope(tenant=tenant),
     ):
         outcome = message_send(tenant=tenant, message_id=message.pk)
@@ -632,6 +650,7 @@ def test_a_delivered_send_is_recorded_after_the_database_connection_was_killed(t
     assert outcome.status == MessageStatus.SENT
     assert message.status == MessageStatus.SENT and message.provider_message_id.startswith("SM")
     assert len(twilio.requests) == 1
+    assert [(old, new) for _pk, old, new, _note in moves][-1] == ("sending", "sent")
 
 
 def _terminate(pid: int) -> None:
