@@ -91,14 +91,17 @@ def messages_send(
     Outside the tenant's send window the messages stay queued and the outcome says when to try
     again; so does a send over the tenant's or the provider account's rate limit. A domain
     reason (paid meanwhile, opted out) cancels a message. The others are claimed
-    queued→sending by a conditional UPDATE — a second worker, a redelivered task or a re-run
-    finds nothing to claim and calls no provider. Rendering happens now, so amounts are
-    current; a broken template fails that message only. The provider calls of the batch are
-    in flight together (MESSAGING_SEND_CONCURRENCY per process), and their results are
-    recorded together. A transient provider error puts a message back to queued for a retry;
-    a permanent one fails it with the reason. A crash after the claim leaves the message in
-    `sending` for reconciliation, never for a blind resend (the exception is raised once the
-    batch's other results are recorded).
+    queued→sending by a conditional UPDATE that also checks the domain's stop rule in SQL
+    (`hooks.claim_condition`) — a second worker, a redelivered task or a re-run finds nothing
+    to claim and calls no provider, and a stop committed before the claim cancels the message.
+    The claim records the provider account used; the rendered texts are written before the
+    calls, which are in flight together (MESSAGING_SEND_CONCURRENCY per process), and their
+    results are recorded together, surviving a lost database connection (`_record`). A
+    provider error proving the provider does not have the message puts it back to queued for a
+    retry (with the provider's Retry-After); a permanent one fails it with the reason; one
+    after which the provider may have it makes it `unknown`, for reconciliation. A crash after
+    the claim leaves the message in `sending` for reconciliation, never for a blind resend
+    (the exception is raised once the batch's other results are recorded).
     """
     outcomes = {message_id: SendOutcome(status="missing") for message_id in message_ids}
     queued = []

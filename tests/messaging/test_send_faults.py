@@ -217,6 +217,61 @@ def test_a_refused_connection_is_surely_not_sent_and_is_retried(tenant_a, settin
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("base", ["dns", "tls"])
+def test_twilio_failing_before_the_request_is_written_is_retried(
+    tenant_a, ledger, twilio, settings, base
+):
+    # An unresolvable name (.invalid never resolves), or TLS spoken to a server that answers
+    # plain HTTP: the handshake fails before any request is written.
+    settings.TWILIO_API_BASE = {
+        "dns": "http://api.twilio.invalid",
+        "tls": twilio.url.replace("http://", "https://"),
+    }[base]
+    twilio_account(tenant_a)
+    message = queue_sms(tenant_a)
+    with scope(tenant=tenant_a):
+        outcome = message_send(tenant=tenant_a, message_id=message.pk)
+    assert outcome.status == MessageStatus.QUEUED and outcome.retry
+    assert ledger.messages == []
+    assert reload(message).error.startswith("Twilio unreachable")
+
+
+@pytest.mark.django_db
+def test_sendgrid_refusing_the_connection_is_retried(tenant_a, settings):
+    message = queue_email(tenant_a)
+    settings.SENDGRID_API_HOST = f"http://127.0.0.1:{free_port()}"
+    with scope(tenant=tenant_a):
+        outcome = message_send(tenant=tenant_a, message_id=message.pk)
+    assert outcome.status == MessageStatus.QUEUED and outcome.retry
+    assert reload(message).error.startswith("SendGrid unreachable")
+
+
+def test_requests_connect_and_read_timeouts_are_told_apart():
+    """The two timeouts requests raises (the Twilio SDK's client), as it builds them."""
+    import requests
+    import urllib3.exceptions
+
+    from messaging.providers.base import AMBIGUOUS, NOT_SENT, transport_failure_kind
+
+    pool = urllib3.HTTPConnectionPool("api.twilio.com")
+    connect = requests.exceptions.ConnectTimeout(
+        urllib3.exceptions.MaxRetryError(
+            pool, "/", urllib3.exceptions.ConnectTimeoutError(pool, "timed out")
+        )
+    )
+    read = requests.exceptions.ReadTimeout(
+        urllib3.exceptions.ReadTimeoutError(pool, "/", "Read timed out.")
+    )
+    reset = requests.exceptions.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104))
+    )
+    assert transport_failure_kind(connect) == NOT_SENT
+    assert transport_failure_kind(read) == AMBIGUOUS
+    assert transport_failure_kind(reset) == AMBIGUOUS
+    assert transport_failure_kind(RuntimeError("unexpected")) == AMBIGUOUS
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("answer", "retry_after"),
     [
