@@ -115,6 +115,9 @@ class Message(models.Model):
     provider_account = models.ForeignKey(
         "ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Which credentials the send used (`Provider.account_key`): a lookup through any other
+    # account (the tenant's was deleted since) cannot say the message is absent.
+    provider_account_key = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     # Set when reconciliation queued the message again because the provider confirmed it never

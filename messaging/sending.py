@@ -160,7 +160,14 @@ def messages_send(
     claimed = messages_claim(
         to_claim,
         tenant=tenant,
-        accounts={m.pk: (accounts[m.channel][0], account_ids[m.channel]) for m in to_claim},
+        accounts={
+            m.pk: (
+                accounts[m.channel][0],
+                account_ids[m.channel],
+                accounts[m.channel][1].account_key if accounts[m.channel][1] else "",
+            )
+            for m in to_claim
+        },
     )
     claimed_ids = {message.pk for message in claimed}
     unclaimed = [m for m in to_claim if m.pk not in claimed_ids]

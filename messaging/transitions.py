@@ -95,7 +95,10 @@ def message_transition(message: Message, *, from_status: str, to_status: str, **
 
 
 def messages_claim(
-    messages: list[Message], *, tenant=None, accounts: dict[int, tuple[str, int | None]] = None
+    messages: list[Message],
+    *,
+    tenant=None,
+    accounts: dict[int, tuple[str, int | None, str]] | None = None,
 ) -> list[Message]:
     """queued → sending, counting the attempt, for the messages no one else claimed first and
     that the domain still lets leave.
@@ -104,16 +107,23 @@ def messages_claim(
     registered one (`hooks.claim_condition`), match its condition (invoice still open, not
     disputed or paused, the customer still on the channel…) — read by the same statement, so a
     payment committed before the claim stops the message even if the pre-check missed it.
-    `accounts` gives each message's provider kind and the tenant's account id it is claimed
-    for (recorded on the message, for reconciliation)."""
+    `accounts` gives each message's provider kind, the tenant's account id it is claimed for
+    and the credentials' `account_key` (recorded on the message, for reconciliation)."""
     if not messages:
         return []
     accounts = accounts or {}
     now = timezone.now()
     meta, quote = Message._meta, connection.ops.quote_name
-    status, sending_at, attempts, provider, account = (
+    status, sending_at, attempts, provider, account, key = (
         quote(meta.get_field(name).column)
-        for name in ("status", "sending_at", "attempts", "provider", "provider_account")
+        for name in (
+            "status",
+            "sending_at",
+            "attempts",
+            "provider",
+            "provider_account",
+            "provider_account_key",
+        )
     )
     prepared_now = meta.get_field("sending_at").get_db_prep_save(now, connection)
     moved_ids: set[int] = set()
@@ -122,15 +132,15 @@ def messages_claim(
             chunk = messages[start : start + _CHUNK]
             params: list = []
             for message in chunk:
-                kind, account_id = accounts.get(message.pk, ("", None))
-                params.extend([message.pk, kind or message.provider or "", account_id])
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+                kind, account_id, account_key = accounts.get(message.pk, ("", None, ""))
+                params.extend([message.pk, kind or message.provider or "", account_id, account_key])
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
             condition_sql, condition_params = _claim_condition_sql(tenant, [m.pk for m in chunk])
             cursor.execute(
-                f"WITH v(k, p, a) AS (VALUES {values}) "
+                f"WITH v(k, p, a, h) AS (VALUES {values}) "
                 f"UPDATE {quote(meta.db_table)} AS m SET {status} = %s, {sending_at} = %s, "
                 f"{attempts} = {attempts} + 1, {provider} = v.p, "
-                f"{account} = CAST(v.a AS BIGINT) "
+                f"{account} = CAST(v.a AS BIGINT), {key} = v.h "
                 f"FROM v WHERE m.id = v.k AND m.{status} = %s{condition_sql} RETURNING id",
                 [
                     *params,
@@ -143,7 +153,7 @@ def messages_claim(
             moved_ids.update(row[0] for row in cursor.fetchall())
     rows = []
     for message in messages:
-        kind, account_id = accounts.get(message.pk, ("", None))
+        kind, account_id, account_key = accounts.get(message.pk, ("", None, ""))
         if message.pk in moved_ids:
             message.attempts += 1
         rows.append(
@@ -153,6 +163,7 @@ def messages_claim(
                     "sending_at": now,
                     "provider": kind or message.provider,
                     "provider_account_id": account_id,
+                    "provider_account_key": account_key,
                 },
             )
         )

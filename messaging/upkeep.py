@@ -121,10 +121,17 @@ def messages_reconcile_stuck(
     )
     groups: dict[tuple, list[Message]] = defaultdict(list)
     for message in sorted(stuck + unknown, key=lambda m: m.pk):
-        groups[(message.channel, message.provider, message.provider_account_id)].append(message)
+        groups[
+            (
+                message.channel,
+                message.provider,
+                message.provider_account_id,
+                message.provider_account_key,
+            )
+        ].append(message)
 
     found, resend, asking, attention = [], [], [], []
-    for (channel, kind, _account_id), messages in groups.items():
+    for (channel, kind, _account_id, _key), messages in groups.items():
         found_kind, lookup = _provider_lookup(tenant=tenant, channel=channel, messages=messages)
         for message in messages:
             provider_id = lookup.found.get(message.ref)
@@ -225,6 +232,14 @@ def _provider_lookup(
         kind, provider = provider_of_send(
             tenant=tenant, channel=channel, kind=first.provider, account=first.provider_account
         )
+        if first.provider_account_key and provider.account_key != first.provider_account_key:
+            # Not the credentials the send used (the tenant's account was deleted, or the
+            # platform's changed): its record proves nothing either way.
+            logger.warning(
+                "messages %s: the account used for the send is gone; the provider cannot tell",
+                [m.pk for m in messages],
+            )
+            return kind, Lookup()
         return kind, provider.lookup_many(
             [
                 OutgoingMessage(

@@ -711,3 +711,26 @@ def test_a_delivered_send_is_recorded_after_the_database_connection_was_killed(t
 def _terminate(pid: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.django_db
+def test_a_send_whose_account_was_deleted_is_never_taken_for_absent(tenant_a, ledger, twilio):
+    account = twilio_account(tenant_a)
+    message = queue_sms(tenant_a)
+    with (
+        mock.patch.object(twilio_module.TwilioSMSProvider, "send", side_effect=SystemExit),
+        scope(tenant=tenant_a),
+        pytest.raises(SystemExit),
+    ):
+        message_send(tenant=tenant_a, message_id=message.pk)
+    assert reload(message).provider_account_key.startswith("twilio_sms:")
+    with scope(tenant=tenant_a):
+        account.delete()  # the platform's account is all that is left to ask
+        claimed_ago(message, 3600)
+        with mock.patch("messaging.upkeep.messages_enqueue") as enqueue:
+            assert messages_reconcile_stuck(tenant=tenant_a) == 1
+        enqueue.assert_not_called()
+        assert FollowUpTask.objects.filter(origin="message_check").count() == 1
+    message = reload(message)
+    assert message.status == MessageStatus.UNKNOWN and message.error == NEEDS_PERSON_NOTE
+    assert twilio.requests == []
