@@ -228,6 +228,18 @@ def _provider_lookup(
     one bulk lookup per account, so a provider reading a log (the console outbox) reads it
     once. The messages of one call share their channel, kind and account."""
     first = messages[0]
+    claims = [m.sending_at for m in messages if m.sending_at is not None]
+    # Provider ids other messages to these recipients hold since the claims: a listed message
+    # with one of them is that message's (the same text twice), never this one's.
+    known_ids = set(
+        Message.objects.filter(
+            recipient__in={m.recipient for m in messages},
+            sent_at__gte=(min(claims) if claims else timezone.now()) - timedelta(days=1),
+        )
+        .exclude(pk__in=[m.pk for m in messages])
+        .exclude(provider_message_id="")
+        .values_list("provider_message_id", flat=True)
+    )
     try:
         kind, provider = provider_of_send(
             tenant=tenant, channel=channel, kind=first.provider, account=first.provider_account
@@ -252,7 +264,8 @@ def _provider_lookup(
                     claimed_at=message.sending_at,
                 )
                 for message in messages
-            ]
+            ],
+            known_ids=known_ids,
         )
     except Exception:
         # A lookup that fails cannot tell: the messages stay unknown (asked again next tick,

@@ -186,7 +186,11 @@ class Provider:
         """The provider's id for `message` if the provider has a record of it, else None."""
         return self.lookup_many([message]).found.get(message.ref)
 
-    def lookup_many(self, messages: list[OutgoingMessage]) -> Lookup:
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
         """Ask the provider about messages whose send was interrupted or whose outcome is
-        unknown. Must never send anything. The default cannot tell about any of them."""
+        unknown. `known_ids` are provider ids other messages already hold: a record with one
+        of them is never matched to these. Must never send anything. The default cannot tell
+        about any of them."""
         return Lookup()

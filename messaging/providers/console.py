@@ -35,7 +35,9 @@ class ConsoleProvider(Provider):
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         return SendResult(provider_message_id=provider_id)
 
-    def lookup_many(self, messages: list[OutgoingMessage]) -> Lookup:
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
         """Scan the outbox once for all the given messages: a line carrying the message's
         console id means `send` got as far as writing it; the outbox is the whole record, so
         a message without a line was never sent."""

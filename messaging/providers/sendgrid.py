@@ -85,7 +85,9 @@ class SendGridProvider(Provider):
             )
         return SendResult(provider_message_id=provider_id)
 
-    def lookup_many(self, messages: list[OutgoingMessage]) -> Lookup:
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
         """SendGrid has no per-message lookup in its Mail Send API: what it knows of a message
         comes as signed Event Webhook events carrying the message's `regua_ref` custom
         argument, which mark an unknown message found as they arrive

@@ -128,7 +128,9 @@ class TwilioSMSProvider(Provider):
             ) from exc
         return SendResult(provider_message_id=created.sid)
 
-    def lookup_many(self, messages: list[OutgoingMessage]) -> Lookup:
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
         """Twilio's own record: the account's messages to each recipient since the claim
         (Messages.list filtered by To and DateSent>, every page), matched to Régua's message by
         its reference — the body carries it in the payment link (`?m=<ref>:<signature>`) — or,
@@ -153,7 +155,7 @@ class TwilioSMSProvider(Provider):
                 date_sent_after=since.astimezone(UTC),
                 page_size=LIST_PAGE_SIZE,
             )
-            taken: set[str] = set()
+            taken: set[str] = set(known_ids)
             for message in group:
                 sid = _match(message, listed, taken)
                 if sid:

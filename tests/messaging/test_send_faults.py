@@ -734,3 +734,47 @@ def test_a_send_whose_account_was_deleted_is_never_taken_for_absent(tenant_a, le
     message = reload(message)
     assert message.status == MessageStatus.UNKNOWN and message.error == NEEDS_PERSON_NOTE
     assert twilio.requests == []
+
+
+@pytest.mark.django_db
+def test_a_listed_message_already_recorded_on_another_message_is_not_taken_for_this_one(
+    tenant_a, ledger, twilio, settings
+):
+    from messaging.models import Template
+
+    twilio_account(tenant_a)
+    with scopes_disabled():
+        # A text without the payment link (so without the reference): matched by its body.
+        Template.objects.filter(tenant=tenant_a, channel="sms").update(
+            body="Lembrete: sua fatura vence hoje."
+        )
+    for k in range(2):
+        InvoiceFactory(
+            tenant=tenant_a,
+            due_date=DAY,
+            external_id=f"SAME-{k}",
+            customer={
+                "external_id": "SAME",
+                "name": "Maria",
+                "phone": "+5511987654321",
+                "preferred_channels": ["sms"],
+            },
+        )
+    with mock.patch.object(send_messages, "apply_async"), scope(tenant=tenant_a):
+        ladder_evaluate(tenant=tenant_a, today=DAY)
+        first, second = Message.objects.filter(channel="sms").order_by("id")
+        assert message_send(tenant=tenant_a, message_id=first.pk).status == "sent"
+        # The second, with the very same text, never reaches Twilio (its worker dies).
+        with (
+            mock.patch.object(twilio_module.TwilioSMSProvider, "send", side_effect=SystemExit),
+            pytest.raises(SystemExit),
+        ):
+            message_send(tenant=tenant_a, message_id=second.pk)
+        claimed_ago(second, settings.TWILIO_LISTING_DELAY_SECONDS + 1)
+        with mock.patch("messaging.upkeep.messages_enqueue"):
+            assert messages_reconcile_stuck(tenant=tenant_a, older_than_seconds=0) == 1
+    assert reload(first).body == reload(second).body
+    # Twilio lists only the first one's message: it is not the second's.
+    second = reload(second)
+    assert second.status == MessageStatus.QUEUED and second.resent
+    assert second.provider_message_id == ""
