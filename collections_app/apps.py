@@ -9,12 +9,17 @@ class CollectionsConfig(AppConfig):
         # imported here: the app registry must be ready before modules that use models load.
         from collections_app import tasks  # noqa: F401  (registers the tasks enqueue.py names)
         from collections_app.activity.inbound import inbound_handle
-        from collections_app.activity.messages import contact_refused_record, messages_status_log
+        from collections_app.activity.messages import (
+            contact_refused_record,
+            message_check_task_create,
+            messages_status_log,
+        )
         from collections_app.activity.timeline import message_requeues_log, message_resolution_log
         from collections_app.engine import defaults  # noqa: F401  (connects tenant_created)
         from collections_app.engine.message_context import (
             VARIABLES,
             message_cancel_reason,
+            message_claim_condition,
             message_context,
             messages_prefetch,
             preview_context,
@@ -32,6 +37,7 @@ class CollectionsConfig(AppConfig):
             variables=VARIABLES,
             prefetch=messages_prefetch,
             preview_provider=preview_context,
+            claim_condition=message_claim_condition,
         )
 
         def _on_status(sender, changes, **kwargs):
@@ -57,6 +63,13 @@ class CollectionsConfig(AppConfig):
             contact_refused_record(message=message, reason=reason, opt_out=opt_out)
 
         hooks.contact_refused.connect(_on_refused, weak=False, dispatch_uid="contact_refused")
+
+        def _on_needs_attention(sender, message, reason, **kwargs):
+            message_check_task_create(message=message, reason=reason)
+
+        hooks.message_needs_attention.connect(
+            _on_needs_attention, weak=False, dispatch_uid="message_check_task"
+        )
 
         def _on_inbound(sender, inbound, **kwargs):
             inbound_handle(inbound=inbound)

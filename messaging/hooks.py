@@ -19,12 +19,16 @@ inbound_received = Signal()  # sender=InboundMessage, inbound=
 # A person checked the provider for a message whose outcome was unknown and settled it
 # (`messaging.attention`): sent after the `message_status_changed` of the same move.
 message_resolved = Signal()  # sender=Message, message=, actor=, from_status=, to_status=
+# A message's send outcome is unknown and its provider cannot settle it (no lookup, a failed
+# one, or a second "never received"): a person must check and decide. Sent once per message.
+message_needs_attention = Signal()  # sender=Message, message=, reason=
 
 _context_provider: Callable | None = None
 _send_guard: Callable | None = None
 _prefetch: Callable | None = None
 _variables: dict[str, tuple[str, str]] = {}
 _preview_provider: Callable | None = None
+_claim_condition: Callable | None = None
 
 
 def register(
@@ -34,16 +38,22 @@ def register(
     variables: dict[str, tuple[str, str]] | None = None,
     prefetch: Callable | None = None,
     preview_provider: Callable | None = None,
+    claim_condition: Callable | None = None,
 ) -> None:
     """`variables` is the documented registry templates are written against:
     name → (description, sample value). `prefetch(messages)`, if given, is called once for a
     send batch before the guard and the context of each message, to read what they need
     for the whole batch at once. `preview_provider(tenant)`, if given, returns the values a
     template editor previews with for that tenant (its name, one of its own invoices), or {}
-    for the samples."""
+    for the samples.
+
+    `claim_condition(tenant)`, if given, returns a Q over Message that holds for the messages
+    the domain still lets leave (the send guard's rule, in SQL): it is part of the claim's
+    conditional UPDATE, so a stop committed before the claim always stops the message."""
     global _context_provider, _send_guard, _variables, _prefetch, _preview_provider
+    global _claim_condition
     _context_provider, _send_guard, _prefetch = context_provider, send_guard, prefetch
-    _preview_provider = preview_provider
+    _preview_provider, _claim_condition = preview_provider, claim_condition
     _variables = dict(variables or {})
 
 
@@ -73,3 +83,10 @@ def message_cancel_reason(message) -> str | None:
     if _send_guard is None:
         return None
     return _send_guard(message)
+
+
+def claim_condition(tenant):
+    """The domain's SQL condition for a claim (a Q over Message), or None."""
+    if _claim_condition is None:
+        return None
+    return _claim_condition(tenant)

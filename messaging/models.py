@@ -110,8 +110,21 @@ class Message(models.Model):
         max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED
     )
     provider_message_id = models.CharField(max_length=120, blank=True, default="")
+    # The tenant's own account the message was claimed for (null: the platform's account of
+    # `provider`): reconciliation asks that account, not the channel's current one.
+    provider_account = models.ForeignKey(
+        "ProviderAccount", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Which credentials the send used (`Provider.account_key`): a lookup through any other
+    # account (the tenant's was deleted since) cannot say the message is absent.
+    provider_account_key = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Set when reconciliation queued the message again because the provider confirmed it never
+    # received it: that happens once; a second such send is left to a person.
+    resent = models.BooleanField(default=False)
+    # When the domain was told a person must decide (an outcome no provider lookup settles).
+    escalated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # When a queued message is next due to be tried: a send window that opens later, or a
     # retry's backoff. Null: as soon as possible. Lost tasks are found by it (upkeep).

@@ -2,17 +2,21 @@
 to the providers, each at most once, and the outcome of each.
 
 The claim (`transitions.messages_claim`) is what keeps a message from going twice; the
-provider calls of a batch are in flight together; a transient provider error puts the
-message back in the queue, a permanent one fails it."""
+provider calls of a batch are in flight together; an error that proves the provider does not
+have the message (refused connection, 429, 503) puts it back in the queue, a permanent one
+fails it, and one after which the provider may have it (a read timeout, a reset after the
+request was written) makes it `unknown`, for reconciliation (`messaging.upkeep`)."""
 
 import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,10 +24,21 @@ from messaging import hooks
 from messaging.email_html import text_to_html
 from messaging.inbound import whatsapp_sessions_open
 from messaging.models import Message, MessageStatus, ProviderKind
-from messaging.providers import OutgoingMessage, Provider, SendResult, TransportError, provider_for
+from messaging.providers import (
+    OutgoingMessage,
+    Provider,
+    SendResult,
+    TransportError,
+    provider_account_for,
+)
 from messaging.ratelimit import send_wait
 from messaging.templating import TemplateRenderError, template_render
-from messaging.transitions import message_transition, messages_claim, messages_transition
+from messaging.transitions import (
+    message_transition,
+    messages_claim,
+    messages_keep_rendered,
+    messages_transition,
+)
 from messaging.unsubscribe import unsubscribe_headers
 from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
@@ -36,6 +51,8 @@ class SendOutcome:
     status: str
     retry: bool = False
     defer_until: datetime | None = None
+    # The provider's Retry-After (seconds) for a retry: the retry is not scheduled earlier.
+    retry_after: float | None = None
 
 
 def message_cancel(*, tenant: Tenant, message: Message, reason: str) -> bool:
@@ -74,14 +91,17 @@ def messages_send(
     Outside the tenant's send window the messages stay queued and the outcome says when to try
     again; so does a send over the tenant's or the provider account's rate limit. A domain
     reason (paid meanwhile, opted out) cancels a message. The others are claimed
-    queued→sending by a conditional UPDATE — a second worker, a redelivered task or a re-run
-    finds nothing to claim and calls no provider. Rendering happens now, so amounts are
-    current; a broken template fails that message only. The provider calls of the batch are
-    in flight together (MESSAGING_SEND_CONCURRENCY per process), and their results are
-    recorded together. A transient provider error puts a message back to queued for a retry;
-    a permanent one fails it with the reason. A crash after the claim leaves the message in
-    `sending` for reconciliation, never for a blind resend (the exception is raised once the
-    batch's other results are recorded).
+    queued→sending by a conditional UPDATE that also checks the domain's stop rule in SQL
+    (`hooks.claim_condition`) — a second worker, a redelivered task or a re-run finds nothing
+    to claim and calls no provider, and a stop committed before the claim cancels the message.
+    The claim records the provider account used; the rendered texts are written before the
+    calls, which are in flight together (MESSAGING_SEND_CONCURRENCY per process), and their
+    results are recorded together, surviving a lost database connection (`_record`). A
+    provider error proving the provider does not have the message puts it back to queued for a
+    retry (with the provider's Retry-After); a permanent one fails it with the reason; one
+    after which the provider may have it makes it `unknown`, for reconciliation. A crash after
+    the claim leaves the message in `sending` for reconciliation, never for a blind resend
+    (the exception is raised once the batch's other results are recorded).
     """
     outcomes = {message_id: SendOutcome(status="missing") for message_id in message_ids}
     queued = []
@@ -112,14 +132,19 @@ def messages_send(
     outcomes.update({m.pk: SendOutcome(status=MessageStatus.CANCELLED) for m, _ in cancels})
 
     accounts: dict[str, tuple[str, Provider | None, TransportError | None]] = {}
+    account_ids: dict[str, int | None] = {}
     to_claim = []
     for message in sendable:
         if message.channel not in accounts:
             try:
-                kind, provider = provider_for(tenant=tenant, channel=message.channel)
+                kind, provider, account = provider_account_for(
+                    tenant=tenant, channel=message.channel
+                )
                 accounts[message.channel] = (kind, provider, None)
+                account_ids[message.channel] = account.pk if account is not None else None
             except TransportError as exc:
                 accounts[message.channel] = ("", None, exc)
+                account_ids[message.channel] = None
         kind, provider, _unavailable = accounts[message.channel]
         if provider is not None:
             wait = send_wait(
@@ -132,13 +157,65 @@ def messages_send(
                 )
                 continue
         to_claim.append(message)
-    claimed = messages_claim(to_claim)
-    claimed_ids = {message.pk for message in claimed}
-    outcomes.update(
-        {m.pk: SendOutcome(status="claimed-elsewhere") for m in to_claim if m.pk not in claimed_ids}
+    claimed = messages_claim(
+        to_claim,
+        tenant=tenant,
+        accounts={
+            m.pk: (
+                accounts[m.channel][0],
+                account_ids[m.channel],
+                accounts[m.channel][1].account_key if accounts[m.channel][1] else "",
+            )
+            for m in to_claim
+        },
     )
+    claimed_ids = {message.pk for message in claimed}
+    unclaimed = [m for m in to_claim if m.pk not in claimed_ids]
+    outcomes.update({m.pk: SendOutcome(status="claimed-elsewhere") for m in unclaimed})
+    if unclaimed:
+        _stopped_at_claim(unclaimed, outcomes)
     _send_claimed(tenant=tenant, messages=claimed, accounts=accounts, outcomes=outcomes)
     return outcomes
+
+
+def _stopped_at_claim(unclaimed: list[Message], outcomes: dict) -> None:
+    """Messages the claim did not take although they were queued at the pre-check: another
+    worker claimed them, the domain cancelled them meanwhile, or the domain's condition in the
+    claim stopped them (a stop committed between the pre-check and the claim). The last are
+    still queued: they are cancelled now with the domain's reason."""
+    now_statuses = list(
+        Message.objects.filter(pk__in=[m.pk for m in unclaimed])
+        .exclude(status=MessageStatus.SENDING)
+        .select_related("template")
+    )
+    still_queued = [m for m in now_statuses if m.status == MessageStatus.QUEUED]
+    # Cancelled by the domain meanwhile (a payment's own cancellation); any other status is
+    # another worker's claim.
+    outcomes.update(
+        {
+            m.pk: SendOutcome(status=MessageStatus.CANCELLED)
+            for m in now_statuses
+            if m.status == MessageStatus.CANCELLED
+        }
+    )
+    if not still_queued:
+        return
+    hooks.messages_prefetch(still_queued)
+    cancels = []
+    for message in still_queued:
+        reason = hooks.message_cancel_reason(message)
+        if reason:
+            cancels.append((message, {"error": reason, "failed_at": timezone.now()}))
+        else:
+            logger.error(
+                "message %s: the claim's condition stopped it but the send guard gives no "
+                "reason; left queued",
+                message.pk,
+            )
+    cancelled = messages_transition(
+        cancels, from_status=MessageStatus.QUEUED, to_status=MessageStatus.CANCELLED
+    )
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.CANCELLED) for m in cancelled})
 
 
 def _send_claimed(*, tenant: Tenant, messages: list[Message], accounts: dict, outcomes: dict):
@@ -170,16 +247,23 @@ def _send_claimed(*, tenant: Tenant, messages: list[Message], accounts: dict, ou
                 headers=unsubscribe_headers(message) if message.channel == "email" else {},
                 content_sid=rendered.content_sid,
                 content_variables=rendered.content_variables or {},
-                status_callback=callbacks[kind],
+                # The reference in the callback URL: Twilio's reports then name the message even
+                # when its answer to the send never came.
+                status_callback=(f"{callbacks[kind]}?ref={message.ref}" if callbacks[kind] else ""),
                 session_open=message.recipient in sessions,
             )
         calls.append((message, rendered, kind, provider if outgoing else unavailable, outgoing))
-    messages_transition(broken, from_status=MessageStatus.SENDING, to_status=MessageStatus.FAILED)
+    _record(broken, MessageStatus.FAILED)
     outcomes.update({m.pk: SendOutcome(status=MessageStatus.FAILED) for m, _ in broken})
+    messages_keep_rendered(
+        [(message, rendered.subject, rendered.body) for message, rendered, *_ in calls]
+    )
 
     results = _provider_calls([(provider, outgoing) for _m, _r, _k, provider, outgoing in calls])
-    sent, failed, retry, refused, crash = [], [], [], [], None
+    sent, failed, retry, unknown, refused, crash = [], [], [], [], [], None
+    retry_after: dict[int, float | None] = {}
     for (message, rendered, kind, *_call), (result, at) in zip(calls, results, strict=True):
+        kept = {"subject": rendered.subject, "body": rendered.body}
         if isinstance(result, SendResult):
             sent.append(
                 (
@@ -187,44 +271,76 @@ def _send_claimed(*, tenant: Tenant, messages: list[Message], accounts: dict, ou
                     {
                         "provider": kind,
                         "provider_message_id": result.provider_message_id,
-                        "subject": rendered.subject,
-                        "body": rendered.body,
                         "sent_at": at,
-                        "error": "",
+                        "error": result.note,
+                        **kept,
                     },
                 )
             )
         elif isinstance(result, TransportError) and result.permanent:
-            failed.append(
-                (
-                    message,
-                    {
-                        "error": str(result),
-                        "failed_at": at,
-                        "subject": rendered.subject,
-                        "body": rendered.body,
-                    },
-                )
-            )
+            failed.append((message, {"error": str(result), "failed_at": at, **kept}))
             if result.bad_contact:
                 refused.append((message, result))
+        elif isinstance(result, TransportError) and result.ambiguous:
+            # The request reached the provider and no answer came back: it may have the
+            # message. Never retried blindly: reconciliation asks the provider.
+            logger.warning("message %s: outcome unknown at the provider: %s", message.pk, result)
+            unknown.append((message, {"error": f"Outcome unknown: {result}", **kept}))
         elif isinstance(result, TransportError):
             logger.warning("message %s: transient provider error, to retry: %s", message.pk, result)
             retry.append((message, {"error": str(result)}))
+            retry_after[message.pk] = result.retry_after
         else:
             crash = crash or result  # the message stays `sending`, for reconciliation
-    messages_transition(sent, from_status=MessageStatus.SENDING, to_status=MessageStatus.SENT)
-    messages_transition(failed, from_status=MessageStatus.SENDING, to_status=MessageStatus.FAILED)
-    messages_transition(retry, from_status=MessageStatus.SENDING, to_status=MessageStatus.QUEUED)
+    _record(sent, MessageStatus.SENT)
+    _record(failed, MessageStatus.FAILED)
+    _record(retry, MessageStatus.QUEUED)
+    _record(unknown, MessageStatus.UNKNOWN)
     outcomes.update({m.pk: SendOutcome(status=MessageStatus.SENT) for m, _ in sent})
     outcomes.update({m.pk: SendOutcome(status=MessageStatus.FAILED) for m, _ in failed})
-    outcomes.update({m.pk: SendOutcome(status=MessageStatus.QUEUED, retry=True) for m, _ in retry})
+    outcomes.update({m.pk: SendOutcome(status=MessageStatus.UNKNOWN) for m, _ in unknown})
+    outcomes.update(
+        {
+            m.pk: SendOutcome(
+                status=MessageStatus.QUEUED, retry=True, retry_after=retry_after.get(m.pk)
+            )
+            for m, _ in retry
+        }
+    )
     for message, exc in refused:
         hooks.contact_refused.send(
             sender=Message, message=message, reason=str(exc), opt_out=exc.opt_out
         )
     if crash is not None:
         raise crash
+
+
+# A provider call's result is written even if the database connection died meanwhile (a
+# failover, a killed backend): the write is tried again on a new connection, this many times.
+RECORD_ATTEMPTS = 4
+
+
+def _record(rows: list[tuple[Message, dict]], to_status: str) -> list[Message]:
+    """sending → `to_status` for the rows, surviving a database connection that died while the
+    provider was being called: on OperationalError/InterfaceError the connection is closed and
+    the write tried again (a transition moves a message once, so a write that did commit
+    before the error is not repeated). A delivered message is never left failed for want of
+    a connection."""
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            return messages_transition(rows, from_status=MessageStatus.SENDING, to_status=to_status)
+        except (OperationalError, InterfaceError):
+            if attempt == RECORD_ATTEMPTS or connection.in_atomic_block:
+                raise
+            logger.warning(
+                "recording %s message(s) as %s: database connection lost, reconnecting",
+                len(rows),
+                to_status,
+                exc_info=True,
+            )
+            connection.close()
+            time.sleep(0.2 * attempt)
+    return []
 
 
 _pool: ThreadPoolExecutor | None = None

@@ -25,7 +25,11 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_next_send_time
 from tenants.tasks import TenantTask
 
+# A message is tried at most MAX_ATTEMPTS times for transient errors: the first attempt and
+# MAX_RETRIES retries, counted by its claims (`Message.attempts`), whichever task (a batch's or
+# a single message's) made them. Then it ends failed.
 MAX_RETRIES = 6
+MAX_ATTEMPTS = MAX_RETRIES + 1
 
 # Time limits. The upkeep takes a message left in `sending` for STUCK_AFTER_SECONDS
 # (messaging.upkeep) for stuck and fails it as "check and resend by hand"; a send task still
@@ -51,9 +55,10 @@ UPKEEP_SOFT_TIME_LIMIT = 540
 UPKEEP_TIME_LIMIT = 600
 
 
-def _backoff(retries: int) -> float:
-    """Exponential backoff with jitter for transient provider errors."""
-    return min(3600, 30 * 2**retries) * random.uniform(0.8, 1.2)
+def _backoff(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter for transient provider errors, never shorter than the
+    provider's Retry-After."""
+    return max(min(3600, 30 * 2**retries) * random.uniform(0.8, 1.2), retry_after or 0)
 
 
 @shared_task(
@@ -73,16 +78,16 @@ def send_message(self, *, message_id: int, tenant):
             kwargs={"message_id": message_id, "tenant_id": tenant.pk}, eta=outcome.defer_until
         )
     elif outcome.retry:
-        if self.request.retries >= self.max_retries:
+        message = Message.objects.get(pk=message_id)
+        if message.attempts >= MAX_ATTEMPTS:
             # Out of retries: end it as failed, with the provider's last error as the reason.
-            message = Message.objects.get(pk=message_id)
             message_fail(
                 tenant=tenant,
                 message=message,
-                reason=f"Gave up after {self.max_retries} retries: {message.error}",
+                reason=f"Gave up after {MAX_RETRIES} retries: {message.error}",
             )
             return MessageStatus.FAILED
-        countdown = _backoff(self.request.retries)
+        countdown = _backoff(max(message.attempts - 1, 0), outcome.retry_after)
         messages_schedule(
             tenant=tenant,
             message_ids=[message_id],
@@ -121,7 +126,9 @@ def send_messages(*, message_ids: list[int], tenant) -> dict:
                 at = at.replace(microsecond=0) + timedelta(seconds=1)
             waiting[at].append(message_id)
         elif outcome.retry:
-            countdown = _backoff(0)
+            # The first attempt was this batch's; the retries continue in `send_message`,
+            # which counts the attempts the message made (MAX_ATTEMPTS in all).
+            countdown = _backoff(0, outcome.retry_after)
             messages_schedule(
                 tenant=tenant,
                 message_ids=[message_id],

@@ -28,6 +28,7 @@ from messaging.delivery import message_status_report
 from messaging.inbound import inbound_record
 from messaging.models import MessageStatus, ProviderAccount, ProviderKind
 from messaging.providers.twilio import CONTACT_CODES, OPT_OUT_CODES, PERMANENT_CODES
+from messaging.upkeep import message_found
 from tenants.models import Tenant
 
 TWILIO_STATUSES = {
@@ -76,6 +77,16 @@ def twilio_status(request, tenant_slug: str):
     with scope(tenant=tenant):
         if not twilio_signature_valid(request, tenant=tenant):
             return HttpResponseForbidden("Invalid Twilio signature")
+        ref = request.GET.get("ref", "")
+        if ref:
+            # The callback URL carries the message's reference: any report about it proves
+            # Twilio has it, which settles a send whose answer never came.
+            message_found(
+                tenant=tenant,
+                ref=ref,
+                provider_message_id=request.POST.get("MessageSid", ""),
+                note="Confirmed by Twilio's status report after an unknown outcome",
+            )
         status = TWILIO_STATUSES.get(request.POST.get("MessageStatus", ""))
         if status is not None:
             code = request.POST.get("ErrorCode", "")
@@ -188,6 +199,15 @@ def sendgrid_events(request, tenant_slug: str):
         for event in events:
             if not isinstance(event, dict):
                 continue
+            if event.get("regua_ref") and event.get("sg_message_id"):
+                # Any event about the message (processed, deferred, delivered…) proves SendGrid
+                # has it, which settles a send whose answer never came.
+                message_found(
+                    tenant=tenant,
+                    ref=str(event["regua_ref"]),
+                    provider_message_id=str(event["sg_message_id"]).split(".")[0],
+                    note="Confirmed by SendGrid's events after an unknown outcome",
+                )
             status = SENDGRID_EVENTS.get(event.get("event"))
             if status is None:
                 continue

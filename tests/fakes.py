@@ -1,13 +1,17 @@
 """Loopback fakes of the providers' HTTP APIs: they record every request and answer what the
 test scripts (status, body, headers, latency), so the real SDKs run against them."""
 
+import io
 import json
 import socket
+import struct
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 
 @dataclass
@@ -30,6 +34,10 @@ class Answer:
     body: object = None
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    # A fault after the request was read (and, for a ledger, recorded as accepted): "reset"
+    # closes the connection with a TCP reset instead of answering; "close" closes it cleanly
+    # without a word. With `delay` past the client's timeout, the answer comes too late.
+    fault: str = ""
 
 
 class _Server(ThreadingHTTPServer):
@@ -80,6 +88,16 @@ class FakeProvider:
                     time.sleep(delay)
                 with fake._lock:
                     fake.in_flight -= 1
+                if answer.fault:
+                    if answer.fault == "reset":
+                        # SO_LINGER 0: close() sends RST instead of FIN.
+                        self.connection.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                    self.connection.close()
+                    self.wfile = io.BytesIO()  # the server's own flush goes nowhere
+                    self.close_connection = True
+                    return
                 body = answer.body
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 if body is None:
@@ -132,3 +150,113 @@ def twilio_answer(request: Recorded) -> Answer:
 def sendgrid_answer(request: Recorded) -> Answer:
     """SendGrid's reply to mail/send: 202 with the message id in a header."""
     return Answer(202, None, {"X-Message-Id": f"sg-{abs(hash(request.body)):x}"})
+
+
+def _twilio_date(when: datetime) -> str:
+    """Twilio's dates: RFC 2822 in UTC, e.g. "Wed, 02 Dec 2026 15:00:00 +0000"."""
+    return format_datetime(when.astimezone(UTC)).replace("-0000", "+0000")
+
+
+class TwilioLedger:
+    """A Twilio account with a memory, as FakeProvider's `answer`: Messages.create records
+    each message it accepts (with its DateSent) and answers 201; the list endpoint
+    (GET …/Messages.json) returns them, newest first, filtered by `To` and `DateSent>` /
+    `DateSent<` and paged the way Twilio pages (`PageSize`, `Page`, `PageToken`,
+    `next_page_uri`…). `faults` queues Answers for the next creates: each message is recorded
+    as accepted, then the fault's answer (a delay past the client's timeout, a reset…) is
+    given instead of the 201 — Twilio took it, the client never heard. `list_answer`, if set,
+    answers the list requests instead (an outage of the list)."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self.faults: list[Answer] = []
+        self.list_answer: Answer | None = None
+        self._lock = threading.Lock()
+
+    def add(self, *, to: str, body: str, account: str = "AC", sent: datetime | None = None):
+        """A message the account sent outside the test's sends (another reminder, by hand)."""
+        when = sent or datetime.now(UTC)
+        record = {
+            "sid": f"SM{len(self.messages):032x}",
+            "account_sid": account,
+            "to": to,
+            "from": "+5511900000000",
+            "body": body,
+            "status": "delivered",
+            "direction": "outbound-api",
+            "date_created": _twilio_date(when),
+            "date_sent": _twilio_date(when),
+        }
+        with self._lock:
+            self.messages.append(record)
+        return record
+
+    def __call__(self, request: Recorded) -> Answer:
+        path, _, query = request.path.partition("?")
+        if request.method == "GET" and path.endswith("/Messages.json"):
+            return self.list_answer or self._list(path, parse_qs(query))
+        answer = twilio_answer(request)
+        now = datetime.now(UTC)
+        record = {
+            **answer.body,
+            "direction": "outbound-api",
+            "date_created": _twilio_date(now),
+            "date_sent": _twilio_date(now),
+        }
+        with self._lock:
+            self.messages.append(record)
+            fault = self.faults.pop(0) if self.faults else None
+        if fault is not None:
+            return replace(fault, status=fault.status or 201, body=fault.body or answer.body)
+        return answer
+
+    def _list(self, path: str, query: dict) -> Answer:
+        def one(name):
+            return query.get(name, [None])[0]
+
+        rows = sorted(self.messages, key=lambda r: _parse_twilio(r["date_sent"]), reverse=True)
+        if one("To"):
+            rows = [r for r in rows if r["to"] == one("To")]
+        if one("DateSent>"):
+            after = _parse_iso(one("DateSent>"))
+            rows = [r for r in rows if _parse_twilio(r["date_sent"]) >= after]
+        if one("DateSent<"):
+            before = _parse_iso(one("DateSent<"))
+            rows = [r for r in rows if _parse_twilio(r["date_sent"]) <= before]
+        size = int(one("PageSize") or 50)
+        page = int(one("Page") or 0)
+        chunk = rows[page * size : (page + 1) * size]
+        keep = {k: v[0] for k, v in query.items() if k not in ("Page", "PageToken")}
+
+        def uri(n: int) -> str:
+            token = {"PageToken": f"PA{rows[n * size - 1]['sid']}"} if n else {}
+            return f"{path}?{urlencode({**keep, 'Page': n, **token})}"
+
+        more = (page + 1) * size < len(rows)
+        return Answer(
+            200,
+            {
+                "messages": chunk,
+                "page": page,
+                "page_size": size,
+                "start": page * size,
+                "end": page * size + max(len(chunk) - 1, 0),
+                "uri": uri(page),
+                "first_page_uri": uri(0),
+                "next_page_uri": uri(page + 1) if more else None,
+                "previous_page_uri": uri(page - 1) if page else None,
+            },
+        )
+
+
+def _parse_twilio(text: str) -> datetime:
+    from email.utils import parsedate_to_datetime
+
+    return parsedate_to_datetime(text)
+
+
+def _parse_iso(text: str) -> datetime:
+    """The SDK's DateSent> value: "2026-12-02T15:00:00Z" (or a bare date)."""
+    if "T" not in text:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

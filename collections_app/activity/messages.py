@@ -5,6 +5,7 @@ counters, the `message.*` webhooks, and flagging a recipient a provider refused 
 
 from collections.abc import Iterable
 
+from collections_app.activity.followups import followup_task_create
 from collections_app.activity.timeline import interaction_log
 from collections_app.engine.message_context import message_cancel_reason, messages_prefetch
 from collections_app.models import (
@@ -216,4 +217,38 @@ def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
         )
         for message, old_status, new_status in changes
         if message.pk in links
+    )
+
+
+def message_check_task_create(*, message: Message, reason: str):
+    """Messaging could not settle whether a message reached its provider (its outcome is
+    `unknown` and no lookup answers): a task on the message's first invoice asks a person to
+    check at the provider and resend by hand only if it did not arrive. A message about no
+    invoice gets no task (it stays `unknown`, visible in the message lists). Returns the task
+    or None."""
+    link = (
+        InvoiceMessage.objects.with_scope(tenant=message.tenant_id)
+        .filter(message_id=message.pk)
+        .select_related("invoice__customer", "invoice__tenant")
+        .order_by("invoice__effective_due_date", "invoice_id")
+        .first()
+    )
+    if link is None:
+        return None
+    invoice = link.invoice
+    return followup_task_create(
+        tenant=invoice.tenant,
+        customer_id=invoice.customer_id,
+        invoice=invoice,
+        title=(
+            f"Confirmar envio de {message.get_channel_display()} para {message.recipient} "
+            f"({invoice.number or invoice.external_id}) no provedor"
+        ),
+        origin="message_check",
+        notes=(
+            "O provedor não confirmou se recebeu a mensagem; ela não foi reenviada para não "
+            "duplicar. Verifique no painel do provedor e reenvie só se não chegou.\n"
+            f"{reason}"
+        ),
+        data={"message_id": message.pk},
     )

@@ -5,6 +5,8 @@ from datetime import date
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import Exists, F, OuterRef, Q, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
@@ -198,4 +200,40 @@ def message_cancel_reason(message: Message) -> str | None:
             for invoice in invoices
         ],
         today=tenant_today(tenant=invoices[0].tenant),
+    )
+
+
+def message_claim_condition(tenant) -> Q:
+    """`message_cancel_reason`'s rule in SQL, over Message, for the send claim's conditional
+    UPDATE (`hooks.claim_condition`): a message about no invoice may leave; any other may not
+    go to a channel its customer left, and a reminder needs one of its invoices still open,
+    not disputed, not paused (nor its customer) today, with no open promise running through
+    today (when its step skips while one is open) and not below its step's minimum. Read in
+    the claim's own statement, so a payment or a stop committed before the claim stops the
+    message even when the send's pre-check read the invoice before it."""
+    today = tenant_today(tenant=tenant)
+    links = InvoiceMessage.objects.filter(message_id=OuterRef("pk"))
+    opted_out = links.annotate(
+        opted=Cast("invoice__customer__opted_out_channels", TextField())
+    ).filter(opted__contains=Concat(Value('"'), OuterRef("channel"), Value('"')))
+    promise_open = PaymentPromise.objects.filter(
+        invoice_id=OuterRef("invoice_id"), status=PromiseStatus.OPEN, promised_date__gte=today
+    )
+    may_get_step = (
+        links.filter(invoice__status=InvoiceStatus.OPEN, invoice__disputed=False)
+        .filter(Q(invoice__paused_until__isnull=True) | Q(invoice__paused_until__lt=today))
+        .filter(
+            Q(invoice__customer__paused_until__isnull=True)
+            | Q(invoice__customer__paused_until__lt=today)
+        )
+        .filter(~Exists(promise_open) | Q(dispatch__step__skip_while_promise=False))
+        .alias(due=F("invoice__amount") - F("invoice__amount_paid"))
+        .filter(
+            Q(dispatch__step__min_amount__isnull=True)
+            | Q(dispatch__step__min_amount__lte=0)
+            | Q(due__gte=F("dispatch__step__min_amount"))
+        )
+    )
+    return ~Exists(links) | (
+        ~Exists(opted_out) & (~Q(purpose=MessagePurpose.REMINDER) | Exists(may_get_step))
     )

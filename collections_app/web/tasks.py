@@ -25,6 +25,7 @@ TASK_ORIGINS = [
     ("instalments", gettext_lazy("Instalment request")),
     ("agreement", gettext_lazy("Broken agreement")),
     ("overpayment", gettext_lazy("Overpayment")),
+    ("message_check", gettext_lazy("Send to confirm")),
 ]
 
 

@@ -1,4 +1,19 @@
-from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
-from messaging.providers.registry import provider_for
+from messaging.providers.base import (
+    Lookup,
+    OutgoingMessage,
+    Provider,
+    SendResult,
+    TransportError,
+)
+from messaging.providers.registry import provider_account_for, provider_for, provider_of_send
 
-__all__ = ["OutgoingMessage", "Provider", "SendResult", "TransportError", "provider_for"]
+__all__ = [
+    "Lookup",
+    "OutgoingMessage",
+    "Provider",
+    "SendResult",
+    "TransportError",
+    "provider_account_for",
+    "provider_for",
+    "provider_of_send",
+]

@@ -5,7 +5,7 @@ import threading
 from django.conf import settings
 from django.utils import timezone
 
-from messaging.providers.base import OutgoingMessage, Provider, SendResult
+from messaging.providers.base import Lookup, OutgoingMessage, Provider, SendResult
 
 logger = logging.getLogger("regua.outbox")
 _lock = threading.Lock()
@@ -35,25 +35,25 @@ class ConsoleProvider(Provider):
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         return SendResult(provider_message_id=provider_id)
 
-    def lookup(self, message: OutgoingMessage) -> str | None:
-        return self.lookup_many([message]).get(message.ref)
-
-    def lookup_many(self, messages: list[OutgoingMessage]) -> dict[str, str]:
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
         """Scan the outbox once for all the given messages: a line carrying the message's
-        console id means `send` got as far as writing it."""
+        console id means `send` got as far as writing it; the outbox is the whole record, so
+        a message without a line was never sent."""
         wanted = {f"console-{message.ref}": message.ref for message in messages}
-        found: dict[str, str] = {}
+        result = Lookup()
         path = settings.MESSAGING_OUTBOX_PATH
-        if not wanted or not path.exists():
-            return found
-        # No lock: lines are appended whole, and a stuck message is not being written now.
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    provider_id = json.loads(line).get("id")
-                except (ValueError, AttributeError):
-                    # A line cut short by a crash mid-write is not a complete record.
-                    continue
-                if provider_id in wanted:
-                    found[wanted[provider_id]] = provider_id
-        return found
+        if wanted and path.exists():
+            # No lock: lines are appended whole, and a stuck message is not being written now.
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        provider_id = json.loads(line).get("id")
+                    except (ValueError, AttributeError):
+                        # A line cut short by a crash mid-write is not a complete record.
+                        continue
+                    if provider_id in wanted:
+                        result.found[wanted[provider_id]] = provider_id
+        result.absent = {ref for ref in wanted.values() if ref not in result.found}
+        return result

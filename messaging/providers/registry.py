@@ -19,16 +19,42 @@ PROVIDERS: dict[str, type[Provider]] = {
 
 def provider_for(*, tenant: Tenant, channel: str) -> tuple[str, Provider]:
     """The tenant's active account for the channel, else the platform default."""
+    kind, provider, _account = provider_account_for(tenant=tenant, channel=channel)
+    return kind, provider
+
+
+def provider_account_for(
+    *, tenant: Tenant, channel: str
+) -> tuple[str, Provider, ProviderAccount | None]:
+    """`provider_for`, and the tenant's account it uses (None: the platform's)."""
     account = ProviderAccount.objects.filter(tenant=tenant, channel=channel, active=True).first()
     if account is not None:
-        kind, sender, credentials = account.provider, account.sender, account.credentials
-    else:
-        kind = settings.MESSAGING_DEFAULT_PROVIDERS.get(channel, ProviderKind.CONSOLE)
-        sender, credentials = platform_account(kind=kind, channel=channel)
+        return account.provider, _provider(account.provider, channel, account), account
+    kind = settings.MESSAGING_DEFAULT_PROVIDERS.get(channel, ProviderKind.CONSOLE)
+    return kind, _provider(kind, channel, None), None
+
+
+def provider_of_send(
+    *, tenant: Tenant, channel: str, kind: str, account: ProviderAccount | None
+) -> tuple[str, Provider]:
+    """The provider account a message was claimed for: the tenant's `account` (active or not
+    now), else the platform's account of `kind`; a message claimed before accounts were
+    recorded (no `kind`) gets the channel's current one."""
+    if account is not None:
+        return account.provider, _provider(account.provider, channel, account)
+    if not kind:
+        return provider_for(tenant=tenant, channel=channel)
+    return kind, _provider(kind, channel, None)
+
+
+def _provider(kind: str, channel: str, account: ProviderAccount | None) -> Provider:
     provider_cls = PROVIDERS.get(kind)
     if provider_cls is None:
         raise TransportError(f"Provider {kind!r} is not available for {channel}", permanent=True)
-    return kind, provider_cls(sender=sender, credentials=credentials)
+    if account is not None:
+        return provider_cls(sender=account.sender, credentials=account.credentials)
+    sender, credentials = platform_account(kind=kind, channel=channel)
+    return provider_cls(sender=sender, credentials=credentials)
 
 
 def platform_account(*, kind: str, channel: str) -> tuple[str, dict]:

@@ -6,9 +6,13 @@ go straight to the payment page with our own signed reference) and the one-click
 headers are set. `SENDGRID_API_HOST` (settings) points the SDK at another host: a loopback fake
 in tests and benchmarks."""
 
+import http.client
 import json
+from datetime import timedelta
+from urllib.error import URLError
 
 from django.conf import settings
+from django.utils import timezone
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
@@ -23,7 +27,14 @@ from sendgrid.helpers.mail import (
     TrackingSettings,
 )
 
-from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
+from messaging.providers.base import (
+    Lookup,
+    OutgoingMessage,
+    Provider,
+    SendResult,
+    TransportError,
+    retry_after_seconds,
+)
 
 
 class SendGridProvider(Provider):
@@ -54,12 +65,52 @@ class SendGridProvider(Provider):
             response = client.send(mail)
         except HTTPError as exc:
             raise _transport_error(exc) from exc
-        except OSError as exc:  # timeouts, refused connections
-            raise TransportError(f"SendGrid unreachable: {exc}", permanent=False) from exc
+        except URLError as exc:
+            # urllib raises URLError only while connecting and writing the request (refused,
+            # DNS, connect timeout, TLS): SendGrid cannot have the message.
+            raise TransportError(f"SendGrid unreachable: {exc.reason}", permanent=False) from exc
+        except (OSError, http.client.HTTPException) as exc:
+            # Raised while waiting for the answer (a read timeout, a reset, a closed
+            # connection): the request was written and SendGrid may have accepted it.
+            raise TransportError(
+                f"SendGrid did not answer after the request was sent: {exc!r}",
+                permanent=False,
+                ambiguous=True,
+            ) from exc
         provider_id = _header(response.headers, "X-Message-Id")
         if not provider_id:
-            raise TransportError("SendGrid accepted the message without an id", permanent=False)
+            # Accepted (2xx) all the same: sending it again would send it twice.
+            return SendResult(
+                provider_message_id="", note="SendGrid accepted the message without an id"
+            )
         return SendResult(provider_message_id=provider_id)
+
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
+        """SendGrid has no per-message lookup in its Mail Send API: what it knows of a message
+        comes as signed Event Webhook events carrying the message's `regua_ref` custom
+        argument, which mark an unknown message found as they arrive
+        (`messaging.webhooks.sendgrid_events`). So a message still unknown
+        SENDGRID_EVENT_DELAY_SECONDS after its claim, on an account whose events are
+        configured (a webhook verification key), was never received: absent. Without the
+        events configured SendGrid cannot tell."""
+        result = Lookup()
+        if not (self.credentials.get("webhook_public_key") or _platform_events(self)):
+            return result
+        cutoff = timezone.now() - timedelta(seconds=settings.SENDGRID_EVENT_DELAY_SECONDS)
+        for message in messages:
+            if message.claimed_at is not None and message.claimed_at <= cutoff:
+                result.absent.add(message.ref)
+        return result
+
+
+def _platform_events(provider: "SendGridProvider") -> bool:
+    """The platform account (its key from the environment) has its events configured."""
+    return bool(
+        settings.SENDGRID_WEBHOOK_PUBLIC_KEY
+        and provider.credentials.get("api_key") == settings.SENDGRID_API_KEY
+    )
 
 
 def _header(headers, name: str) -> str:
@@ -77,6 +128,15 @@ def _transport_error(exc: HTTPError) -> TransportError:
     except (TypeError, ValueError, AttributeError):
         detail = str(body or "")[:200]
     transient = status == 429 or status >= 500
+    # SendGrid's refusals carry its `errors` document; a 5xx without one (a gateway's) may come
+    # after SendGrid took the message. 503 is a refusal to retry.
+    refused = bool(detail) and detail != str(body or "")[:200]
+    headers = getattr(exc, "headers", None)
+    retry_after = retry_after_seconds(headers.get("Retry-After") if headers else None)
     return TransportError(
-        f"SendGrid {status}: {detail or 'error'}", permanent=not transient, code=str(status)
+        f"SendGrid {status}: {detail or 'error'}",
+        permanent=not transient,
+        code=str(status),
+        ambiguous=status >= 500 and status != 503 and not refused,
+        retry_after=retry_after if transient else None,
     )

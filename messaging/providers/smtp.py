@@ -10,7 +10,6 @@ connection goes to that checked address (TLS still checks the host's name). A se
 cannot be reached is reported in the same general words whatever the socket said, so the
 error does not tell a refused port from a closed one."""
 
-import functools
 import logging
 import smtplib
 from email.utils import make_msgid
@@ -43,8 +42,26 @@ class _PinnedSMTPMixin:
         self.address = address
         super().__init__(*args, **kwargs)
 
+    # Set once the whole message (after DATA's 354) has been written to the server: a failure
+    # from then on is the server's final answer not arriving, not a refusal.
+    body_written = False
+    _in_data = False
+
     def _get_socket(self, host, port, timeout):
         return super()._get_socket(self.address, port, timeout)
+
+    def data(self, msg):
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s):
+        super().send(s)
+        # Inside DATA the commands are text ("data"); the message itself is bytes.
+        if self._in_data and isinstance(s, bytes):
+            self.body_written = True
 
 
 class _PinnedSMTP(_PinnedSMTPMixin, smtplib.SMTP):
@@ -60,11 +77,16 @@ class _PinnedBackend(EmailBackend):
         self.address = address
         super().__init__(*args, **kwargs)
 
+    opened = None
+
     @property
     def connection_class(self):
-        return functools.partial(
-            _PinnedSMTPSSL if self.use_ssl else _PinnedSMTP, address=self.address
-        )
+        def connect(*args, **kwargs):
+            cls = _PinnedSMTPSSL if self.use_ssl else _PinnedSMTP
+            self.opened = cls(*args, address=self.address, **kwargs)
+            return self.opened
+
+        return connect
 
 
 class SMTPProvider(Provider):
@@ -122,6 +144,22 @@ class SMTPProvider(Provider):
                 bad_contact=permanent,
             ) from exc
         except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, OSError) as exc:
+            unanswered = isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(
+                exc, smtplib.SMTPException
+            )
+            opened = backend.opened
+            if unanswered and opened is not None and opened.body_written:
+                # The whole message was written and the server's answer never came (a timeout,
+                # a reset): SMTP has no way to ask, and the server has most likely queued it.
+                # Final as sent, with a note; never sent again.
+                logger.info("SMTP %s:%s: no answer after the message: %r", host, port, exc)
+                return SendResult(
+                    provider_message_id=message_id,
+                    note=(
+                        "Sent; the SMTP server did not confirm it (no answer after the whole "
+                        "message was written)"
+                    ),
+                )
             # Disconnects, timeouts, refusals, a greeting that is not SMTP's: the same words for
             # all (the raw error would make the test send a port scanner); the log keeps it.
             logger.info("SMTP %s:%s unreachable: %r", host, port, exc)

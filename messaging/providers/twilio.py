@@ -13,13 +13,24 @@ and account, so consecutive sends reuse their HTTPS connection."""
 import json
 import re
 import threading
+from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from messaging.providers.base import OutgoingMessage, Provider, SendResult, TransportError
+from messaging.providers.base import (
+    NOT_SENT,
+    Lookup,
+    OutgoingMessage,
+    Provider,
+    SendResult,
+    TransportError,
+    retry_after_seconds,
+    transport_failure_kind,
+)
 
 # Twilio error codes that no retry can fix: the fault is in the number, the consent or the
 # content, so the message fails at once with the reason and the contact is flagged.
@@ -39,6 +50,8 @@ CONTACT_CODES = {21211, 21214, 21610, 21612, 21614, 63024}
 OPT_OUT_CODES = {21610}
 
 _clients = threading.local()
+# Messages per page of a Messages.list read (Twilio's maximum is 1,000); every page is read.
+LIST_PAGE_SIZE = 100
 
 
 class _HttpClient(TwilioHttpClient):
@@ -51,7 +64,12 @@ class _HttpClient(TwilioHttpClient):
     def request(self, method, url, *args, **kwargs):
         if self.base:
             url = re.sub(r"^https://[^/]+", self.base, url)
-        return super().request(method, url, *args, **kwargs)
+        self.last_response = None
+        response = super().request(method, url, *args, **kwargs)
+        # The SDK's error keeps no headers: Retry-After is read from here (one client per
+        # thread and account, so this is the answer to this thread's last call).
+        self.last_response = response
+        return response
 
 
 def twilio_client(*, account_sid: str, auth_token: str) -> Client:
@@ -95,13 +113,72 @@ class TwilioSMSProvider(Provider):
             params["from_"] = self._address(self.sender)
         else:
             raise TransportError("No Twilio sender (number or messaging service)", permanent=True)
+        client = self._client()
         try:
-            created = self._client().messages.create(**params)
+            created = client.messages.create(**params)
         except TwilioRestException as exc:
-            raise _transport_error(exc) from exc
-        except OSError as exc:  # timeouts, refused connections (requests' errors included)
-            raise TransportError(f"Twilio unreachable: {exc}", permanent=False) from exc
+            raise _transport_error(exc, _last_headers(client)) from exc
+        except (OSError, ValueError) as exc:  # requests' errors, a body that is not JSON
+            if transport_failure_kind(exc) == NOT_SENT:
+                raise TransportError(f"Twilio unreachable: {exc}", permanent=False) from exc
+            raise TransportError(
+                f"Twilio did not answer after the request was sent: {exc}",
+                permanent=False,
+                ambiguous=True,
+            ) from exc
         return SendResult(provider_message_id=created.sid)
+
+    def lookup_many(
+        self, messages: list[OutgoingMessage], *, known_ids: set[str] = frozenset()
+    ) -> Lookup:
+        """Twilio's own record: the account's messages to each recipient since the claim
+        (Messages.list filtered by To and DateSent>, every page), matched to Régua's message by
+        its reference — the body carries it in the payment link (`?m=<ref>:<signature>`) — or,
+        for a body without a link, by the exact rendered body. Twilio's list has no field of
+        ours (no status callback, no custom data), so the body is what matches. A message
+        missing from a listing taken TWILIO_LISTING_DELAY_SECONDS or more after its claim is
+        confirmed absent; earlier, Twilio may not list it yet, so it cannot tell."""
+        result = Lookup()
+        client = self._client()
+        now = timezone.now()
+        delay = timedelta(seconds=settings.TWILIO_LISTING_DELAY_SECONDS)
+        by_recipient: dict[str, list[OutgoingMessage]] = {}
+        for message in messages:
+            by_recipient.setdefault(message.recipient, []).append(message)
+        for recipient, group in by_recipient.items():
+            claims = [m.claimed_at for m in group if m.claimed_at is not None]
+            # A margin for the clocks' difference; DateSent is compared to the second.
+            since = (min(claims) if claims else now - timedelta(days=1)) - timedelta(minutes=5)
+            listed = client.messages.list(
+                to=self._address(recipient),
+                # The SDK writes the datetime's own fields followed by "Z": give it UTC.
+                date_sent_after=since.astimezone(UTC),
+                page_size=LIST_PAGE_SIZE,
+            )
+            taken: set[str] = set(known_ids)
+            for message in group:
+                sid = _match(message, listed, taken)
+                if sid:
+                    taken.add(sid)
+                    result.found[message.ref] = sid
+                elif message.claimed_at is not None and message.claimed_at + delay <= now:
+                    result.absent.add(message.ref)
+        return result
+
+
+def _match(message: OutgoingMessage, listed, taken: set[str]) -> str:
+    for record in listed:
+        if record.sid in taken or (record.direction or "").startswith("inbound"):
+            continue
+        body = record.body or ""
+        if message.ref in body or (message.body and body == message.body):
+            return record.sid
+    return ""
+
+
+def _last_headers(client: Client) -> dict:
+    response = getattr(client.http_client, "last_response", None)
+    return dict(getattr(response, "headers", None) or {})
 
 
 class TwilioWhatsAppProvider(TwilioSMSProvider):
@@ -125,7 +202,10 @@ class TwilioWhatsAppProvider(TwilioSMSProvider):
         return params
 
 
-def _transport_error(exc: TwilioRestException) -> TransportError:
+def _transport_error(exc: TwilioRestException, headers: dict | None = None) -> TransportError:
+    """A refusal with Twilio's error document (a code) says Twilio did not take the message;
+    a 5xx without one (a gateway's 502 or 504, a 500 with no body) may come after Twilio took
+    it: ambiguous. 429 and 503 are refusals to retry, after Retry-After if given."""
     code = exc.code or 0
     if code in PERMANENT_CODES:
         return TransportError(
@@ -137,7 +217,17 @@ def _transport_error(exc: TwilioRestException) -> TransportError:
         )
     status = exc.status or 0
     transient = status == 429 or status >= 500
+    # The SDK gives the HTTP status as the code when the body is not Twilio's error document.
+    refused = bool(exc.code) and exc.code != status
+    ambiguous = status >= 500 and status != 503 and not refused
     detail = exc.msg or "error"
+    retry_after = retry_after_seconds(
+        next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    )
     return TransportError(
-        f"Twilio {code or status}: {detail}", permanent=not transient, code=str(code or status)
+        f"Twilio {code or status}: {detail}",
+        permanent=not transient,
+        code=str(code or status),
+        ambiguous=ambiguous,
+        retry_after=retry_after if transient else None,
     )

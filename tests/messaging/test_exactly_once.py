@@ -22,7 +22,7 @@ from messaging.providers import TransportError
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
 from messaging.tasks import messages_fan_out, messages_upkeep, send_message, send_messages
-from messaging.upkeep import STUCK_SEND_ERROR, messages_reconcile_stuck
+from messaging.upkeep import FOUND_NOTE, RESENT_NOTE, messages_reconcile_stuck
 from tests.collections_app.factories import InvoiceFactory
 from tests.tenants.factories import TenantFactory
 
@@ -63,6 +63,20 @@ def queue_messages(tenant, *dues: date) -> list[Message]:
 def queue_one(tenant) -> Message:
     [message] = queue_messages(tenant, DAY)
     return message
+
+
+@pytest.fixture
+def moves():
+    """Every status move messaging announces (`hooks.message_status_changed`): message id,
+    from, to and the note (`error`) it carries."""
+    heard = []
+
+    def listen(sender, changes, **kwargs):
+        heard.extend((m.pk, old, new, m.error) for m, old, new in changes)
+
+    hooks.message_status_changed.connect(listen, weak=False, dispatch_uid="test-moves")
+    yield heard
+    hooks.message_status_changed.disconnect(dispatch_uid="test-moves")
 
 
 def reload(tenant, message: Message) -> Message:
@@ -180,7 +194,10 @@ def test_a_crash_after_the_claim_leaves_the_message_sending_and_not_resent(
 
 
 @pytest.mark.django_db
-def test_reconciliation_fails_a_message_the_provider_never_recorded(tenant_a, provider, outbox):
+def test_reconciliation_sends_again_once_a_message_the_provider_never_received(
+    tenant_a, provider, outbox, moves
+):
+    # The console outbox is the provider's whole record: no line means never received.
     message = queue_one(tenant_a)
     provider.side_effect = crash_before_writing
     with scope(tenant=tenant_a):
@@ -189,13 +206,21 @@ def test_reconciliation_fails_a_message_the_provider_never_recorded(tenant_a, pr
         provider.side_effect = real_send
         assert messages_reconcile_stuck(tenant=tenant_a, older_than_seconds=0) == 1
         assert messages_reconcile_stuck(tenant=tenant_a, older_than_seconds=0) == 0
-        assert message_send(tenant=tenant_a, message_id=message.pk).status == "failed"
+        requeued = reload(tenant_a, message)
+        assert requeued.status == MessageStatus.QUEUED and requeued.resent
+        assert requeued.error == RESENT_NOTE
+        assert message_send(tenant=tenant_a, message_id=message.pk).status == "sent"
+        assert message_send(tenant=tenant_a, message_id=message.pk).status == "sent"
     message = reload(tenant_a, message)
-    assert provider.call_count == 1
-    assert not outbox.exists()
-    assert message.status == MessageStatus.FAILED
-    assert message.error == STUCK_SEND_ERROR and message.failed_at is not None
-    assert status_changes(tenant_a, message) == [("sending", "failed")]
+    assert provider.call_count == 2  # the interrupted call, and the one resend
+    assert len(outbox.read_text().splitlines()) == 1
+    assert message.status == MessageStatus.SENT and message.attempts == 2
+    assert [(old, new, note) for _pk, old, new, note in moves] == [
+        ("queued", "sending", ""),
+        ("sending", "queued", RESENT_NOTE),
+        ("queued", "sending", RESENT_NOTE),
+        ("sending", "sent", ""),
+    ]
 
 
 @pytest.mark.django_db
@@ -214,7 +239,7 @@ def test_reconciliation_marks_sent_a_message_the_provider_recorded(tenant_a, pro
     assert message.status == MessageStatus.SENT
     assert message.provider == "console"
     assert message.provider_message_id == f"console-{message.ref}"
-    assert message.sent_at == message.sending_at and message.error == ""
+    assert message.sent_at == message.sending_at and message.error == FOUND_NOTE
     assert status_changes(tenant_a, message) == [("sending", "sent")]
 
 
@@ -248,7 +273,7 @@ def test_reconciliation_leaves_recent_sends_and_other_tenants_alone(tenant_a, te
         assert messages_reconcile_stuck(tenant=tenant_a) == 0
         Message.objects.filter(pk=mine.pk).update(sending_at=timezone.now() - timedelta(minutes=16))
         assert messages_reconcile_stuck(tenant=tenant_a) == 1
-    assert reload(tenant_a, mine).status == MessageStatus.FAILED
+    assert reload(tenant_a, mine).status == MessageStatus.QUEUED  # never received: once more
     assert reload(tenant_b, theirs).status == MessageStatus.SENDING
     assert provider.call_count == 2
 
@@ -265,7 +290,9 @@ def test_the_periodic_tick_reconciles_stuck_messages(tenant_a, provider):
     provider.side_effect = real_send
     with mock.patch("collections_app.tasks.ladders_evaluate_batch.delay"):
         ladders_tick()  # eager Celery in tests: the upkeep task runs here
-    assert reload(tenant_a, message).status == MessageStatus.FAILED
+    message = reload(tenant_a, message)
+    # The outbox never got it: queued again, once (its send task leaves at commit).
+    assert message.status == MessageStatus.QUEUED and message.resent
     assert provider.call_count == 1
 
 

@@ -52,7 +52,10 @@ def sent_sms(tenant_a, settings, twilio):
         message.refresh_from_db()
     assert message.status == MessageStatus.SENT
     callback = twilio.requests[0].form()["StatusCallback"]
-    assert callback == f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{tenant_a.slug}/status/"
+    # The message's reference rides in the callback URL (Twilio signs the URL with it).
+    assert callback == (
+        f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/{tenant_a.slug}/status/?ref={message.ref}"
+    )
     return message
 
 
@@ -311,3 +314,43 @@ def test_a_hard_bounce_flags_the_email(tenant_a, sent_email, signing_key):
     bounce = event(sent_email, "bounce", type="bounce", reason="550 5.1.1 unknown user")
     assert post_events(tenant_a, [bounce], signing_key).status_code == 204
     assert customer_of_message(sent_email).invalid_channels == ["email"]
+
+
+# --- Reports that settle a send whose answer never came --------------------------------------
+
+
+def make_unknown(message):
+    """As if the provider's answer to the send had never come: no id recorded, outcome unknown."""
+    with scopes_disabled():
+        Message.objects.filter(pk=message.pk).update(
+            status=MessageStatus.UNKNOWN, provider_message_id="", error="Outcome unknown: reset"
+        )
+
+
+def test_a_signed_sendgrid_event_settles_an_unknown_email(tenant_a, sent_email, signing_key):
+    sg_id = sent_email.provider_message_id
+    make_unknown(sent_email)
+    batch = [event(sent_email, "processed"), event(sent_email, "delivered")]
+    assert post_events(tenant_a, batch, signing_key).status_code == 204
+    message = reload(sent_email)
+    assert message.provider_message_id == sg_id
+    assert message.status == MessageStatus.DELIVERED
+    assert "email: unknown → sent" in status_entries(tenant_a, sent_email)
+
+
+def test_a_twilio_status_report_naming_the_ref_settles_an_unknown_sms(tenant_a, sent_sms):
+    sid = sent_sms.provider_message_id
+    make_unknown(sent_sms)
+    path = f"/webhooks/twilio/{tenant_a.slug}/status/?ref={sent_sms.ref}"
+    params = {"MessageSid": sid, "MessageStatus": "sent", "To": sent_sms.recipient}
+    signature = RequestValidator(TOKEN).compute_signature(
+        f"{settings.PUBLIC_BASE_URL}{path}", params
+    )
+    assert Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 204
+    message = reload(sent_sms)
+    assert message.status == MessageStatus.SENT and message.provider_message_id == sid
+    assert message.error == "Confirmed by Twilio's status report after an unknown outcome"
+    # The same report unsigned for that URL changes nothing.
+    make_unknown(sent_sms)
+    assert Client().post(path, params, HTTP_X_TWILIO_SIGNATURE="forged").status_code == 403
+    assert reload(sent_sms).status == MessageStatus.UNKNOWN
