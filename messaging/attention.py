@@ -21,7 +21,14 @@ from messaging import hooks
 from messaging.enqueue import messages_enqueue
 from messaging.models import Channel, Message, MessageStatus
 from messaging.transitions import message_transition
-from messaging.upkeep import STUCK_AFTER_SECONDS, STUCK_SEND_ERROR
+from messaging.upkeep import (
+    ABSENT_AGAIN_NOTE,
+    ASKING_NOTE,
+    FOUND_NOTE,
+    NEEDS_PERSON_NOTE,
+    RESENT_NOTE,
+    STUCK_AFTER_SECONDS,
+)
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -46,10 +53,24 @@ RESOLVED_NOT_SENT_ERROR = "Not found at the provider by a person; sent again onc
 
 # Reasons messaging itself writes on a message (not a provider's words): shown translated.
 OWN_ERRORS = {
-    STUCK_SEND_ERROR: pgettext_lazy(
+    FOUND_NOTE: pgettext_lazy(
+        "message error", "Confirmed at the provider after the send was interrupted or unanswered"
+    ),
+    RESENT_NOTE: pgettext_lazy(
+        "message error", "The provider confirmed it never received it: sent once more"
+    ),
+    ASKING_NOTE: pgettext_lazy(
+        "message error", "Send interrupted; outcome unknown, asking the provider"
+    ),
+    NEEDS_PERSON_NOTE: pgettext_lazy(
         "message error",
-        "Send interrupted; not sent again automatically, to avoid a duplicate — check at the "
-        "provider and resend by hand if needed",
+        "The provider could not confirm whether it received it; not sent again automatically "
+        "— a task asks a person to check",
+    ),
+    ABSENT_AGAIN_NOTE: pgettext_lazy(
+        "message error",
+        "Absent at the provider although already sent once more; not sent a third time — a "
+        "task asks a person to check",
     ),
     RESOLVED_NOT_SENT_ERROR: pgettext_lazy(
         "message error", "A person found it absent at the provider; sent once more"

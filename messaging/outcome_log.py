@@ -8,7 +8,6 @@ absent, is INFO or WARNING. A transient provider error's retry is logged where i
 import logging
 
 from messaging.models import MessageStatus
-from messaging.upkeep import STUCK_SEND_ERROR
 
 logger = logging.getLogger("messaging.outcomes")
 
@@ -23,9 +22,7 @@ def status_changes_log(*, changes) -> None:
                 message.tenant_id,
                 message.error or "no detail",
             )
-        elif new == MessageStatus.FAILED and (
-            old == MessageStatus.UNKNOWN or message.error == STUCK_SEND_ERROR
-        ):
+        elif new == MessageStatus.FAILED and old == MessageStatus.UNKNOWN:
             logger.error(
                 "message %s of tenant %s: interrupted send not confirmed at the provider, "
                 "marked failed to avoid a duplicate; a person should check: %s",
