@@ -73,7 +73,7 @@ SEND_HOLD_MAX_SECONDS = 60
 
 def _backoff(retries: int) -> float:
     """Exponential backoff with jitter for transient provider errors."""
-    return min(3600, 30 * 2**retries) * random.uniform(0.8, 1.2)
+    return min(3600, settings.SEND_RETRY_BASE_SECONDS * 2**retries) * random.uniform(0.8, 1.2)
 
 
 def _send_later(*, tenant: Tenant, message_ids: list[int], at: datetime) -> None:

@@ -324,6 +324,9 @@ CELERY_BEAT_SCHEDULE = {
 # task before the due tick takes that task for lost and queues it again.
 SEND_BATCH_OVERHEAD_SECONDS = int(env("SEND_BATCH_OVERHEAD_SECONDS", "30"))
 SEND_STALE_AFTER_SECONDS = int(env("SEND_STALE_AFTER_SECONDS", "120"))
+# A transient provider error's first retry comes after about this many seconds, each next one
+# after twice as long (at most an hour), six retries in all.
+SEND_RETRY_BASE_SECONDS = float(env("SEND_RETRY_BASE_SECONDS", "30"))
 
 # --- Messaging --------------------------------------------------------------------------------
 # Provider defaults for tenants without their own accounts. "console" writes every message to
