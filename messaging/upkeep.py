@@ -25,7 +25,8 @@ STUCK_SEND_ERROR = (
 )
 
 # How long a queued message may wait for its task before the due tick takes the task for lost
-# (SEND_STALE_AFTER_SECONDS, 2 minutes unless set): with one task reserved per pool slot, a
+# (SEND_STALE_AFTER_SECONDS, a minute unless set; with the tick each minute, a lost task's
+# messages are queued again within 2 minutes): with one task reserved per pool slot, a
 # live worker holds no batch it is not running, so a message waits that long only behind a
 # backlog in the broker (where queuing it again costs one more cheap task: the claim makes it
 # harmless) or because its task is gone.

@@ -284,9 +284,9 @@ else:
     # PROVIDER_TIMEOUT_SECONDS) + 2 × SEND_BATCH_OVERHEAD_SECONDS = 4 × 30 + 60 = 180 s by
     # default: 60 + 180 = 240 s < 300 s (tests/config/test_task_time_limits.py checks it).
     # With a sweep every 10 s, a killed worker's send tasks are back within about 5 minutes;
-    # the messages themselves are queued again sooner by the due tick (messaging/upkeep.py,
-    # SEND_STALE_AFTER_SECONDS). Longer tasks that are acknowledged late (an import) are
-    # delivered again while they run and find their job taken (the claim).
+    # the messages themselves are queued again sooner, within 2 minutes, by the due tick
+    # (messaging/upkeep.py, SEND_STALE_AFTER_SECONDS). Longer tasks that are acknowledged late
+    # (an import) are delivered again while they run and find their job taken (the claim).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "300")),
         "unacked_restore_interval": 10,
@@ -318,12 +318,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.tasks.messages_send_due",
         "schedule": float(env("MESSAGES_DUE_TICK_SECONDS", "60")),
     },
+    # Settles the sends a dead worker left in `sending` (and queues lost ones too) as soon as
+    # they count as stuck, not at the next ladders tick only.
+    "messages-upkeep": {
+        "task": "messaging.tasks.messages_upkeep",
+        "schedule": float(env("MESSAGES_DUE_TICK_SECONDS", "60")),
+    },
 }
 # The send path's timing (messaging.tasks, messaging.upkeep): what a batch may spend besides
 # waiting on the provider (rendering, queries), and how long a queued message may wait for its
 # task before the due tick takes that task for lost and queues it again.
 SEND_BATCH_OVERHEAD_SECONDS = int(env("SEND_BATCH_OVERHEAD_SECONDS", "30"))
-SEND_STALE_AFTER_SECONDS = int(env("SEND_STALE_AFTER_SECONDS", "120"))
+SEND_STALE_AFTER_SECONDS = int(env("SEND_STALE_AFTER_SECONDS", "60"))
 # A transient provider error's first retry comes after about this many seconds, each next one
 # after twice as long (at most an hour), six retries in all.
 SEND_RETRY_BASE_SECONDS = float(env("SEND_RETRY_BASE_SECONDS", "30"))

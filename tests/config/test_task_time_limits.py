@@ -119,11 +119,13 @@ def test_the_broker_gives_a_dead_workers_sends_back_soon_but_never_a_live_ones()
     assert app.tasks[enqueue.SEND_MESSAGE_TASK].acks_late
 
 
-def test_the_due_tick_runs_every_minute_and_ends_before_the_next():
+def test_the_due_tick_and_the_upkeep_run_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["messages-due"]
     assert entry["task"] == enqueue.SEND_DUE_TASK
     assert entry["schedule"] <= 60
     assert app.tasks[enqueue.SEND_DUE_TASK].time_limit < entry["schedule"]
+    upkeep = settings.CELERY_BEAT_SCHEDULE["messages-upkeep"]
+    assert upkeep["task"] == enqueue.UPKEEP_TASK and upkeep["schedule"] <= 60
 
 
 def test_the_task_names_enqueue_sends_are_registered():

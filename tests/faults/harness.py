@@ -165,12 +165,12 @@ class Beat(threading.Thread):
         self.halt = threading.Event()
         from config.celery import app
 
-        names = [
+        names = {
             entry["task"]
             for entry in settings.CELERY_BEAT_SCHEDULE.values()
             if entry["task"].startswith("messaging.")
-        ]
-        self.tasks = [app.tasks[name] for name in names] + [messages_upkeep]
+        } | {messages_upkeep.name}
+        self.tasks = [app.tasks[name] for name in sorted(names)]
 
     def run(self):
         from config.celery import app
