@@ -176,9 +176,10 @@ def messages_fan_out(*, message_ids: list[int]) -> int:
 
 @shared_task(name=UPKEEP_TASK, soft_time_limit=UPKEEP_SOFT_TIME_LIMIT, time_limit=UPKEEP_TIME_LIMIT)
 def messages_upkeep() -> dict:
-    """Periodic (beat's ladders tick queues it): for the tenants that have any, queue again
-    the messages whose task was lost (`messages_requeue_stale`) and settle the sends whose
-    worker died (`messages_reconcile_stuck`). Two queries find those tenants among all."""
+    """Periodic (beat, every minute; the ladders tick queues it too): for the tenants that
+    have any, queue again the messages whose task was lost (`messages_requeue_stale`) and
+    settle the sends whose worker died (`messages_reconcile_stuck`). Two queries find those
+    tenants among all."""
     tenant_ids = list(Tenant.objects.values_list("id", flat=True))
     stale, stuck = messages_upkeep_tenants(tenant_ids=tenant_ids)
     done = {"requeued": 0, "reconciled": 0}
