@@ -20,6 +20,7 @@ SEND_MESSAGE_TASK = "messaging.tasks.send_message"
 SEND_MESSAGES_TASK = "messaging.tasks.send_messages"
 FAN_OUT_TASK = "messaging.tasks.messages_fan_out"
 UPKEEP_TASK = "messaging.tasks.messages_upkeep"
+SEND_DUE_TASK = "messaging.tasks.messages_send_due"
 
 
 def _task(name: str) -> Task:
@@ -82,8 +83,9 @@ def messages_fan_out_batches(*, message_ids: list[int]) -> list[tuple[int, list[
 
 
 def messages_schedule(*, tenant: Tenant, message_ids: list[int], at: datetime) -> int:
-    """Record when these queued messages are next due to be tried (their task was queued
-    again for then), so the upkeep does not take them for lost. Returns how many changed."""
+    """Record when these queued messages are next due to be tried: the due tick queues them
+    then (or, if their task was queued for then, takes it for lost only later). Returns how
+    many changed."""
     return Message.objects.filter(pk__in=message_ids, status=MessageStatus.QUEUED).update(
         next_attempt_at=at
     )

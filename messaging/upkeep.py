@@ -4,15 +4,17 @@ never came (`unknown`) — are settled by asking the provider that was used, nev
 resend."""
 
 import logging
+import math
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from messaging import hooks
-from messaging.enqueue import messages_enqueue
+from messaging.enqueue import SEND_BATCH, messages_enqueue, messages_schedule
 from messaging.models import Message, MessageStatus
 from messaging.providers import Lookup, OutgoingMessage, provider_of_send
 from messaging.transitions import message_transition, messages_transition
@@ -36,32 +38,55 @@ ABSENT_AGAIN_NOTE = (
 # each tick asks again: a lookup that failed may answer next time).
 ESCALATE_AFTER_SECONDS = 1800
 
-STALE_AFTER_SECONDS = 600
+# How long a queued message may wait for its task before the due tick takes the task for lost
+# (SEND_STALE_AFTER_SECONDS, a minute unless set; with the tick each minute, a lost task's
+# messages are queued again within 2 minutes): with one task reserved per pool slot, a
+# live worker holds no batch it is not running, so a message waits that long only behind a
+# backlog in the broker (where queuing it again costs one more cheap task: the claim makes it
+# harmless) or because its task is gone.
+STALE_AFTER_SECONDS = settings.SEND_STALE_AFTER_SECONDS
 
 
-def _stale_queued(cutoff: datetime):
-    """Queued messages that should have been tried before `cutoff`: created before it and not
-    scheduled for later (or scheduled before it)."""
-    return Message.objects.filter(status=MessageStatus.QUEUED, created_at__lt=cutoff).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
+def _stale_queued(now: datetime):
+    """Queued messages whose task should have run by `now`: due (`next_attempt_at` passed:
+    a send window that opened, a backoff that ended, a lease of the requeue that ran out), or
+    queued more than STALE_AFTER_SECONDS ago with no time set."""
+    cutoff = now - timedelta(seconds=STALE_AFTER_SECONDS)
+    return Message.objects.filter(status=MessageStatus.QUEUED).filter(
+        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=cutoff)
     )
 
 
-def messages_requeue_stale(*, tenant: Tenant, older_than_seconds: int = STALE_AFTER_SECONDS) -> int:
-    """Queue again, in send batches, the queued messages that should have been tried more
-    than `older_than_seconds` ago (their task was lost: a broker restart, a crash right after
-    commit). Messages waiting for their send window or a retry's backoff are left alone. Safe:
-    sending claims the message first, so a task that was only late finds nothing to do.
-    Returns how many were queued again."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(_stale_queued(cutoff).order_by("id").values_list("id", flat=True)[:5000])
-    messages_enqueue(tenant=tenant, message_ids=ids)
+def messages_requeue_stale(*, tenant: Tenant) -> int:
+    """Queue, in send batches, the queued messages now due or whose task was lost (a broker
+    restart, a crash right after commit, a worker killed with its batch); see `_stale_queued`.
+    Messages waiting for their send window or a retry's backoff are left alone until then.
+    Each one queued gets a lease (`next_attempt_at` STALE_AFTER_SECONDS ahead): it is not
+    queued again before, however long the backlog it joins. Safe: sending claims the message
+    first, so a task that was only late finds nothing to do. Returns how many were queued."""
+    now = timezone.now()
+    ids = list(_stale_queued(now).order_by("id").values_list("id", flat=True)[:5000])
+    if ids:
+        lease = now + timedelta(seconds=STALE_AFTER_SECONDS)
+        messages_schedule(tenant=tenant, message_ids=ids, at=lease)
+        messages_enqueue(tenant=tenant, message_ids=ids)
     return len(ids)
 
 
-# Every send task's time limit is under this (messaging.tasks): no worker still holds a
-# message the upkeep takes for stuck.
-STUCK_AFTER_SECONDS = 900
+# A send task's worst case, derived as messaging.tasks derives its time limits: provider calls
+# of a batch (ceil(SEND_BATCH / MESSAGING_SEND_CONCURRENCY) rounds of a connect and a read of
+# PROVIDER_TIMEOUT_SECONDS), then SEND_BATCH_OVERHEAD_SECONDS for the soft limit, as much for
+# the hard limit, and as much again here for the workers' clocks (`sending_at` is one
+# worker's, the upkeep reads another's): 120 + 30 + 30 + 30 = 210 s by default. So no worker
+# still holds a message the upkeep takes for stuck (tests/config/test_task_time_limits.py).
+STUCK_AFTER_SECONDS = (
+    math.ceil(
+        math.ceil(SEND_BATCH / settings.MESSAGING_SEND_CONCURRENCY)
+        * 2
+        * settings.PROVIDER_TIMEOUT_SECONDS
+    )
+    + 3 * settings.SEND_BATCH_OVERHEAD_SECONDS
+)
 
 
 def _stuck_sending(cutoff: datetime):
@@ -70,24 +95,30 @@ def _stuck_sending(cutoff: datetime):
     )
 
 
-def messages_upkeep_tenants(*, tenant_ids: list[int]) -> tuple[set[int], set[int]]:
+def messages_upkeep_tenants(
+    *, tenant_ids: list[int], stuck: bool = True
+) -> tuple[set[int], set[int]]:
     """Of these tenants, (those with stale queued messages, those with stuck sends): two
-    queries for all of them, so the periodic upkeep visits only tenants with work."""
+    queries for all of them (one without `stuck`), so the periodic upkeep visits only tenants
+    with work."""
     now = timezone.now()
     with scopes_disabled():
-        stale = _stale_queued(now - timedelta(seconds=STALE_AFTER_SECONDS))
-        stuck = _stuck_sending(now - timedelta(seconds=STUCK_AFTER_SECONDS)) | (
-            Message.objects.filter(status=MessageStatus.UNKNOWN, escalated_at__isnull=True)
-        )
-        return tuple(
+        found = [_stale_queued(now)]
+        if stuck:
+            found.append(
+                _stuck_sending(now - timedelta(seconds=STUCK_AFTER_SECONDS))
+                | Message.objects.filter(status=MessageStatus.UNKNOWN, escalated_at__isnull=True)
+            )
+        tenants = [
             set(
                 qs.filter(tenant_id__in=tenant_ids)
                 .order_by()
                 .values_list("tenant_id", flat=True)
                 .distinct()
             )
-            for qs in (stale, stuck)
-        )
+            for qs in found
+        ]
+        return tenants[0], tenants[1] if stuck else set()
 
 
 def messages_reconcile_stuck(

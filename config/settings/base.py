@@ -279,11 +279,39 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+else:
+    # How a dead worker's tasks come back (Redis; RabbitMQ redelivers when the connection
+    # drops). A task acknowledged late stays in Redis's "unacked" set while a worker holds it;
+    # if that worker dies, a live worker's sweep (every `unacked_restore_interval` seconds)
+    # puts it back on the queue once it has been held for `visibility_timeout`. So the timeout
+    # must exceed the longest a live worker holds a late-acknowledged task, else a task still
+    # running is delivered again. The send tasks (messaging.tasks) are the ones that matter:
+    # a send batch is held at most SEND_HOLD_MAX_SECONDS (a short rate-limit wait: longer waits
+    # stay in the database, never in a worker) plus its hard limit, SEND_TIME_LIMIT =
+    # ceil(SEND_BATCH / MESSAGING_SEND_CONCURRENCY) rounds × (connect + read of
+    # PROVIDER_TIMEOUT_SECONDS) + 2 × SEND_BATCH_OVERHEAD_SECONDS = 4 × 30 + 60 = 180 s by
+    # default: 60 + 180 = 240 s < 300 s (tests/config/test_task_time_limits.py checks it).
+    # With a sweep every 10 s, a killed worker's send tasks are back within about 5 minutes;
+    # the messages themselves are queued again sooner, within 2 minutes, by the due tick
+    # (messaging/upkeep.py, SEND_STALE_AFTER_SECONDS). Longer tasks that are acknowledged late
+    # (an import) are delivered again while they run and find their job taken (the claim).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "300")),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
+# Late acknowledgement only where a task says so (the sends, the webhook deliveries, the
+# imports: each claims its work, so a second delivery does nothing). The others (beat's ticks,
+# the daily evaluation, the fan-out, the upkeeps) are acknowledged on receipt: one lost with
+# its worker is queued again by the next tick, and none is held past the visibility timeout.
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# One task reserved per pool slot: a worker holds no batch it is not running, so a killed
+# worker strands no backlog of prefetched sends (with late acks, each waits for the
+# visibility timeout) and a slow batch does not keep others from the idle workers.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -292,7 +320,27 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_app.tasks.ladders_tick",
         "schedule": float(env("LADDER_TICK_SECONDS", "300")),
     },
+    # Queues the sends now due (a send window that opened, a retry's backoff over) and the
+    # ones whose task was lost: no send waits in a worker for longer than a short hold.
+    "messages-due": {
+        "task": "messaging.tasks.messages_send_due",
+        "schedule": float(env("MESSAGES_DUE_TICK_SECONDS", "60")),
+    },
+    # Settles the sends a dead worker left in `sending` (and queues lost ones too) as soon as
+    # they count as stuck, not at the next ladders tick only.
+    "messages-upkeep": {
+        "task": "messaging.tasks.messages_upkeep",
+        "schedule": float(env("MESSAGES_DUE_TICK_SECONDS", "60")),
+    },
 }
+# The send path's timing (messaging.tasks, messaging.upkeep): what a batch may spend besides
+# waiting on the provider (rendering, queries), and how long a queued message may wait for its
+# task before the due tick takes that task for lost and queues it again.
+SEND_BATCH_OVERHEAD_SECONDS = int(env("SEND_BATCH_OVERHEAD_SECONDS", "30"))
+SEND_STALE_AFTER_SECONDS = int(env("SEND_STALE_AFTER_SECONDS", "60"))
+# A transient provider error's first retry comes after about this many seconds, each next one
+# after twice as long (at most an hour), six retries in all.
+SEND_RETRY_BASE_SECONDS = float(env("SEND_RETRY_BASE_SECONDS", "30"))
 
 # --- Messaging --------------------------------------------------------------------------------
 # Provider defaults for tenants without their own accounts. "console" writes every message to

@@ -11,7 +11,7 @@ from django_scopes import scopes_disabled
 
 from messaging.models import Message, MessageStatus
 from tests.conftest import require_service
-from tests.messaging.test_celery_integration import REDIS_URL, redis_available
+from tests.workers import REDIS_URL, redis_available
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

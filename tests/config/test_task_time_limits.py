@@ -2,8 +2,12 @@
 upkeep takes its messages for stuck, and a batch's provider calls fit in its soft limit."""
 
 import importlib
+import json
 import math
+import os
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -16,6 +20,7 @@ import tenants
 from config.celery import app
 from messaging import enqueue
 from messaging.upkeep import STUCK_AFTER_SECONDS
+from tests.paths import ROOT
 
 OUR_PACKAGES = (tenants, messaging, collections_app, bench, config)
 OURS = tuple(f"{package.__name__}." for package in OUR_PACKAGES)
@@ -54,6 +59,7 @@ def test_the_tasks_of_every_app_are_found():
         "messaging.tasks.send_messages",
         "messaging.tasks.messages_fan_out",
         "messaging.tasks.messages_upkeep",
+        "messaging.tasks.messages_send_due",
     } <= set(OUR_TASK_NAMES)
 
 
@@ -79,12 +85,75 @@ def test_a_send_task_ends_before_the_upkeep_takes_its_messages_for_stuck(name):
 
 
 def test_a_send_batch_fits_in_its_soft_limit_with_the_provider_timeout():
-    # Each round of provider calls waits at most a connect and a read of the timeout; half the
-    # soft limit is left for rendering and the queries.
+    # Each round of provider calls waits at most a connect and a read of the timeout; the
+    # batch overhead is left for rendering and the queries.
     rounds = math.ceil(enqueue.SEND_BATCH / settings.MESSAGING_SEND_CONCURRENCY)
     call = 2 * settings.PROVIDER_TIMEOUT_SECONDS
-    assert rounds * call < app.tasks[enqueue.SEND_MESSAGES_TASK].soft_time_limit / 2
-    assert call < app.tasks[enqueue.SEND_MESSAGE_TASK].soft_time_limit / 2
+    overhead = settings.SEND_BATCH_OVERHEAD_SECONDS
+    assert overhead >= 10
+    assert rounds * call + overhead <= app.tasks[enqueue.SEND_MESSAGES_TASK].soft_time_limit
+    assert call + overhead <= app.tasks[enqueue.SEND_MESSAGE_TASK].soft_time_limit
+
+
+def django_setting(name: str, **env) -> str:
+    """A setting (or a module's constant: `module.NAME`) as JSON, read by a fresh process with
+    these environment variables."""
+    module, _, attr = name.rpartition(".")
+    source = f"import {module} as m" if module else "from django.conf import settings as m"
+    code = f"import django, json; django.setup(); {source}; print(json.dumps(m.{attr}))"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **env},
+    ).stdout.strip()
+
+
+def test_the_limits_follow_the_provider_timeout_and_the_batch_size(monkeypatch):
+    """The limits and the stuck threshold are derived, not written down: a longer provider
+    timeout moves them all, and the order soft < hard < stuck holds."""
+    monkeypatch.setenv("PROVIDER_TIMEOUT_SECONDS", "60")
+    monkeypatch.setenv("SEND_BATCH_OVERHEAD_SECONDS", "30")
+    soft, hard, stuck = (
+        int(json.loads(django_setting(name)))
+        for name in (
+            "messaging.tasks.SEND_SOFT_TIME_LIMIT",
+            "messaging.tasks.SEND_TIME_LIMIT",
+            "messaging.upkeep.STUCK_AFTER_SECONDS",
+        )
+    )
+    rounds = math.ceil(enqueue.SEND_BATCH / settings.MESSAGING_SEND_CONCURRENCY)
+    assert soft == rounds * 2 * 60 + 30
+    assert soft < hard < stuck
+
+
+def test_the_broker_gives_a_dead_workers_sends_back_soon_but_never_a_live_ones():
+    """Redis gives an unacknowledged task to another worker after the visibility timeout: it
+    must outlast the longest a live worker holds a send (a short ETA hold, then the hard limit)
+    and stay short, so a killed worker's sends come back within minutes, not an hour."""
+    options = json.loads(
+        django_setting("CELERY_BROKER_TRANSPORT_OPTIONS", CELERY_BROKER_URL="redis://127.0.0.1/0")
+    )
+    held = messaging.tasks.SEND_HOLD_MAX_SECONDS + max(
+        app.tasks[name].time_limit
+        for name in (enqueue.SEND_MESSAGES_TASK, enqueue.SEND_MESSAGE_TASK)
+    )
+    assert held < options["visibility_timeout"] <= 600
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 30
+    assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+    assert app.tasks[enqueue.SEND_MESSAGES_TASK].acks_late
+    assert app.tasks[enqueue.SEND_MESSAGE_TASK].acks_late
+
+
+def test_the_due_tick_and_the_upkeep_run_every_minute():
+    entry = settings.CELERY_BEAT_SCHEDULE["messages-due"]
+    assert entry["task"] == enqueue.SEND_DUE_TASK
+    assert entry["schedule"] <= 60
+    assert app.tasks[enqueue.SEND_DUE_TASK].time_limit < entry["schedule"]
+    upkeep = settings.CELERY_BEAT_SCHEDULE["messages-upkeep"]
+    assert upkeep["task"] == enqueue.UPKEEP_TASK and upkeep["schedule"] <= 60
 
 
 def test_the_task_names_enqueue_sends_are_registered():

@@ -2,19 +2,12 @@
 `sent`, calling the provider exactly once."""
 
 import json
-import os
 import re
-import subprocess
 import time
-import uuid
 from datetime import date
-from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django_scopes import scopes_disabled
 
@@ -22,96 +15,36 @@ from bench.management.commands.bench_import import csv_rows
 from collections_app import tasks
 from collections_app.models import Dispatch, ImportJob, ImportStatus, Invoice
 from collections_app.tasks import ladders_evaluate_batch
-from config.celery import app as celery_app
-from config.dburl import database_url
 from messaging.models import Message, MessageStatus
 from messaging.tasks import send_message
 from tenants.models import Role
-from tests.clock import clocked_command
 from tests.collections_app.factories import InvoiceFactory
-from tests.conftest import require_service
 from tests.tenants.factories import MembershipFactory, TenantFactory
+from tests.workers import (
+    Publisher,
+    new_queue,
+    require_worker_services,
+    start_worker,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 DAY = date(2026, 12, 2)
-BASE_DIR = Path(settings.BASE_DIR)
-
-
-def redis_available() -> bool:
-
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture
 def worker(tmp_path):
-    require_service(redis_available(), f"Redis is not reachable at {REDIS_URL}")
-    if connection.vendor == "sqlite" and ":memory:" in str(connection.settings_dict["NAME"]):
-        pytest.skip("an in-memory SQLite test database cannot be shared with a worker process")
-    queue = f"it-{uuid.uuid4().hex[:8]}"
+    require_worker_services()
+    queue = new_queue()
     outbox = tmp_path / "outbox.jsonl"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "CELERY_BROKER_URL": REDIS_URL,
-        "CELERY_QUEUE": queue,
-        "DATABASE_URL": database_url(),
-        "MESSAGING_OUTBOX_PATH": str(outbox),
-    }
-    log = open(tmp_path / "worker.log", "w+")
-    proc = subprocess.Popen(
-        clocked_command(
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=threads",
-            "--concurrency=2",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ),
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    # This process publishes on an explicit Redis connection to the worker's own queue; the
-    # app's configured broker (filesystem in tests) is left alone.
-    previous_eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    connection_ = celery_app.connection(REDIS_URL)
-
-    def publish(task, **kwargs):
-        task.apply_async(kwargs=kwargs, queue=queue, connection=connection_)
-
+    proc = start_worker(queue=queue, log_dir=tmp_path, env={"MESSAGING_OUTBOX_PATH": str(outbox)})
+    publish = Publisher(queue=queue)
     try:
-        yield {"proc": proc, "outbox": outbox, "log": log, "publish": publish}
+        yield {"proc": proc.proc, "outbox": outbox, "log": proc, "publish": publish}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        celery_app.conf.task_always_eager = previous_eager
-        connection_.release()
-        log.close()
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
+        proc.stop()
+        publish.close()
 
 
 def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
@@ -127,8 +60,7 @@ def test_worker_on_redis_takes_a_message_from_evaluation_to_sent(worker):
             return Message.objects.filter(tenant=tenant, status=MessageStatus.SENT).exists()
 
     if not wait_for(sent):
-        worker["log"].seek(0)
-        pytest.fail(f"message not sent within 60 s; worker log:\n{worker['log'].read()[-4000:]}")
+        pytest.fail(f"message not sent within 60 s; worker log:\n{worker['log'].log()}")
     with scopes_disabled():
         [message] = Message.objects.filter(tenant=tenant)
         assert Dispatch.objects.get(invoice=invoice).status == "queued"
@@ -174,8 +106,7 @@ def test_an_import_runs_in_the_worker_and_its_progress_bar_moves(worker, monkeyp
         seen.append(int(re.search(r'data-percent="(\d+)"', part)[1]))
         time.sleep(0.1)
     else:
-        worker["log"].seek(0)
-        pytest.fail(f"import not finished; worker log:\n{worker['log'].read()[-4000:]}")
+        pytest.fail(f"import not finished; worker log:\n{worker['log'].log()}")
     with scopes_disabled():
         job.refresh_from_db()
         assert job.status == ImportStatus.DONE, job.failure

@@ -15,13 +15,18 @@ from django_scopes import scope, scopes_disabled
 from collections_app.engine import ladder_evaluate
 from collections_app.models import Interaction, InteractionKind
 from collections_app.tasks import ladders_tick
-from config.celery import app
 from messaging import enqueue, hooks
 from messaging.models import Message, MessageStatus
 from messaging.providers import TransportError
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
-from messaging.tasks import messages_fan_out, messages_upkeep, send_message, send_messages
+from messaging.tasks import (
+    messages_fan_out,
+    messages_send_due,
+    messages_upkeep,
+    send_message,
+    send_messages,
+)
 from messaging.upkeep import FOUND_NOTE, RESENT_NOTE, messages_reconcile_stuck
 from tests.collections_app.factories import InvoiceFactory
 from tests.tenants.factories import TenantFactory
@@ -337,11 +342,10 @@ def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
         return real_send(self, msg)
 
     provider.side_effect = flaky
-    # Not propagating lets eager Celery run the retry at once instead of raising `Retry`.
-    result = send_message.apply(
-        kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk}, throw=False
-    )
-    assert result.get() == MessageStatus.SENT
+    # The first retry's backoff is short: its task is queued at once, with an ETA (eager
+    # Celery runs it in place).
+    result = send_message.apply(kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk})
+    assert result.get() == MessageStatus.QUEUED
     message = reload(tenant_a, message)
     assert provider.call_count == 2  # one failed attempt, one successful send
     assert message.status == MessageStatus.SENT
@@ -353,15 +357,22 @@ def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
 
 @pytest.mark.django_db
 def test_a_message_that_keeps_failing_ends_failed_after_the_last_retry(
-    tenant_a, provider, monkeypatch
+    tenant_a, provider, frozen_clock, django_capture_on_commit_callbacks
 ):
-
-    # Eager retries nest; with propagation on, the innermost Retry would surface here.
-    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
     message = queue_one(tenant_a)
     provider.side_effect = TransportError("503 from the provider", permanent=False)
-    # Eager Celery runs each retry at once, nested; the outcome is read from the database.
-    send_message.apply(kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk}, throw=False)
+    send_message.apply(kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk})
+    # Longer backoffs wait in the database, not in a worker: the due tick queues each retry
+    # once it is due, and the attempts kept on the message count the retries.
+    ticks = 0
+    while reload(tenant_a, message).status == MessageStatus.QUEUED and ticks < 10:
+        waiting = reload(tenant_a, message)
+        assert waiting.next_attempt_at > timezone.now()  # not before its backoff
+        assert messages_send_due() == 0
+        frozen_clock.move_to(waiting.next_attempt_at)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert messages_send_due() == 1
+        ticks += 1
     message = reload(tenant_a, message)
     assert provider.call_count == 7  # the first attempt and six retries, then no more
     assert message.status == MessageStatus.FAILED

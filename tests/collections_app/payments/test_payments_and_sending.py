@@ -16,7 +16,7 @@ from messaging import hooks
 from messaging.models import Message, MessagePurpose, MessageStatus
 from messaging.providers.console import ConsoleProvider
 from messaging.sending import message_send
-from messaging.tasks import send_messages
+from messaging.tasks import messages_send_due, send_messages
 from tenants.selectors import tenant_today
 from tests.collections_app.factories import InvoiceFactory
 
@@ -263,7 +263,9 @@ def test_outside_the_send_window_the_message_waits(tenant_a, provider_calls):
     assert provider_calls.call_count == 0
 
 
-def test_outside_the_send_window_a_batch_waits_as_one_task(tenant_a, provider_calls):
+def test_outside_the_send_window_a_batch_waits_in_the_database_not_in_a_worker(
+    tenant_a, provider_calls, frozen_clock, django_capture_on_commit_callbacks
+):
 
     _invoice, message = queue_reminder(tenant_a)
     days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -274,17 +276,21 @@ def test_outside_the_send_window_a_batch_waits_as_one_task(tenant_a, provider_ca
         result = send_messages.apply(
             kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk}
         ).get()
-    assert result == {"deferred": 1}
-    assert provider_calls.call_count == 0
+        assert result == {"deferred": 1}
+        assert provider_calls.call_count == 0
+        # No task held until tomorrow: the message keeps its time, the due tick queues it.
+        assert later.call_args_list == []
+        with scope(tenant=tenant_a):
+            message.refresh_from_db()
+        assert message.status == MessageStatus.QUEUED
+        opens_at = message.next_attempt_at
+        assert timezone.localtime(opens_at).date() == today + timedelta(days=1)
+        assert messages_send_due() == 0  # not due yet, not taken for lost
+        frozen_clock.move_to(opens_at)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert messages_send_due() == 1
     [call] = later.call_args_list
     assert call.kwargs["kwargs"]["message_ids"] == [message.pk]
-    opens_at = call.kwargs["eta"]
-    assert timezone.localtime(opens_at).date() == today + timedelta(days=1)
-    with scope(tenant=tenant_a):
-        message.refresh_from_db()
-    # The upkeep will not take it for lost while it waits.
-    assert message.status == MessageStatus.QUEUED
-    assert message.next_attempt_at == opens_at
 
 
 def test_broken_template_fails_its_message_with_a_reason(tenant_a):

@@ -1,0 +1,337 @@
+"""Running one fault scenario: a tenant's queued SMS sent by real Celery workers on Redis, with
+the real `twilio` SDK, to the loopback fake (tests/faults/fake_twilio.py); a fault injected
+while they send; beat's periodic tasks published by a thread of the test, faster than in
+production; then the outcome read from the database and from the fake's own record.
+
+The workers run with small timings, so a scenario takes seconds: a provider timeout of 1 s
+(derived: batch time limits of 10 s soft and 12 s hard, a send left `sending` for 14 s taken
+for stuck), a message queued 3 s without its task taken for lost, retries after about 1 s,
+the broker's visibility timeout 20 s. The arithmetic is production's, only the inputs shrink."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django_scopes import scopes_disabled
+
+from messaging.models import Message, MessagePurpose, MessageStatus, new_message_refs
+from messaging.tasks import messages_upkeep, send_messages
+from tests.conftest import require_service
+from tests.faults.fake_twilio import FakeTwilio
+from tests.messaging.factories import ProviderAccountFactory
+from tests.tenants.factories import TenantFactory
+from tests.workers import (
+    REDIS_URL,
+    Publisher,
+    Worker,
+    new_queue,
+    require_worker_services,
+    start_worker,
+)
+
+FINAL = {
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.READ,
+    MessageStatus.FAILED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.CANCELLED,
+}
+DELIVERED = {MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ}
+
+WORKER_ENV = {
+    "PROVIDER_TIMEOUT_SECONDS": "1",
+    "SEND_BATCH_OVERHEAD_SECONDS": "2",
+    "SEND_STALE_AFTER_SECONDS": "3",
+    "SEND_RETRY_BASE_SECONDS": "1",
+    "CELERY_VISIBILITY_TIMEOUT": "20",
+    "MESSAGING_RATE_LIMITS": "false",
+    # Reconciliation may call a message Twilio does not list absent this soon after its claim.
+    "TWILIO_LISTING_DELAY_SECONDS": "2",
+}
+NUMBER_PREFIX = "+55119"  # then the message's index in 8 digits
+BEAT_EVERY = 1.0  # seconds between two rounds of beat's messaging tasks
+
+
+@dataclass
+class Sent:
+    """One message as Régua ended it, and what the fake recorded for it."""
+
+    ref: str
+    to: str
+    body: str
+    status: str
+    error: str
+    accepted: int  # calls the fake accepted for it
+
+
+@dataclass
+class Outcome:
+    name: str
+    messages: list[Sent]
+    fake: FakeTwilio
+    recovery_seconds: float | None  # from the fault's end to every message final
+    notes: list[str] = field(default_factory=list)
+
+    def subset(self, to_prefixes=None, refs=None) -> list[Sent]:
+        return [
+            m
+            for m in self.messages
+            if (refs is None or m.ref in refs)
+            and (to_prefixes is None or any(m.to.startswith(p) for p in to_prefixes))
+        ]
+
+    def doubles(self, messages=None) -> list[Sent]:
+        return [m for m in (messages or self.messages) if m.accepted > 1]
+
+    def lost(self, messages=None) -> list[Sent]:
+        """Never final: neither sent once nor ended with a status that says why."""
+        return [m for m in (messages or self.messages) if m.status not in FINAL]
+
+    def disagreeing(self, messages=None) -> list[Sent]:
+        """A final status the provider's record contradicts: `sent` with no accepted call, or
+        failed/cancelled for a message the provider accepted."""
+        return [
+            m
+            for m in (messages or self.messages)
+            if m.status in FINAL and (m.status in DELIVERED) != (m.accepted >= 1)
+        ]
+
+    def report(self) -> str:
+        statuses = Counter(m.status for m in self.messages)
+        took = "never" if self.recovery_seconds is None else f"{self.recovery_seconds:.1f} s"
+        return (
+            f"[fault {self.name}] {len(self.messages)} messages, "
+            f"{self.fake.accepted_count()} accepted by the provider, "
+            f"{len(self.doubles())} sent twice, {len(self.lost())} not final, "
+            f"{len(self.disagreeing())} disagreeing with the provider; statuses "
+            f"{dict(sorted(statuses.items()))}; every message final {took} after the fault"
+            + "".join(f"; {note}" for note in self.notes)
+        )
+
+
+class Scenario:
+    """What a fault function gets: the workers, the fake, and the means to start more workers
+    or to mark when the fault ended."""
+
+    def __init__(self, *, queue, log_dir, broker, fake, env):
+        self.queue, self.log_dir, self.broker, self.fake = queue, log_dir, broker, fake
+        self.env = env
+        self.workers: list[Worker] = []
+        self.fault_ended: float | None = None
+        self.notes: list[str] = []
+
+    def start_worker(self, name: str) -> Worker:
+        worker = start_worker(
+            queue=self.queue,
+            log_dir=self.log_dir,
+            broker=self.broker,
+            name=name,
+            concurrency=2,
+            env=self.env,
+            loglevel="WARNING",
+        )
+        self.workers.append(worker)
+        return worker
+
+    def wait_accepted(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.fake.accepted_count() < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the provider accepted fewer than {count}:\n{self.logs()}")
+            time.sleep(0.02)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.name}\n{w.log(3000)}" for w in self.workers)
+
+
+class Beat(threading.Thread):
+    """Publishes beat's messaging tasks (the schedule's, and the upkeep the ladders tick
+    queues) every BEAT_EVERY seconds; a publish the broker refuses (it is down) is skipped."""
+
+    def __init__(self, *, queue: str, broker: str):
+        super().__init__(daemon=True)
+        self.queue, self.broker = queue, broker
+        self.halt = threading.Event()
+        from config.celery import app
+
+        names = {
+            entry["task"]
+            for entry in settings.CELERY_BEAT_SCHEDULE.values()
+            if entry["task"].startswith("messaging.")
+        } | {messages_upkeep.name}
+        self.tasks = [app.tasks[name] for name in sorted(names)]
+
+    def run(self):
+        from config.celery import app
+
+        while not self.halt.wait(BEAT_EVERY):
+            try:
+                with app.connection(self.broker) as conn:
+                    for task in self.tasks:
+                        task.apply_async(queue=self.queue, connection=conn, retry=False)
+            except Exception:  # noqa: BLE001 - the broker is down: beat misses a tick
+                continue
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port (no persistence), so stopping it never
+    disturbs the shared one."""
+
+    def __init__(self, log_dir: Path):
+        binary = shutil.which("redis-server")
+        require_service(binary is not None, "redis-server is not installed")
+        self.binary, self.port, self.log_dir = binary, free_port(), log_dir
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            + ["--appendonly", "no", "--logfile", str(self.log_dir / "redis.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        for _ in range(100):
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise AssertionError("the private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+def queue_messages(tenant, count: int, prefix: str) -> list[Message]:
+    """`count` queued SMS of the tenant, each to its own number and with its reference in the
+    body (as a payment link carries it), so the provider's record names the message."""
+    refs = new_message_refs(count)
+    with scopes_disabled():
+        return Message.objects.bulk_create(
+            [
+                Message(
+                    tenant=tenant,
+                    channel="sms",
+                    recipient=f"{prefix}{k:08d}",
+                    purpose=MessagePurpose.MANUAL,
+                    ref=ref,
+                    body=f"Lembrete da fatura: https://pague.example/p/?m={ref}",
+                )
+                for k, ref in enumerate(refs)
+            ]
+        )
+
+
+def run_scenario(
+    name: str,
+    *,
+    tmp_path: Path,
+    fault,
+    messages: int = 200,
+    batch: int = 20,
+    twice: bool = False,
+    fake_fault=lambda to, n: "slow",
+    latency: float = 0.3,
+    retry_after: int = 5,
+    private_broker: bool = False,
+    timeout: float = 60,
+) -> Outcome:
+    """Queue `messages` SMS, publish their send batches (each twice with `twice`: a re-run or
+    a redelivery racing the first), run `fault(scenario)` while they are sent, then wait for
+    every message to be final and read the outcome."""
+    require_worker_services()
+    if connection.vendor != "postgresql":
+        require_service(False, "the fault suite needs PostgreSQL (several workers write at once)")
+    tenant = TenantFactory(slug=f"faults-{name}")
+    ProviderAccountFactory(
+        tenant=tenant,
+        provider="twilio_sms",
+        sender="+5511900000000",
+        credentials={"account_sid": "AC" + os.urandom(16).hex(), "auth_token": "fault"},
+    )
+    rows = queue_messages(tenant, messages, NUMBER_PREFIX)
+    ids = [m.pk for m in rows]
+    redis_server = PrivateRedis(tmp_path) if private_broker else None
+    broker = REDIS_URL
+    if redis_server:
+        redis_server.start()
+        broker = redis_server.url
+    queue = new_queue(f"fault-{name}")
+    with FakeTwilio(fault=fake_fault, latency=latency, retry_after=retry_after) as fake:
+        env = {**WORKER_ENV, "TWILIO_API_BASE": fake.url}
+        scenario = Scenario(queue=queue, log_dir=tmp_path, broker=broker, fake=fake, env=env)
+        scenario.redis = redis_server
+        scenario.tenant = tenant
+        publish = Publisher(queue=queue, broker=broker)
+        beat = Beat(queue=queue, broker=broker)
+        try:
+            for k in range(0, len(ids), batch):
+                for _ in range(2 if twice else 1):
+                    publish(send_messages, message_ids=ids[k : k + batch], tenant_id=tenant.pk)
+            beat.start()
+            fault(scenario)
+            if scenario.fault_ended is None:
+                scenario.fault_ended = time.monotonic()
+            recovered = None
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with scopes_disabled():
+                    open_ = Message.objects.filter(pk__in=ids).exclude(status__in=FINAL).count()
+                if not open_:
+                    recovered = time.monotonic() - scenario.fault_ended
+                    break
+                time.sleep(0.25)
+            # Late calls (a resend, a duplicate) would show in the fake's record meanwhile.
+            time.sleep(1.0)
+            accepted = fake.accepted_by_body()
+            with scopes_disabled():
+                final = list(Message.objects.filter(pk__in=ids).order_by("pk"))
+            outcome = Outcome(
+                name=name,
+                messages=[
+                    Sent(
+                        ref=m.ref,
+                        to=m.recipient,
+                        body=m.body,
+                        status=m.status,
+                        error=m.error,
+                        accepted=accepted[(m.recipient, m.body)],
+                    )
+                    for m in final
+                ],
+                fake=fake,
+                recovery_seconds=recovered,
+                notes=scenario.notes,
+            )
+            if recovered is None:
+                outcome.notes.append(f"worker logs:\n{scenario.logs()}")
+            print(outcome.report().split("; worker logs")[0])
+            return outcome
+        finally:
+            beat.halt.set()
+            for worker in scenario.workers:
+                worker.stop()
+            publish.close()
+            if redis_server:
+                redis_server.kill()
