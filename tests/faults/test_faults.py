@@ -6,13 +6,7 @@ restarted empty, or the database drops the worker's connections. From the fake's
 Régua's: no message accepted twice, none left unfinished, no final status the record
 contradicts. Each scenario runs once (`outcome`) and prints its figures, among them the time
 from the fault's end to every message final (`pytest -s` shows them; the README's
-"Reliability" quotes them).
-
-Tests marked xfail(strict=True) need the send path's handling of ambiguous outcomes (a
-timeout or a reset after the request was written goes to `unknown`, never to a blind retry),
-its reconciliation against the provider's own list, its Retry-After and its reconnect when
-recording: they fail today, and strict xfail turns green-by-accident into a failure, so each
-is flipped to a plain test once that work is in."""
+"Reliability" quotes them)."""
 
 import time
 
@@ -22,20 +16,6 @@ from django.db import connection
 from tests.faults.harness import DELIVERED, NUMBER_PREFIX, Outcome, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-NEEDS_AMBIGUOUS_OUTCOMES = pytest.mark.xfail(
-    strict=True,
-    reason="needs ambiguous provider outcomes to go to `unknown` and be reconciled against "
-    "Twilio's message list instead of retried blindly (send path work in progress)",
-)
-NEEDS_RECONCILIATION = pytest.mark.xfail(
-    strict=True,
-    reason="needs reconciliation to ask Twilio's message list for sends interrupted after the "
-    "claim (today they end `failed`, 'check by hand', even when Twilio has them)",
-)
-NEEDS_RETRY_AFTER = pytest.mark.xfail(
-    strict=True, reason="needs the send path to honour the provider's Retry-After"
-)
 
 _outcomes: dict[str, Outcome] = {}
 
@@ -158,7 +138,6 @@ def test_refusals_storms_and_a_slow_provider_send_each_message_once(outcome):
     assert result.recovery_seconds is not None
 
 
-@NEEDS_RETRY_AFTER
 def test_a_429_is_tried_again_no_sooner_than_its_retry_after(outcome):
     result = outcome("provider")
     posts = result.fake.posts_by_to()
@@ -170,7 +149,6 @@ def test_a_429_is_tried_again_no_sooner_than_its_retry_after(outcome):
     assert waits and min(waits) >= result.fake.retry_after - 0.1, sorted(waits)[:5]
 
 
-@NEEDS_AMBIGUOUS_OUTCOMES
 def test_a_timeout_or_a_reset_after_twilio_took_the_message_never_sends_it_twice(outcome):
     result = outcome("provider")
     ambiguous = [
@@ -194,7 +172,6 @@ def test_a_killed_worker_and_a_racing_rerun_send_nothing_twice_and_leave_nothing
     assert sum(m.accepted for m in result.messages) >= len(result.messages) - 80
 
 
-@NEEDS_RECONCILIATION
 def test_after_a_killed_worker_every_final_status_agrees_with_the_provider(outcome):
     result = outcome("sigkill")
     assert not result.disagreeing(), describe(result.disagreeing())
@@ -222,7 +199,6 @@ def test_dropped_database_connections_send_nothing_twice_and_leave_nothing_behin
     assert result.recovery_seconds is not None and result.recovery_seconds < 60
 
 
-@NEEDS_RECONCILIATION
 def test_after_dropped_database_connections_every_final_status_agrees_with_the_provider(
     outcome,
 ):
