@@ -5,8 +5,9 @@ Task names are Celery's default (`collections_app.tasks.<function>`): beat's sch
 
 Time limits. The soft limit raises SoftTimeLimitExceeded inside the task (its transaction
 rolls back); the hard limit kills the worker process. Each is set from what the task does,
-under Redis's visibility timeout (an hour), after which an unacknowledged late-ack task would
-be delivered again."""
+under the broker's visibility timeout (CELERY_VISIBILITY_TIMEOUT, config/settings) where the
+task acknowledges late; a longer late-ack task (an import) is delivered again while it runs and
+its second copy finds the job claimed and does nothing."""
 
 from collections import defaultdict
 
