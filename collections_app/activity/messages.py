@@ -15,6 +15,7 @@ from collections_app.models import (
     InvoiceMessage,
     WebhookEvent,
 )
+from collections_app.models.activity import summary_fit
 from collections_app.stats.rollups import funnel_add, funnel_keys
 from collections_app.webhooks_out.events import webhook_emit_many
 from messaging.enqueue import messages_enqueue
@@ -175,11 +176,11 @@ def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> i
             message_id=message.pk,
             kind=InteractionKind.OPT_OUT if opt_out else InteractionKind.CONTACT_INVALID,
             channel=message.channel,
-            summary=(
+            summary=summary_fit(
                 f"{message.channel}: {message.recipient} "
                 + ("pediu para não receber mais" if opt_out else "recusado pelo provedor")
                 + (f" ({reason})" if reason else "")
-            )[:300],
+            ),
             data={"recipient": message.recipient, "reason": reason},
         )
         flagged += 1
@@ -211,8 +212,14 @@ def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
             message_id=message.pk,
             kind=InteractionKind.MESSAGE_STATUS,
             channel=message.channel,
-            summary=f"{message.channel}: {old_status} → {new_status}"
-            + (f" ({message.error})" if message.error and new_status != MessageStatus.SENT else ""),
+            summary=summary_fit(
+                f"{message.channel}: {old_status} → {new_status}"
+                + (
+                    f" ({message.error})"
+                    if message.error and new_status != MessageStatus.SENT
+                    else ""
+                )
+            ),
             data={"from": old_status, "to": new_status},
         )
         for message, old_status, new_status in changes

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from collections_app.models import Interaction, InteractionKind, InvoiceMessage
+from collections_app.models.activity import summary_fit
 from tenants.models import Tenant
 
 
@@ -73,8 +74,10 @@ def message_requeues_log(*, changes) -> None:
             message_id=message.pk,
             kind=InteractionKind.MESSAGE_STATUS,
             channel=message.channel,
-            summary=f"{message.channel}: {old} → {new}"
-            + (f" ({message.error})" if message.error else ""),
+            summary=summary_fit(
+                f"{message.channel}: {old} → {new}"
+                + (f" ({message.error})" if message.error else "")
+            ),
             data={"from": old, "to": new, "error": message.error[:300]},
         )
         for message, old, new in moves

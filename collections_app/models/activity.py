@@ -46,7 +46,7 @@ class Interaction(models.Model):
     )
     kind = models.CharField(max_length=16, choices=InteractionKind.choices)
     channel = models.CharField(max_length=10, blank=True, default="")
-    summary = models.CharField(max_length=300)
+    summary = models.CharField(max_length=300)  # SUMMARY_MAX_LENGTH; see summary_fit
     data = models.JSONField(default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -69,6 +69,16 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.summary}"
+
+
+SUMMARY_MAX_LENGTH = 300
+
+
+def summary_fit(text: str) -> str:
+    """A timeline summary cut to the column's length (a provider's error can be long)."""
+    if len(text) <= SUMMARY_MAX_LENGTH:
+        return text
+    return text[: SUMMARY_MAX_LENGTH - 1] + "…"
 
 
 class TaskStatus(models.TextChoices):

@@ -344,14 +344,14 @@ def test_the_counts_read_the_monitoring_index_not_the_table(every_state):
 def test_regua_s_own_reasons_are_in_words_and_a_provider_s_answer_is_quoted(
     login, admin, tenant_a, problems, outbox
 ):
-    """The upkeep settles the stuck send as failed (the console provider has no record of it):
-    its reason is Régua's, shown translated; a provider's answer is shown as it came, marked
-    as the provider's output."""
-    from messaging.upkeep import messages_reconcile_stuck
+    """An unknown send the provider could not settle is handed to a person with Régua's own
+    note, shown translated; a provider's answer is shown as it came, marked as the provider's
+    output."""
+    from messaging.upkeep import NEEDS_PERSON_NOTE
 
-    with scope(tenant=tenant_a):
-        assert messages_reconcile_stuck(tenant=tenant_a) == 1
+    with scopes_disabled():
+        Message.objects.filter(pk=problems["unknown"].pk).update(error=NEEDS_PERSON_NOTE)
     html = login(admin).get(URL).content.decode()
-    assert "não foi reenviado automaticamente, para evitar duplicidade" in html
-    assert "Send interrupted" not in html
+    assert "não será reenviada automaticamente — uma tarefa pede que alguém verifique" in html
+    assert "not sent again automatically" not in html
     assert f'<samp class="provider-answer">{escape(INVALID)}</samp>' in html

@@ -314,35 +314,38 @@ def test_the_retry_is_not_scheduled_before_retry_after(tenant_a, twilio):
     twilio.script.append(
         Answer(429, {"code": 20429, "message": "Too Many Requests"}, {"Retry-After": "3000"})
     )
-    with mock.patch.object(send_message, "retry", side_effect=RuntimeError("retry")) as retry:
-        with pytest.raises(RuntimeError):
-            send_message.apply(
-                kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk}, throw=True
-            ).get()
-    assert retry.call_args.kwargs["countdown"] >= 3000  # the backoff alone would be ~30 s
+    with mock.patch.object(send_messages, "apply_async") as held:
+        send_message.apply(kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk}, throw=True)
     message = reload(message)
+    assert message.status == MessageStatus.QUEUED
+    # The backoff alone would be ~30 s: the retry waits in the database for Retry-After, and no
+    # worker holds a task for it (the due tick queues it then).
     assert message.next_attempt_at >= timezone.now() + timedelta(seconds=2990)
+    assert held.call_count == 0
 
 
 @pytest.mark.django_db
-def test_a_batch_message_that_keeps_failing_is_tried_exactly_max_attempts_times(
-    tenant_a, twilio, monkeypatch
-):
-    from config.celery import app
-
-    monkeypatch.setitem(app.conf, "task_eager_propagates", False)
+def test_a_batch_message_that_keeps_failing_is_tried_exactly_max_attempts_times(tenant_a, twilio):
     twilio_account(tenant_a)
     message = queue_sms(tenant_a)
     twilio.answer = Answer(503, {"code": 20503, "message": "Unavailable"})
-    # The day's batch makes the first attempt, the message's own task the retries (eager
-    # Celery runs them at once, nested).
-    send_messages.apply(kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk})
-    message = reload(message)
+    # Each retry waits in the database; here the due tick's work is done by running the batch
+    # again, more times than the attempts allowed.
+    waits = []
+    for _ in range(MAX_ATTEMPTS + 3):
+        send_messages.apply(kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk})
+        message = reload(message)
+        if message.status != MessageStatus.QUEUED:
+            break
+        waits.append(message.next_attempt_at)
     assert MAX_ATTEMPTS == 7
     assert len(twilio.requests) == MAX_ATTEMPTS
     assert message.attempts == MAX_ATTEMPTS
     assert message.status == MessageStatus.FAILED
     assert message.error.startswith("Gave up after 6 retries: Twilio 20503")
+    assert waits and all(w > timezone.now() for w in waits)  # each retry waited its backoff
+    send_messages.apply(kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk})
+    assert len(twilio.requests) == MAX_ATTEMPTS  # a failed message is never tried again
 
 
 # --- 2. Reconciliation asks the provider ----------------------------------------------------

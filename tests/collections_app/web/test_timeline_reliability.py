@@ -79,19 +79,19 @@ def test_an_unknown_outcome_confirmed_absent_goes_once_more(tenant_a, owner, log
     assert found[-1].startswith("Não encontrada no provedor após interrupção: reenvio único")
 
 
-def test_the_upkeep_settling_a_stuck_send_as_failed_says_why_in_words(
-    tenant_a, owner, login, outbox
-):
-    """The real upkeep asks the (console) provider, which has no record: failed, with
-    messaging's reason translated rather than its English text."""
+def test_the_upkeep_settling_a_stuck_send_says_why_in_words(tenant_a, owner, login, outbox):
+    """The real upkeep asks the (console) provider, whose outbox has no record of the message:
+    absent, so it is queued to be sent once more, and the timeline says so in pt-BR words
+    rather than messaging's English note."""
     message, invoice = stuck_message(tenant_a)
     with scope(tenant=tenant_a):
         assert messages_reconcile_stuck(tenant=tenant_a) == 1
     with scopes_disabled():
-        assert Message.objects.get(pk=message.pk).status == MessageStatus.FAILED
+        assert Message.objects.get(pk=message.pk).status == MessageStatus.QUEUED
     html = timeline(login(owner), invoice)
-    assert "não foi reenviado automaticamente, para evitar duplicidade" in html
-    assert "Send interrupted" not in html
+    [resent] = events(html)
+    assert "enviada mais uma vez" in resent
+    assert "The provider confirmed" not in html
 
 
 def test_a_send_found_at_the_provider_long_after_it_began_is_a_reconciliation(
