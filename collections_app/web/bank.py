@@ -84,11 +84,20 @@ def bank(request):
                         % {"n": len(reasons), "reasons": listed},
                     )
         return redirect("bank")
+    return bank_page(request)
+
+
+def bank_page(request, *, refused=None, status: int = 200):
+    """The reconciliation page; `refused` = (credit, message, what was typed) puts an
+    assignment's error beside that credit's invoice number field, answered `status`."""
     waiting = BankCredit.objects.filter(status=CreditStatus.UNMATCHED)
     queue = list(waiting.select_related("statement")[:QUEUE_SHOWN])
     today = tenant_today(tenant=request.tenant)
     for credit in queue:
         credit.suggestions = credit_suggestions(tenant=request.tenant, credit=credit, today=today)
+        if refused and refused[0].pk == credit.pk:
+            credit.errors, credit.typed = [refused[1]], refused[2]
+            credit.error_id = f"credit-{credit.pk}-errors"
     matched = matched_credits()
     recent = list(matched[:MATCHED_SHOWN])
     for credit in recent:
@@ -139,14 +148,17 @@ def bank_credit_resolve(request, pk: int):
             Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
         )
     if invoice is None:
-        messages.error(request, _("No invoice with that number."))
-    else:
-        try:
-            bank_credit_assign(
-                tenant=request.tenant, credit=credit, invoice=invoice, actor=request.user
-            )
-        except PaymentError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, _("Credit recorded as a payment of %(n)s.") % {"n": invoice})
+        message = (
+            _("No invoice with the number %(n)s.") % {"n": ref}
+            if ref
+            else _("Type the invoice's number.")
+        )
+        return bank_page(request, refused=(credit, message, ref), status=400)
+    try:
+        bank_credit_assign(
+            tenant=request.tenant, credit=credit, invoice=invoice, actor=request.user
+        )
+    except PaymentError as exc:
+        return bank_page(request, refused=(credit, str(exc), ref), status=400)
+    messages.success(request, _("Credit recorded as a payment of %(n)s.") % {"n": invoice})
     return redirect("bank")
