@@ -112,6 +112,7 @@ def bank_page(request, *, refused=None, status: int = 200):
             "matched": recent,
             "matched_count": matched.count(),
         },
+        status=status,
     )
 
 
@@ -148,11 +149,12 @@ def bank_credit_resolve(request, pk: int):
             Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
         )
     if invoice is None:
-        message = (
-            _("No invoice with the number %(n)s.") % {"n": ref}
-            if ref
-            else _("Type the invoice's number.")
-        )
+        if chosen:  # a suggestion that is no invoice of this company (any more)
+            message = _("No invoice with that number.")
+        elif ref:
+            message = _("No invoice with the number %(n)s.") % {"n": ref}
+        else:
+            message = _("Type the invoice's number.")
         return bank_page(request, refused=(credit, message, ref), status=400)
     try:
         bank_credit_assign(

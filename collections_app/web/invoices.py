@@ -268,7 +268,12 @@ def invoice_detail(request, pk: int):
 def invoice_page(request, invoice, *, posted: str = "", errors=None, status: int = 200):
     """The invoice page; after a payment or agreement form that did not go through, with the
     form's errors beside their fields (`errors` keyed "<form>_<field>", "<form>_general" for
-    the rest) and what was typed (`posted` names the form), answered 400."""
+    the rest) and what was typed (`posted` names the form), answered 400. An invoice no longer
+    open shows no such form: its errors are the page's messages."""
+    if errors and invoice.status != InvoiceStatus.OPEN:
+        for message in dict.fromkeys(m for ms in errors.values() for m in ms):
+            messages.error(request, message)
+        return redirect("invoice_detail", pk=invoice.pk)
     today = tenant_today(tenant=request.tenant)
     tasks = list(
         invoice.tasks.filter(status=TaskStatus.OPEN)
@@ -279,6 +284,10 @@ def invoice_page(request, invoice, *, posted: str = "", errors=None, status: int
         # A task the ladder opens asks for a payment: a call, with the number and the amount.
         task.is_call = task.origin in LADDER_ORIGINS or task.title.lower().startswith("ligar")
         task.is_late = task.due_on < today
+    steps = [
+        {**entry, "state_label": STEP_STATES.get(entry["state"], entry["state"])}
+        for entry in invoice_explain(tenant=request.tenant, invoice=invoice, today=today)
+    ]
     return render(
         request,
         "collections/invoice_detail.html",
@@ -286,10 +295,8 @@ def invoice_page(request, invoice, *, posted: str = "", errors=None, status: int
             "invoice": invoice,
             "timeline": timeline_for_invoice(tenant=request.tenant, invoice=invoice)[:200],
             "today": today,
-            "steps": [
-                {**entry, "state_label": STEP_STATES.get(entry["state"], entry["state"])}
-                for entry in invoice_explain(tenant=request.tenant, invoice=invoice, today=today)
-            ],
+            "steps": steps,
+            "ladder_end": ladder_end(invoice, steps),
             "templates": Template.objects.filter(locale=request.tenant.locale).order_by(
                 "channel", "key"
             ),
@@ -310,6 +317,19 @@ def invoice_page(request, invoice, *, posted: str = "", errors=None, status: int
         },
         status=status,
     )
+
+
+def ladder_end(invoice: Invoice, steps: list[dict]) -> dict | None:
+    """For an open invoice past its ladder's last step (no step planned any more): the last
+    step taken (sent or a task), else the last step, as {"label", "date"}; None otherwise."""
+    active = [s for s in steps if s["active"] and s["scheduled_for"] is not None]
+    if invoice.status != InvoiceStatus.OPEN or not active:
+        return None
+    if any(s["state"] == "planned" for s in active):
+        return None
+    taken = [s for s in active if s["state"] in ("sent", "task")] or active
+    last = max(taken, key=lambda s: s["scheduled_for"])
+    return {"label": last["step"], "date": last["scheduled_for"]}
 
 
 @require_POST

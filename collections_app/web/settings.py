@@ -264,12 +264,12 @@ def company_settings(request):
             company_settings_save(tenant=tenant, fields=form.fields_to_save())
             messages.success(request, _("Settings saved."))
             return redirect("settings_company")
-    return company_page(request, form=form, status=400 if form.errors else 200)
+    return company_page(request, form=form)
 
 
 def company_page(request, *, form=None, holiday_form=None, status: int = 200):
-    """The company settings page, a form that did not go through with its errors beside its
-    fields (answered 400)."""
+    """The company settings page; a form that did not go through has its errors beside its
+    fields (the holiday form's answered 400)."""
     tenant = request.tenant
     return render(
         request,
