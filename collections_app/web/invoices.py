@@ -12,7 +12,6 @@ from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -428,6 +427,13 @@ def invoice_agreement(request, pk: int):
 
 
 INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message", "dispute", "undispute"}
+# The field an action's error belongs to, on the invoice page (`errors` of invoice_page).
+ACTION_FIELDS = {
+    "promise": "promise_date",
+    "pause": "pause_until",
+    "dispute": "dispute_reason",
+    "message": "message_template",
+}
 
 
 @require_POST
@@ -446,7 +452,10 @@ def invoice_action(request, pk: int, action: str):
                 request=request, action=action, customer_id=invoice.customer_id, invoice=invoice
             )
         elif action == "promise":
-            promised = parse_date(post.get("date") or "")
+            try:
+                promised = typed_date(post.get("date"))
+            except ValueError as exc:
+                raise ActionError(str(exc)) from exc
             if promised is None:
                 raise ActionError(_("Choose a date."))
             promise_create(
@@ -472,6 +481,9 @@ def invoice_action(request, pk: int, action: str):
             manual_message_send(tenant=tenant, invoice=invoice, actor=user, template=template)
             done = _("Message queued.")
     except (ActionError, DisputeError, PromiseError) as exc:
+        if action in ACTION_FIELDS:  # the error beside the action's field, the form open
+            errors = {ACTION_FIELDS[action]: [str(exc)]}
+            return invoice_page(request, invoice, posted=action, errors=errors, status=400)
         messages.error(request, str(exc))
     else:
         messages.success(request, done)

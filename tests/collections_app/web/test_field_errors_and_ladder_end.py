@@ -170,6 +170,43 @@ def test_an_agreement_with_bad_values_is_told_beside_each_field_never_invalid_va
         assert not Agreement.objects.exists()
 
 
+def test_an_invoice_actions_error_is_beside_its_field_with_the_form_open(tenant_a, agent, login):
+    invoice = InvoiceFactory(tenant=tenant_a, amount=Decimal("150.00"))
+    client = login(agent)
+    bad_date = client.post(f"/invoices/{invoice.pk}/promise/", {"date": "2026-02-31"})
+    assert bad_date.status_code == 400  # not a 500: 31/02 is no date
+    html = bad_date.content.decode()
+    assert field_error(html, "promise-date") == "Informe uma data no formato dd/mm/aaaa."
+    assert re.search(r'<details class="card" open><summary>Registrar uma promessa', html)
+    no_flash_error(html)
+    pause = client.post(f"/invoices/{invoice.pk}/pause/", {"until": ""}).content.decode()
+    assert field_error(pause, "pause-until") == "Escolha uma data."
+    reason = client.post(f"/invoices/{invoice.pk}/dispute/", {"reason": "  "}).content.decode()
+    assert field_error(reason, "dispute-reason") == "Diga por que o cliente contesta a fatura."
+    template = client.post(f"/invoices/{invoice.pk}/message/", {"template": ""}).content.decode()
+    assert field_error(template, "message-template") == "Escolha um modelo."
+
+
+def test_the_customers_pause_and_erasure_errors_are_beside_their_fields(tenant_a, login):
+    invoice = InvoiceFactory(tenant=tenant_a, customer={"external_id": "C-MS", "name": "Maria Souza"})
+    client = login(MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user)
+    url = f"/customers/{invoice.customer_id}/"
+    pause = client.post(f"{url}pause/", {"until": "31/02/2027"})
+    assert pause.status_code == 400
+    assert field_error(pause.content.decode(), "customer-pause-until") == (
+        "Informe uma data no formato dd/mm/aaaa."
+    )
+    erase = client.post(f"{url}erase/", {})
+    assert erase.status_code == 400
+    html = erase.content.decode()
+    assert 'id="lgpd" open' in html
+    message = re.search(r'aria-describedby="erase-confirm-errors"', html)
+    assert message and "Marque a confirmação" in html.split('id="erase-confirm-errors"')[1]
+    with scopes_disabled():
+        invoice.customer.refresh_from_db()
+    assert invoice.customer.name == "Maria Souza"
+
+
 # --- past the ladder's end ---------------------------------------------------------------------
 
 

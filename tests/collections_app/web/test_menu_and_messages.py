@@ -59,8 +59,8 @@ def test_an_error_message_has_the_error_style_and_a_word(login, tenant_a):
     admin = MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user
     invoice = InvoiceFactory(tenant=tenant_a)
 
-    # An action that did not go through (a promise without its date) is a message at the top.
-    response = login(admin).post(f"/invoices/{invoice.pk}/promise/", {"date": ""}, follow=True)
+    # A bulk action that did not go through (no action chosen) is a message at the top.
+    response = login(admin).post("/invoices/bulk/", {"ids": [invoice.pk]}, follow=True)
 
     html = response.content.decode()
     item = re.search(r'<li class="flash flash-error">(.*?)</li>', html, re.S)
