@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scope, scopes_disabled
 
 from collections_app.models import Agreement, BankCredit, CreditStatus, LadderStep, Payment
@@ -119,6 +120,17 @@ def test_an_unknown_invoice_number_for_a_bank_credit_is_told_beside_that_field(
         assert BankCredit.objects.get().status == CreditStatus.UNMATCHED
 
 
+def test_a_bank_file_that_is_missing_or_unreadable_is_told_beside_the_file_field(agent, login):
+    client = login(agent)
+    missing = client.post("/bank/", {})
+    assert missing.status_code == 400
+    assert field_error(missing.content.decode(), "bank-file") == "Escolha um arquivo."
+    bad = client.post("/bank/", {"file": SimpleUploadedFile("x.txt", b"nope")})
+    assert bad.status_code == 400
+    assert field_error(bad.content.decode(), "bank-file").startswith("O arquivo não foi importado")
+    no_flash_error(bad.content.decode())
+
+
 # --- the invoice page's payment and agreement forms --------------------------------------------
 
 
@@ -188,7 +200,9 @@ def test_an_invoice_actions_error_is_beside_its_field_with_the_form_open(tenant_
 
 
 def test_the_customers_pause_and_erasure_errors_are_beside_their_fields(tenant_a, login):
-    invoice = InvoiceFactory(tenant=tenant_a, customer={"external_id": "C-MS", "name": "Maria Souza"})
+    invoice = InvoiceFactory(
+        tenant=tenant_a, customer={"external_id": "C-MS", "name": "Maria Souza"}
+    )
     client = login(MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user)
     url = f"/customers/{invoice.customer_id}/"
     pause = client.post(f"{url}pause/", {"until": "31/02/2027"})
