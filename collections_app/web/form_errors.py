@@ -3,6 +3,7 @@ the reading of a date typed in a form, with the error to show beside its field."
 
 from datetime import date, datetime
 
+from django.forms import CheckboxSelectMultiple
 from django.utils.translation import gettext as _
 
 
@@ -35,9 +36,12 @@ def typed_date(text: str | None) -> date | None:
 
 def errors_described(form):
     """Point each field that has an error at its error list (`<field id>-error`, beside the
-    field in the page), so a screen reader reads the error with the field. Returns the form."""
+    field in the page), so a screen reader reads the error with the field; a group of boxes is
+    left to its fieldset. Returns the form."""
     for name in form.errors:
         if name in form.fields:
+            if isinstance(form.fields[name].widget, CheckboxSelectMultiple):
+                continue  # a group of boxes: its fieldset names the error, in the template
             attrs = form.fields[name].widget.attrs
             attrs["aria-describedby"] = f"{form[name].id_for_label}-error"
             attrs["aria-invalid"] = "true"

@@ -368,7 +368,7 @@ def webhooks(request):
         request,
         "collections/settings/webhooks.html",
         {
-            "form": form,
+            "form": errors_described(form),
             "created": created,
             "endpoints": endpoints,
             "deliveries": deliveries,

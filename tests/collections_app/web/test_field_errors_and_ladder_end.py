@@ -90,6 +90,17 @@ def test_a_company_settings_error_is_bound_to_its_field(tenant_a, login):
     assert field_error(answer.content.decode(), "id_late_fine_percent") == "Entre 0 e 100."
 
 
+def test_a_webhook_address_error_and_an_invitation_error_are_bound_to_their_fields(
+    tenant_a, owner, login
+):
+    client = login(owner)
+    html = client.post("/settings/webhooks/", {"url": "nao e url", "events": []}).content.decode()
+    assert "URL" in field_error(html, "id_url") and "Enter" not in html
+    assert 'aria-describedby="webhook-events-error"' in html
+    invite = client.post("/settings/team/", {"email": "x@", "role": "agent"}).content.decode()
+    assert field_error(invite, "id_email") == "Insira um endereço de email válido."
+
+
 # --- a bank credit's invoice number ------------------------------------------------------------
 
 STATEMENT = (
