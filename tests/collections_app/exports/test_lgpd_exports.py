@@ -74,7 +74,8 @@ def test_erasure_anonymises_the_person_and_keeps_the_money(tenant_a, owner, logi
     refused = client.post(f"/customers/{maria.customer_id}/erase/", {}, follow=True)
     with scope(tenant=tenant_a):
         assert Customer.objects.get(pk=maria.customer_id).name == "Maria Souza"
-    assert refused.status_code == 200
+    assert refused.status_code == 400  # the page again, the error beside the confirmation
+    assert 'aria-describedby="erase-confirm-errors"' in refused.content.decode()
     client.post(f"/customers/{maria.customer_id}/erase/", {"confirm": "yes"})
     with scope(tenant=tenant_a):
         customer = Customer.objects.get(pk=maria.customer_id)
