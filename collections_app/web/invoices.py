@@ -481,7 +481,9 @@ def invoice_action(request, pk: int, action: str):
             manual_message_send(tenant=tenant, invoice=invoice, actor=user, template=template)
             done = _("Message queued.")
     except (ActionError, DisputeError, PromiseError) as exc:
-        if action in ACTION_FIELDS:  # the error beside the action's field, the form open
+        # The error beside the action's field, the form open (a disputed invoice shows no
+        # dispute form: there, the error is the page's message).
+        if action in ACTION_FIELDS and not (action == "dispute" and invoice.disputed):
             errors = {ACTION_FIELDS[action]: [str(exc)]}
             return invoice_page(request, invoice, posted=action, errors=errors, status=400)
         messages.error(request, str(exc))
