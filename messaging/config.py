@@ -15,7 +15,7 @@ from messaging.providers.registry import PROVIDERS
 from messaging.providers.smtp import smtp_address
 from tenants.models import Tenant
 
-LOCALES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+LOCALES = [("pt-br", gettext_lazy("Portuguese (Brazil)")), ("en", gettext_lazy("English"))]
 
 TEMPLATE_CONFLICT = gettext_lazy("A template with this key, channel and locale already exists.")
 PROVIDER_CONFLICT = gettext_lazy("The channel already has an active account.")

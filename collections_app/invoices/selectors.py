@@ -58,7 +58,9 @@ def queue_rows_enrich(*, tenant: Tenant, invoices: list[Invoice], today: date) -
     """Give each invoice of a page what the queue shows: `days_overdue`, `last_contact`
     ({"at", "kind", "channel"} or None), `promise_date` (an open promise's), and `next_step`
     ({"label", "kind", "channels", "task_title", "date"} or None: the first active step of
-    the invoice's ladder, by offset, with no ledger row for its day and a day today or later).
+    the invoice's ladder, by offset, with no ledger row for its day and a day today or later),
+    and `ladder_end` ({"label", "date"} of the ladder's last step, or None) for an open invoice
+    past its ladder's last step: it has no next step, and the queue says so.
 
     Four queries, whatever the number of rows. Must run inside the tenant's scope."""
     if not invoices:
@@ -120,10 +122,11 @@ def queue_rows_enrich(*, tenant: Tenant, invoices: list[Invoice], today: date) -
             else None
         )
         inv.promise_date = row.get("promise_date")
-        inv.next_step = None
+        inv.next_step = inv.ladder_end = None
         if inv.status != InvoiceStatus.OPEN:
             continue
-        for step in steps_by_ladder.get(ladder_of[inv.pk], []):
+        steps = steps_by_ladder.get(ladder_of[inv.pk], [])
+        for step in steps:
             if (step.offset_days, step.day_kind) in done.get(inv.pk, ()):
                 continue
             day = calendar.step_date(
@@ -139,7 +142,28 @@ def queue_rows_enrich(*, tenant: Tenant, invoices: list[Invoice], today: date) -
                 "date": day,
             }
             break
+        if inv.next_step is None and steps:
+            inv.ladder_end = _ladder_end(inv, steps, calendar)
     return invoices
+
+
+def _ladder_end(invoice: Invoice, steps: list[LadderStep], calendar) -> dict:
+    """The invoice's ladder's last step, by its day for this invoice: {"label", "date"}."""
+    dated = [
+        (
+            calendar.step_date(
+                invoice.effective_due_date, step.offset_days, step.day_kind == DayKind.BUSINESS
+            ),
+            step,
+        )
+        for step in steps
+    ]
+    day, last = max(
+        ((d, s) for d, s in dated if d is not None),
+        key=lambda pair: pair[0],
+        default=(None, steps[-1]),
+    )
+    return {"label": last.label, "date": day}
 
 
 CUSTOMER_SORTS = {

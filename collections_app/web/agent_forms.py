@@ -3,10 +3,10 @@ for the timeline, and the date a pause runs until."""
 
 from datetime import date
 
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from collections_app.activity.agent_actions import ActionError, call_record, note_record
+from collections_app.web.form_errors import typed_date
 
 
 def call_or_note_record(*, request, action: str, customer_id: int, invoice=None) -> str:
@@ -36,7 +36,10 @@ def call_or_note_record(*, request, action: str, customer_id: int, invoice=None)
 def pause_until(request, action: str) -> date | None:
     """The posted `until` of a pause, or None to resume. Raises ActionError for a pause
     without a date."""
-    until = parse_date(request.POST.get("until") or "") if action == "pause" else None
+    try:
+        until = typed_date(request.POST.get("until")) if action == "pause" else None
+    except ValueError as exc:
+        raise ActionError(str(exc)) from exc
     if action == "pause" and until is None:
         raise ActionError(_("Choose a date."))
     return until

@@ -26,7 +26,7 @@ from collections_app.payments.reconciliation import (
     statement_credits,
 )
 from collections_app.payments.services import PaymentError
-from collections_app.web.uploads import file_upload
+from collections_app.web.uploads import file_upload_error
 from tenants.decorators import tenant_required
 from tenants.selectors import tenant_today
 
@@ -41,54 +41,66 @@ def bank(request):
     """Bank reconciliation: import a return file or statement; the credits nothing matched wait
     here for an agent."""
     if request.method == "POST":
-        upload = file_upload(request, max_bytes=20 * 1024 * 1024)
-        if upload is not None:
-            try:
-                statement = bank_statement_import(
-                    tenant=request.tenant,
-                    filename=upload.name or "",
-                    content=upload.read(),
-                    actor=request.user,
+        if error := file_upload_error(request, max_bytes=20 * 1024 * 1024):
+            return bank_page(request, file_error=error, status=400)
+        upload = request.FILES["file"]
+        try:
+            statement = bank_statement_import(
+                tenant=request.tenant,
+                filename=upload.name or "",
+                content=upload.read(),
+                actor=request.user,
+            )
+        except BankFileError as exc:
+            error = _("The file was not imported: %(error)s") % {"error": exc}
+            return bank_page(request, file_error=error, status=400)
+        else:
+            messages.success(
+                request,
+                _(
+                    "%(credits)s credits read: %(matched)s matched and recorded as payments, "
+                    "%(review)s to review, %(duplicates)s already imported."
                 )
-            except BankFileError as exc:
-                messages.error(request, _("The file was not imported: %(error)s") % {"error": exc})
-            else:
-                messages.success(
+                % {
+                    "credits": statement.credits,
+                    "matched": statement.matched,
+                    "review": statement.credits - statement.matched,
+                    "duplicates": statement.duplicates,
+                },
+            )
+            # Entries, rejections, write-offs, fees: named per code, never dropped unseen.
+            if summary := not_payments_summary(statement.not_payments):
+                messages.info(request, summary)
+            # A cancelled invoice, two invoices for one nosso número, a refused payment:
+            # the credit waits in the queue, and the agent is told why.
+            if statement.review:
+                reasons = [reason for _credit, reason in statement.review]
+                listed = " · ".join(reasons[:5]) + (" · …" if len(reasons) > 5 else "")
+                messages.warning(
                     request,
-                    _(
-                        "%(credits)s credits read: %(matched)s matched and recorded as payments, "
-                        "%(review)s to review, %(duplicates)s already imported."
+                    ngettext(
+                        "%(n)s credit waits for review: %(reasons)s",
+                        "%(n)s credits wait for review: %(reasons)s",
+                        len(reasons),
                     )
-                    % {
-                        "credits": statement.credits,
-                        "matched": statement.matched,
-                        "review": statement.credits - statement.matched,
-                        "duplicates": statement.duplicates,
-                    },
+                    % {"n": len(reasons), "reasons": listed},
                 )
-                # Entries, rejections, write-offs, fees: named per code, never dropped unseen.
-                if summary := not_payments_summary(statement.not_payments):
-                    messages.info(request, summary)
-                # A cancelled invoice, two invoices for one nosso número, a refused payment:
-                # the credit waits in the queue, and the agent is told why.
-                if statement.review:
-                    reasons = [reason for _credit, reason in statement.review]
-                    listed = " · ".join(reasons[:5]) + (" · …" if len(reasons) > 5 else "")
-                    messages.warning(
-                        request,
-                        ngettext(
-                            "%(n)s credit waits for review: %(reasons)s",
-                            "%(n)s credits wait for review: %(reasons)s",
-                            len(reasons),
-                        )
-                        % {"n": len(reasons), "reasons": listed},
-                    )
         return redirect("bank")
+    return bank_page(request)
+
+
+def bank_page(request, *, refused=None, file_error: str = "", status: int = 200):
+    """The reconciliation page; `refused` = (credit, message, what was typed) puts an
+    assignment's error beside that credit's invoice number field, `file_error` an import's
+    beside the file field, answered `status`."""
     waiting = BankCredit.objects.filter(status=CreditStatus.UNMATCHED)
     queue = list(waiting.select_related("statement")[:QUEUE_SHOWN])
     today = tenant_today(tenant=request.tenant)
     for credit in queue:
         credit.suggestions = credit_suggestions(tenant=request.tenant, credit=credit, today=today)
+        if refused and refused[0].pk == credit.pk:
+            credit.errors, credit.typed = [refused[1]], refused[2]
+            credit.error_id = f"credit-{credit.pk}-errors"
     matched = matched_credits()
     recent = list(matched[:MATCHED_SHOWN])
     for credit in recent:
@@ -102,7 +114,9 @@ def bank(request):
             "queue_count": waiting.count(),
             "matched": recent,
             "matched_count": matched.count(),
+            "file_errors": [file_error] if file_error else [],
         },
+        status=status,
     )
 
 
@@ -139,14 +153,18 @@ def bank_credit_resolve(request, pk: int):
             Invoice.objects.filter(Q(external_id=ref) | Q(number=ref)).first() if ref else None
         )
     if invoice is None:
-        messages.error(request, _("No invoice with that number."))
-    else:
-        try:
-            bank_credit_assign(
-                tenant=request.tenant, credit=credit, invoice=invoice, actor=request.user
-            )
-        except PaymentError as exc:
-            messages.error(request, str(exc))
+        if chosen:  # a suggestion that is no invoice of this company (any more)
+            message = _("No invoice with that number.")
+        elif ref:
+            message = _("No invoice with the number %(n)s.") % {"n": ref}
         else:
-            messages.success(request, _("Credit recorded as a payment of %(n)s.") % {"n": invoice})
+            message = _("Type the invoice's number.")
+        return bank_page(request, refused=(credit, message, ref), status=400)
+    try:
+        bank_credit_assign(
+            tenant=request.tenant, credit=credit, invoice=invoice, actor=request.user
+        )
+    except PaymentError as exc:
+        return bank_page(request, refused=(credit, str(exc), ref), status=400)
+    messages.success(request, _("Credit recorded as a payment of %(n)s.") % {"n": invoice})
     return redirect("bank")

@@ -54,7 +54,12 @@ def customer_list(request):
 @require_GET
 @tenant_required()
 def customer_detail(request, pk: int):
-    customer = get_object_or_404(Customer, pk=pk)
+    return customer_page(request, get_object_or_404(Customer, pk=pk))
+
+
+def customer_page(request, customer, *, posted: str = "", errors=None, status: int = 200):
+    """The customer's page; after a form that did not go through (`posted` names it), with its
+    error beside the field (`errors` keyed by field) and answered 400."""
     today = tenant_today(tenant=request.tenant)
     return render(
         request,
@@ -71,7 +76,11 @@ def customer_detail(request, pk: int):
             "can_work": request.membership.has_role("agent"),
             "can_admin": request.membership.has_role("admin"),
             "call_outcomes": CALL_OUTCOMES,
+            "posted": posted,
+            "values": request.POST if posted else {},
+            "errors": errors or {},
         },
+        status=status,
     )
 
 
@@ -100,6 +109,9 @@ def customer_action(request, pk: int, action: str):
             )
             done = _("Reminders paused.") if until else _("Reminders resumed.")
     except ActionError as exc:
+        if action == "pause":  # the error beside the date, the form open
+            errors = {"pause_until": [str(exc)]}
+            return customer_page(request, customer, posted=action, errors=errors, status=400)
         messages.error(request, str(exc))
     else:
         messages.success(request, done)
@@ -126,8 +138,8 @@ def customer_erase_view(request, pk: int):
     """Erase the customer's personal data (LGPD), after an explicit confirmation."""
     customer = get_object_or_404(Customer, pk=pk)
     if request.POST.get("confirm") != "yes":
-        messages.error(request, _("Tick the confirmation to erase the personal data."))
-    else:
-        customer_erase(tenant=request.tenant, customer=customer, actor=request.user)
-        messages.success(request, _("Personal data erased; the financial records were kept."))
+        errors = {"erase_confirm": [_("Tick the confirmation to erase the personal data.")]}
+        return customer_page(request, customer, posted="erase", errors=errors, status=400)
+    customer_erase(tenant=request.tenant, customer=customer, actor=request.user)
+    messages.success(request, _("Personal data erased; the financial records were kept."))
     return redirect("customer_detail", pk=customer.pk)

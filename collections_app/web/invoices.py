@@ -12,7 +12,6 @@ from django.db.models import Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -62,6 +61,7 @@ from collections_app.stats.selectors import (
     timeline_for_invoice,
 )
 from collections_app.web.agent_forms import call_or_note_record, pause_until
+from collections_app.web.form_errors import typed_date
 from messaging.models import Template
 from tenants.decorators import tenant_required
 from tenants.models import Membership
@@ -261,6 +261,18 @@ def _phone(number: str) -> dict | None:
 @tenant_required()
 def invoice_detail(request, pk: int):
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
+    return invoice_page(request, invoice)
+
+
+def invoice_page(request, invoice, *, posted: str = "", errors=None, status: int = 200):
+    """The invoice page; after a payment or agreement form that did not go through, with the
+    form's errors beside their fields (`errors` keyed "<form>_<field>", "<form>_general" for
+    the rest) and what was typed (`posted` names the form), answered 400. An invoice no longer
+    open shows no such form: its errors are the page's messages."""
+    if errors and invoice.status != InvoiceStatus.OPEN:
+        for message in dict.fromkeys(m for ms in errors.values() for m in ms):
+            messages.error(request, message)
+        return redirect("invoice_detail", pk=invoice.pk)
     today = tenant_today(tenant=request.tenant)
     tasks = list(
         invoice.tasks.filter(status=TaskStatus.OPEN)
@@ -271,6 +283,10 @@ def invoice_detail(request, pk: int):
         # A task the ladder opens asks for a payment: a call, with the number and the amount.
         task.is_call = task.origin in LADDER_ORIGINS or task.title.lower().startswith("ligar")
         task.is_late = task.due_on < today
+    steps = [
+        {**entry, "state_label": STEP_STATES.get(entry["state"], entry["state"])}
+        for entry in invoice_explain(tenant=request.tenant, invoice=invoice, today=today)
+    ]
     return render(
         request,
         "collections/invoice_detail.html",
@@ -278,10 +294,8 @@ def invoice_detail(request, pk: int):
             "invoice": invoice,
             "timeline": timeline_for_invoice(tenant=request.tenant, invoice=invoice)[:200],
             "today": today,
-            "steps": [
-                {**entry, "state_label": STEP_STATES.get(entry["state"], entry["state"])}
-                for entry in invoice_explain(tenant=request.tenant, invoice=invoice, today=today)
-            ],
+            "steps": steps,
+            "ladder_end": ladder_end(invoice, steps),
             "templates": Template.objects.filter(locale=request.tenant.locale).order_by(
                 "channel", "key"
             ),
@@ -296,36 +310,85 @@ def invoice_detail(request, pk: int):
             .first(),
             "tasks": tasks,
             "phone": _phone(invoice.customer.phone or invoice.customer.whatsapp),
+            "posted": posted,
+            "values": request.POST if posted else {},
+            "errors": errors or {},
         },
+        status=status,
     )
+
+
+def ladder_end(invoice: Invoice, steps: list[dict]) -> dict | None:
+    """For an open invoice past its ladder's last step (no step planned any more): the last
+    step taken (sent or a task), else the last step, as {"label", "date"}; None otherwise."""
+    active = [s for s in steps if s["active"] and s["scheduled_for"] is not None]
+    if invoice.status != InvoiceStatus.OPEN or not active:
+        return None
+    if any(s["state"] == "planned" for s in active):
+        return None
+    taken = [s for s in active if s["state"] in ("sent", "task")] or active
+    last = max(taken, key=lambda s: s["scheduled_for"])
+    return {"label": last["step"], "date": last["scheduled_for"]}
 
 
 @require_POST
 @tenant_required("agent")
 def invoice_payment(request, pk: int):
     """An agent records a payment received outside Régua (manual entry)."""
-    invoice = get_object_or_404(Invoice, pk=pk)
+    invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
     tenant = request.tenant
     today = tenant_today(tenant=tenant)
-    paid_on = parse_date(request.POST.get("paid_on") or "") or today
+    errors = {}
+    amount = paid_on = None
     try:
         # 99,90 · 99.90 · 1.234,56 · 1234.56, read as the spreadsheet import reads amounts.
         amount = typed_amount(request.POST.get("amount") or "")
-        if paid_on > today:
-            raise PaymentError(_("The paid date is in the future."))
-        invoice_record_payment(
-            tenant=tenant,
-            invoice=invoice,
-            amount=amount,
-            paid_at=paid_at_on(paid_on, tenant),
-            source=PaymentSource.MANUAL,
-            actor=request.user,
-        )
-    except (AmountError, PaymentError) as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Payment recorded."))
+    except AmountError as exc:
+        errors["pay_amount"] = [str(exc)]
+    try:
+        paid_on = typed_date(request.POST.get("paid_on")) or today
+    except ValueError as exc:
+        errors["pay_paid_on"] = [str(exc)]
+    if paid_on and paid_on > today:
+        errors["pay_paid_on"] = [_("The paid date is in the future.")]
+    if not errors:
+        try:
+            invoice_record_payment(
+                tenant=tenant,
+                invoice=invoice,
+                amount=amount,
+                paid_at=paid_at_on(paid_on, tenant),
+                source=PaymentSource.MANUAL,
+                actor=request.user,
+            )
+        except PaymentError as exc:  # the amount's bounds
+            errors["pay_amount"] = [str(exc)]
+    if errors:
+        return invoice_page(request, invoice, posted="pay", errors=errors, status=400)
+    messages.success(request, _("Payment recorded."))
     return redirect("invoice_detail", pk=invoice.pk)
+
+
+def _agreement_fields(post, today) -> tuple[dict, dict]:
+    """The agreement form's instalments, first due date and total, and its errors by field."""
+    values, errors = {}, {}
+    count = (post.get("instalments") or "").strip()
+    values["instalments"] = int(count) if count.isdigit() else 0
+    if not 1 <= values["instalments"] <= 60:
+        errors["ag_instalments"] = [_("Enter a number of instalments from 1 to 60.")]
+    try:
+        values["first_due"] = typed_date(post.get("first_due")) or today
+    except ValueError as exc:
+        errors["ag_first_due"] = [str(exc)]
+    else:
+        if values["first_due"] < today:
+            errors["ag_first_due"] = [_("The first instalment cannot be due in the past.")]
+    total_text = (post.get("total") or "").strip()
+    try:
+        values["total"] = typed_amount(total_text) if total_text else None
+    except AmountError as exc:
+        errors["ag_total"] = [str(exc)]
+    return values, errors
 
 
 @require_POST
@@ -338,23 +401,23 @@ def invoice_agreement(request, pk: int):
     invoices = [invoice]
     if request.POST.get("all_open"):
         invoices = list(Invoice.objects.filter(customer=invoice.customer, status="open"))
-    total_text = (request.POST.get("total") or "").strip()
-    try:
-        total = typed_amount(total_text) if total_text else None
-        agreement = agreement_create(
-            tenant=tenant,
-            customer=invoice.customer,
-            invoices=invoices,
-            instalments=int(request.POST.get("instalments") or 0),
-            first_due_date=parse_date(request.POST.get("first_due") or "") or today,
-            today=today,
-            total=total,
-            actor=request.user,
-        )
-    except (AgreementError, AmountError, ValueError) as exc:
-        known = isinstance(exc, AgreementError | AmountError)
-        messages.error(request, str(exc) if known else _("Invalid value."))
-        return redirect("invoice_detail", pk=invoice.pk)
+    values, errors = _agreement_fields(request.POST, today)
+    if not errors:
+        try:
+            agreement = agreement_create(
+                tenant=tenant,
+                customer=invoice.customer,
+                invoices=invoices,
+                instalments=values["instalments"],
+                first_due_date=values["first_due"],
+                today=today,
+                total=values["total"],
+                actor=request.user,
+            )
+        except AgreementError as exc:
+            errors["ag_general"] = [str(exc)]
+    if errors:
+        return invoice_page(request, invoice, posted="ag", errors=errors, status=400)
     messages.success(
         request,
         _("Agreement %(id)s created: %(n)s instalments.")
@@ -364,6 +427,13 @@ def invoice_agreement(request, pk: int):
 
 
 INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message", "dispute", "undispute"}
+# The field an action's error belongs to, on the invoice page (`errors` of invoice_page).
+ACTION_FIELDS = {
+    "promise": "promise_date",
+    "pause": "pause_until",
+    "dispute": "dispute_reason",
+    "message": "message_template",
+}
 
 
 @require_POST
@@ -382,7 +452,10 @@ def invoice_action(request, pk: int, action: str):
                 request=request, action=action, customer_id=invoice.customer_id, invoice=invoice
             )
         elif action == "promise":
-            promised = parse_date(post.get("date") or "")
+            try:
+                promised = typed_date(post.get("date"))
+            except ValueError as exc:
+                raise ActionError(str(exc)) from exc
             if promised is None:
                 raise ActionError(_("Choose a date."))
             promise_create(
@@ -408,6 +481,11 @@ def invoice_action(request, pk: int, action: str):
             manual_message_send(tenant=tenant, invoice=invoice, actor=user, template=template)
             done = _("Message queued.")
     except (ActionError, DisputeError, PromiseError) as exc:
+        # The error beside the action's field, the form open (a disputed invoice shows no
+        # dispute form: there, the error is the page's message).
+        if action in ACTION_FIELDS and not (action == "dispute" and invoice.disputed):
+            errors = {ACTION_FIELDS[action]: [str(exc)]}
+            return invoice_page(request, invoice, posted=action, errors=errors, status=400)
         messages.error(request, str(exc))
     else:
         messages.success(request, done)

@@ -1,7 +1,7 @@
 """What people read instead of the codes the models store: channels, message states, payment
 sources, skip reasons, and the timeline's entries rendered from their data at display time.
 
-Stored rows keep their codes (the API and the exports speak codes); only the pages translate
+Stored rows keep their codes (the API speaks codes); the pages and the CSV exports translate
 them, here, so a label is chosen in one place."""
 
 from django.utils import translation

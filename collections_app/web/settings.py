@@ -21,6 +21,7 @@ from collections_app.invoices.calendar_settings import (
     tenant_holiday_remove,
 )
 from collections_app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from collections_app.web.form_errors import errors_described
 from collections_app.webhooks_out.endpoints import (
     EndpointError,
     webhook_endpoint_delete,
@@ -209,11 +210,27 @@ class CompanySettingsForm(forms.ModelForm):
 
 
 class HolidayForm(forms.ModelForm):
+    """A date of the company's own (its prefix keeps its fields' ids apart from the settings
+    form's on the same page)."""
+
+    date = forms.DateField(
+        label=gettext_lazy("Date"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={
+            "required": gettext_lazy("Choose the holiday's date."),
+            "invalid": gettext_lazy("Enter the date as dd/mm/yyyy."),
+        },
+    )
+
     class Meta:
         model = TenantHoliday
         fields = ["date", "name"]
-        labels = {"date": gettext_lazy("Date"), "name": gettext_lazy("Name")}
-        widgets = {"date": forms.DateInput(attrs={"type": "date"})}
+        labels = {"name": gettext_lazy("Name")}
+        error_messages = {"name": {"required": gettext_lazy("Give the holiday a name.")}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="holiday_%s", **kwargs)
 
 
 def calendar_holidays(tenant: Tenant, *, days: int = 365) -> list[tuple]:
@@ -239,7 +256,6 @@ def settings_index(request):
 def company_settings(request):
     tenant = request.tenant
     form = CompanySettingsForm(instance=tenant)
-    holiday_form = HolidayForm()
     if request.method == "POST":
         if not request.membership.has_role("admin"):
             raise PermissionDenied
@@ -248,17 +264,25 @@ def company_settings(request):
             company_settings_save(tenant=tenant, fields=form.fields_to_save())
             messages.success(request, _("Settings saved."))
             return redirect("settings_company")
+    return company_page(request, form=form)
+
+
+def company_page(request, *, form=None, holiday_form=None, status: int = 200):
+    """The company settings page; a form that did not go through has its errors beside its
+    fields (the holiday form's answered 400)."""
+    tenant = request.tenant
     return render(
         request,
         "collections/settings/company.html",
         {
-            "form": form,
+            "form": errors_described(form or CompanySettingsForm(instance=tenant)),
             "sections": SECTIONS,
-            "holiday_form": holiday_form,
+            "holiday_form": errors_described(holiday_form or HolidayForm()),
             "holidays": TenantHoliday.objects.order_by("date"),
             "calendar_holidays": calendar_holidays(tenant),
             "can_edit": request.membership.has_role("admin"),
         },
+        status=status,
     )
 
 
@@ -272,11 +296,9 @@ def holiday_add(request):
         )
         if created:
             messages.success(request, _("Holiday added."))
-        else:
-            messages.error(request, _("That date is already a holiday."))
-    else:
-        messages.error(request, _("Give the holiday a date and a name."))
-    return redirect("settings_company")
+            return redirect("settings_company")
+        form.add_error("date", _("That date is already a holiday."))
+    return company_page(request, holiday_form=form, status=400)
 
 
 @require_POST
@@ -346,7 +368,7 @@ def webhooks(request):
         request,
         "collections/settings/webhooks.html",
         {
-            "form": form,
+            "form": errors_described(form),
             "created": created,
             "endpoints": endpoints,
             "deliveries": deliveries,

@@ -4,15 +4,19 @@ from django.contrib import messages
 from django.utils.translation import gettext as _
 
 
-def file_upload(request, *, max_bytes: int):
-    """The form's `file`, or None after telling the user why not (none chosen, too large)."""
+def file_upload_error(request, *, max_bytes: int) -> str:
+    """Why the form's `file` cannot be taken (none chosen, too large), or "" when it can."""
     upload = request.FILES.get("file")
     if upload is None:
-        messages.error(request, _("Choose a file."))
-    elif upload.size > max_bytes:
-        messages.error(
-            request, _("The file is too large (at most %(mb)s MB).") % {"mb": max_bytes >> 20}
-        )
-    else:
-        return upload
-    return None
+        return _("Choose a file.")
+    if upload.size > max_bytes:
+        return _("The file is too large (at most %(mb)s MB).") % {"mb": max_bytes >> 20}
+    return ""
+
+
+def file_upload(request, *, max_bytes: int):
+    """The form's `file`, or None after telling the user why not (none chosen, too large)."""
+    if error := file_upload_error(request, max_bytes=max_bytes):
+        messages.error(request, error)
+        return None
+    return request.FILES["file"]

@@ -4,6 +4,7 @@ which keeps the financial records."""
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -73,7 +74,8 @@ def test_erasure_anonymises_the_person_and_keeps_the_money(tenant_a, owner, logi
     refused = client.post(f"/customers/{maria.customer_id}/erase/", {}, follow=True)
     with scope(tenant=tenant_a):
         assert Customer.objects.get(pk=maria.customer_id).name == "Maria Souza"
-    assert refused.status_code == 200
+    assert refused.status_code == 400  # the page again, the error beside the confirmation
+    assert 'aria-describedby="erase-confirm-errors"' in refused.content.decode()
     client.post(f"/customers/{maria.customer_id}/erase/", {"confirm": "yes"})
     with scope(tenant=tenant_a):
         customer = Customer.objects.get(pk=maria.customer_id)
@@ -96,24 +98,92 @@ def test_erasure_anonymises_the_person_and_keeps_the_money(tenant_a, owner, logi
     assert "maria@example.com" not in exported and "987654321" not in exported
 
 
+def read_csv(response, delimiter=";") -> list[list[str]]:
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")  # a spreadsheet reads it as UTF-8
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=delimiter))
+
+
 def test_invoices_and_the_timeline_export_as_csv(tenant_a, agent, viewer, login, maria):
     today = tenant_today(tenant=tenant_a)
     InvoiceFactory(tenant=tenant_a, due_date=today - timedelta(days=40), amount="50.00")
     assert login(viewer).get("/exports/invoices.csv").status_code == 403
     client = login(agent)
-    response = client.get("/exports/invoices.csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0][:3] == ["external_id", "number", "customer_external_id"]
+    rows = read_csv(client.get("/exports/invoices.csv"))
+    assert rows[0][:4] == ["Código externo", "Número", "Código do cliente", "Cliente"]
     assert len(rows) == 3
     by_id = {row[0]: row for row in rows[1:]}
     assert by_id[maria.external_id][3] == "Maria Souza"
-    assert by_id[maria.external_id][5] == "100.00"
-    only_paid = client.get("/exports/invoices.csv?status=paid")
-    assert len(list(csv.reader(io.StringIO(b"".join(only_paid.streaming_content).decode())))) == 1
-    timeline = client.get(f"/exports/interactions.csv?from={today.isoformat()}")
-    lines = list(csv.reader(io.StringIO(b"".join(timeline.streaming_content).decode())))
-    assert lines[0] == ["occurred_at", "customer", "invoice", "kind", "channel", "summary", "actor"]
-    assert any(line[3] == "payment" for line in lines[1:])
+    assert by_id[maria.external_id][5] == "100,00"
+    only_paid = read_csv(client.get("/exports/invoices.csv?status=paid"))
+    assert len(only_paid) == 1
+    lines = read_csv(client.get(f"/exports/interactions.csv?from={today.isoformat()}"))
+    assert lines[0] == [
+        "Data e hora",
+        "Código do cliente",
+        "Fatura",
+        "Tipo",
+        "Canal",
+        "Resumo",
+        "Por",
+    ]
+    assert any(line[3] == "Pagamento" for line in lines[1:])
+
+
+def test_the_exports_write_labels_dates_and_amounts_as_people_read_them(
+    tenant_a, agent, login, maria
+):
+    """No internal code in a human-facing CSV: statuses, kinds, channels and payment sources
+    are the pages' labels; dates dd/mm/aaaa; amounts with a decimal comma, ';' between cells.
+    In English: the English labels, ',' and 1234.50."""
+    today = tenant_today(tenant=tenant_a)
+    late = InvoiceFactory(
+        tenant=tenant_a, due_date=today - timedelta(days=40), amount="1234.50", number="NF-7"
+    )
+    with scope(tenant=tenant_a):
+        invoice_record_payment(
+            tenant=tenant_a, invoice=late, amount=Decimal("1234.50"), source="bank_file"
+        )
+        Interaction.objects.create(
+            tenant=tenant_a,
+            customer=late.customer,
+            invoice=late,
+            kind="message",
+            channel="email",
+            summary="email: lembrete de vencimento",
+        )
+    client = login(agent)
+    rows = read_csv(client.get("/exports/invoices.csv"))
+    header = rows[0]
+    row = {r[0]: dict(zip(header, r, strict=True)) for r in rows[1:]}[late.external_id]
+    assert row["Status"] == "Paga"
+    assert row["Valor"] == "1234,50" and row["Valor pago"] == "1234,50"
+    assert row["Vencimento"] == (today - timedelta(days=40)).strftime("%d/%m/%Y")
+    assert row["Pago em"] == today.strftime("%d/%m/%Y")
+    statuses = {dict(zip(header, r, strict=True))["Status"] for r in rows[1:]}
+    assert statuses == {"Paga", "Em aberto"}
+
+    lines = read_csv(client.get("/exports/interactions.csv"))
+    kinds = {line[3] for line in lines[1:]}
+    channels = {line[4] for line in lines[1:]} - {""}
+    assert "Pagamento" in kinds and "payment" not in kinds and "message" not in kinds
+    assert channels == {"E-mail"}, lines
+    sent = next(line for line in lines[1:] if line[3] == "Mensagem")
+    assert sent[5] == "E-mail: lembrete de vencimento"  # the summary's channel code, named
+    paid = next(line for line in lines[1:] if line[2] == "NF-7" and line[3] == "Pagamento")
+    assert paid[5] == "R$ 1.234,50 · Arquivo de retorno bancário"
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", paid[0])
+    every_cell = {cell for line in lines[1:] + rows[1:] for cell in line}
+    assert not every_cell & {"open", "paid", "overdue", "email", "bank_file", "payment"}
+
+    english = login(agent)
+    english.cookies["django_language"] = "en"
+    rows = read_csv(english.get("/exports/invoices.csv"), delimiter=",")
+    header = rows[0]
+    assert header[:2] == ["External id", "Number"]
+    row = {r[0]: dict(zip(header, r, strict=True)) for r in rows[1:]}[late.external_id]
+    assert row["Status"] == "Paid" and row["Amount"] == "1234.50"
+    assert row["Due date"] == (today - timedelta(days=40)).isoformat()
 
 
 def test_exported_text_that_looks_like_a_formula_stays_text(tenant_a, agent, login):
@@ -135,12 +205,12 @@ def test_exported_text_that_looks_like_a_formula_stays_text(tenant_a, agent, log
             summary="-2+3+cmd|' /C calc'!A0",
         )
     client = login(agent)
-    invoices = b"".join(client.get("/exports/invoices.csv").streaming_content).decode()
-    [row] = list(csv.reader(io.StringIO(invoices)))[1:]
+    [row] = read_csv(client.get("/exports/invoices.csv"))[1:]
     assert row[2] == '\'=HYPERLINK("http://x")' and row[3] == "'@SUM(A1:A9)"
-    assert row[4] == "50.00"
-    timeline = b"".join(client.get("/exports/interactions.csv").streaming_content).decode()
-    notes = [line for line in csv.reader(io.StringIO(timeline)) if line[3] == "note"]
+    assert row[4] == "50,00"
+    notes = [
+        line for line in read_csv(client.get("/exports/interactions.csv")) if line[3] == "Anotação"
+    ]
     assert notes[0][5] == "'-2+3+cmd|' /C calc'!A0"
 
 

@@ -116,7 +116,7 @@ def test_a_dashboard_payment_of_nan_is_the_pages_error(tenant_a, agent, login):
     invoice = InvoiceFactory(tenant=tenant_a, amount="150.00")
     client = login(agent)
     answer = client.post(f"/invoices/{invoice.pk}/payment/", {"amount": "NaN"}, follow=True)
-    assert answer.status_code == 200
+    assert answer.status_code == 400  # the invoice page again, the error beside the amount
     assert _payments(invoice) == 0
     assert "1.234,50" in answer.content.decode()
 

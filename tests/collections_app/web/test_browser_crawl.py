@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import models
 from django.test import Client
+from django.utils.translation import trans_real
 from django_scopes import scope
 
 import collections_app.models as collections_models
@@ -76,8 +77,115 @@ def internal_codes() -> list[str]:
     return sorted(codes)
 
 
+# Common English words of a user interface, which a pt-BR page never shows in its chrome: they
+# catch a string never marked for translation (so absent from the catalogs).
+ENGLISH_UI_WORDS = [
+    "Save",
+    "Cancel",
+    "Delete",
+    "Search",
+    "Next",
+    "Previous",
+    "Submit",
+    "Loading",
+    "Error",
+    "Required",
+    "Edit",
+    "Close",
+    "Back",
+    "Filter",
+    "Filters",
+    "Apply",
+    "Reset",
+    "Download",
+    "Upload",
+    "Export",
+    "Import",
+    "Settings",
+    "Actions",
+    "Details",
+    "Show",
+    "Hide",
+    "Remove",
+    "Add",
+    "Update",
+    "Create",
+    "New",
+    "Confirm",
+    "Continue",
+    "Send",
+    "Sent",
+    "Failed",
+    "Pending",
+    "Paid",
+    "Overdue",
+    "Open",
+    "Amount",
+    "Due",
+    "Customer",
+    "Customers",
+    "Invoice",
+    "Invoices",
+    "Payment",
+    "Payments",
+    "Message",
+    "Messages",
+    "Template",
+    "Templates",
+    "Name",
+    "Date",
+    "Phone",
+    "Yes",
+    "No",
+    "None",
+    "Unknown",
+    "Sign in",
+    "Log in",
+    "Log out",
+    "Password",
+    "Username",
+    "Welcome",
+    "Dashboard",
+    "Overview",
+    "Queue",
+    "Tasks",
+    "Notes",
+    "Help",
+]
+ENGLISH_UI_SENTENCES = [
+    "This field is required.",
+    "Enter a valid",
+    "Invalid value",
+    "Select a valid choice",
+    "Ensure this value",
+    "No results",
+    "Are you sure",
+    "Something went wrong",
+    "Page not found",
+]
+
+
+def english_msgids() -> list[str]:
+    """Every English msgid of the pt-BR catalogs (the project's and Django's) whose translation
+    differs from it: on a pt-BR page, showing one means a string was left untranslated. A msgid
+    with an accented letter is Portuguese already (Django's time zone names), not English."""
+    catalog = trans_real.translation("pt-br")._catalog
+    return sorted(
+        key
+        for key in catalog.keys()
+        if isinstance(key, str)
+        and catalog[key] != key
+        and re.search("[A-Za-z]", key)
+        and not re.search("[À-ÿ]", key)
+    )
+
+
+def text_checks() -> tuple:
+    return (internal_codes(), english_msgids(), ENGLISH_UI_WORDS, ENGLISH_UI_SENTENCES)
+
+
 # One script run in the page: the layout, wording and text checks.
-CHECKS_JS = r"""(codes) => {
+CHECKS_JS = r"""([codes, msgids, words, sentences]) => {
   const found = [];
   const doc = document.documentElement;
   if (doc.scrollWidth > window.innerWidth) {
@@ -95,11 +203,13 @@ CHECKS_JS = r"""(codes) => {
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       if (!node.parentElement || !visible(node.parentElement)) continue;
       // A compound word may wrap after its hyphen ("e-" / "mail"), as in print: each part
-      // between hyphens is a word of its own here.
+      // between hyphens is a word of its own here. No other split is allowed: not before a
+      // hyphen, not after a slash or a dash, not inside a word. Only a long address (an e-mail,
+      // a link, a file name) may wrap where it must.
       const re = /[^\s-]+-?/g;
       let m;
       while ((m = re.exec(node.data))) {
-        if (m[0].length > 30) continue;
+        if (m[0].length > 30 && /[@/._:]/.test(m[0])) continue;
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);
@@ -129,6 +239,84 @@ CHECKS_JS = r"""(codes) => {
       found.push(["internal code", `${code}: …${around}…`]);
     }
   }
+  // No English on a pt-BR page (what is marked as another language, as the language menu's
+  // "English", aside). A text node or an attribute read by people (placeholder, title,
+  // aria-label, alt, a button's value) that equals an English msgid with a pt-BR translation,
+  // a sentence of three words or more that contains one, or a common English UI word in the
+  // page's chrome (headings, labels, buttons, table heads, badges, help texts, menus, messages).
+  const english = new Set();
+  if ((doc.lang || "").toLowerCase().startsWith("pt")) {
+    const foreign = (el) => {
+      const tagged = el.closest("[lang]");
+      return tagged && !tagged.lang.toLowerCase().startsWith("pt");
+    };
+    const norm = (s) => s.replace(/\s+/g, " ").trim();
+    const exact = new Set();
+    const long = [];
+    for (const id of msgids) {
+      const plain = norm(id);
+      if (/%(\(\w+\))?[sd]|\{\w*\}/.test(plain)) {
+        // A msgid with placeholders: its literal parts, in order, with anything between.
+        const parts = plain.split(/%(?:\(\w+\))?[sd]|\{\w*\}/).map((p) => p.trim());
+        const literal = parts.join(" ").trim();
+        if (literal.split(/\s+/).length < 3) continue;
+        const body = parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".+?");
+        long.push([id, new RegExp(`(?<![\\w])${body}`)]);
+      } else {
+        exact.add(plain);
+        if (plain.split(" ").length >= 3) long.push([id, plain]);
+      }
+    }
+    const wordRe = new RegExp(`(?<![\\w@./-])(${words.join("|")})(?![\\w@/-])`);
+    const chrome = "h1, h2, h3, h4, h5, h6, label, legend, caption, summary, button, th, dt, " +
+      "option, nav, .btn, .badge, [class*='badge'], [role='button'], [role='alert'], " +
+      "[role='status'], .help, .hint, [class*='help'], [class*='error'], .messages, " +
+      ".message, .empty, .errorlist";
+    const texts = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!el || !norm(node.data) || foreign(el)) continue;
+      if (el.closest("code, kbd, samp, pre, script, style, template")) continue;
+      if (el.tagName !== "OPTION" && !visible(el)) continue;
+      texts.push([norm(node.data), el, !!el.closest(chrome)]);
+    }
+    const attrs = "[placeholder], [title], [aria-label], img[alt], input[type=submit][value], " +
+      "input[type=button][value], optgroup[label]";
+    for (const el of document.querySelectorAll(attrs)) {
+      if (foreign(el)) continue;
+      for (const name of ["placeholder", "title", "aria-label", "alt", "value", "label"]) {
+        if (name === "value" && el.tagName !== "INPUT") continue;
+        if (name === "label" && el.tagName !== "OPTGROUP") continue;
+        const value = norm(el.getAttribute(name) || "");
+        if (value) texts.push([value, el, true, name]);
+      }
+    }
+    const where = (el, attr) => {
+      const cls = el.className && typeof el.className === "string"
+        ? "." + el.className.split(" ")[0] : "";
+      return `<${el.tagName.toLowerCase()}${cls}>` + (attr ? `[${attr}]` : "");
+    };
+    for (const [text, el, isChrome, attr] of texts) {
+      if (exact.has(text) || exact.has(text.replace(/[:*]+$/, "").trim())) {
+        english.add(`"${text}" in ${where(el, attr)}`);
+        continue;
+      }
+      let hit = long.find(([, m]) => (typeof m === "string" ? text.includes(m) : m.test(text)));
+      if (hit) {
+        english.add(`"${hit[0]}" in "${text.slice(0, 80)}" ${where(el, attr)}`);
+        continue;
+      }
+      hit = sentences.find((s) => text.includes(s));
+      if (hit) {
+        english.add(`"${hit}" in "${text.slice(0, 80)}" ${where(el, attr)}`);
+        continue;
+      }
+      const m = isChrome && text.match(wordRe);
+      if (m) english.add(`"${m[1]}" in "${text.slice(0, 80)}" ${where(el, attr)}`);
+    }
+  }
+  for (const e of english) found.push(["english", e]);
   return found;
 }"""
 
@@ -219,12 +407,14 @@ class Visit:
 
 
 def check_page(visit, url, codes, axe_source):
-    """Load `url` and return its findings as (check, detail) pairs, and its same-origin links."""
+    """Load `url` and return its findings as (check, detail) pairs, and its same-origin links.
+    `codes` is what checks the text: (internal codes, English msgids, English words, English
+    sentences)."""
     page = visit.page
     visit.errors.clear()
     page.goto(url)
     page.wait_for_load_state("networkidle")
-    findings = [tuple(f) for f in page.evaluate(CHECKS_JS, codes)]
+    findings = [tuple(f) for f in page.evaluate(CHECKS_JS, list(codes))]
     if axe_source:
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.evaluate(axe_source)
@@ -306,7 +496,7 @@ def test_every_dashboard_page_of_a_role_passes_the_checks(live_server, browser, 
     axe_source = axe_or_skip()
     cookie = session_cookie(live_server, portfolio["members"][role])
     visited, findings = crawl(
-        browser, live_server, str(role), "/", cookie, internal_codes(), axe_source
+        browser, live_server, str(role), "/", cookie, text_checks(), axe_source
     )
     assert len(visited) >= 10, visited
     report(str(role), visited, findings)
@@ -321,8 +511,50 @@ def test_the_payment_page_passes_the_checks(live_server, browser, portfolio):
         "debtor",
         f"/p/{invoice.payment_token}",
         None,
-        internal_codes(),
+        text_checks(),
         axe_source,
         follow=False,
     )
     report("debtor", visited, findings)
+
+
+# The checks themselves, on a page made to fail them (and to pass where they must not fire).
+CHECKED_PAGE = """<!doctype html><html lang="pt-br"><head><style>
+  td, button { font: 16px sans-serif; }
+  .narrow { width: 5.5em; display: inline-block; }
+  .broken { width: 4em; word-break: break-all; }
+</style></head><body>
+  <h1>Faturas</h1>
+  <form><label for="q">Buscar</label><input id="q" placeholder="Search customers">
+  <button type="submit">Save</button><p class="errorlist">This field is required.</p>
+  <select><option lang="en">English</option><option>Português (Brasil)</option></select></form>
+  <p>Cliente: Maria May, de Campo Grande</p>
+  <table><tr><th>Cliente</th></tr><tr><td>Overdue</td></tr>
+  <tr><td><span class="narrow">guarda-chuva</span></td></tr>
+  <tr><td><div class="broken">Pagamentos</div></td></tr></table>
+</body></html>"""
+
+
+def test_the_checks_find_english_and_split_words_and_spare_what_is_allowed(browser):
+    page = browser.new_page(**SIZES["desktop"], **COMMON)
+    try:
+        page.set_content(CHECKED_PAGE)
+        found = page.evaluate(CHECKS_JS, list(text_checks()))
+        lines = page.evaluate(
+            "() => { const r = document.createRange();"
+            " r.selectNodeContents(document.querySelector('.narrow'));"
+            " return new Set([...r.getClientRects()].map(c => Math.round(c.top))).size; }"
+        )
+    finally:
+        page.close()
+    english = sorted(detail for check, detail in found if check == "english")
+    splits = sorted(detail for check, detail in found if check == "word split")
+    assert any(d.startswith('"Save" in <button>') for d in english), english
+    assert any('"This field is required."' in d for d in english), english
+    assert any(d.startswith('"Overdue" in <td>') for d in english), english  # a msgid's text
+    assert any("[placeholder]" in d and "Search" in d for d in english), english
+    assert not any("English" in d or "Maria May" in d or "Português" in d for d in english)
+    assert len(english) == 4, english
+    # The compound wraps after its hyphen (allowed); the plain word is cut in two (not).
+    assert lines == 2  # "guarda-" / "chuva"
+    assert splits == ['"Pagamentos" in <td>'], splits

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from tenants.models import Role
+from tests.collections_app.factories import InvoiceFactory
 from tests.tenants.factories import MembershipFactory
 
 MENU = re.compile(r'<nav aria-label="[^"]*">(.*?)</nav>', re.S)
@@ -56,10 +57,10 @@ def test_links_a_role_cannot_open_are_hidden(login, tenant_a, role, hidden, show
 
 def test_an_error_message_has_the_error_style_and_a_word(login, tenant_a):
     admin = MembershipFactory(tenant=tenant_a, role=Role.ADMIN).user
+    invoice = InvoiceFactory(tenant=tenant_a)
 
-    response = login(admin).post(
-        "/settings/company/holidays/", {"date": "", "name": ""}, follow=True
-    )
+    # A bulk action that did not go through (no action chosen) is a message at the top.
+    response = login(admin).post("/invoices/bulk/", {"ids": [invoice.pk]}, follow=True)
 
     html = response.content.decode()
     item = re.search(r'<li class="flash flash-error">(.*?)</li>', html, re.S)
