@@ -14,7 +14,7 @@ class CollectionsConfig(AppConfig):
             message_check_task_create,
             messages_status_log,
         )
-        from collections_app.activity.timeline import message_requeues_log, message_resolution_log
+        from collections_app.activity.timeline import message_resolution_log
         from collections_app.engine import defaults  # noqa: F401  (connects tenant_created)
         from collections_app.engine.message_context import (
             VARIABLES,
@@ -44,13 +44,6 @@ class CollectionsConfig(AppConfig):
             messages_status_log(changes=changes)
 
         hooks.message_status_changed.connect(_on_status, weak=False, dispatch_uid="timeline")
-
-        def _on_requeue(sender, changes, **kwargs):
-            message_requeues_log(changes=changes)
-
-        hooks.message_status_changed.connect(
-            _on_requeue, weak=False, dispatch_uid="timeline_requeues"
-        )
 
         def _on_resolved(sender, message, actor, from_status, to_status, **kwargs):
             message_resolution_log(

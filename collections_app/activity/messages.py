@@ -6,7 +6,7 @@ counters, the `message.*` webhooks, and flagging a recipient a provider refused 
 from collections.abc import Iterable
 
 from collections_app.activity.followups import followup_task_create
-from collections_app.activity.timeline import interaction_log
+from collections_app.activity.timeline import interaction_log, message_links
 from collections_app.engine.message_context import message_cancel_reason, messages_prefetch
 from collections_app.models import (
     Interaction,
@@ -187,23 +187,23 @@ def contact_refused_record(*, message: Message, reason: str, opt_out: bool) -> i
     return flagged
 
 
+# Moves back to `queued` that the team should see: a retry after a transient provider error
+# (from `sending`), and a send the provider confirmed absent, to go once more (from `unknown`).
+REQUEUED_FROM = {MessageStatus.SENDING, MessageStatus.UNKNOWN}
+
+
 def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
-    """Write messages' status changes into the timeline of the invoice(s) they are about,
-    and move the funnel's counters (a reminder sent, first delivered): one read of their
-    invoices and one insert for a whole batch."""
-    changes = [c for c in changes if c[2] not in (MessageStatus.SENDING, MessageStatus.QUEUED)]
-    if not changes:
+    """Write messages' status changes into the timeline of the invoice(s) they are about, a
+    move back to `queued` with its reason, and move the funnel's counters (a reminder sent,
+    first delivered): one read of their invoices and one insert for a whole batch."""
+    final = [c for c in changes if c[2] not in (MessageStatus.SENDING, MessageStatus.QUEUED)]
+    if final:
+        _funnel_count(final)
+        _messages_emit(final)
+    logged = final + [c for c in changes if c[2] == MessageStatus.QUEUED and c[1] in REQUEUED_FROM]
+    if not logged:
         return
-    _funnel_count(changes)
-    _messages_emit(changes)
-    links: dict[int, tuple[int, int]] = {}
-    for message_id, invoice_id, customer_id in (
-        InvoiceMessage.objects.with_scope(tenant=list({m.tenant_id for m, _old, _new in changes}))
-        .filter(message_id__in={message.pk for message, _old, _new in changes})
-        .order_by("-id")
-        .values_list("message_id", "invoice_id", "invoice__customer_id")
-    ):
-        links[message_id] = (invoice_id, customer_id)  # the first link wins
+    links = message_links([message for message, _old, _new in logged])
     Interaction.objects.bulk_create(
         Interaction(
             tenant_id=message.tenant_id,
@@ -220,9 +220,10 @@ def messages_status_log(*, changes: list[tuple[Message, str, str]]) -> None:
                     else ""
                 )
             ),
-            data={"from": old_status, "to": new_status},
+            data={"from": old_status, "to": new_status}
+            | ({"error": message.error[:300]} if new_status == MessageStatus.QUEUED else {}),
         )
-        for message, old_status, new_status in changes
+        for message, old_status, new_status in logged
         if message.pk in links
     )
 

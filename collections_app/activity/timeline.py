@@ -32,16 +32,16 @@ def interaction_log(
         message=message,
         kind=kind,
         channel=channel,
-        summary=summary[:300],
+        summary=summary_fit(summary),
         data=data or {},
         actor=actor,
         occurred_at=occurred_at or timezone.now(),
     )
 
 
-def _message_links(messages) -> dict[int, tuple[int, int]]:
+def message_links(messages) -> dict[int, tuple[int, int]]:
     """message id → (invoice id, customer id) of the invoice each message is about (the first
-    link wins, as in `messages_status_log`), in one read for all of them."""
+    link wins), in one read for all of them."""
     links: dict[int, tuple[int, int]] = {}
     for message_id, invoice_id, customer_id in (
         InvoiceMessage.objects.with_scope(tenant=list({m.tenant_id for m in messages}))
@@ -51,38 +51,6 @@ def _message_links(messages) -> dict[int, tuple[int, int]]:
     ):
         links[message_id] = (invoice_id, customer_id)
     return links
-
-
-# Moves back to `queued` that the team should see: a retry after a transient provider error
-# (from `sending`), and a send the provider confirmed absent, to go once more (from `unknown`).
-REQUEUED_FROM = {"sending", "unknown"}
-
-
-def message_requeues_log(*, changes) -> None:
-    """Write the moves back to `queued` into the timeline of the invoice each message is about,
-    with the reason (the message's error), in one insert. The other status moves are written
-    by `activity.messages.messages_status_log`, which leaves these out."""
-    moves = [(m, old, new) for m, old, new in changes if new == "queued" and old in REQUEUED_FROM]
-    if not moves:
-        return
-    links = _message_links([m for m, _old, _new in moves])
-    Interaction.objects.bulk_create(
-        Interaction(
-            tenant_id=message.tenant_id,
-            customer_id=links[message.pk][1],
-            invoice_id=links[message.pk][0],
-            message_id=message.pk,
-            kind=InteractionKind.MESSAGE_STATUS,
-            channel=message.channel,
-            summary=summary_fit(
-                f"{message.channel}: {old} → {new}"
-                + (f" ({message.error})" if message.error else "")
-            ),
-            data={"from": old, "to": new, "error": message.error[:300]},
-        )
-        for message, old, new in moves
-        if message.pk in links
-    )
 
 
 def message_resolution_log(*, message, actor, from_status: str, to_status: str) -> None:
@@ -106,7 +74,7 @@ def message_resolution_log(*, message, actor, from_status: str, to_status: str) 
         row.data = {**row.data, "by_person": True}
         row.save(update_fields=["actor", "data"])
         return
-    links = _message_links([message])
+    links = message_links([message])
     if message.pk not in links:
         return
     invoice_id, customer_id = links[message.pk]
