@@ -129,6 +129,9 @@ class Message(models.Model):
     # When a queued message is next due to be tried: a send window that opens later, or a
     # retry's backoff. Null: as soon as possible. Lost tasks are found by it (upkeep).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A transient provider error's retry is not claimed before this (the backoff, never shorter
+    # than the provider's Retry-After), whichever task (a redelivered or duplicate one) asks.
+    retry_not_before = models.DateTimeField(null=True, blank=True)
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)

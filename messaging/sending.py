@@ -105,11 +105,16 @@ def messages_send(
     """
     outcomes = {message_id: SendOutcome(status="missing") for message_id in message_ids}
     queued = []
+    current = timezone.now()
     for message in Message.objects.filter(pk__in=message_ids).select_related("template"):
-        if message.status == MessageStatus.QUEUED:
-            queued.append(message)
-        else:
+        if message.status != MessageStatus.QUEUED:
             outcomes[message.pk] = SendOutcome(status=message.status)
+        elif message.retry_not_before and message.retry_not_before > current:
+            # A retry asked early (a redelivered or duplicate task): its own task or the due
+            # tick sends it once its backoff is over; nothing to schedule here.
+            outcomes[message.pk] = SendOutcome(status="not-due")
+        else:
+            queued.append(message)
     if not queued:
         return outcomes
     queued.sort(key=lambda message: message.pk)
@@ -287,8 +292,12 @@ def _send_claimed(*, tenant: Tenant, messages: list[Message], accounts: dict, ou
             logger.warning("message %s: outcome unknown at the provider: %s", message.pk, result)
             unknown.append((message, {"error": f"Outcome unknown: {result}", **kept}))
         elif isinstance(result, TransportError):
-            logger.warning("message %s: transient provider error, to retry: %s", message.pk, result)
-            retry.append((message, {"error": str(result)}))
+            logger.warning(
+                "message %s: transient provider error, will retry: %s", message.pk, result
+            )
+            # Not claimed again before the provider's Retry-After (the task sets the backoff).
+            not_before = at + timedelta(seconds=result.retry_after or 0)
+            retry.append((message, {"error": str(result), "retry_not_before": not_before}))
             retry_after[message.pk] = result.retry_after
         else:
             crash = crash or result  # the message stays `sending`, for reconciliation

@@ -108,9 +108,11 @@ def _retry_later(*, tenant: Tenant, retry_after: dict[int, float | None]) -> int
             )
             continue
         wait = _backoff(max(message.attempts - 1, 0), retry_after[message.pk])
-        _send_later(
-            tenant=tenant, message_ids=[message.pk], at=timezone.now() + timedelta(seconds=wait)
+        at = timezone.now() + timedelta(seconds=wait)
+        Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).update(
+            retry_not_before=at
         )
+        _send_later(tenant=tenant, message_ids=[message.pk], at=at)
     return gave_up
 
 

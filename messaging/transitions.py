@@ -125,6 +125,7 @@ def messages_claim(
             "provider_account_key",
         )
     )
+    not_before = quote(meta.get_field("retry_not_before").column)
     prepared_now = meta.get_field("sending_at").get_db_prep_save(now, connection)
     moved_ids: set[int] = set()
     with connection.cursor() as cursor:
@@ -141,12 +142,15 @@ def messages_claim(
                 f"UPDATE {quote(meta.db_table)} AS m SET {status} = %s, {sending_at} = %s, "
                 f"{attempts} = {attempts} + 1, {provider} = v.p, "
                 f"{account} = CAST(v.a AS BIGINT), {key} = v.h "
-                f"FROM v WHERE m.id = v.k AND m.{status} = %s{condition_sql} RETURNING id",
+                f"FROM v WHERE m.id = v.k AND m.{status} = %s "
+                f"AND (m.{not_before} IS NULL OR m.{not_before} <= %s){condition_sql} "
+                "RETURNING id",
                 [
                     *params,
                     MessageStatus.SENDING,
                     prepared_now,
                     MessageStatus.QUEUED,
+                    prepared_now,
                     *condition_params,
                 ],
             )

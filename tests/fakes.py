@@ -44,10 +44,35 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # The listen backlog is set when the socket starts listening (in the constructor); the
     # default of 5 resets connections when a send batch connects many at once.
-    request_queue_size = 128
+    request_queue_size = 256
 
 
-class FakeProvider:
+def connection_reset(handler: BaseHTTPRequestHandler) -> None:
+    """Close the handler's connection with a TCP RST (SO_LINGER 0) instead of a FIN: the
+    client sees "connection reset" and cannot tell whether its request arrived."""
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.close_connection = True
+    handler.connection.close()
+
+
+class LoopbackServer:
+    """A threaded HTTP server for a handler class on 127.0.0.1, as a context manager."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeProvider(LoopbackServer):
     """A threaded HTTP server on 127.0.0.1. `answer` gives the default response (a callable
     of the request, or an Answer); `script` queues one-off answers, used first."""
 
@@ -90,11 +115,9 @@ class FakeProvider:
                     fake.in_flight -= 1
                 if answer.fault:
                     if answer.fault == "reset":
-                        # SO_LINGER 0: close() sends RST instead of FIN.
-                        self.connection.setsockopt(
-                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                        )
-                    self.connection.close()
+                        connection_reset(self)
+                    else:
+                        self.connection.close()
                     self.wfile = io.BytesIO()  # the server's own flush goes nowhere
                     self.close_connection = True
                     return
@@ -115,17 +138,7 @@ class FakeProvider:
             def log_message(self, *args):
                 pass
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 def twilio_answer(request: Recorded) -> Answer:

@@ -15,15 +15,16 @@ does: what reconciliation reads. The record is what the assertions trust, not RÃ
 
 import json
 import socket
-import struct
 import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes import LoopbackServer, connection_reset
 
 ACCEPTING = {"ok", "slow", "timeout_after_accept", "drop_after_accept"}
 
@@ -39,12 +40,7 @@ class Call:
     sid: str = ""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-
-class FakeTwilio:
+class FakeTwilio(LoopbackServer):
     def __init__(
         self,
         *,
@@ -97,11 +93,7 @@ class FakeTwilio:
                     )
                 if fault == "drop_after_accept":
                     # RST instead of an answer: the client cannot tell whether it arrived.
-                    self.connection.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                    )
-                    self.close_connection = True
-                    self.connection.close()
+                    connection_reset(self)
                     return
                 if fault == "storm":
                     return self._answer(
@@ -159,17 +151,7 @@ class FakeTwilio:
             def log_message(self, *args):
                 pass
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
     # --- what the assertions read ---------------------------------------------------------
 

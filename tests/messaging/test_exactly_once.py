@@ -331,7 +331,9 @@ def test_the_periodic_upkeep_requeues_lost_sends_and_leaves_waiting_ones_alone(
 
 
 @pytest.mark.django_db
-def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
+def test_a_transient_error_is_retried_and_sends_once(
+    tenant_a, provider, frozen_clock, django_capture_on_commit_callbacks
+):
     message = queue_one(tenant_a)
     calls = []
 
@@ -342,10 +344,14 @@ def test_a_transient_error_is_retried_and_sends_once(tenant_a, provider):
         return real_send(self, msg)
 
     provider.side_effect = flaky
-    # The first retry's backoff is short: its task is queued at once, with an ETA (eager
-    # Celery runs it in place).
+    # The first retry's backoff is short: its task is queued at once with an ETA; eager
+    # Celery runs it in place, before the backoff is over, and it finds the message not due.
     result = send_message.apply(kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk})
     assert result.get() == MessageStatus.QUEUED
+    assert provider.call_count == 1
+    frozen_clock.move_to(reload(tenant_a, message).retry_not_before)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert messages_send_due() == 1
     message = reload(tenant_a, message)
     assert provider.call_count == 2  # one failed attempt, one successful send
     assert message.status == MessageStatus.SENT

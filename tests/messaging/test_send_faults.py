@@ -325,7 +325,33 @@ def test_the_retry_is_not_scheduled_before_retry_after(tenant_a, twilio):
 
 
 @pytest.mark.django_db
-def test_a_batch_message_that_keeps_failing_is_tried_exactly_max_attempts_times(tenant_a, twilio):
+def test_a_duplicate_task_does_not_send_a_retry_before_retry_after(tenant_a, twilio, frozen_clock):
+    """A redelivered or duplicate task that arrives while a retry waits for the provider's
+    Retry-After finds the message not due: no call; once the wait is over, one call."""
+    twilio_account(tenant_a)
+    message = queue_sms(tenant_a)
+    twilio.script.append(
+        Answer(429, {"code": 20429, "message": "Too Many Requests"}, {"Retry-After": "600"})
+    )
+    with mock.patch.object(send_messages, "apply_async"):
+        send_message.apply(kwargs={"message_id": message.pk, "tenant_id": tenant_a.pk}, throw=True)
+    not_before = reload(message).retry_not_before
+    assert not_before >= timezone.now() + timedelta(seconds=590)
+    send_messages.apply(kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk})
+    with scope(tenant=tenant_a):
+        outcome = message_send(tenant=tenant_a, message_id=message.pk)
+    assert len(twilio.requests) == 1
+    assert outcome.status == "not-due" and reload(message).status == MessageStatus.QUEUED
+    frozen_clock.shift(timedelta(seconds=(not_before - timezone.now()).total_seconds() + 1))
+    with scope(tenant=tenant_a):
+        assert message_send(tenant=tenant_a, message_id=message.pk).status == MessageStatus.SENT
+    assert len(twilio.requests) == 2
+
+
+@pytest.mark.django_db
+def test_a_batch_message_that_keeps_failing_is_tried_exactly_max_attempts_times(
+    tenant_a, twilio, frozen_clock
+):
     twilio_account(tenant_a)
     message = queue_sms(tenant_a)
     twilio.answer = Answer(503, {"code": 20503, "message": "Unavailable"})
@@ -338,12 +364,14 @@ def test_a_batch_message_that_keeps_failing_is_tried_exactly_max_attempts_times(
         if message.status != MessageStatus.QUEUED:
             break
         waits.append(message.next_attempt_at)
+        # The backoff passes (the due tick would queue it then).
+        frozen_clock.shift(message.retry_not_before - timezone.now() + timedelta(seconds=1))
     assert MAX_ATTEMPTS == 7
     assert len(twilio.requests) == MAX_ATTEMPTS
     assert message.attempts == MAX_ATTEMPTS
     assert message.status == MessageStatus.FAILED
     assert message.error.startswith("Gave up after 6 retries: Twilio 20503")
-    assert waits and all(w > timezone.now() for w in waits)  # each retry waited its backoff
+    assert len(waits) == MAX_ATTEMPTS - 1 and waits == sorted(waits)  # a growing backoff
     send_messages.apply(kwargs={"message_ids": [message.pk], "tenant_id": tenant_a.pk})
     assert len(twilio.requests) == MAX_ATTEMPTS  # a failed message is never tried again
 
