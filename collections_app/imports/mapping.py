@@ -139,23 +139,28 @@ def _header(headers: list[str] | None, index: int) -> str:
     return str(index + 1)
 
 
-def mapping_problems(
+def mapping_field_problems(
     mapping: dict[str, int],
     *,
     headers: list[str] | None = None,
     profiles: list[dict] | None = None,
     date_format: str = AUTO,
     ask_dates: bool = True,
-) -> list[str]:
-    """What keeps a mapping from being used: required fields left out, fields of different
-    kinds from one column (named), a date column whose format must be chosen (left out with
-    `ask_dates=False`, for a page that asks with `date_columns`)."""
+) -> list[tuple[str, str]]:
+    """What keeps a mapping from being used, each as (what it concerns, the problem): ""
+    for the whole mapping (required fields left out), a field's name for the second of two
+    fields of different kinds from one column (named), "date_format" for a date format to
+    choose (an ambiguous date column's is left out with `ask_dates=False`, for a page that
+    asks with `date_columns`)."""
     problems = []
     missing = [str(label) for n, (label, req) in FIELDS.items() if req and n not in mapping]
     if missing:
         problems.append(
-            _("Choose a column for each required field: %(fields)s.")
-            % {"fields": ", ".join(missing)}
+            (
+                "",
+                _("Choose a column for each required field: %(fields)s.")
+                % {"fields": ", ".join(missing)},
+            )
         )
     by_column: dict[int, list[str]] = {}
     for name, index in mapping.items():
@@ -165,30 +170,54 @@ def mapping_problems(
         clash = next((n for n in typed if KINDS[n] != KINDS[typed[0]]), None)
         if clash:
             problems.append(
-                _("“%(first)s” and “%(second)s” cannot come from the same column (“%(column)s”).")
-                % {
-                    "first": FIELDS[typed[0]][0],
-                    "second": FIELDS[clash][0],
-                    "column": _header(headers, index),
-                }
+                (
+                    clash,
+                    _(
+                        "“%(first)s” and “%(second)s” cannot come from the same column "
+                        "(“%(column)s”)."
+                    )
+                    % {
+                        "first": FIELDS[typed[0]][0],
+                        "second": FIELDS[clash][0],
+                        "column": _header(headers, index),
+                    },
+                )
             )
     if date_format not in DATE_FORMATS:
-        problems.append(_("Choose the date format."))
+        problems.append(("date_format", _("Choose the date format.")))
     for column in date_columns(mapping, headers=headers, profiles=profiles, date_format=AUTO):
         if column["ambiguous"] and date_format == AUTO and ask_dates:
             problems.append(
-                _(
-                    "Every date in “%(column)s” can be read day first or month first "
-                    "(%(value)s → %(day_first)s or %(month_first)s): choose the date format."
+                (
+                    "date_format",
+                    _(
+                        "Every date in “%(column)s” can be read day first or month first "
+                        "(%(value)s → %(day_first)s or %(month_first)s): choose the date format."
+                    )
+                    % {
+                        "column": column["header"],
+                        "value": column["example"],
+                        "day_first": column["day_first"],
+                        "month_first": column["month_first"],
+                    },
                 )
-                % {
-                    "column": column["header"],
-                    "value": column["example"],
-                    "day_first": column["day_first"],
-                    "month_first": column["month_first"],
-                }
             )
     return problems
+
+
+def mapping_problems(
+    mapping: dict[str, int],
+    *,
+    headers: list[str] | None = None,
+    profiles: list[dict] | None = None,
+    date_format: str = AUTO,
+    ask_dates: bool = True,
+) -> list[str]:
+    """What keeps a mapping from being used, in words (see `mapping_field_problems`)."""
+    found = mapping_field_problems(
+        mapping, headers=headers, profiles=profiles, date_format=date_format, ask_dates=ask_dates
+    )
+    return [problem for _concerns, problem in found]
 
 
 def date_columns(

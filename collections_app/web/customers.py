@@ -85,6 +85,8 @@ def customer_page(request, customer, *, posted: str = "", errors=None, status: i
 
 
 CUSTOMER_ACTIONS = {"call", "note", "pause", "resume"}
+# The field an action's error belongs to, on the customer page (`errors` of customer_page).
+CUSTOMER_ACTION_FIELDS = {"call": "call_outcome", "note": "note_text", "pause": "pause_until"}
 
 
 @require_POST
@@ -109,8 +111,8 @@ def customer_action(request, pk: int, action: str):
             )
             done = _("Reminders paused.") if until else _("Reminders resumed.")
     except ActionError as exc:
-        if action == "pause":  # the error beside the date, the form open
-            errors = {"pause_until": [str(exc)]}
+        if action in CUSTOMER_ACTION_FIELDS:  # the error beside its field, the form open
+            errors = {CUSTOMER_ACTION_FIELDS[action]: [str(exc)]}
             return customer_page(request, customer, posted=action, errors=errors, status=400)
         messages.error(request, str(exc))
     else:

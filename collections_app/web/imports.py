@@ -19,9 +19,9 @@ from collections_app.imports.jobs import (
     mapping_from_form,
     preview,
 )
-from collections_app.imports.mapping import FIELDS, date_columns, mapping_problems
+from collections_app.imports.mapping import FIELDS, date_columns, mapping_field_problems
 from collections_app.models import ImportJob, ImportStatus
-from collections_app.web.uploads import file_upload
+from collections_app.web.uploads import file_upload_error
 from tenants.decorators import tenant_required
 
 
@@ -30,9 +30,9 @@ from tenants.decorators import tenant_required
 def imports(request):
     """The upload form and the tenant's recent imports."""
     if request.method == "POST":
-        upload = file_upload(request, max_bytes=MAX_BYTES)
-        if upload is None:
-            return redirect("imports")
+        if error := file_upload_error(request, max_bytes=MAX_BYTES):
+            return imports_page(request, file_error=error, status=400)
+        upload = request.FILES["file"]
         try:
             job = import_job_create(
                 tenant=request.tenant,
@@ -41,11 +41,18 @@ def imports(request):
                 actor=request.user,
             )
         except ImportFileError as exc:
-            messages.error(request, _("The file was not read: %(error)s") % {"error": exc})
-            return redirect("imports")
+            error = _("The file was not read: %(error)s") % {"error": exc}
+            return imports_page(request, file_error=error, status=400)
         return redirect("import_detail", pk=job.pk)
+    return imports_page(request)
+
+
+def imports_page(request, *, file_error: str = "", status: int = 200):
+    """The upload form and the recent imports; `file_error` (a file refused) is told beside
+    the file field, answered `status`."""
     jobs = ImportJob.objects.defer("errors_report", "sample").select_related("uploaded_by")[:30]
-    return render(request, "collections/imports.html", {"jobs": jobs})
+    context = {"jobs": jobs, "file_errors": [file_error] if file_error else []}
+    return render(request, "collections/imports.html", context, status=status)
 
 
 def _job(pk: int, **filters) -> ImportJob:
@@ -57,8 +64,8 @@ def _job(pk: int, **filters) -> ImportJob:
 
 def _problems(
     job: ImportJob, mapping: dict[str, int], date_format: str, *, ask_dates: bool = True
-) -> list[str]:
-    return mapping_problems(
+) -> list[tuple[str, str]]:
+    return mapping_field_problems(
         mapping,
         headers=job.headers,
         profiles=job.column_formats,
@@ -67,21 +74,55 @@ def _problems(
     )
 
 
-def _mapping_context(job: ImportJob, mapping: dict[str, int], date_format: str) -> dict:
+def _mapping_context(
+    job: ImportJob, mapping: dict[str, int], date_format: str, *, refused=None, mode: str = "all"
+) -> dict:
+    """The mapping form and its preview; `refused` (the problems that kept the mapping from
+    starting, from `_problems`) puts each beside the select or the date format it concerns,
+    and one about the whole mapping at the top of the form."""
     dates = date_columns(
         mapping, headers=job.headers, profiles=job.column_formats, date_format=date_format
     )
+    errors: dict[str, list[str]] = {}
+    for concerns, problem in refused or []:
+        errors.setdefault(concerns, []).append(problem)
+    # A whole mapping's problem (required fields left out) also marks the selects left empty.
+    unmapped = bool(errors.get(""))
+    bad = [
+        name
+        for name, (_label, required) in FIELDS.items()
+        if name in errors or (unmapped and required and name not in mapping)
+    ]
+    # The first field to fix takes the focus: a select, else the date format's chosen radio.
+    focus = f"map-{bad[0]}" if bad else ""
+    if not focus and "date_format" in errors:
+        chosen = date_format if date_format in DATE_FORMATS else next(iter(DATE_FORMATS))
+        focus = f"date_format-{chosen}"
     return {
         "job": job,
         "fields": [
-            {"name": name, "label": label, "required": required, "column": mapping.get(name)}
+            {
+                "name": name,
+                "label": label,
+                "required": required,
+                "column": mapping.get(name),
+                "errors": errors.get(name, []),
+                "missing": unmapped and required and name not in mapping,
+            }
             for name, (label, required) in FIELDS.items()
         ],
+        "form_errors": errors.get("", []),
+        "focus": focus,
+        "date_format_errors": errors.get("date_format", []),
         "columns": list(enumerate(job.headers)),
         "preview": preview(job, mapping, date_format),
-        # An ambiguous date column is asked for beside the date format, with its examples.
-        "problems": _problems(job, mapping, date_format, ask_dates=False),
+        # An ambiguous date column is asked for beside the date format, with its examples; a
+        # refused mapping's problems are beside their fields instead of in the preview.
+        "problems": []
+        if refused
+        else [problem for _c, problem in _problems(job, mapping, date_format, ask_dates=False)],
         "date_format": date_format,
+        "mode": mode,
         "date_formats": list(DATE_FORMATS.items()),
         "date_columns": dates,
         "ask_date_format": any(column["order"] is None for column in dates),
@@ -106,12 +147,12 @@ def import_detail(request, pk: int):
             valid_only = request.POST.get("mode") == "valid_only"
             problems = _problems(job, mapping, date_format)
             if problems:
-                for problem in problems:
-                    messages.error(request, problem)
                 return render(
                     request,
                     "collections/import_detail.html",
-                    _mapping_context(job, mapping, date_format),
+                    _mapping_context(
+                        job, mapping, date_format, refused=problems, mode=request.POST.get("mode")
+                    ),
                     status=400,
                 )
         try:

@@ -429,6 +429,8 @@ def invoice_agreement(request, pk: int):
 INVOICE_ACTIONS = {"call", "note", "promise", "pause", "resume", "message", "dispute", "undispute"}
 # The field an action's error belongs to, on the invoice page (`errors` of invoice_page).
 ACTION_FIELDS = {
+    "call": "call_outcome",
+    "note": "note_text",
     "promise": "promise_date",
     "pause": "pause_until",
     "dispute": "dispute_reason",

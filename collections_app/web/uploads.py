@@ -1,6 +1,5 @@
 """The upload field shared by the pages that take a file."""
 
-from django.contrib import messages
 from django.utils.translation import gettext as _
 
 
@@ -12,11 +11,3 @@ def file_upload_error(request, *, max_bytes: int) -> str:
     if upload.size > max_bytes:
         return _("The file is too large (at most %(mb)s MB).") % {"mb": max_bytes >> 20}
     return ""
-
-
-def file_upload(request, *, max_bytes: int):
-    """The form's `file`, or None after telling the user why not (none chosen, too large)."""
-    if error := file_upload_error(request, max_bytes=max_bytes):
-        messages.error(request, error)
-        return None
-    return request.FILES["file"]

@@ -165,6 +165,11 @@ def template_edit(request, pk: int | None = None):
                 messages.success(request, _("Template saved."))
                 return redirect("config_template_edit", pk=template.pk)
         check = _template_check_from(request.POST, preview)
+        # Refused: the page again with what was typed, each error beside its field (the
+        # check's and the save's), the first field to fix focused.
+        bad = next((name for name in form.fields if name in form.errors), None)
+        if bad is not None:
+            form.fields[bad].widget.attrs["autofocus"] = True
     else:
         initial = {}
         if template.pk is None:
@@ -195,6 +200,7 @@ def template_edit(request, pk: int | None = None):
             "fields": _fields_of(form),
             **_preview_context(check, preview),
         },
+        status=400 if form.errors else 200,
     )
 
 

@@ -192,7 +192,7 @@ def test_a_broken_or_hostile_template_is_refused_beside_its_field(login, admin, 
     )
     [api_error] = template_check(channel="sms", body=body).errors["body"]
     for response in (created, edited):
-        assert response.status_code == 200
+        assert response.status_code == 400
         page = response.content.decode()
         assert f'<ul class="errorlist" id="id_body_error"><li>{escape(api_error)}</li>' in page
         textarea = page.split("<textarea", 1)[1].split(">", 1)[0]
@@ -218,7 +218,7 @@ def test_a_second_template_with_the_same_key_channel_and_locale_is_refused(login
         "/settings/templates/new/",
         template_data(key=existing.key, locale=existing.locale, body="Outro"),
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'id="id_key_error"' in response.content.decode()
     assert a_template(tenant_a).body == existing.body
 

@@ -1,6 +1,8 @@
 """The template editor (issue 16): only the fields of the template's channel, shown and saved;
 the preview with the tenant's own name and one of its own invoices; errors in plain words."""
 
+import re
+
 import pytest
 from django.utils.html import escape
 from django_scopes import scope, scopes_disabled
@@ -123,3 +125,27 @@ def test_errors_read_in_plain_portuguese(login, owner, body, message):
     assert 'data-preview-ok="false"' in page
     assert escape(message) in page
     assert "Jinja" not in page and "end of print statement" not in page
+
+
+def test_a_refused_template_keeps_what_was_typed_each_error_beside_its_field(login, owner):
+    """An unknown variable in the subject and in the text: 400, each message bound to its own
+    field (aria-invalid, aria-describedby), in pt-BR, nothing at the top, the subject focused."""
+    typed = data(channel="email", subject="Aviso {{ prazo }}", body="Faltam {{ dias }} dias")
+    answer = login(owner).post("/settings/templates/new/", typed)
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    for name, message in [
+        ("subject", "Variável desconhecida: prazo"),
+        ("body", "Variável desconhecida: dias"),
+    ]:
+        box = page[page.index(f'data-field="{name}"') :]
+        box = box[: box.index("</div><div") if "</div><div" in box else len(box)]
+        assert f'<ul class="errorlist" id="id_{name}_error"><li>{escape(message)}</li>' in box
+        tag = re.search(rf'<(?:input|textarea)[^>]*\bid="id_{name}"[^>]*>', box).group(0)
+        assert 'aria-invalid="true"' in tag
+        assert re.search(rf'aria-describedby="[^"]*\bid_{name}_error\b', tag), tag
+        assert ("autofocus" in tag) == (name == "subject")  # the first field to fix
+    assert 'value="Aviso {{ prazo }}"' in page and "Faltam {{ dias }} dias</textarea>" in page
+    assert 'id="form-errors"' not in page and "flash-error" not in page
+    with scopes_disabled():
+        assert not Template.objects.filter(key="lembrete", channel="email").exists()

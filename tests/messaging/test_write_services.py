@@ -95,12 +95,12 @@ def errors_on(page, marker: str) -> str:
     return page.content.decode().split(marker, 1)[1].split("</ul>", 1)[0]
 
 
-def assert_both_refuse(api, page, field: str, marker: str) -> None:
-    """The API answered 400 with one message on `field`, and the page shows that message in
-    the error list after `marker`."""
+def assert_both_refuse(api, page, field: str, marker: str, *, page_status: int = 200) -> None:
+    """The API answered 400 with one message on `field`, and the page (answered `page_status`)
+    shows that message in the error list after `marker`."""
     assert api.status_code == 400, api.content
     [message] = api.json()[field]
-    assert page.status_code == 200
+    assert page.status_code == page_status
     assert escape(message) in errors_on(page, marker)
 
 
@@ -147,7 +147,7 @@ def test_the_page_and_the_api_refuse_a_bad_template_with_the_same_message(
     data = whatsapp_template(**change)
     api = post(api_a, "/api/v1/templates/", data)
     page = login(owner).post("/settings/templates/new/", on_page(data))
-    assert_both_refuse(api, page, field, f'id="id_{field}_error">')
+    assert_both_refuse(api, page, field, f'id="id_{field}_error">', page_status=400)
     with scope(tenant=tenant_a):
         assert not Template.objects.filter(key=data["key"]).exists()
 
@@ -175,7 +175,7 @@ def test_a_repeated_template_key_is_refused_by_both_without_a_500(tenant_a, owne
     api = post(api_a, "/api/v1/templates/", data)
     page = login(owner).post("/settings/templates/new/", on_page(data))
     assert api.json() == {"key": [str(TEMPLATE_CONFLICT)]}
-    assert_both_refuse(api, page, "key", 'id="id_key_error">')
+    assert_both_refuse(api, page, "key", 'id="id_key_error">', page_status=400)
     with scope(tenant=tenant_a):
         assert Template.objects.get(key="repetido").body == existing.body
 

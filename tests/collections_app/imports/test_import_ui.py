@@ -4,6 +4,7 @@ asked explicitly, the valid rows — with its progress and a downloadable error 
 
 import csv
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from collections_app.models import Customer, ImportJob, ImportStatus, Invoice
 from collections_app.tasks import import_run
 from tests.collections_app.factories import InvoiceFactory
 from tests.collections_app.imports.test_import import GOOD, csv_bytes
+from tests.collections_app.web.test_field_errors_and_ladder_end import field_error
 
 pytestmark = pytest.mark.django_db
 
@@ -142,16 +144,31 @@ def test_choosing_valid_rows_up_front_imports_them_and_reports_the_rest(start, l
 def test_a_mapping_without_a_required_field_is_refused_and_nothing_runs(start, login, agent):
     client = login(agent)
     job = uploaded(client, csv_bytes(*GOOD))
-    answer = start(client, job, form(job, map_amount=""))
+    answer = start(client, job, form(job, "valid_only", map_amount=""))
     assert answer.status_code == 400
+    page = answer.content.decode()
+    # A required field left out is the mapping's error, at the top of its form, and the
+    # empty select says so and takes the focus; what was chosen stays.
+    message = field_error(page, "map-amount")
+    assert message.startswith("Escolha uma coluna para cada campo obrigatório: ")
+    assert "Valor" in message
+    form_top = page[page.index('id="mapping"') : page.index('id="mapping-title"') + 2000]
+    assert '<div role="alert"><ul class="errorlist" id="mapping-errors"' in form_top
+    assert "autofocus" in re.search(r'<select[^>]*id="map-amount"[^>]*>', page).group(0)
+    due = job.mapping["due_date"]
+    assert re.search(rf'id="map-due_date".*?<option value="{due}" selected>', page, re.S)
+    assert 'name="mode" value="valid_only" checked' in page
+    assert "flash-error" not in page
     job.refresh_from_db()
     assert job.status == ImportStatus.DRAFT
-    # A column may feed several fields, but not an amount and a date: the message names them.
+    # A column may feed several fields, but not an amount and a date: the message names them,
+    # beside the second field's select.
     answer = start(client, job, form(job, map_due_date=str(job.mapping["amount"])))
     assert answer.status_code == 400
-    assert "“Valor” e “Vencimento” não podem vir da mesma coluna (“Valor”)." in (
-        answer.content.decode()
+    assert field_error(answer.content.decode(), "map-due_date") == (
+        "“Valor” e “Vencimento” não podem vir da mesma coluna (“Valor”)."
     )
+    assert 'id="mapping-errors"' not in answer.content.decode()
     job.refresh_from_db()
     assert job.status == ImportStatus.DRAFT
 
@@ -189,9 +206,30 @@ def test_the_mapping_is_remembered_for_the_next_file(start, login, agent):
 def test_an_unreadable_file_is_refused_with_the_reason(login, agent, content, name):
     client = login(agent)
     answer = upload(client, content, name)
-    assert answer.status_code == 302 and answer["Location"] == "/imports/"
-    page = client.get("/imports/").content.decode()
-    assert "O arquivo não foi lido" in page
+    assert answer.status_code == 400  # the page again, the reason beside the file field
+    page = answer.content.decode()
+    assert field_error(page, "import-file").startswith("O arquivo não foi lido: ")
+    assert "autofocus" in re.search(r'<input[^>]*id="import-file"[^>]*>', page).group(0)
+    assert "flash-error" not in page
+    with scopes_disabled():
+        assert not ImportJob.objects.exists()
+
+
+def test_no_file_a_wrong_type_or_a_too_large_one_is_told_beside_the_file_field(
+    login, agent, monkeypatch
+):
+    client = login(agent)
+    missing = client.post("/imports/", {})
+    assert missing.status_code == 400
+    assert field_error(missing.content.decode(), "import-file") == "Escolha um arquivo."
+    wrong = upload(client, b"%PDF-1.4", "boletos.pdf")
+    assert wrong.status_code == 400
+    assert field_error(wrong.content.decode(), "import-file").startswith("O arquivo não foi lido")
+    monkeypatch.setattr("collections_app.web.imports.MAX_BYTES", 1 << 20)
+    large = upload(client, csv_bytes(*GOOD) + b";" * (1 << 20))
+    assert large.status_code == 400
+    error = field_error(large.content.decode(), "import-file")
+    assert error == "O arquivo é grande demais (no máximo 1 MB)."
     with scopes_disabled():
         assert not ImportJob.objects.exists()
 
@@ -310,10 +348,16 @@ def test_an_ambiguous_date_column_is_asked_for_with_both_readings_and_remembered
     assert "01/02/2026 → 1 de fevereiro de 2026 (dia/mês) ou 2 de janeiro de 2026 (mês/dia)" in page
     # Unread until chosen: the preview's date cells say so.
     assert "Dia ou mês primeiro? Escolha o formato das datas." in page
-    # Starting without choosing is refused, naming the column.
+    # Starting without choosing is refused, naming the column, beside the date format.
     answer = start(client, job, form(job))
     assert answer.status_code == 400
-    assert "Todas as datas de “Vencimento” podem ser lidas" in answer.content.decode()
+    refused = answer.content.decode()
+    fieldset = re.search(r'<fieldset id="date-format"[^>]*>(.*?)</fieldset>', refused, re.S)
+    assert 'aria-describedby="date-format-errors"' in fieldset.group(0)
+    errors = re.search(r'id="date-format-errors"[^>]*>(.*?)</ul>', fieldset.group(1), re.S)
+    assert "Todas as datas de “Vencimento” podem ser lidas" in errors.group(1)
+    chosen = re.search(r'<input[^>]*name="date_format" value="auto"[^>]*>', refused).group(0)
+    assert "checked" in chosen and 'aria-invalid="true"' in chosen and "autofocus" in chosen
     job.refresh_from_db()
     assert job.status == ImportStatus.DRAFT
     # Choosing month first redraws the preview (HTMX) with the dates read that way.

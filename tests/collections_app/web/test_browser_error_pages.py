@@ -1,5 +1,7 @@
-"""The 404 page, an error message and an agent's menu in Chromium, on a desktop and a phone;
-screenshots are kept as artifacts."""
+"""The 404 page, a refused upload's error beside its field and an agent's menu in Chromium, on a
+desktop and a phone; screenshots are kept as artifacts."""
+
+import re
 
 import pytest
 
@@ -31,12 +33,21 @@ def test_an_agent_meets_the_404_page_an_error_message_and_their_menu(
         {"name": "contas.xlsx", "mimeType": "application/octet-stream", "buffer": b"nada"}
     )
     page.get_by_role("button", name="Enviar").click()
-    error = page.locator(".messages .flash-error")
+    # A refused file is told right below the file field, as the field's description, in the
+    # error colour; not as a message at the top of the page.
+    error = page.locator("#import-file-errors")
     error.wait_for()
-    assert error.inner_text().startswith("✕")
-    assert "Erro:" in error.inner_text()
-    # The message is in the DOM before the stylesheet may have been applied: wait for the style.
-    expect(error).to_have_css("background-color", "rgb(254, 242, 242)")
+    assert error.inner_text().startswith("O arquivo não foi lido: ")
+    field = page.locator("#import-file")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile("^O arquivo não foi lido: "))
+    expect(field).to_be_focused()
+    f, e = field.bounding_box(), error.bounding_box()
+    assert f and e and 0 <= e["y"] - (f["y"] + f["height"]) <= 40, (f, e)
+    # In the DOM before the stylesheet may have been applied: wait for the style.
+    expect(error).to_have_css("color", "rgb(185, 28, 28)")
+    assert page.locator(".messages .flash-error").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, f"message-error-{size}")
 
     page.goto(f"{live_server.url}/settings/")

@@ -55,3 +55,34 @@ def test_the_holiday_and_agreement_errors_sit_beside_their_fields(
     expect(total).to_be_focused()  # the field to fix
     assert "Invalid" not in page.content() and page.locator(".flash-error").count() == 0
     screenshot(page, f"field-error-agreement-{size}")
+
+
+@pytest.mark.parametrize("size", ["phone"])
+def test_a_refused_import_mapping_tells_the_column_beside_its_select_on_a_phone(
+    live_server, sized_page, tenant_a, agent, size, tmp_path
+):
+    sheet = tmp_path / "faturas.csv"
+    sheet.write_text(
+        "Código;Valor;Emissão;Vencimento;Código cliente;Cliente\n"
+        "F-1;1.234,50;16/11/2026;16/12/2026;C-1;Maria Souza\n"
+    )
+    page = sized_page
+    log_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/imports/")
+    page.get_by_label("Planilha (CSV ou XLSX)").set_input_files(str(sheet))
+    page.get_by_role("button", name="Enviar").click()
+    page.get_by_role("heading", name="Qual coluna tem cada campo?").wait_for()
+    # The due date read from the amount's column: an amount and a date cannot share one.
+    page.locator("#map-due_date").select_option(label="Valor")
+    page.get_by_role("button", name="Verificar e importar").click()
+    due = page.locator("#map-due_date")
+    expect(due).to_have_attribute("aria-invalid", "true")
+    message = "“Valor” e “Vencimento” não podem vir da mesma coluna (“Valor”)."
+    expect(due).to_have_accessible_description(message)
+    below(page, due, page.locator("#map-due_date-errors"))
+    expect(due).to_be_focused()
+    expect(due.locator("option:checked")).to_have_text("Valor")  # the choice stays
+    expect(page.locator("#map-due_date-errors")).to_have_css("color", "rgb(185, 28, 28)")
+    assert page.locator(".flash-error").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"field-error-import-mapping-{size}")

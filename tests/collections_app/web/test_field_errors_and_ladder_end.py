@@ -232,6 +232,50 @@ def test_the_customers_pause_and_erasure_errors_are_beside_their_fields(tenant_a
     assert invoice.customer.name == "Maria Souza"
 
 
+def call_outcome_error(html: str) -> str:
+    """The call form's error: its outcome radios are invalid, their fieldset is described by
+    the error list inside it."""
+    fieldset = re.search(r'<fieldset id="call-outcome"([^>]*)>(.*?)</fieldset>', html, re.S)
+    assert fieldset, "no call outcome fieldset"
+    assert 'aria-describedby="call-outcome-errors"' in fieldset.group(1)
+    radios = re.findall(r'<input type="radio" name="outcome"[^>]*>', fieldset.group(2))
+    assert radios and all('aria-invalid="true"' in radio for radio in radios)
+    assert "autofocus" in radios[0]
+    error = re.search(r'id="call-outcome-errors"[^>]*>(.*?)</ul>', fieldset.group(2), re.S)
+    assert error, "no error list #call-outcome-errors"
+    return re.sub(r"<[^>]+>", " ", error.group(1)).strip()
+
+
+@pytest.mark.parametrize("page", ["invoice", "customer"])
+def test_a_call_or_note_errors_are_beside_their_fields_with_what_was_typed(
+    tenant_a, agent, login, page
+):
+    invoice = InvoiceFactory(tenant=tenant_a)
+    client = login(agent)
+    url = f"/invoices/{invoice.pk}/" if page == "invoice" else f"/customers/{invoice.customer_id}/"
+    call = client.post(f"{url}call/", {"outcome": "", "note": "Retornar às 15h"})
+    assert call.status_code == 400
+    html = call.content.decode()
+    assert call_outcome_error(html) == "Escolha como foi a ligação."
+    assert re.search(r'<details class="card" open><summary>Registrar uma ligação', html)
+    assert ">Retornar às 15h</textarea>" in html  # the note typed stays
+    no_flash_error(html)
+    note = client.post(f"{url}note/", {"text": "   "})
+    assert note.status_code == 400
+    html = note.content.decode()
+    assert field_error(html, "note-text") == "Escreva a nota."
+    assert re.search(r'<details class="card" open><summary>Adicionar uma nota', html)
+    assert "autofocus" in re.search(r'<textarea[^>]*id="note-text"[^>]*>', html).group(0)
+    no_flash_error(html)
+    with scopes_disabled():
+        assert not invoice.customer.interactions.filter(kind__in=["call", "note"]).exists()
+    # Right the second time: recorded, and the page says so.
+    done = client.post(f"{url}call/", {"outcome": "voicemail", "note": "Retornar às 15h"})
+    assert done.status_code == 302
+    with scopes_disabled():
+        assert invoice.customer.interactions.filter(kind="call").count() == 1
+
+
 # --- past the ladder's end ---------------------------------------------------------------------
 
 
