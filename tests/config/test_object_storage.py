@@ -23,7 +23,7 @@ from tests.collections_app.imports.test_import import GOOD, csv_bytes
 from tests.collections_app.imports.test_import_ui import form, uploaded
 from tests.collections_app.payments.test_payment_page import claim_with_proof
 from tests.conftest import require_service
-from tests.factories import MembershipFactory
+from tests.tenants.factories import MembershipFactory
 
 ACCESS_KEY, SECRET_KEY, REGION = "regua-test", "regua-test-secret", "us-east-1"
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.factories import TenantFactory
+from tests.tenants.factories import TenantFactory
 
 BEFORE = [("collections_app", "0001_initial")]
 AFTER = [("collections_app", "0002_import_files_in_storage")]
