@@ -1,7 +1,10 @@
-"""Running one fault scenario: a tenant's queued SMS sent by real Celery workers on Redis, with
-the real `twilio` SDK, to the loopback fake (tests/faults/fake_twilio.py); a fault injected
-while they send; beat's periodic tasks published by a thread of the test, faster than in
-production; then the outcome read from the database and from the fake's own record.
+"""Running one fault scenario: a tenant's queued SMS (or e-mails) sent by real Celery workers
+on Redis, with the real `twilio` (or `sendgrid`) SDK, to a loopback fake
+(tests/faults/fake_twilio.py, fake_sendgrid.py); a fault injected while they send; beat's
+periodic tasks published by a thread of the test, faster than in production; the fake's
+signed delivery events posted to Régua's real webhook URL (SendGrid: through the Django test
+client, in the test's process); then the outcome read from the database and from the fake's
+own record.
 
 The workers run with small timings, so a scenario takes seconds: a provider timeout of 1 s
 (derived: batch time limits of 10 s soft and 12 s hard, a send left `sending` for 14 s taken
@@ -22,11 +25,13 @@ from pathlib import Path
 import redis
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 from django_scopes import scopes_disabled
 
 from messaging.models import Message, MessagePurpose, MessageStatus, new_message_refs
 from messaging.tasks import messages_upkeep, send_messages
 from tests.conftest import require_service
+from tests.faults.fake_sendgrid import FakeSendGrid
 from tests.faults.fake_twilio import FakeTwilio
 from tests.messaging.factories import ProviderAccountFactory
 from tests.tenants.factories import TenantFactory
@@ -60,6 +65,7 @@ WORKER_ENV = {
     "TWILIO_LISTING_DELAY_SECONDS": "2",
 }
 NUMBER_PREFIX = "+55119"  # then the message's index in 8 digits
+EMAIL_DOMAIN = "@faults.example"  # an e-mail's address: "p" + its index in 8 digits + this
 BEAT_EVERY = 1.0  # seconds between two rounds of beat's messaging tasks
 
 
@@ -79,7 +85,7 @@ class Sent:
 class Outcome:
     name: str
     messages: list[Sent]
-    fake: FakeTwilio
+    fake: FakeTwilio | FakeSendGrid
     recovery_seconds: float | None  # from the fault's end to every message final
     notes: list[str] = field(default_factory=list)
 
@@ -90,6 +96,9 @@ class Outcome:
             if (refs is None or m.ref in refs)
             and (to_prefixes is None or any(m.to.startswith(p) for p in to_prefixes))
         ]
+
+    def by_status(self, status: str) -> list[Sent]:
+        return [m for m in self.messages if m.status == status]
 
     def doubles(self, messages=None) -> list[Sent]:
         return [m for m in (messages or self.messages) if m.accepted > 1]
@@ -243,34 +252,119 @@ def queue_messages(tenant, count: int, prefix: str) -> list[Message]:
         )
 
 
-def run_scenario(
-    name: str,
-    *,
-    tmp_path: Path,
-    fault,
-    messages: int = 200,
-    batch: int = 20,
-    twice: bool = False,
-    fake_fault=lambda to, n: "slow",
-    latency: float = 0.3,
-    retry_after: int = 5,
-    private_broker: bool = False,
-    timeout: float = 60,
-) -> Outcome:
-    """Queue `messages` SMS, publish their send batches (each twice with `twice`: a re-run or
-    a redelivery racing the first), run `fault(scenario)` while they are sent, then wait for
-    every message to be final and read the outcome."""
-    require_worker_services()
-    if connection.vendor != "postgresql":
-        require_service(False, "the fault suite needs PostgreSQL (several workers write at once)")
-    tenant = TenantFactory(slug=f"faults-{name}")
+def queue_emails(tenant, count: int) -> list[Message]:
+    """`count` queued e-mails of the tenant, each to its own address; SendGrid's record names
+    the message by the `regua_ref` custom argument the send carries."""
+    refs = new_message_refs(count)
+    with scopes_disabled():
+        return Message.objects.bulk_create(
+            [
+                Message(
+                    tenant=tenant,
+                    channel="email",
+                    recipient=f"p{k:08d}{EMAIL_DOMAIN}",
+                    purpose=MessagePurpose.MANUAL,
+                    ref=ref,
+                    subject="Lembrete da fatura",
+                    body=f"Lembrete da fatura: https://pague.example/p/?m={ref}",
+                )
+                for k, ref in enumerate(refs)
+            ]
+        )
+
+
+def _twilio_setup(tenant, *, count, fake_fault, latency, retry_after, events):
     ProviderAccountFactory(
         tenant=tenant,
         provider="twilio_sms",
         sender="+5511900000000",
         credentials={"account_sid": "AC" + os.urandom(16).hex(), "auth_token": "fault"},
     )
-    rows = queue_messages(tenant, messages, NUMBER_PREFIX)
+    fake = FakeTwilio(fault=fake_fault, latency=latency, retry_after=retry_after)
+    env = {"TWILIO_API_BASE": fake.url}
+    return queue_messages(tenant, count, NUMBER_PREFIX), fake, env
+
+
+def _sendgrid_setup(tenant, *, count, fake_fault, latency, retry_after, events):
+    fake = FakeSendGrid(fault=fake_fault, latency=latency, retry_after=retry_after, events=events)
+    ProviderAccountFactory(
+        tenant=tenant,
+        provider="sendgrid",
+        sender="cobranca@faults.example",
+        credentials={"api_key": "SG.fault", "webhook_public_key": fake.public_key_text()},
+    )
+    env = {"SENDGRID_API_HOST": fake.url}
+    return queue_emails(tenant, count), fake, env
+
+
+PROVIDERS = {"twilio": _twilio_setup, "sendgrid": _sendgrid_setup}
+
+
+class Events:
+    """Posts the fake's due delivery events to the tenant's real webhook URL through the
+    Django test client (the test's own process and database), as the provider would."""
+
+    def __init__(self, *, fake, tenant):
+        self.fake, self.client = fake, Client()
+        self.url = f"/webhooks/sendgrid/{tenant.slug}/events/"
+        self.statuses: Counter = Counter()
+
+    def __call__(self) -> None:
+        if isinstance(self.fake, FakeSendGrid):
+            self.fake.post_due_events(self._post)
+
+    def _post(self, body: str, headers: dict) -> int:
+        response = self.client.post(
+            self.url, body, content_type="application/json", headers=headers
+        )
+        self.statuses[response.status_code] += 1
+        return response.status_code
+
+
+def _accepted(fake, messages: list[Message]) -> list[int]:
+    """How many times the fake accepted each message, from its own record."""
+    if isinstance(fake, FakeSendGrid):
+        by_ref = fake.accepted_by_ref()
+        return [by_ref[m.ref] for m in messages]
+    by_body = fake.accepted_by_body()
+    return [by_body[(m.recipient, m.body)] for m in messages]
+
+
+def run_scenario(
+    name: str,
+    *,
+    tmp_path: Path,
+    fault,
+    provider: str = "twilio",
+    messages: int = 200,
+    batch: int = 20,
+    twice: bool = False,
+    fake_fault=lambda to, n: "slow",
+    events=lambda to: True,
+    settled=lambda message: message.status in FINAL,
+    latency: float = 0.3,
+    retry_after: int = 5,
+    private_broker: bool = False,
+    timeout: float = 60,
+    worker_env: dict | None = None,
+) -> Outcome:
+    """Queue `messages` SMS (`provider="sendgrid"`: e-mails), publish their send batches (each
+    twice with `twice`: a re-run or a redelivery racing the first), run `fault(scenario)` while
+    they are sent, posting the fake's due events (for the addresses `events(to)` allows) to
+    the webhook meanwhile, then wait for every message to be `settled` (final, unless told
+    otherwise) and read the outcome."""
+    require_worker_services()
+    if connection.vendor != "postgresql":
+        require_service(False, "the fault suite needs PostgreSQL (several workers write at once)")
+    tenant = TenantFactory(slug=f"faults-{name}")
+    rows, fake, provider_env = PROVIDERS[provider](
+        tenant,
+        count=messages,
+        fake_fault=fake_fault,
+        latency=latency,
+        retry_after=retry_after,
+        events=events,
+    )
     ids = [m.pk for m in rows]
     redis_server = PrivateRedis(tmp_path) if private_broker else None
     broker = REDIS_URL
@@ -278,11 +372,13 @@ def run_scenario(
         redis_server.start()
         broker = redis_server.url
     queue = new_queue(f"fault-{name}")
-    with FakeTwilio(fault=fake_fault, latency=latency, retry_after=retry_after) as fake:
-        env = {**WORKER_ENV, "TWILIO_API_BASE": fake.url}
+    with fake:
+        env = {**WORKER_ENV, **provider_env, **(worker_env or {})}
+        post_events = Events(fake=fake, tenant=tenant)
         scenario = Scenario(queue=queue, log_dir=tmp_path, broker=broker, fake=fake, env=env)
         scenario.redis = redis_server
         scenario.tenant = tenant
+        scenario.ids = ids
         publish = Publisher(queue=queue, broker=broker)
         beat = Beat(queue=queue, broker=broker)
         try:
@@ -296,17 +392,20 @@ def run_scenario(
             recovered = None
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
+                post_events()
                 with scopes_disabled():
-                    open_ = Message.objects.filter(pk__in=ids).exclude(status__in=FINAL).count()
+                    open_ = [m for m in Message.objects.filter(pk__in=ids) if not settled(m)]
                 if not open_:
                     recovered = time.monotonic() - scenario.fault_ended
                     break
                 time.sleep(0.25)
             # Late calls (a resend, a duplicate) would show in the fake's record meanwhile.
-            time.sleep(1.0)
-            accepted = fake.accepted_by_body()
+            for _ in range(4):
+                time.sleep(0.25)
+                post_events()
             with scopes_disabled():
                 final = list(Message.objects.filter(pk__in=ids).order_by("pk"))
+            accepted = _accepted(fake, final)
             outcome = Outcome(
                 name=name,
                 messages=[
@@ -316,14 +415,16 @@ def run_scenario(
                         body=m.body,
                         status=m.status,
                         error=m.error,
-                        accepted=accepted[(m.recipient, m.body)],
+                        accepted=count,
                     )
-                    for m in final
+                    for m, count in zip(final, accepted, strict=True)
                 ],
                 fake=fake,
                 recovery_seconds=recovered,
                 notes=scenario.notes,
             )
+            if post_events.statuses:
+                outcome.notes.append(f"webhook answers {dict(post_events.statuses)}")
             if recovered is None:
                 outcome.notes.append(f"worker logs:\n{scenario.logs()}")
             print(outcome.report().split("; worker logs")[0])
