@@ -402,11 +402,10 @@ EMAIL_TIMEOUT = 15
 TWILIO_API_BASE = env("TWILIO_API_BASE", "")
 SENDGRID_API_HOST = env("SENDGRID_API_HOST", "https://api.sendgrid.com")
 PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "15"))
-# Reconciling a send whose outcome is unknown (messaging/upkeep.py): how long after the claim a
-# provider's own record is complete enough for "not there" to mean "never received" — Twilio's
-# message list, SendGrid's events (sent to the Event Webhook within minutes).
+# Reconciling a send whose outcome is unknown (messaging/upkeep.py): how long after the claim
+# Twilio's message list is complete enough for "not there" to mean "never received". (SendGrid's
+# events have no such delay: their silence never means "never received".)
 TWILIO_LISTING_DELAY_SECONDS = int(env("TWILIO_LISTING_DELAY_SECONDS", "120"))
-SENDGRID_EVENT_DELAY_SECONDS = int(env("SENDGRID_EVENT_DELAY_SECONDS", "900"))
 # Provider calls in flight at once per worker process: a send batch waits on the provider's
 # answers together, not one after the other.
 MESSAGING_SEND_CONCURRENCY = int(env("MESSAGING_SEND_CONCURRENCY", "32"))

@@ -8,11 +8,9 @@ in tests and benchmarks."""
 
 import http.client
 import json
-from datetime import timedelta
 from urllib.error import URLError
 
 from django.conf import settings
-from django.utils import timezone
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
@@ -91,26 +89,13 @@ class SendGridProvider(Provider):
         """SendGrid has no per-message lookup in its Mail Send API: what it knows of a message
         comes as signed Event Webhook events carrying the message's `regua_ref` custom
         argument, which mark an unknown message found as they arrive
-        (`messaging.webhooks.sendgrid_events`). So a message still unknown
-        SENDGRID_EVENT_DELAY_SECONDS after its claim, on an account whose events are
-        configured (a webhook verification key), was never received: absent. Without the
-        events configured SendGrid cannot tell."""
-        result = Lookup()
-        if not (self.credentials.get("webhook_public_key") or _platform_events(self)):
-            return result
-        cutoff = timezone.now() - timedelta(seconds=settings.SENDGRID_EVENT_DELAY_SECONDS)
-        for message in messages:
-            if message.claimed_at is not None and message.claimed_at <= cutoff:
-                result.absent.add(message.ref)
-        return result
-
-
-def _platform_events(provider: "SendGridProvider") -> bool:
-    """The platform account (its key from the environment) has its events configured."""
-    return bool(
-        settings.SENDGRID_WEBHOOK_PUBLIC_KEY
-        and provider.credentials.get("api_key") == settings.SENDGRID_API_KEY
-    )
+        (`messaging.webhooks.sendgrid_events`). Their silence proves nothing: SendGrid retries
+        an event batch the webhook did not take for up to 24 hours, so an e-mail it accepted
+        while the webhook was unreachable (or its events late) is silent for as long — sending
+        it again then would send it twice. So this lookup never answers: the message stays
+        `unknown` until an event settles it, and past the upkeep's escalation a person checks
+        (a late event still settles it)."""
+        return Lookup()
 
 
 def _header(headers, name: str) -> str:

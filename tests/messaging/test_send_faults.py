@@ -567,12 +567,12 @@ def test_an_smtp_timeout_after_the_message_was_written_is_sent_with_a_note():
 
 
 @pytest.mark.django_db
-def test_sendgrid_events_mark_an_unknown_email_found_and_silence_means_absent(
-    tenant_a, sendgrid, settings
+def test_sendgrid_events_settle_an_unknown_email_and_their_silence_never_resends_it(
+    tenant_a, sendgrid
 ):
     from messaging.upkeep import message_found
 
-    found_one, silent = queue_email(tenant_a), None
+    found_one = queue_email(tenant_a)
     sendgrid.script.append(Answer(202, None, {"X-Message-Id": "sg-1"}, fault="reset"))
     with scope(tenant=tenant_a):
         message_send(tenant=tenant_a, message_id=found_one.pk)
@@ -582,17 +582,31 @@ def test_sendgrid_events_mark_an_unknown_email_found_and_silence_means_absent(
     found_one = reload(found_one)
     assert found_one.status == MessageStatus.SENT and found_one.provider_message_id == "sg-1"
 
-    # Another e-mail whose send got no answer, and no event ever came.
+    # The same e-mail had its answer cut off and no event ever came: SendGrid has it (it
+    # accepted the request) and retries its events for a day while the webhook is down, so
+    # no silence means "never received". It is never sent again; a person checks.
     with scope(tenant=tenant_a):
-        Message.objects.filter(pk=found_one.pk).update(status=MessageStatus.UNKNOWN, resent=True)
+        Message.objects.filter(pk=found_one.pk).update(
+            status=MessageStatus.UNKNOWN, provider_message_id="", sent_at=None
+        )
         silent = found_one
         claimed_ago(silent, 60)
-        assert messages_reconcile_stuck(tenant=tenant_a) == 0  # events may still come
-        claimed_ago(silent, settings.SENDGRID_EVENT_DELAY_SECONDS + 1)
+        assert messages_reconcile_stuck(tenant=tenant_a) == 0
+        claimed_ago(silent, ESCALATE_AFTER_SECONDS - 60)  # long past any event's usual delay
+        assert messages_reconcile_stuck(tenant=tenant_a) == 0
+        assert reload(silent).status == MessageStatus.UNKNOWN
+        claimed_ago(silent, ESCALATE_AFTER_SECONDS + 1)
         assert messages_reconcile_stuck(tenant=tenant_a) == 1
-    # Already resent once: handed to a person, not sent a third time.
-    assert reload(silent).escalated_at is not None
+        task = FollowUpTask.objects.get(origin="message_check")
+    silent = reload(silent)
+    assert silent.status == MessageStatus.UNKNOWN and not silent.resent
+    assert silent.escalated_at is not None and silent.error == NEEDS_PERSON_NOTE
+    assert silent.recipient in task.title
     assert len(sendgrid.requests) == 1
+    # An event arriving late (SendGrid's retry) still settles it.
+    with scope(tenant=tenant_a):
+        assert message_found(tenant=tenant_a, ref=silent.ref, provider_message_id="sg-1")
+    assert reload(silent).status == MessageStatus.SENT
 
 
 # --- 4. The stop check is part of the claim -------------------------------------------------
