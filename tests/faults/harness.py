@@ -88,6 +88,7 @@ class Outcome:
     fake: FakeTwilio | FakeSendGrid
     recovery_seconds: float | None  # from the fault's end to every message final
     notes: list[str] = field(default_factory=list)
+    tenant: object = None
 
     def subset(self, to_prefixes=None, refs=None) -> list[Sent]:
         return [
@@ -346,7 +347,6 @@ def run_scenario(
     retry_after: int = 5,
     private_broker: bool = False,
     timeout: float = 60,
-    worker_env: dict | None = None,
 ) -> Outcome:
     """Queue `messages` SMS (`provider="sendgrid"`: e-mails), publish their send batches (each
     twice with `twice`: a re-run or a redelivery racing the first), run `fault(scenario)` while
@@ -373,7 +373,7 @@ def run_scenario(
         broker = redis_server.url
     queue = new_queue(f"fault-{name}")
     with fake:
-        env = {**WORKER_ENV, **provider_env, **(worker_env or {})}
+        env = {**WORKER_ENV, **provider_env}
         post_events = Events(fake=fake, tenant=tenant)
         scenario = Scenario(queue=queue, log_dir=tmp_path, broker=broker, fake=fake, env=env)
         scenario.redis = redis_server
@@ -422,6 +422,7 @@ def run_scenario(
                 fake=fake,
                 recovery_seconds=recovered,
                 notes=scenario.notes,
+                tenant=tenant,
             )
             if post_events.statuses:
                 outcome.notes.append(f"webhook answers {dict(post_events.statuses)}")

@@ -6,13 +6,18 @@ Retry-After, and posts signed Event Webhook events (`processed`, `delivered`, ca
 `regua_ref`) to Régua's real webhook URL for what it accepted — except, for some addresses,
 never. From the fake's record: no e-mail accepted twice, none left unfinished, no final status
 the record contradicts; an e-mail whose events never come stays `unknown` and is never sent
-again. The scenario runs once and prints its figures (`pytest -s`)."""
+again, and half an hour after its claim (the clock moved on, the upkeep run once more) a
+person gets a task to check it. The scenario runs once and prints its figures (`pytest -s`)."""
 
 import time
 
 import pytest
+from django_scopes import scope, scopes_disabled
 
-from messaging.models import MessageStatus
+from collections_app.models import FollowUpTask, InvoiceMessage
+from messaging.models import Message, MessageStatus
+from messaging.upkeep import ESCALATE_AFTER_SECONDS, NEEDS_PERSON_NOTE, messages_reconcile_stuck
+from tests.collections_app.factories import InvoiceFactory
 from tests.faults.harness import DELIVERED, EMAIL_DOMAIN, FINAL, Outcome, run_scenario
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -67,11 +72,41 @@ def _provider_faults(s):
     s.fault_ended = time.monotonic()  # the faults last the whole run; timed from its start
 
 
+def _half_an_hour_later(result: Outcome, frozen_clock, settings) -> dict:
+    """The workers stopped, each silent e-mail is linked to an invoice of its customer (as a
+    reminder is), the clock moves past the upkeep's escalation and the upkeep runs once more,
+    in the test's process: what becomes of the e-mails whose events never came."""
+    settings.SENDGRID_API_HOST = "http://127.0.0.1:9"  # a resend could not leave the machine
+    tenant = result.tenant
+    silent_to = [m.to for m in result.messages if not with_events(m.to)]
+    with scopes_disabled():
+        silent = list(Message.objects.filter(tenant=tenant, recipient__in=silent_to))
+        for k, message in enumerate(silent):
+            invoice = InvoiceFactory(
+                tenant=tenant,
+                customer={
+                    "external_id": f"S{k}",
+                    "name": f"Cliente {k}",
+                    "email": message.recipient,
+                },
+            )
+            InvoiceMessage.objects.create(tenant=tenant, invoice=invoice, message=message)
+    frozen_clock.shift(ESCALATE_AFTER_SECONDS + 60)
+    with scope(tenant=tenant):
+        changed = messages_reconcile_stuck(tenant=tenant)
+    with scopes_disabled():
+        return {
+            "changed": changed,
+            "messages": list(Message.objects.filter(pk__in=[m.pk for m in silent])),
+            "tasks": list(FollowUpTask.objects.filter(tenant=tenant, origin="message_check")),
+        }
+
+
 @pytest.fixture
-def outcome(tmp_path_factory):
+def outcome(tmp_path_factory, frozen_clock, settings):
     def get() -> Outcome:
         if "sendgrid" not in _outcomes:
-            _outcomes["sendgrid"] = run_scenario(
+            result = run_scenario(
                 "sendgrid",
                 provider="sendgrid",
                 tmp_path=tmp_path_factory.mktemp("fault-sendgrid"),
@@ -83,9 +118,9 @@ def outcome(tmp_path_factory):
                 batch=25,
                 latency=0.3,
                 retry_after=4,
-                # Silence proves nothing for 15 minutes: far beyond this run.
-                worker_env={"SENDGRID_EVENT_DELAY_SECONDS": "900"},
             )
+            result.later = _half_an_hour_later(result, frozen_clock, settings)
+            _outcomes["sendgrid"] = result
         return _outcomes["sendgrid"]
 
     return get
@@ -143,3 +178,24 @@ def test_an_accepted_email_whose_events_never_come_stays_unknown_and_is_never_re
     )
     posts = result.fake.posts_by_to()
     assert all(len(posts[m.to]) == 1 for m in silent)
+
+
+def test_half_an_hour_later_a_person_is_asked_to_check_each_silent_email_and_none_is_resent(
+    outcome,
+):
+    result = outcome()
+    later = result.later
+    silent = later["messages"]
+    assert silent and later["changed"] == len(silent)
+    assert all(
+        m.status == MessageStatus.UNKNOWN
+        and not m.resent
+        and m.escalated_at is not None
+        and m.error == NEEDS_PERSON_NOTE
+        for m in silent
+    ), [(m.recipient, m.status, m.resent, m.error[:60]) for m in silent]
+    # One task per e-mail, on its invoice, naming its address.
+    titles = sorted(t.title for t in later["tasks"])
+    assert len(titles) == len(silent), titles
+    for message, title in zip(sorted(silent, key=lambda m: m.recipient), titles, strict=True):
+        assert title.startswith("Confirmar envio de") and message.recipient in title, title
