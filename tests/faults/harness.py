@@ -98,9 +98,6 @@ class Outcome:
             and (to_prefixes is None or any(m.to.startswith(p) for p in to_prefixes))
         ]
 
-    def by_status(self, status: str) -> list[Sent]:
-        return [m for m in self.messages if m.status == status]
-
     def doubles(self, messages=None) -> list[Sent]:
         return [m for m in (messages or self.messages) if m.accepted > 1]
 
