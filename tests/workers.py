@@ -82,9 +82,11 @@ def start_worker(
     concurrency: int = 2,
     env: dict | None = None,
     loglevel: str = "INFO",
+    prefix: list[str] | None = None,
 ) -> Worker:
     """A `celery worker --pool=threads` on `queue`, with the test settings (not eager), this
-    test's database and clock, and `env` on top."""
+    test's database and clock, and `env` on top; `prefix` runs it through another command
+    (`ip netns exec <namespace>`: on another "host")."""
     full_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -97,7 +99,8 @@ def start_worker(
     log_path = log_dir / f"worker-{name}.log"
     log = open(log_path, "w+")
     proc = subprocess.Popen(
-        clocked_command(
+        (prefix or [])
+        + clocked_command(
             "celery",
             "-A",
             "config",

@@ -28,6 +28,7 @@ from django.db import connection
 from django.test import Client
 from django_scopes import scopes_disabled
 
+from config.dburl import database_url
 from messaging.models import Message, MessagePurpose, MessageStatus, new_message_refs
 from messaging.tasks import messages_upkeep, send_messages
 from tests.conftest import require_service
@@ -89,6 +90,8 @@ class Outcome:
     recovery_seconds: float | None  # from the fault's end to every message final
     notes: list[str] = field(default_factory=list)
     tenant: object = None
+    # With `hosts`: the provider calls each host's link carried, by host name.
+    calls_by_host: dict[str, int] = field(default_factory=dict)
 
     def subset(self, to_prefixes=None, refs=None) -> list[Sent]:
         return [
@@ -137,16 +140,21 @@ class Scenario:
         self.workers: list[Worker] = []
         self.fault_ended: float | None = None
         self.notes: list[str] = []
+        self.hosts: list = []  # tests/faults/netns.Host, with run_scenario(hosts=N)
+        self.host_env: dict[str, dict] = {}
 
-    def start_worker(self, name: str) -> Worker:
+    def start_worker(self, name: str, host=None) -> Worker:
+        """A worker; on `host` (one of `hosts`), in its namespace, reaching every server
+        through its link."""
         worker = start_worker(
             queue=self.queue,
             log_dir=self.log_dir,
             broker=self.broker,
             name=name,
             concurrency=2,
-            env=self.env,
+            env={**self.env, **self.host_env[host.name]} if host else self.env,
             loglevel="WARNING",
+            prefix=host.prefix() if host else None,
         )
         self.workers.append(worker)
         return worker
@@ -344,13 +352,19 @@ def run_scenario(
     retry_after: int = 5,
     private_broker: bool = False,
     timeout: float = 60,
+    hosts: int = 0,
 ) -> Outcome:
     """Queue `messages` SMS (`provider="sendgrid"`: e-mails), publish their send batches (each
     twice with `twice`: a re-run or a redelivery racing the first), run `fault(scenario)` while
     they are sent, posting the fake's due events (for the addresses `events(to)` allows) to
     the webhook meanwhile, then wait for every message to be `settled` (final, unless told
-    otherwise) and read the outcome."""
+    otherwise) and read the outcome. With `hosts`, `scenario.hosts` are that many network
+    namespaces (tests/faults/netns.py) to start workers on."""
     require_worker_services()
+    if hosts:
+        from tests.faults.netns import require_netns
+
+        require_netns()
     if connection.vendor != "postgresql":
         require_service(False, "the fault suite needs PostgreSQL (several workers write at once)")
     tenant = TenantFactory(slug=f"faults-{name}")
@@ -379,6 +393,16 @@ def run_scenario(
         publish = Publisher(queue=queue, broker=broker)
         beat = Beat(queue=queue, broker=broker)
         try:
+            if hosts:
+                from tests.faults.netns import make_hosts
+
+                scenario.hosts = make_hosts(hosts)
+                for host in scenario.hosts:
+                    scenario.host_env[host.name] = {
+                        "DATABASE_URL": host.forward(database_url()),
+                        "CELERY_BROKER_URL": host.forward(broker),
+                        **{key: host.forward(url) for key, url in provider_env.items()},
+                    }
             for k in range(0, len(ids), batch):
                 for _ in range(2 if twice else 1):
                     publish(send_messages, message_ids=ids[k : k + batch], tenant_id=tenant.pk)
@@ -420,7 +444,10 @@ def run_scenario(
                 recovery_seconds=recovered,
                 notes=scenario.notes,
                 tenant=tenant,
+                calls_by_host={h.name: h.posts(fake.url) for h in scenario.hosts},
             )
+            if scenario.hosts:
+                outcome.notes.append(f"provider calls by host {outcome.calls_by_host}")
             if post_events.statuses:
                 outcome.notes.append(f"webhook answers {dict(post_events.statuses)}")
             if recovered is None:
@@ -434,3 +461,5 @@ def run_scenario(
             publish.close()
             if redis_server:
                 redis_server.kill()
+            for host in scenario.hosts:
+                host.destroy()
